@@ -1,0 +1,187 @@
+"""`ffrtmp jobs ...`: submit, inspect, cancel and watch jobs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from collections import Counter
+
+from ffrtmp.cli import output
+from ffrtmp.cli.context import client_from, wants_json
+from ffrtmp.core.durations import parse_duration
+from ffrtmp.v1 import common_pb2
+
+TERMINAL = {common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED,
+            common_pb2.JOB_STATE_CANCELED}
+STATE_NAMES = [output.state_name(v) for v in common_pb2.JobState.values() if v]
+
+
+def exit_code_for(state: int) -> int:
+    """0 when the job succeeded, 1 when it failed, 3 when it was canceled."""
+    return {common_pb2.JOB_STATE_SUCCEEDED: 0, common_pb2.JOB_STATE_CANCELED: 3}.get(state, 1)
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _spec(a: argparse.Namespace) -> common_pb2.JobSpec:
+    spec = common_pb2.JobSpec(
+        scenario=a.scenario or "", queue=a.queue or "", priority=a.priority or "",
+        input=a.input or "", output=a.output_target or "", codec=a.codec or "",
+        bitrate=a.bitrate or "", width=a.width or 0, height=a.height or 0, fps=a.fps or 0.0,
+        duration_s=a.duration or 0.0, preset=a.preset or "")
+    if a.live is not None:
+        spec.live = a.live
+    if a.max_retries is not None:
+        spec.max_retries = a.max_retries
+    return spec
+
+
+async def _show_jobs(args: argparse.Namespace, jobs: list[common_pb2.Job], title: str) -> None:
+    if wants_json(args):
+        output.print_json([output.job_dict(j) for j in jobs])
+    else:
+        output.jobs_table(jobs, title)
+
+
+def _show_job(args: argparse.Namespace, job: common_pb2.Job) -> None:
+    if wants_json(args):
+        output.print_json(output.job_dict(job, events=True))
+    else:
+        output.job_detail(job)
+
+
+async def submit(args: argparse.Namespace) -> int:
+    async with client_from(args) as c:
+        # One request_id per invocation: a retried call cannot create a second job.
+        resp = await c.submit(_spec(args), args.request_id or uuid.uuid4().hex)
+        if args.wait:
+            return await _watch(args, c, resp.job.id)
+        _show_job(args, resp.job)
+    return 0
+
+
+async def get(args: argparse.Namespace) -> int:
+    async with client_from(args) as c:
+        _show_job(args, await c.get(args.job_id))
+    return 0
+
+
+async def list_jobs(args: argparse.Namespace) -> int:
+    states = [common_pb2.JobState.Value(f"JOB_STATE_{s}") for s in args.state]
+    async with client_from(args) as c:
+        jobs = await c.list_all(limit=args.limit, states=states, queue=args.queue or "",
+                                node_id=args.node or "")
+    await _show_jobs(args, jobs, "jobs")
+    return 0
+
+
+async def status(args: argparse.Namespace) -> int:
+    async with client_from(args) as c:
+        if args.job_id:
+            _show_job(args, await c.get(args.job_id))
+            return 0
+        jobs = await c.list_all(limit=args.limit)
+        nodes = await c.list_nodes()
+    if wants_json(args):
+        output.print_json([output.job_dict(j) for j in jobs])
+        return 0
+    counts = Counter(output.state_name(j.state) for j in jobs)
+    online = sum(1 for n in nodes if output.node_state_name(n.state) in ("ONLINE", "DRAINING"))
+    summary = ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) or "no jobs"
+    print(f"master {args.master}: {online} of {len(nodes)} workers online; jobs: {summary}")
+    if jobs:
+        output.jobs_table(jobs)
+    return 0
+
+
+async def cancel(args: argparse.Namespace) -> int:
+    async with client_from(args) as c:
+        job = await c.cancel(args.job_id, args.reason or "")
+    _show_job(args, job)
+    return 0
+
+
+async def _watch(args: argparse.Namespace, c: object, job_id: str) -> int:
+    from ffrtmp.client import Client
+
+    assert isinstance(c, Client)
+    last: common_pb2.Job | None = None
+    seen = ""
+    async for job in c.watch(job_id):
+        last = job
+        line = (f"{job.id} {output.state_name(job.state)} attempt={job.attempt} "
+                f"node={job.node_id or '-'} progress={job.progress.percent:.0f}%")
+        if line != seen and not wants_json(args):
+            print(line, flush=True)
+            seen = line
+    if last is None:
+        return 1
+    if wants_json(args):
+        output.print_json(output.job_dict(last))
+    elif last.state != common_pb2.JOB_STATE_SUCCEEDED and last.error:
+        print(f"error: {last.error}", file=sys.stderr)
+    return exit_code_for(last.state)
+
+
+async def watch(args: argparse.Namespace) -> int:
+    async with client_from(args) as c:
+        return await _watch(args, c, args.job_id)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    jobs = subparsers.add_parser("jobs", help="submit and manage transcoding jobs")
+    sub = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("submit", help="submit a job")
+    p.add_argument("--scenario", help="named preset, e.g. 720p30-h264, live-4k, test")
+    p.add_argument("--queue", help="live, default or batch")
+    p.add_argument("--priority", help="high, medium or low")
+    p.add_argument("--input", help="file under the worker's input root, URL, or lavfi:SOURCE")
+    p.add_argument("--output", dest="output_target", metavar="TARGET",
+                   help="file under the worker's output root or rtmp:// URL")
+    p.add_argument("--codec", help="h264, h265, ... or an encoder name")
+    p.add_argument("--bitrate", help="e.g. 2500k or 10M")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--fps", type=float)
+    p.add_argument("--duration", type=_duration, help="seconds of output (3600, 90s, 2m)")
+    p.add_argument("--preset", help="encoder preset, e.g. veryfast")
+    p.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
+                   help="real-time push to RTMP (default: from the scenario)")
+    p.add_argument("--max-retries", type=int, help="override the master's --max-retries")
+    p.add_argument("--request-id", help="idempotency key (default: a fresh one)")
+    p.add_argument("--wait", action="store_true",
+                   help="watch the job to the end; exit status is its outcome")
+    p.set_defaults(func=submit)
+
+    p = sub.add_parser("get", help="show one job with its history")
+    p.add_argument("job_id", metavar="ID")
+    p.set_defaults(func=get)
+
+    p = sub.add_parser("list", help="list jobs, newest first")
+    p.add_argument("--state", action="append", default=[], choices=STATE_NAMES,
+                   help="only jobs in this state (repeatable)")
+    p.add_argument("--queue")
+    p.add_argument("--node", help="only jobs on this node")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=list_jobs)
+
+    p = sub.add_parser("status", help="the cluster at a glance, or one job's status")
+    p.add_argument("job_id", metavar="ID", nargs="?")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=status)
+
+    p = sub.add_parser("cancel", help="cancel a job; a running ffmpeg is stopped")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--reason")
+    p.set_defaults(func=cancel)
+
+    p = sub.add_parser("watch", help="follow a job until it ends; exit status is its outcome")
+    p.add_argument("job_id", metavar="ID")
+    p.set_defaults(func=watch)

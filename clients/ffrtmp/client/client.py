@@ -1,0 +1,100 @@
+"""A typed async client for the master's JobService and NodeService."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from grpc import aio
+
+from ffrtmp.tls.credentials import channel_credentials
+from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
+
+T = TypeVar("T")
+
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
+
+
+class Client:
+    def __init__(self, master: str, *, ca: Path, cert: Path, key: Path,
+                 timeout: float = 15.0, retries: int = 4) -> None:
+        self.master = master
+        self.timeout = timeout
+        self.retries = retries
+        self._channel = aio.secure_channel(master, channel_credentials(ca, cert, key))
+        self.jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
+        self.nodes = nodes_pb2_grpc.NodeServiceStub(self._channel)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, fn: Callable[..., Awaitable[T]], request: Any) -> T:
+        """Retries UNAVAILABLE with backoff; every call made through here is safe to
+        repeat (submits carry a request_id)."""
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            try:
+                return await fn(request, timeout=self.timeout)
+            except aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE or attempt == self.retries:
+                    raise
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 3.0)
+        raise AssertionError("unreachable")
+
+    async def submit(self, spec: common_pb2.JobSpec,
+                     request_id: str | None = None) -> jobs_pb2.SubmitJobResponse:
+        req = jobs_pb2.SubmitJobRequest(spec=spec, request_id=request_id or uuid.uuid4().hex)
+        return await self._call(self.jobs.SubmitJob, req)
+
+    async def get(self, job_id: str) -> common_pb2.Job:
+        resp = await self._call(self.jobs.GetJob, jobs_pb2.GetJobRequest(job_id=job_id))
+        return resp.job
+
+    async def list(self, *, states: Sequence[int] = (), queue: str = "", node_id: str = "",
+                   page_size: int = 0, page_token: str = "") -> jobs_pb2.ListJobsResponse:
+        req = jobs_pb2.ListJobsRequest(states=list(states), queue=queue,  # type: ignore[arg-type]
+                                       node_id=node_id, page_size=page_size,
+                                       page_token=page_token)
+        return await self._call(self.jobs.ListJobs, req)
+
+    async def list_all(self, *, limit: int = 1000, **filters: Any) -> list[common_pb2.Job]:
+        out: list[common_pb2.Job] = []
+        token = ""
+        while len(out) < limit:
+            page = await self.list(page_size=min(1000, limit - len(out)), page_token=token,
+                                   **filters)
+            out.extend(page.jobs)
+            token = page.next_page_token
+            if not token:
+                break
+        return out
+
+    async def cancel(self, job_id: str, reason: str = "") -> common_pb2.Job:
+        resp = await self._call(self.jobs.CancelJob,
+                                jobs_pb2.CancelJobRequest(job_id=job_id, reason=reason))
+        return resp.job
+
+    async def watch(self, job_id: str) -> AsyncIterator[common_pb2.Job]:
+        call = self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))
+        async for resp in call:
+            yield resp.job
+
+    async def list_nodes(self) -> list[nodes_pb2.Node]:
+        resp = await self._call(self.nodes.ListNodes, nodes_pb2.ListNodesRequest())
+        return list(resp.nodes)
+
+    async def get_node(self, node_id: str) -> nodes_pb2.Node:
+        resp = await self._call(self.nodes.GetNode, nodes_pb2.GetNodeRequest(node_id=node_id))
+        return resp.node

@@ -1,0 +1,50 @@
+"""Domain errors. Each subclass names the gRPC status it becomes; the master maps
+them to statuses in one interceptor, so no servicer needs a try/except."""
+
+from __future__ import annotations
+
+
+class FfrtmpError(Exception):
+    """Root of every error a client may see. `code` is a grpc.StatusCode name."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(FfrtmpError):
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+class NotFound(FfrtmpError):
+    code = "NOT_FOUND"
+
+
+class FailedPrecondition(FfrtmpError):
+    code = "FAILED_PRECONDITION"
+
+
+class PermissionDenied(FfrtmpError):
+    code = "PERMISSION_DENIED"
+
+
+class Unauthenticated(FfrtmpError):
+    code = "UNAUTHENTICATED"
+
+
+class ResourceExhausted(FfrtmpError):
+    code = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(FfrtmpError):
+    code = "UNAVAILABLE"
+
+
+class AlreadyExists(FfrtmpError):
+    code = "ALREADY_EXISTS"

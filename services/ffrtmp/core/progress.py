@@ -1,0 +1,109 @@
+"""An incremental parser for ffmpeg's `-progress` output.
+
+ffmpeg writes blocks of `key=value` lines, each closed by `progress=continue` (or
+`progress=end` for the last one). The parser remembers the latest values and yields a
+ProgressInfo at every block end. It never raises: a progress line is a hint, and a
+garbled one must not fail the transcode it describes.
+"""
+
+from __future__ import annotations
+
+from ffrtmp.core.model import ProgressInfo
+
+
+def _float(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    # "nan"/"inf" parse as floats but mean nothing here.
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def parse_clock(value: str) -> float | None:
+    """Seconds of an `[-]HH:MM:SS.ffffff` timestamp, None when it is not one."""
+    text = value.strip()
+    sign = -1.0 if text.startswith("-") else 1.0
+    parts = text.lstrip("-").split(":")
+    if len(parts) != 3:
+        return None
+    try:
+        hours, minutes = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    seconds = _float(parts[2])
+    if seconds is None:
+        return None
+    return sign * (hours * 3600 + minutes * 60 + seconds)
+
+
+class ProgressParser:
+    """Feed it stdout lines of `ffmpeg -progress pipe:1`; `done` turns true at the end."""
+
+    def __init__(self, duration_s: float) -> None:
+        self._duration = duration_s if duration_s > 0 else 0.0
+        self.done = False
+        self._frame = 0
+        self._fps = 0.0
+        self._speed = 0.0
+        self._bitrate = ""
+        # Negative until a timestamp arrives, so out_time_us wins over its aliases.
+        self._out_time_s = 0.0
+        self._time_rank = -1
+
+    def feed(self, line: str) -> ProgressInfo | None:
+        key, sep, raw = line.strip().partition("=")
+        if not sep:
+            return None
+        key, value = key.strip(), raw.strip()
+        if key == "progress":
+            self.done = value == "end"
+            info = self._snapshot()
+            self._time_rank = -1
+            return info
+        self._absorb(key, value)
+        return None
+
+    def _absorb(self, key: str, value: str) -> None:
+        # Unparseable values ("N/A", garbage) keep the previous value.
+        if key == "frame":
+            number = _float(value)
+            if number is not None and number >= 0:
+                self._frame = int(number)
+        elif key == "fps":
+            number = _float(value)
+            if number is not None and number >= 0:
+                self._fps = number
+        elif key == "speed":
+            number = _float(value.removesuffix("x").strip())
+            if number is not None and number >= 0:
+                self._speed = number
+        elif key == "bitrate":
+            if value and value != "N/A":
+                self._bitrate = value
+        elif key in ("out_time_us", "out_time_ms"):
+            # Both are microseconds: out_time_ms is a long-standing misnomer in ffmpeg.
+            number = _float(value)
+            self._set_time(None if number is None else number / 1e6, rank=2)
+        elif key == "out_time":
+            self._set_time(parse_clock(value), rank=1)
+
+    def _set_time(self, seconds: float | None, rank: int) -> None:
+        if seconds is None or rank < self._time_rank:
+            return
+        self._time_rank = rank
+        # The first packets may carry a negative timestamp; report them as zero.
+        self._out_time_s = max(0.0, seconds)
+
+    def _snapshot(self) -> ProgressInfo:
+        percent = 0.0
+        if self._duration > 0:
+            percent = min(100.0, max(0.0, 100.0 * self._out_time_s / self._duration))
+        return ProgressInfo(
+            percent=percent,
+            frame=self._frame,
+            fps=self._fps,
+            speed=self._speed,
+            out_time_s=self._out_time_s,
+            bitrate=self._bitrate,
+        )

@@ -1,0 +1,196 @@
+"""Validate a submitted spec and resolve it against its scenario.
+
+Every problem is an InvalidArgument naming the field, raised before anything is
+stored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from ffrtmp.core.errors import InvalidArgument
+from ffrtmp.core.model import JobSpec
+from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
+from ffrtmp.core.scenarios import BUILTIN, DEFAULT_SCENARIO, Scenario
+
+MAX_URL = 2048
+MAX_REQUEST_ID = 128
+MAX_DURATION_S = 7 * 86400.0
+MAX_RETRIES = 100
+
+CODEC_FAMILIES = frozenset({"h264", "h265", "hevc", "vp9", "av1"})
+INPUT_SCHEMES = frozenset({"http", "https", "rtmp", "rtmps", "srt"})
+OUTPUT_SCHEMES = frozenset({"rtmp", "rtmps", "srt"})
+FILE_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".flv", ".ts"})
+# Synthetic sources that read nothing from disk (movie= and friends do).
+LAVFI_SOURCES = frozenset(
+    {"testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "color", "mandelbrot"}
+)
+
+_BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
+_ENCODER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_PRESET = re.compile(r"^[a-z0-9]{0,16}$")
+_LAVFI = re.compile(r"^([a-z0-9]+)(?:=([A-Za-z0-9=:._#x-]{0,200}))?$")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RawSpec:
+    """A spec as a client sent it: empty strings and zeros mean "from the scenario"."""
+
+    scenario: str = ""
+    queue: str = ""
+    priority: str = ""
+    input: str = ""
+    output: str = ""
+    codec: str = ""
+    bitrate: str = ""
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    duration_s: float = 0.0
+    live: bool | None = None
+    max_retries: int | None = None
+    preset: str = ""
+
+
+def bitrate_bps(text: str) -> int:
+    m = _BITRATE.match(text)
+    if not m:
+        raise ValueError(f"malformed bitrate {text!r}")
+    mult = {"": 1, "k": 1000, "m": 1_000_000}[m.group(2).lower()]
+    return int(float(m.group(1)) * mult)
+
+
+def _scheme(url: str) -> str | None:
+    m = _SCHEME.match(url)
+    # A single letter before ':' would be a drive, not a scheme; we have none.
+    return m.group(1).lower() if m else None
+
+
+def _check_text(field: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidArgument(field, f"longer than {limit} characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InvalidArgument(field, "contains control characters")
+
+
+def _check_path(field: str, value: str) -> None:
+    parts = PurePosixPath(value).parts
+    if ".." in parts:
+        raise InvalidArgument(field, "may not contain '..'")
+
+
+def _check_input(value: str) -> None:
+    field = "spec.input"
+    _check_text(field, value, MAX_URL)
+    if value.startswith("lavfi:"):
+        m = _LAVFI.match(value[len("lavfi:"):])
+        if not m or m.group(1) not in LAVFI_SOURCES:
+            known = ", ".join(sorted(LAVFI_SOURCES))
+            raise InvalidArgument(field, f"lavfi source must be one of {known}, with options")
+        return
+    scheme = _scheme(value)
+    if scheme is not None:
+        if scheme not in INPUT_SCHEMES:
+            allowed = ", ".join(sorted(INPUT_SCHEMES | {"lavfi"}))
+            raise InvalidArgument(field, f"scheme {scheme!r} is not allowed (allowed: {allowed})")
+        return
+    _check_path(field, value)
+
+
+def _check_output(value: str, live: bool) -> None:
+    field = "spec.output"
+    _check_text(field, value, MAX_URL)
+    if not value:
+        return
+    scheme = _scheme(value)
+    if scheme is not None:
+        if scheme not in OUTPUT_SCHEMES:
+            allowed = ", ".join(sorted(OUTPUT_SCHEMES))
+            raise InvalidArgument(field, f"scheme {scheme!r} is not allowed (allowed: {allowed})")
+        return
+    if live:
+        raise InvalidArgument(field, "a live job pushes to an rtmp://, rtmps:// or srt:// URL")
+    _check_path(field, value)
+    if PurePosixPath(value).suffix.lower() not in FILE_EXTENSIONS:
+        allowed = ", ".join(sorted(FILE_EXTENSIONS))
+        raise InvalidArgument(field, f"file extension must be one of {allowed}")
+
+
+def _scenario(name: str, catalog: dict[str, Scenario]) -> Scenario:
+    name = name or DEFAULT_SCENARIO
+    if len(name) > 64 or name not in catalog:
+        known = ", ".join(sorted(catalog))
+        raise InvalidArgument("spec.scenario", f"unknown scenario {name[:64]!r}; known: {known}")
+    return catalog[name]
+
+
+def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec:
+    """Check every field of `raw` and fill the gaps from its scenario."""
+    sc = _scenario(raw.scenario, catalog or BUILTIN)
+    queue = raw.queue or "default"
+    if queue not in QUEUE_WEIGHTS:
+        raise InvalidArgument("spec.queue", f"unknown queue {queue[:64]!r}; use one of "
+                              + ", ".join(QUEUE_WEIGHTS))
+    priority = raw.priority or "medium"
+    if priority not in PRIORITY_WEIGHTS:
+        raise InvalidArgument("spec.priority", f"unknown priority {priority[:64]!r}; use one of "
+                              + ", ".join(PRIORITY_WEIGHTS))
+    codec = raw.codec or sc.codec
+    if codec not in CODEC_FAMILIES and not _ENCODER.match(codec):
+        raise InvalidArgument("spec.codec", f"unknown codec {codec[:64]!r}")
+    bitrate = raw.bitrate or sc.bitrate
+    try:
+        bps = bitrate_bps(bitrate)
+    except ValueError:
+        raise InvalidArgument("spec.bitrate", f"malformed bitrate {bitrate[:64]!r} "
+                              "(use e.g. 2500k or 10M)") from None
+    if not 1_000 <= bps <= 1_000_000_000:
+        raise InvalidArgument("spec.bitrate", "must be between 1k and 1000M")
+    for field, value, lo, hi in (("spec.width", raw.width, 16, 7680),
+                                 ("spec.height", raw.height, 16, 4320)):
+        if value and not (lo <= value <= hi and value % 2 == 0):
+            raise InvalidArgument(field, f"must be an even number from {lo} to {hi}")
+    if not math.isfinite(raw.fps) or raw.fps < 0 or raw.fps > 240:
+        raise InvalidArgument("spec.fps", "must be between 1 and 240")
+    if not math.isfinite(raw.duration_s) or raw.duration_s < 0:
+        raise InvalidArgument("spec.duration_s", "must be a non-negative number of seconds")
+    if raw.duration_s > MAX_DURATION_S:
+        raise InvalidArgument("spec.duration_s", f"must be at most {MAX_DURATION_S:g} seconds")
+    if not _PRESET.match(raw.preset):
+        raise InvalidArgument("spec.preset", "must be a short lowercase word such as veryfast")
+    if raw.max_retries is not None and not 0 <= raw.max_retries <= MAX_RETRIES:
+        raise InvalidArgument("spec.max_retries", f"must be from 0 to {MAX_RETRIES}")
+    live = sc.live if raw.live is None else raw.live
+    source = raw.input or "lavfi:testsrc2"
+    _check_input(source)
+    _check_output(raw.output, live)
+    duration = raw.duration_s or (sc.duration_s if source.startswith("lavfi:") else 0.0)
+    return JobSpec(
+        scenario=sc.name,
+        queue=queue,
+        priority=priority,
+        input=source,
+        output=raw.output,
+        codec=codec,
+        bitrate=bitrate,
+        width=raw.width or sc.width,
+        height=raw.height or sc.height,
+        fps=raw.fps or sc.fps,
+        duration_s=duration,
+        live=live,
+        preset=raw.preset or sc.preset,
+        max_retries=raw.max_retries,
+    )
+
+
+def check_request_id(request_id: str) -> None:
+    if request_id and not _REQUEST_ID.match(request_id):
+        raise InvalidArgument(
+            "request_id", f"must be 1 to {MAX_REQUEST_ID} printable characters without spaces"
+        )

@@ -1,0 +1,25 @@
+"""The master's configuration, built once at the edge from flags and environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ffrtmp.core.retry import Backoff
+
+
+@dataclass(frozen=True, slots=True)
+class MasterConfig:
+    listen: str = "0.0.0.0:50051"
+    metrics_port: int = 9090
+    metrics_host: str = "0.0.0.0"
+    db: Path = Path("ffrtmp.db")
+    ca: Path = Path("certs/ca.crt")
+    cert: Path = Path("certs/master.crt")
+    key: Path = Path("certs/master.key")
+    max_retries: int = 3
+    scheduler_interval_s: float = 10.0
+    heartbeat_interval_s: float = 30.0
+    heartbeat_timeout_s: float = 120.0
+    backoff: Backoff = field(default_factory=Backoff)
+    sqlite_synchronous: str = "FULL"

@@ -1,0 +1,107 @@
+"""Proto ⇄ domain translation for the master. Nothing here decides anything."""
+
+from __future__ import annotations
+
+from ffrtmp.core.model import Job, JobSpec, JobState, Lease, Outcome, ProgressInfo
+from ffrtmp.core.spec import RawSpec
+from ffrtmp.master.scheduler import RunResult
+from ffrtmp.master.sessions import NodeSession
+from ffrtmp.v1 import common_pb2, nodes_pb2, worker_pb2
+
+
+def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
+    return RawSpec(
+        scenario=p.scenario, queue=p.queue, priority=p.priority, input=p.input, output=p.output,
+        codec=p.codec, bitrate=p.bitrate, width=p.width, height=p.height, fps=p.fps,
+        duration_s=p.duration_s, live=p.live if p.HasField("live") else None,
+        max_retries=p.max_retries if p.HasField("max_retries") else None, preset=p.preset,
+    )
+
+
+def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
+    p = common_pb2.JobSpec(
+        scenario=s.scenario, queue=s.queue, priority=s.priority, input=s.input, output=s.output,
+        codec=s.codec, bitrate=s.bitrate, width=s.width, height=s.height, fps=s.fps,
+        duration_s=s.duration_s, live=s.live, preset=s.preset,
+    )
+    if s.max_retries is not None:
+        p.max_retries = s.max_retries
+    return p
+
+
+def progress_pb(p: ProgressInfo) -> common_pb2.Progress:
+    return common_pb2.Progress(percent=p.percent, frame=p.frame, fps=p.fps, speed=p.speed,
+                               out_time_s=p.out_time_s, bitrate=p.bitrate)
+
+
+def progress(p: common_pb2.Progress) -> ProgressInfo:
+    return ProgressInfo(p.percent, p.frame, p.fps, p.speed, p.out_time_s, p.bitrate[:32])
+
+
+def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
+    return common_pb2.Job(
+        id=j.id, spec=spec_pb(j.spec), state=int(j.state),  # type: ignore[arg-type]
+        node_id=j.node_id, attempt=j.attempt, created_unix_ms=j.created_ms,
+        updated_unix_ms=j.updated_ms, progress=progress_pb(j.progress), exit_code=j.exit_code,
+        error=j.error, failure_reason=j.failure_reason, log_tail=j.log_tail, output=j.output,
+        output_bytes=j.output_bytes, request_id=j.request_id, pending_reason=pending_reason,
+        events=[
+            common_pb2.JobEvent(
+                at_unix_ms=e.at_ms, from_state=int(e.from_state or 0),  # type: ignore[arg-type]
+                to_state=int(e.to_state), reason=e.reason,  # type: ignore[arg-type]
+                node_id=e.node_id, attempt=e.attempt,
+            )
+            for e in j.events
+        ],
+    )
+
+
+def job_states(values: list[int]) -> list[JobState]:
+    from ffrtmp.core.errors import InvalidArgument
+
+    try:
+        return [JobState(v) for v in values]
+    except ValueError:
+        raise InvalidArgument("states", "unknown job state") from None
+
+
+def lease(p: common_pb2.Lease) -> Lease:
+    return Lease(p.job_id, p.attempt)
+
+
+def lease_pb(lease: Lease) -> common_pb2.Lease:
+    return common_pb2.Lease(job_id=lease.job_id, attempt=lease.attempt)
+
+
+def capabilities(p: nodes_pb2.Capabilities) -> dict[str, object]:
+    return {
+        "encoders": list(p.encoders), "hwaccels": list(p.hwaccels),
+        "cpu_threads": p.cpu_threads, "ram_bytes": p.ram_bytes, "labels": dict(p.labels),
+        "slots": p.slots, "ffmpeg_version": p.ffmpeg_version, "gpus": p.gpus,
+    }
+
+
+def capabilities_pb(c: dict[str, object]) -> nodes_pb2.Capabilities:
+    return nodes_pb2.Capabilities(**c)  # type: ignore[arg-type]
+
+
+def node_pb(s: NodeSession) -> nodes_pb2.Node:
+    if s.connected:
+        state = nodes_pb2.NODE_STATE_DRAINING if s.draining else nodes_pb2.NODE_STATE_ONLINE
+    else:
+        state = nodes_pb2.NODE_STATE_OFFLINE
+    return nodes_pb2.Node(
+        id=s.node_id, state=state, capabilities=capabilities_pb(s.capabilities),
+        running_job_ids=sorted(j for j, a in s.leases.items() if a > 0),
+        connected_unix_ms=s.connected_ms, last_seen_unix_ms=s.last_seen_ms, address=s.address,
+    )
+
+
+def run_result(r: worker_pb2.Result) -> RunResult:
+    try:
+        outcome = Outcome(r.outcome)
+    except ValueError:
+        outcome = Outcome.FAILED
+    return RunResult(outcome=outcome, exit_code=r.exit_code, error_class=r.error_class[:32],
+                     error=r.error, log_tail=r.log_tail, output=r.output,
+                     output_bytes=r.output_bytes)

@@ -1,0 +1,97 @@
+"""The one place where errors become gRPC statuses.
+
+Servicers raise FfrtmpError subclasses; this interceptor turns them into the
+status their class names. Anything else is logged here with its traceback and
+reaches the client only as INTERNAL with a short message.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from ffrtmp.core.errors import FfrtmpError
+
+log = logging.getLogger("ffrtmp.master.errors")
+
+
+def status_of(exc: FfrtmpError) -> grpc.StatusCode:
+    return getattr(grpc.StatusCode, exc.code, grpc.StatusCode.INTERNAL)
+
+
+async def _abort(context: aio.ServicerContext[Any, Any], exc: Exception, method: str) -> None:
+    if isinstance(exc, FfrtmpError):
+        await context.abort(status_of(exc), exc.message)
+    log.error("unexpected error in %s", method, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the master's log")
+
+
+def _wrap_unary(fn: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:
+    async def handler(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            return await fn(request, context)
+        except aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc, method)
+
+    return handler
+
+
+def _wrap_stream(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
+    async def gen_handler(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        try:
+            async for item in fn(request, context):
+                yield item
+        except aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc, method)
+
+    async def coro_handler(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            return await fn(request, context)
+        except aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc, method)
+
+    return gen_handler if inspect.isasyncgenfunction(fn) else coro_handler
+
+
+class ErrorInterceptor(aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method = details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(handler.unary_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                _wrap_unary(handler.stream_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                _wrap_stream(handler.stream_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        return handler

@@ -1,0 +1,101 @@
+"""`ffrtmp-master`: flags and environment in, a running master out."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from ffrtmp import flags, logsetup
+from ffrtmp.core.retry import Backoff
+from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.server import Master
+
+log = logging.getLogger("ffrtmp.master")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ffrtmp-master",
+        description="The ffrtmp master: takes transcoding jobs and hands them to workers.")
+    f = flags.add
+    f(p, "--listen", default="0.0.0.0:50051", help="gRPC address (HOST:PORT)")
+    f(p, "--metrics-port", default=9090, type=int,
+      help="Prometheus /metrics port; 0 picks a free port, -1 disables")
+    f(p, "--metrics-host", default="0.0.0.0", help="address for the metrics endpoint")
+    f(p, "--db", default="ffrtmp.db", type=Path, help="SQLite database file")
+    f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate that signs peers")
+    f(p, "--cert", default="certs/master.crt", type=Path, help="master certificate")
+    f(p, "--key", default="certs/master.key", type=Path, help="master private key")
+    f(p, "--max-retries", default=3, type=int, help="retries of a transient failure")
+    f(p, "--scheduler-interval", default=10.0, type=flags.duration,
+      help="longest pause between sweeps of the scheduler's timers (e.g. 10s)")
+    f(p, "--heartbeat-interval", default=30.0, type=flags.duration,
+      help="how often workers heartbeat (e.g. 30s)")
+    f(p, "--heartbeat-timeout", default=120.0, type=flags.duration,
+      help="silence after which a worker is lost and its jobs move on (e.g. 2m)")
+    f(p, "--retry-backoff", default=5.0, type=flags.duration, help="first retry delay")
+    f(p, "--retry-backoff-max", default=300.0, type=flags.duration, help="longest retry delay")
+    f(p, "--sqlite-synchronous", default="FULL", choices=["FULL", "NORMAL"],
+      help="SQLite synchronous mode; FULL survives power loss")
+    f(p, "--log-level", default="info", choices=["debug", "info", "warning", "error"],
+      help="log level")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> MasterConfig:
+    return MasterConfig(
+        listen=args.listen, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+        db=args.db, ca=args.ca, cert=args.cert, key=args.key, max_retries=args.max_retries,
+        scheduler_interval_s=args.scheduler_interval, heartbeat_interval_s=args.heartbeat_interval,
+        heartbeat_timeout_s=args.heartbeat_timeout,
+        backoff=Backoff(base_s=args.retry_backoff, cap_s=args.retry_backoff_max),
+        sqlite_synchronous=args.sqlite_synchronous,
+    )
+
+
+async def run(config: MasterConfig) -> int:
+    master = Master(config)
+    await master.start()
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            log.warning("second signal: exiting now")
+            sys.stderr.flush()
+            import os
+
+            os._exit(1)
+        log.info("signal received: stopping intake, finishing calls (again to exit at once)")
+        loop.create_task(master.stop())
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    # Tells a supervising test or script that the ports are bound.
+    print(f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}",
+          flush=True)
+    await master.wait()
+    await master.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logsetup.setup(args.log_level)
+    if args.max_retries < 0:
+        parser().error("--max-retries must be at least 0")
+    try:
+        return asyncio.run(run(config_from(args)))
+    except (FileNotFoundError, OSError) as exc:
+        print(f"ffrtmp-master: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

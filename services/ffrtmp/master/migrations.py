@@ -1,0 +1,70 @@
+"""Versioned schema migrations. Append only: a released migration never changes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: jobs, their full state history, and the nodes seen.
+    """
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        request_id TEXT UNIQUE,
+        spec TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        node_id TEXT NOT NULL DEFAULT '',
+        attempt INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        progress TEXT NOT NULL DEFAULT '{}',
+        exit_code INTEGER NOT NULL DEFAULT 0,
+        error TEXT NOT NULL DEFAULT '',
+        failure_reason TEXT NOT NULL DEFAULT '',
+        log_tail TEXT NOT NULL DEFAULT '',
+        output TEXT NOT NULL DEFAULT '',
+        output_bytes INTEGER NOT NULL DEFAULT 0,
+        not_before_ms INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_by_state ON jobs(state, seq);
+    CREATE INDEX jobs_by_node ON jobs(node_id, seq);
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        from_state INTEGER,
+        to_state INTEGER NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        node_id TEXT NOT NULL DEFAULT '',
+        attempt INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX job_events_by_job ON job_events(job_id, id);
+    CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        capabilities TEXT NOT NULL DEFAULT '{}',
+        address TEXT NOT NULL DEFAULT '',
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL
+    );
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; returns the resulting version."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this ffrtmp "
+            f"({len(MIGRATIONS)}); upgrade ffrtmp"
+        )
+    for i in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in MIGRATIONS[i].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {i + 1}")
+        conn.execute("COMMIT")
+    return len(MIGRATIONS)

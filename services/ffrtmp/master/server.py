@@ -1,0 +1,121 @@
+"""The master process: store, scheduler, the gRPC server and the metrics endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.errors import ErrorInterceptor
+from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.scheduler import Scheduler
+from ffrtmp.master.servicers.jobs import JobServicer
+from ffrtmp.master.servicers.nodes import NodeServicer
+from ffrtmp.master.servicers.worker import WorkerServicer
+from ffrtmp.master.store import Store
+from ffrtmp.tls.credentials import server_credentials
+from ffrtmp.v1 import (
+    jobs_pb2,
+    jobs_pb2_grpc,
+    nodes_pb2,
+    nodes_pb2_grpc,
+    worker_pb2,
+    worker_pb2_grpc,
+)
+
+log = logging.getLogger("ffrtmp.master")
+
+SERVICES = (
+    jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    nodes_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name,
+    worker_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
+)
+
+# Keepalive pings find dead TCP peers even when a worker's stream is idle.
+SERVER_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+]
+
+
+class Master:
+    def __init__(self, config: MasterConfig) -> None:
+        self.config = config
+        self.metrics = MasterMetrics()
+        self.store = Store(config.db, synchronous=config.sqlite_synchronous)
+        self.scheduler = Scheduler(self.store, config, self.metrics)
+        self._health = health.aio.HealthServicer()
+        self.server: aio.Server | None = None
+        self.port = 0
+        self.metrics_port = 0
+        self._metrics_server: Any = None
+        self._stopped = asyncio.Event()
+        self._stopping = False
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.scheduler.start()
+        server = aio.server(interceptors=[ErrorInterceptor()], options=SERVER_OPTIONS)
+        jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.scheduler), server)
+        nodes_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.scheduler), server)
+        worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(self.scheduler), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME), server)
+        creds = server_credentials(self.config.ca, self.config.cert, self.config.key)
+        self.port = server.add_secure_port(self.config.listen, creds)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.config.listen}")
+        await server.start()
+        self.server = server
+        await self._set_serving(True)
+        if self.config.metrics_port >= 0:
+            self._metrics_server, _ = start_http_server(
+                self.config.metrics_port, addr=self.config.metrics_host,
+                registry=self.metrics.registry)
+            self.metrics_port = self._metrics_server.server_port
+        log.info("master listening on %s (port %d), metrics on :%d, db %s", self.config.listen,
+                 self.port, self.metrics_port, self.config.db)
+
+    async def _set_serving(self, serving: bool) -> None:
+        status = (health_pb2.HealthCheckResponse.SERVING if serving
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in ("", *SERVICES):
+            await self._health.set(name, status)
+
+    async def wait(self) -> None:
+        """Until stop() is called or a background task dies."""
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        tasks = {*self.scheduler.tasks, stopped}
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        for t in done:
+            if t is not stopped and not t.cancelled() and t.exception() is not None:
+                log.error("background task %s failed; stopping", t.get_name(),
+                          exc_info=t.exception())
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking jobs, let calls finish for `grace` seconds, close the store.
+        Idempotent. The job state stays in SQLite for the next start."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.scheduler.accepting = False
+        if self.server is not None:
+            await self._set_serving(False)
+            await self.scheduler.stop()
+            await self.server.stop(grace)
+        await self.store.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+        self._stopped.set()

@@ -1,0 +1,33 @@
+"""NodeService: the workers the master knows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grpc import aio
+
+from ffrtmp.core.errors import InvalidArgument, NotFound
+from ffrtmp.master import convert
+from ffrtmp.master.scheduler import Scheduler
+from ffrtmp.v1 import nodes_pb2, nodes_pb2_grpc
+
+Ctx = aio.ServicerContext[Any, Any]
+
+
+class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.s = scheduler
+
+    async def ListNodes(self, request: nodes_pb2.ListNodesRequest,
+                        context: Ctx) -> nodes_pb2.ListNodesResponse:
+        nodes = sorted(self.s.nodes.values(), key=lambda n: n.node_id)
+        return nodes_pb2.ListNodesResponse(nodes=[convert.node_pb(n) for n in nodes])
+
+    async def GetNode(self, request: nodes_pb2.GetNodeRequest,
+                      context: Ctx) -> nodes_pb2.GetNodeResponse:
+        if not request.node_id or len(request.node_id) > 64:
+            raise InvalidArgument("node_id", "is required, at most 64 characters")
+        node = self.s.nodes.get(request.node_id)
+        if node is None:
+            raise NotFound(f"node {request.node_id!r} not found")
+        return nodes_pb2.GetNodeResponse(node=convert.node_pb(node))

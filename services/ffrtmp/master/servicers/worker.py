@@ -1,0 +1,143 @@
+"""WorkerService.Connect: one bidirectional stream per worker.
+
+The worker's certificate names the node. The servicer reads worker messages in
+one task and writes the session's outbox in another; the scheduler decides
+everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from grpc import aio
+
+from ffrtmp.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from ffrtmp.master import convert
+from ffrtmp.master.scheduler import Scheduler
+from ffrtmp.master.sessions import (
+    AbortCmd,
+    AssignCmd,
+    CancelCmd,
+    Command,
+    HeartbeatAckCmd,
+    NodeSession,
+    ResultAckCmd,
+)
+from ffrtmp.tls.identity import identity_from_auth_context
+from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
+
+log = logging.getLogger("ffrtmp.master.worker")
+Ctx = aio.ServicerContext[Any, Any]
+
+MAX_LIST = 1024
+MAX_LABELS = 64
+MAX_SLOTS = 256
+
+
+def _check_hello(hello: worker_pb2.Hello) -> None:
+    c: nodes_pb2.Capabilities = hello.capabilities
+    if len(c.encoders) > MAX_LIST or len(c.hwaccels) > MAX_LIST:
+        raise InvalidArgument("hello.capabilities", f"at most {MAX_LIST} encoders and hwaccels")
+    if len(c.labels) > MAX_LABELS:
+        raise InvalidArgument("hello.capabilities.labels", f"at most {MAX_LABELS} labels")
+    if any(len(k) > 64 or len(v) > 256 for k, v in c.labels.items()):
+        raise InvalidArgument("hello.capabilities.labels", "keys ≤ 64 and values ≤ 256 characters")
+    if not 0 <= c.slots <= MAX_SLOTS:
+        raise InvalidArgument("hello.capabilities.slots", f"must be from 1 to {MAX_SLOTS}")
+    if len(hello.running) > MAX_SLOTS:
+        raise InvalidArgument("hello.running", f"at most {MAX_SLOTS} leases")
+
+
+def _command_pb(cmd: Command) -> worker_pb2.MasterMessage:
+    if isinstance(cmd, HeartbeatAckCmd):
+        return worker_pb2.MasterMessage(heartbeat_ack=worker_pb2.HeartbeatAck(seq=cmd.seq))
+    lease = convert.lease_pb(cmd.lease)
+    if isinstance(cmd, ResultAckCmd):
+        return worker_pb2.MasterMessage(result_ack=worker_pb2.ResultAck(lease=lease))
+    if isinstance(cmd, AssignCmd):
+        return worker_pb2.MasterMessage(
+            assign=worker_pb2.Assign(lease=lease, spec=convert.spec_pb(cmd.spec)))
+    if isinstance(cmd, CancelCmd):
+        return worker_pb2.MasterMessage(cancel=worker_pb2.Cancel(lease=lease, reason=cmd.reason))
+    assert isinstance(cmd, AbortCmd)
+    return worker_pb2.MasterMessage(abort=worker_pb2.Abort(lease=lease, reason=cmd.reason))
+
+
+class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.s = scheduler
+
+    async def Connect(self, request_iterator: AsyncIterator[worker_pb2.WorkerMessage],
+                      context: Ctx) -> None:
+        ident = identity_from_auth_context(context.auth_context())
+        if ident.kind != "worker":
+            raise PermissionDenied("only a worker certificate may open a worker stream")
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        if first.WhichOneof("kind") != "hello":
+            raise FailedPrecondition("the first message on a worker stream must be Hello")
+        hello = first.hello
+        if hello.node_id and hello.node_id != ident.name:
+            raise PermissionDenied(
+                f"certificate names node {ident.name!r}, not {hello.node_id[:64]!r}")
+        _check_hello(hello)
+        caps = convert.capabilities(hello.capabilities)
+        session, keep, abort = self.s.connect(
+            ident.name, caps, hello.capabilities.slots, context.peer(),
+            [convert.lease(x) for x in hello.running])
+        generation, outbox = session.generation, session.outbox
+        log.info("node %s connected from %s (slots=%d, keeps %d leases)", ident.name,
+                 context.peer(), session.slots, len(keep))
+        cfg = self.s.config
+        await context.write(worker_pb2.MasterMessage(welcome=worker_pb2.Welcome(
+            node_id=ident.name, heartbeat_interval_s=cfg.heartbeat_interval_s,
+            heartbeat_timeout_s=cfg.heartbeat_timeout_s,
+            keep=[convert.lease_pb(x) for x in keep], abort=[convert.lease_pb(x) for x in abort])))
+        reader = asyncio.create_task(self._read(session, request_iterator), name="worker-reader")
+        try:
+            while True:
+                get = asyncio.ensure_future(outbox.get())
+                done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    get.cancel()
+                    break
+                cmd = get.result()
+                if cmd is None:
+                    break
+                await context.write(_command_pb(cmd))
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            self.s.disconnect(session, generation)
+            log.info("node %s stream closed", ident.name)
+
+    async def _read(self, session: NodeSession,
+                    requests: AsyncIterator[worker_pb2.WorkerMessage]) -> None:
+        try:
+            async for msg in requests:
+                await self._handle(session, msg)
+        except (asyncio.CancelledError, aio.AioRpcError):
+            pass
+        except Exception:
+            log.exception("worker stream of %s failed", session.node_id)
+
+    async def _handle(self, session: NodeSession, msg: worker_pb2.WorkerMessage) -> None:
+        self.s.touch(session)
+        kind = msg.WhichOneof("kind")
+        if kind == "heartbeat":
+            self.s.on_heartbeat(session, [convert.lease(x) for x in msg.heartbeat.running],
+                                msg.heartbeat.seq, msg.heartbeat.draining)
+        elif kind == "started":
+            await self.s.on_started(session, convert.lease(msg.started.lease))
+        elif kind == "progress":
+            self.s.on_progress(session, convert.lease(msg.progress.lease),
+                               convert.progress(msg.progress.progress))
+        elif kind == "result":
+            await self.s.on_result(session, convert.lease(msg.result.lease),
+                                   convert.run_result(msg.result))

@@ -1,0 +1,66 @@
+"""What the master knows of each worker: its capabilities, its leases and the
+outbox of commands for its stream."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from ffrtmp.core.model import JobSpec, Lease
+
+
+@dataclass(frozen=True, slots=True)
+class AssignCmd:
+    lease: Lease
+    spec: JobSpec
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCmd:
+    lease: Lease
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbortCmd:
+    lease: Lease
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResultAckCmd:
+    lease: Lease
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatAckCmd:
+    seq: int
+
+
+Command = AssignCmd | CancelCmd | AbortCmd | ResultAckCmd | HeartbeatAckCmd
+
+
+@dataclass(slots=True)
+class NodeSession:
+    node_id: str
+    capabilities: dict[str, object]
+    slots: int
+    address: str = ""
+    connected: bool = False
+    draining: bool = False
+    connected_ms: int = 0
+    last_seen: float = 0.0  # monotonic seconds
+    last_seen_ms: int = 0
+    leases: dict[str, int] = field(default_factory=dict)  # job id -> attempt
+    outbox: asyncio.Queue[Command | None] = field(default_factory=asyncio.Queue)
+    generation: int = 0  # bumped on every (re)connect, to tell streams apart
+
+    @property
+    def free_slots(self) -> int:
+        return self.slots - len(self.leases)
+
+    def holds(self, lease: Lease) -> bool:
+        return self.leases.get(lease.job_id) == lease.attempt
+
+    def send(self, cmd: Command) -> None:
+        self.outbox.put_nowait(cmd)

@@ -1,0 +1,50 @@
+"""gRPC credentials for the cluster's mutual TLS, built from PEM files on disk.
+
+Both sides present a certificate and trust only the cluster CA: the server refuses any
+peer without a certificate from that CA, so every request has an identity to authorise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+
+def _read(path: Path, what: str, hint: str) -> bytes:
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} not found; {hint}") from None
+    except IsADirectoryError:
+        raise FileNotFoundError(f"{what} {path} is a directory, not a PEM file") from None
+
+
+def _read_all(ca: Path, cert: Path, key: Path) -> tuple[bytes, bytes, bytes]:
+    init = "create the CA with `ffrtmp certs init`"
+    own = (
+        "issue one with `ffrtmp certs issue worker|client NAME` "
+        "(the master's comes from `ffrtmp certs init`)"
+    )
+    return (
+        _read(ca, "CA certificate", init),
+        _read(cert, "certificate", own),
+        _read(key, "private key", own),
+    )
+
+
+def server_credentials(ca: Path, cert: Path, key: Path) -> grpc.ServerCredentials:
+    """Server side: present `cert`, and require a client certificate signed by `ca`."""
+    ca_pem, cert_pem, key_pem = _read_all(ca, cert, key)
+    return grpc.ssl_server_credentials(
+        [(key_pem, cert_pem)], root_certificates=ca_pem, require_client_auth=True
+    )
+
+
+def channel_credentials(ca: Path, cert: Path, key: Path) -> grpc.ChannelCredentials:
+    """Client side: trust only `ca` (not the system store) and present `cert`."""
+    ca_pem, cert_pem, key_pem = _read_all(ca, cert, key)
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca_pem, private_key=key_pem, certificate_chain=cert_pem
+    )

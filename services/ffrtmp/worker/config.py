@@ -1,0 +1,24 @@
+"""The worker's configuration, built once at the edge from flags and environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    master: str = "localhost:50051"
+    ca: Path = Path("certs/ca.crt")
+    cert: Path = Path("certs/worker.crt")
+    key: Path = Path("certs/worker.key")
+    slots: int = 1
+    labels: dict[str, str] = field(default_factory=dict)
+    ffmpeg: str | None = None
+    input_root: Path = Path(".")
+    output_root: Path = Path("ffrtmp-output")
+    rtmp_base: str = "rtmp://localhost:1935/live"
+    metrics_port: int = 9091
+    metrics_host: str = "0.0.0.0"
+    reconnect_max_s: float = 10.0
+    cancel_grace_s: float = 3.0

@@ -1,0 +1,353 @@
+"""The worker daemon: one stream to the master, one ffmpeg per assigned lease.
+
+The worker keeps its runs going while it reconnects and re-offers their leases
+in Hello. It fences itself: when the master has not acknowledged a heartbeat
+for long enough that the master may already have declared it lost, it kills
+its runs, so a job never runs on two workers at once. A finished run's Result
+is kept until the master acknowledges it, and re-sent after a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc import aio
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+from ffrtmp.core.argv import build_argv, encoder_for
+from ffrtmp.core.errors import FfrtmpError
+from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo
+from ffrtmp.tls.credentials import channel_credentials
+from ffrtmp.v1 import common_pb2, nodes_pb2, worker_pb2, worker_pb2_grpc
+from ffrtmp.worker.config import WorkerConfig
+from ffrtmp.worker.ffmpeg import find_ffmpeg
+from ffrtmp.worker.paths import PathRefused, resolve_io
+from ffrtmp.worker.probe import Capabilities, probe_capabilities
+from ffrtmp.worker.runner import FfmpegRun
+
+log = logging.getLogger("ffrtmp.worker")
+
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+@dataclass(slots=True)
+class Run:
+    lease: Lease
+    spec: JobSpec
+    ffmpeg: FfmpegRun | None = None
+    task: asyncio.Task[None] | None = None
+    aborted: bool = False  # the master took the lease back: report nothing
+    started: float = field(default_factory=time.monotonic)
+
+
+def _lease_pb(lease: Lease) -> common_pb2.Lease:
+    return common_pb2.Lease(job_id=lease.job_id, attempt=lease.attempt)
+
+
+def _spec(p: common_pb2.JobSpec) -> JobSpec:
+    return JobSpec(
+        scenario=p.scenario, queue=p.queue, priority=p.priority, input=p.input, output=p.output,
+        codec=p.codec, bitrate=p.bitrate, width=p.width, height=p.height, fps=p.fps,
+        duration_s=p.duration_s, live=p.live, preset=p.preset,
+        max_retries=p.max_retries if p.HasField("max_retries") else None,
+    )
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.runs: dict[str, Run] = {}
+        self.unacked: dict[str, worker_pb2.Result] = {}
+        self.caps: Capabilities | None = None
+        self.ffmpeg = ""
+        self.draining = False
+        self.node_id = ""
+        self.metrics_port = 0
+        self.heartbeat_interval = 30.0
+        self.heartbeat_timeout = 120.0
+        self._out: asyncio.Queue[worker_pb2.WorkerMessage | None] | None = None
+        self._hb_seq = 0
+        self._hb_sent: dict[int, float] = {}
+        self._contact: float | None = None  # send time of the last acknowledged heartbeat
+        self._stop = asyncio.Event()
+        self.registry = CollectorRegistry()
+        self._g_running = Gauge("ffrtmp_worker_jobs_running", "ffmpeg runs in progress",
+                                registry=self.registry)
+        self._g_connected = Gauge("ffrtmp_worker_connected", "1 while the master stream is up",
+                                  registry=self.registry)
+
+    # -- lifecycle -------------------------------------------------------
+    async def run(self) -> None:
+        self.ffmpeg = find_ffmpeg(self.config.ffmpeg)
+        self.caps = await probe_capabilities(self.ffmpeg)
+        self.config.output_root.mkdir(parents=True, exist_ok=True)
+        if self.config.metrics_port >= 0:
+            server, _ = start_http_server(self.config.metrics_port, addr=self.config.metrics_host,
+                                          registry=self.registry)
+            self.metrics_port = server.server_port
+        log.info("worker using %s (%s), %d slots, metrics on :%d", self.ffmpeg,
+                 self.caps.ffmpeg_version, self.config.slots, self.metrics_port)
+        print(f"ffrtmp-worker ready metrics_port={self.metrics_port}", flush=True)
+        fence = asyncio.create_task(self._fence_loop(), name="fence")
+        creds = channel_credentials(self.config.ca, self.config.cert, self.config.key)
+        delay = 0.5
+        try:
+            while not self._stop.is_set():
+                welcomed = await self._session(creds)
+                if self._stop.is_set():
+                    break
+                delay = 0.5 if welcomed else min(delay * 2, self.config.reconnect_max_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay * random.uniform(0.8, 1.2))
+        finally:
+            fence.cancel()
+            for r in list(self.runs.values()):
+                if r.ffmpeg is not None:
+                    await r.ffmpeg.kill()
+
+    async def drain(self) -> None:
+        """Take no new jobs, let the running ones finish, then stop."""
+        if self.draining:
+            return
+        self.draining = True
+        log.info("draining: %d runs to finish", len(self.runs))
+        self._heartbeat()
+        while self.runs or self.unacked:
+            await asyncio.sleep(0.2)
+            if not self.runs and self._out is None:
+                break  # results cannot be delivered without a master; they are re-offered
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._out is not None:
+            self._out.put_nowait(None)
+
+    # -- the stream ------------------------------------------------------
+    async def _session(self, creds: grpc.ChannelCredentials) -> bool:
+        welcomed = False
+        out: asyncio.Queue[worker_pb2.WorkerMessage | None] = asyncio.Queue()
+        hb: asyncio.Task[None] | None = None
+        try:
+            async with aio.secure_channel(self.config.master, creds,
+                                          options=CHANNEL_OPTIONS) as channel:
+                stub = worker_pb2_grpc.WorkerServiceStub(channel)
+                hello_sent = time.monotonic()
+                call = stub.Connect(self._outgoing(out, self._hello()))
+                async for msg in call:
+                    kind = msg.WhichOneof("kind")
+                    if kind == "welcome":
+                        welcomed = True
+                        self._contact = hello_sent
+                        self._out = out
+                        self._g_connected.set(1)
+                        self._on_welcome(msg.welcome)
+                        hb = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+                    elif kind == "assign":
+                        self._on_assign(msg.assign)
+                    elif kind == "cancel":
+                        self._on_cancel(msg.cancel.lease.job_id, msg.cancel.lease.attempt)
+                    elif kind == "abort":
+                        self._on_abort(msg.abort.lease.job_id, msg.abort.lease.attempt,
+                                       msg.abort.reason)
+                    elif kind == "result_ack":
+                        self.unacked.pop(msg.result_ack.lease.job_id, None)
+                    elif kind == "heartbeat_ack":
+                        sent = self._hb_sent.pop(msg.heartbeat_ack.seq, None)
+                        if sent is not None:
+                            self._contact = max(self._contact or 0.0, sent)
+                log.warning("master closed the stream")
+        except aio.AioRpcError as exc:
+            log.warning("master stream: %s %s", exc.code().name, exc.details())
+        finally:
+            self._out = None
+            self._g_connected.set(0)
+            out.put_nowait(None)
+            if hb is not None:
+                hb.cancel()
+        return welcomed
+
+    async def _outgoing(self, out: asyncio.Queue[worker_pb2.WorkerMessage | None],
+                        hello: worker_pb2.WorkerMessage) -> AsyncIterator[worker_pb2.WorkerMessage]:
+        yield hello
+        while (msg := await out.get()) is not None:
+            yield msg
+
+    def _hello(self) -> worker_pb2.WorkerMessage:
+        assert self.caps is not None
+        c = self.caps
+        caps = nodes_pb2.Capabilities(
+            encoders=list(c.encoders), hwaccels=list(c.hwaccels), cpu_threads=c.cpu_threads,
+            ram_bytes=c.ram_bytes, labels=self.config.labels, slots=self.config.slots,
+            ffmpeg_version=c.ffmpeg_version, gpus=c.gpus)
+        return worker_pb2.WorkerMessage(hello=worker_pb2.Hello(
+            capabilities=caps, running=[_lease_pb(lease) for lease in self._held()]))
+
+    def _held(self) -> list[Lease]:
+        held = [r.lease for r in self.runs.values() if not r.aborted]
+        held += [Lease(r.lease.job_id, r.lease.attempt) for r in self.unacked.values()]
+        return held
+
+    def _send(self, msg: worker_pb2.WorkerMessage) -> None:
+        if self._out is not None:
+            self._out.put_nowait(msg)
+
+    def _heartbeat(self) -> None:
+        self._hb_seq += 1
+        self._hb_sent[self._hb_seq] = time.monotonic()
+        if len(self._hb_sent) > 64:
+            self._hb_sent.pop(min(self._hb_sent))
+        self._send(worker_pb2.WorkerMessage(heartbeat=worker_pb2.Heartbeat(
+            running=[_lease_pb(lease) for lease in self._held()], seq=self._hb_seq,
+            draining=self.draining)))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            self._heartbeat()
+            await asyncio.sleep(self.heartbeat_interval)
+
+    # -- master's commands -----------------------------------------------
+    def _on_welcome(self, w: worker_pb2.Welcome) -> None:
+        self.node_id = w.node_id
+        self.heartbeat_interval = max(0.05, w.heartbeat_interval_s)
+        self.heartbeat_timeout = max(self.heartbeat_interval, w.heartbeat_timeout_s)
+        log.info("connected to master as %s (heartbeat %.1fs, timeout %.1fs)", w.node_id,
+                 self.heartbeat_interval, self.heartbeat_timeout)
+        for lease in w.abort:
+            self._on_abort(lease.job_id, lease.attempt, "not current after reconnect")
+        for lease in w.keep:
+            pending = self.unacked.get(lease.job_id)
+            if pending is not None and pending.lease.attempt == lease.attempt:
+                self._send(worker_pb2.WorkerMessage(result=pending))
+
+    def _on_assign(self, a: worker_pb2.Assign) -> None:
+        lease = Lease(a.lease.job_id, a.lease.attempt)
+        if lease.job_id in self.runs:
+            return  # a repeat of an Assign we already run
+        run = Run(lease, _spec(a.spec))
+        self.runs[lease.job_id] = run
+        self._g_running.set(len(self.runs))
+        run.task = asyncio.create_task(self._execute(run), name=f"job-{lease.job_id}")
+
+    def _on_cancel(self, job_id: str, attempt: int) -> None:
+        run = self.runs.get(job_id)
+        if run is not None and run.lease.attempt == attempt and run.ffmpeg is not None:
+            asyncio.create_task(run.ffmpeg.cancel(self.config.cancel_grace_s))
+
+    def _on_abort(self, job_id: str, attempt: int, reason: str) -> None:
+        pending = self.unacked.get(job_id)
+        if pending is not None and pending.lease.attempt == attempt:
+            del self.unacked[job_id]
+        run = self.runs.get(job_id)
+        if run is not None and run.lease.attempt == attempt:
+            log.warning("job %s attempt %d aborted by the master: %s", job_id, attempt, reason)
+            run.aborted = True
+            if run.ffmpeg is not None:
+                asyncio.create_task(run.ffmpeg.kill())
+
+    # -- running ffmpeg --------------------------------------------------
+    async def _execute(self, run: Run) -> None:
+        lease, spec = run.lease, run.spec
+        result = worker_pb2.Result(lease=_lease_pb(lease))
+        try:
+            if self.draining:
+                raise _Refused("the worker is draining")
+            assert self.caps is not None
+            io = resolve_io(spec, lease.job_id, input_root=self.config.input_root,
+                            output_root=self.config.output_root, rtmp_base=self.config.rtmp_base)
+            encoder = encoder_for(spec.codec, self.caps.encoders)
+            argv = build_argv(self.ffmpeg, spec, input_url=io.input_url,
+                              output_url=io.output_url, encoder=encoder)
+            if io.output_path is not None:
+                io.output_path.parent.mkdir(parents=True, exist_ok=True)
+            ff = FfmpegRun(argv, duration_s=spec.duration_s, output_path=io.output_path,
+                           on_progress=lambda p: self._progress(run, p))
+            run.ffmpeg = ff
+            if run.aborted:
+                return
+            pid = await ff.start()
+            log.info("job %s attempt %d: ffmpeg pid %d -> %s", lease.job_id, lease.attempt, pid,
+                     io.output_url)
+            self._send(worker_pb2.WorkerMessage(
+                started=worker_pb2.Started(lease=_lease_pb(lease), pid=pid)))
+            r = await ff.wait()
+            result.outcome = int(r.outcome)  # type: ignore[assignment]
+            result.exit_code = r.exit_code
+            result.error_class = r.error_class
+            result.error = r.error
+            result.log_tail = r.log_tail
+            result.output = io.output_url
+            result.output_bytes = r.output_bytes
+        except (PathRefused, FfrtmpError) as exc:
+            result.outcome = worker_pb2.OUTCOME_FAILED
+            result.error_class = "permanent"
+            result.error = str(exc)
+            result.exit_code = -1
+        except _Refused as exc:
+            result.outcome = worker_pb2.OUTCOME_FAILED
+            result.error_class = "transient"
+            result.error = str(exc)
+            result.exit_code = -1
+        except Exception as exc:
+            log.exception("job %s could not run", lease.job_id)
+            result.outcome = worker_pb2.OUTCOME_FAILED
+            result.error_class = "permanent"
+            result.error = f"worker error: {exc}"
+            result.exit_code = -1
+        finally:
+            self.runs.pop(lease.job_id, None)
+            self._g_running.set(len(self.runs))
+        if run.aborted:
+            return
+        log.info("job %s attempt %d: %s (exit %d)", lease.job_id, lease.attempt,
+                 Outcome(result.outcome).name, result.exit_code)
+        self.unacked[lease.job_id] = result
+        self._send(worker_pb2.WorkerMessage(result=result))
+
+    def _progress(self, run: Run, p: ProgressInfo) -> None:
+        if run.aborted:
+            return
+        self._send(worker_pb2.WorkerMessage(progress=worker_pb2.ProgressReport(
+            lease=_lease_pb(run.lease),
+            progress=common_pb2.Progress(percent=p.percent, frame=p.frame, fps=p.fps,
+                                         speed=p.speed, out_time_s=p.out_time_s,
+                                         bitrate=p.bitrate))))
+
+    # -- self-fencing ----------------------------------------------------
+    def fence_deadline(self) -> float | None:
+        """Kill our runs by then: the master loses us no earlier than the send time
+        of the last heartbeat it acknowledged plus its timeout; a quarter of the
+        timeout is kept as margin for scheduling delays and clock-rate drift."""
+        if self._contact is None:
+            return None
+        return self._contact + self.heartbeat_timeout * 0.75
+
+    async def _fence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(0.5, self.heartbeat_interval))
+            deadline = self.fence_deadline()
+            if deadline is None or time.monotonic() < deadline or not self.runs:
+                continue
+            log.error("no word from the master since %.1fs: fencing, killing %d runs",
+                      time.monotonic() - (self._contact or 0.0), len(self.runs))
+            for run in list(self.runs.values()):
+                run.aborted = True
+                if run.ffmpeg is not None:
+                    await run.ffmpeg.kill()
+
+
+class _Refused(Exception):
+    """This worker will not start the run now; another may."""

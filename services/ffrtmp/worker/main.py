@@ -1,0 +1,106 @@
+"""`ffrtmp-worker`: flags and environment in, a connected worker out."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ffrtmp import flags, logsetup
+from ffrtmp.worker.config import WorkerConfig
+from ffrtmp.worker.daemon import Worker
+from ffrtmp.worker.ffmpeg import FfmpegNotFound
+
+log = logging.getLogger("ffrtmp.worker")
+
+
+def default_slots() -> int:
+    # ffmpeg uses several threads per run: one run per two cores keeps a host responsive.
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def _labels(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"label {item!r} is not KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ffrtmp-worker",
+        description="The ffrtmp worker daemon: runs the ffmpeg jobs the master assigns.")
+    f = flags.add
+    f(p, "--master", default="localhost:50051", help="master address HOST:PORT")
+    f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate")
+    f(p, "--cert", default="certs/worker.crt", type=Path,
+      help="this worker's certificate; its common name is the node id")
+    f(p, "--key", default="certs/worker.key", type=Path, help="this worker's private key")
+    f(p, "--slots", default=default_slots(), type=int, help="jobs run at once")
+    f(p, "--labels", default={}, type=_labels, help="KEY=VALUE,... offered to the scheduler")
+    f(p, "--ffmpeg", default=None, help="ffmpeg binary (default: system ffmpeg, else bundled)")
+    f(p, "--input-root", default=Path("."), type=Path, help="input files are read under here")
+    f(p, "--output-root", default=Path("ffrtmp-output"), type=Path,
+      help="output files are written under here")
+    f(p, "--rtmp-base", default="rtmp://localhost:1935/live",
+      help="live jobs without an output push to RTMP_BASE/<job id>")
+    f(p, "--metrics-port", default=9091, type=int,
+      help="Prometheus /metrics port; 0 picks a free port, -1 disables")
+    f(p, "--metrics-host", default="0.0.0.0", help="address for the metrics endpoint")
+    f(p, "--log-level", default="info", choices=["debug", "info", "warning", "error"],
+      help="log level")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> WorkerConfig:
+    return WorkerConfig(
+        master=args.master, ca=args.ca, cert=args.cert, key=args.key, slots=args.slots,
+        labels=args.labels, ffmpeg=args.ffmpeg, input_root=args.input_root,
+        output_root=args.output_root, rtmp_base=args.rtmp_base, metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
+
+
+async def run(config: WorkerConfig) -> int:
+    worker = Worker(config)
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            log.info("signal received: draining (again to stop at once)")
+            loop.create_task(worker.drain())
+        else:
+            log.warning("second signal: stopping now")
+            worker.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    await worker.run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not 1 <= args.slots <= 256:
+        p.error("--slots must be from 1 to 256")
+    logsetup.setup(args.log_level)
+    try:
+        return asyncio.run(run(config_from(args)))
+    except (FfmpegNotFound, FileNotFoundError) as exc:
+        print(f"ffrtmp-worker: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""What this host can do: the capabilities a worker offers in its Hello.
+
+The text parsers are pure functions (tested on sample output); only
+`probe_capabilities` runs processes and reads /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import re
+from dataclasses import dataclass
+
+PROBE_TIMEOUT_S = 15.0
+
+# " V....D libx264   libx264 H.264 / AVC ..." : six flag columns, then the name.
+_ENCODER_LINE = re.compile(r"^\s*([VAS][A-Z.]{5})\s+(\S+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    encoders: tuple[str, ...]
+    hwaccels: tuple[str, ...]
+    cpu_threads: int
+    ram_bytes: int
+    ffmpeg_version: str
+    gpus: int
+
+
+def parse_encoders(text: str) -> tuple[str, ...]:
+    """Video and audio encoder names from `ffmpeg -encoders`, in listed order."""
+    lines = text.splitlines()
+    # The flag legend ("V..... = Video") precedes a dashed rule; skip it when present.
+    for index, line in enumerate(lines):
+        if line.strip().startswith("---"):
+            lines = lines[index + 1 :]
+            break
+    names: list[str] = []
+    for line in lines:
+        match = _ENCODER_LINE.match(line)
+        if match is None or match.group(2) == "=":
+            continue
+        if match.group(1)[0] in "VA" and match.group(2) not in names:
+            names.append(match.group(2))
+    return tuple(names)
+
+
+def parse_hwaccels(text: str) -> tuple[str, ...]:
+    """Method names listed after the "Hardware acceleration methods:" header."""
+    names: list[str] = []
+    started = False
+    for line in text.splitlines():
+        word = line.strip()
+        if not started:
+            started = word.lower().startswith("hardware acceleration methods")
+            continue
+        if word and " " not in word:
+            names.append(word)
+    return tuple(names)
+
+
+def parse_version(text: str) -> str:
+    """The first line of `ffmpeg -version`, e.g. "ffmpeg version n7.1 Copyright ..."."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def parse_meminfo(text: str) -> int | None:
+    """MemTotal of /proc/meminfo in bytes."""
+    match = re.search(r"^MemTotal:\s+(\d+)\s*kB", text, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else None
+
+
+async def probe_capabilities(ffmpeg: str) -> Capabilities:
+    encoders, hwaccels, version = await asyncio.gather(
+        _run(ffmpeg, "-hide_banner", "-encoders"),
+        _run(ffmpeg, "-hide_banner", "-hwaccels"),
+        _run(ffmpeg, "-version"),
+    )
+    return Capabilities(
+        encoders=parse_encoders(encoders),
+        hwaccels=parse_hwaccels(hwaccels),
+        cpu_threads=cpu_threads(),
+        ram_bytes=ram_bytes(),
+        ffmpeg_version=parse_version(version),
+        gpus=gpu_count(),
+    )
+
+
+def cpu_threads() -> int:
+    # The affinity mask, not the machine: a container or taskset may give us fewer.
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def ram_bytes() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii", errors="replace") as file:
+            total = parse_meminfo(file.read())
+        if total is not None:
+            return total
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+def gpu_count() -> int:
+    """NVIDIA devices (/dev/nvidia0, ...); nvidiactl and friends are not GPUs."""
+    return len(glob.glob("/dev/nvidia[0-9]*"))
+
+
+async def _run(ffmpeg: str, *args: str) -> str:
+    """stdout of one short ffmpeg query; a broken binary should fail the probe loudly."""
+    process = await asyncio.create_subprocess_exec(
+        ffmpeg,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), PROBE_TIMEOUT_S)
+    except TimeoutError:
+        raise RuntimeError(f"{ffmpeg} {' '.join(args)} timed out") from None
+    finally:
+        if process.returncode is None:  # timed out or cancelled: leave no orphan behind
+            process.kill()
+            await process.wait()
+    if process.returncode != 0:
+        detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"{ffmpeg} {' '.join(args)} exited {process.returncode}: {detail[0]}")
+    return stdout.decode(errors="replace")

@@ -1,0 +1,274 @@
+"""Run one ffmpeg process: spawn it, stream its progress, keep its log tail, stop it.
+
+ffmpeg runs in its own session (process group), so a cancel or a fence reaches anything
+it spawned and a signal aimed at the worker does not reach ffmpeg. Progress comes from
+`-progress pipe:1` on stdout, the log from stderr; both pipes are drained continuously so
+ffmpeg never blocks on a full pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import signal
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ffrtmp.core.failures import classify
+from ffrtmp.core.model import Outcome, ProgressInfo
+from ffrtmp.core.progress import ProgressParser
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[ProgressInfo], Awaitable[None] | None]
+
+PROGRESS_INTERVAL_S = 0.25  # at most ~4 progress reports a second reach the master
+LOG_LINES = 64
+LOG_BYTES = 16 * 1024
+LINE_CHARS = 2048  # bounds memory even when ffmpeg prints a huge line
+ERROR_CHARS = 300
+DRAIN_TIMEOUT_S = 5.0  # after exit, how long the pipes and the last callback may take
+# Lines ffmpeg prints after every failure; they summarise nothing.
+_GENERIC = ("conversion failed", "exiting normally", "frame=")
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    exit_code: int  # negative: killed by that signal
+    outcome: Outcome
+    error_class: str  # "transient" | "permanent" on FAILED, "" otherwise
+    error: str
+    log_tail: str
+    output_bytes: int
+
+
+class FfmpegRun:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        duration_s: float,
+        on_progress: ProgressCallback,
+        output_path: Path | None,
+    ) -> None:
+        self.argv = list(argv)
+        self.pid: int | None = None
+        self._duration_s = duration_s
+        self._on_progress = on_progress
+        self._output_path = output_path
+        self._process: asyncio.subprocess.Process | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._log: deque[str] = deque(maxlen=LOG_LINES)
+        self._stopped = False  # cancel() or kill() was called: the outcome is CANCELED
+        self._result: RunResult | None = None
+        self._wait_lock = asyncio.Lock()
+        # Progress hand-off between the stdout reader and the notifier (latest wins).
+        self._pending: ProgressInfo | None = None
+        self._wake = asyncio.Event()
+        self._flush = asyncio.Event()
+
+    async def start(self) -> int:
+        if self._process is not None:
+            raise RuntimeError("ffmpeg run already started")
+        if self._stopped:
+            raise RuntimeError("ffmpeg run was canceled before it started")
+        process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        self._process = process
+        self.pid = process.pid
+        self._tasks = [
+            asyncio.create_task(self._read_progress(process.stdout), name=f"ffmpeg-{self.pid}-out"),
+            asyncio.create_task(self._read_log(process.stderr), name=f"ffmpeg-{self.pid}-err"),
+            asyncio.create_task(self._notify(), name=f"ffmpeg-{self.pid}-progress"),
+        ]
+        return process.pid
+
+    async def wait(self) -> RunResult:
+        """The result once ffmpeg has exited and its output is drained; safe to repeat."""
+        process = self._started()
+        async with self._wait_lock:
+            if self._result is None:
+                exit_code = await process.wait()
+                # A grandchild holding the pipes or a stuck callback must not hang us.
+                _, late = await asyncio.wait(self._tasks, timeout=DRAIN_TIMEOUT_S)
+                for task in late:
+                    task.cancel()
+                self._result = self._summarize(exit_code)
+            return self._result
+
+    async def cancel(self, grace: float = 3.0) -> None:
+        """SIGTERM the group, SIGKILL after `grace`; the partial output is deleted."""
+        if self._result is not None:
+            return  # already finished: nothing to cancel, and its output stands
+        already = self._stopped
+        self._stopped = True
+        if self._process is None:
+            return
+        if already:
+            await self._process.wait()
+            return
+        if self._process.returncode is None:
+            self._signal(signal.SIGTERM)
+            # A paused ffmpeg only acts on SIGTERM once it runs again.
+            self._signal(signal.SIGCONT)
+            try:
+                await asyncio.wait_for(self._process.wait(), grace)
+            except TimeoutError:
+                self._signal(signal.SIGKILL)
+                await self._process.wait()
+        self._remove_output()
+
+    async def kill(self) -> None:
+        """SIGKILL the group now (fencing); the output is left for whoever owns it next."""
+        if self._result is not None:
+            return
+        self._stopped = True
+        if self._process is None:
+            return
+        if self._process.returncode is None:
+            self._signal(signal.SIGKILL)
+        await self._process.wait()
+
+    async def pause(self) -> None:
+        self._started()
+        self._signal(signal.SIGSTOP)
+
+    async def resume(self) -> None:
+        self._started()
+        self._signal(signal.SIGCONT)
+
+    def _started(self) -> asyncio.subprocess.Process:
+        if self._process is None:
+            raise RuntimeError("ffmpeg run not started")
+        return self._process
+
+    def _signal(self, sig: signal.Signals) -> None:
+        # Never signal a reaped process: its pid (our group id) may belong to someone else.
+        if self._process is None or self._process.returncode is not None or self.pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, sig)
+
+    def _remove_output(self) -> None:
+        if self._output_path is None:
+            return
+        try:
+            self._output_path.unlink(missing_ok=True)
+        except OSError as exc:  # e.g. a directory or no permission: report, don't fail cancel
+            log.warning("could not remove partial output %s: %s", self._output_path, exc)
+
+    def _summarize(self, exit_code: int) -> RunResult:
+        tail = log_tail(self._log)
+        if self._stopped:
+            return RunResult(exit_code, Outcome.CANCELED, "", "canceled", tail, 0)
+        if exit_code == 0:
+            return RunResult(0, Outcome.SUCCEEDED, "", "", tail, self._output_size())
+        error = error_line(self._log)
+        if exit_code < 0:
+            name = signal.Signals(-exit_code).name if -exit_code in signal.valid_signals() else "?"
+            error = f"ffmpeg killed by {name}" + (f": {error}" if error else "")
+        elif not error:
+            error = f"ffmpeg exited with code {exit_code}"
+        return RunResult(exit_code, Outcome.FAILED, classify(exit_code, tail), error, tail, 0)
+
+    def _output_size(self) -> int:
+        if self._output_path is None:
+            return 0
+        try:
+            return self._output_path.stat().st_size
+        except OSError:
+            return 0
+
+    async def _read_progress(self, stream: asyncio.StreamReader) -> None:
+        parser = ProgressParser(self._duration_s)
+        try:
+            async for line in _lines(stream):
+                info = parser.feed(line)
+                if info is not None:
+                    self._pending = info
+                    self._wake.set()
+                    if parser.done:
+                        self._flush.set()
+        finally:
+            self._flush.set()
+            self._wake.set()
+
+    async def _read_log(self, stream: asyncio.StreamReader) -> None:
+        async for line in _lines(stream):
+            # Progress-style lines end in \r; keep each piece as its own line.
+            for piece in line.split("\r"):
+                if piece.strip():
+                    self._log.append(piece[:LINE_CHARS])
+
+    async def _notify(self) -> None:
+        """Deliver the latest progress, spaced by PROGRESS_INTERVAL_S except the last.
+
+        Running apart from the reader means a slow callback (a master that is away)
+        drops intermediate reports instead of stalling ffmpeg on a full pipe.
+        """
+        loop = asyncio.get_running_loop()
+        next_at = 0.0
+        while True:
+            await self._wake.wait()
+            delay = next_at - loop.time()
+            if delay > 0 and not self._flush.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush.wait(), delay)
+            self._wake.clear()
+            info, self._pending = self._pending, None
+            if info is not None:
+                await self._deliver(info)
+                next_at = loop.time() + PROGRESS_INTERVAL_S
+            if self._flush.is_set() and self._pending is None:
+                return
+
+    async def _deliver(self, info: ProgressInfo) -> None:
+        try:
+            result = self._on_progress(info)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # a reporting problem must not fail the transcode
+            log.exception("progress callback failed for ffmpeg pid %s", self.pid)
+
+
+async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
+    while True:
+        try:
+            raw = await stream.readline()
+        except ValueError:  # a line over the reader's limit; asyncio dropped it, go on
+            continue
+        if not raw:
+            return
+        yield raw.decode(errors="replace").rstrip("\r\n")
+
+
+def log_tail(lines: deque[str] | list[str]) -> str:
+    """The last lines, newest kept, within LOG_BYTES of UTF-8."""
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        size += len(line.encode()) + 1
+        if size > LOG_BYTES:
+            break
+        kept.append(line)
+    return "\n".join(reversed(kept))
+
+
+def error_line(lines: deque[str] | list[str]) -> str:
+    """The last stderr line that says something, trimmed to one short line."""
+    for line in reversed(lines):
+        text = line.strip()
+        if text and not text.lower().startswith(_GENERIC):
+            return text[:ERROR_CHARS]
+    return ""
