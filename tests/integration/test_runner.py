@@ -10,13 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.helpers.media import decode_errors, probe_media
 
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.model import JobSpec, Outcome, ProgressInfo
 from ffrtmp.worker.ffmpeg import find_ffmpeg
 from ffrtmp.worker.probe import probe_capabilities
 from ffrtmp.worker.runner import FfmpegRun
+from tests.helpers.media import decode_errors, probe_media
 
 FFMPEG = find_ffmpeg(os.environ.get("FFRTMP_FFMPEG"))
 SPEC = JobSpec(

@@ -115,6 +115,8 @@ class Master:
             await self._set_serving(False)
             await self.scheduler.stop()
             await self.server.stop(grace)
+            # Dropped while the loop runs: grpc's finalizer needs a live loop.
+            self.server = None
         await self.store.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
