@@ -22,9 +22,16 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add(parser: argparse.ArgumentParser | Any, flag: str, *aliases: str, help: str,
-        default: Any = None, type: Callable[[str], Any] | None = None, env: str | None = None,
-        **kwargs: Any) -> None:
+def add(
+    parser: argparse.ArgumentParser | Any,
+    flag: str,
+    *aliases: str,
+    help: str,
+    default: Any = None,
+    type: Callable[[str], Any] | None = None,
+    env: str | None = None,
+    **kwargs: Any,
+) -> None:
     name = env or env_name(flag)
     raw = os.environ.get(name)
     if raw is not None and raw != "":
@@ -37,4 +44,6 @@ def add(parser: argparse.ArgumentParser | Any, flag: str, *aliases: str, help: s
     shown = f" (default: {default})" if default not in (None, False, []) else ""
     if type is not None:
         kwargs["type"] = type
-    parser.add_argument(flag, *aliases, default=default, help=f"{help}{shown} [env {name}]", **kwargs)
+    parser.add_argument(
+        flag, *aliases, default=default, help=f"{help}{shown} [env {name}]", **kwargs
+    )

@@ -62,8 +62,9 @@ class Proc:
         self.argv = argv
         self.log_path = log
         self._log = open(log, "a", buffering=1)  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True, env=_env())
+        self.popen = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()
+        )
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._pump, daemon=True)
@@ -92,7 +93,7 @@ class Proc:
                         return m
                 seen = len(self.lines)
                 left = deadline - time.monotonic()
-                if left <= 0 or self.popen.poll() is not None and seen == len(self.lines):
+                if left <= 0 or (self.popen.poll() is not None and seen == len(self.lines)):
                     tail = "".join(self.lines[-30:])
                     raise AssertionError(f"{pattern!r} not seen from {self.argv[2]}:\n{tail}")
                 self._cond.wait(min(left, 0.2))
@@ -132,29 +133,67 @@ class Cluster:
         return f"127.0.0.1:{self.port}"
 
     def start_master(self, *extra: str, port: int | None = None) -> Proc:
-        args = [sys.executable, "-m", "ffrtmp.master.main",
-                "--listen", f"127.0.0.1:{port if port is not None else self.port}",
-                "--metrics-port", "0", "--metrics-host", "127.0.0.1",
-                "--db", str(self.root / "master.db"),
-                "--ca", str(self.certs.ca), "--cert", str(self.certs.dir / "master.crt"),
-                "--key", str(self.certs.dir / "master.key"),
-                "--heartbeat-interval", "1s", "--heartbeat-timeout", "6s",
-                "--scheduler-interval", "1s", *extra]
+        args = [
+            sys.executable,
+            "-m",
+            "ffrtmp.master.main",
+            "--listen",
+            f"127.0.0.1:{port if port is not None else self.port}",
+            "--metrics-port",
+            "0",
+            "--metrics-host",
+            "127.0.0.1",
+            "--db",
+            str(self.root / "master.db"),
+            "--ca",
+            str(self.certs.ca),
+            "--cert",
+            str(self.certs.dir / "master.crt"),
+            "--key",
+            str(self.certs.dir / "master.key"),
+            "--heartbeat-interval",
+            "1s",
+            "--heartbeat-timeout",
+            "6s",
+            "--scheduler-interval",
+            "1s",
+            *extra,
+        ]
         self.master_args = list(extra)
         self.master = Proc(args, self.root / "master.log")
         m = self.master.wait_for(READY.pattern)
         self.port, self.metrics_port = int(m.group(1)), int(m.group(2))
         return self.master
 
-    def start_worker(self, name: str, *extra: str, slots: int = 1,
-                     master: str | None = None) -> Proc:
+    def start_worker(
+        self, name: str, *extra: str, slots: int = 1, master: str | None = None
+    ) -> Proc:
         cert, key = self.certs.worker(name)
         out = self.root / f"out-{name}"
-        args = [sys.executable, "-m", "ffrtmp.worker.main",
-                "--master", master or self.address, "--ca", str(self.certs.ca),
-                "--cert", str(cert), "--key", str(key), "--slots", str(slots),
-                "--metrics-port", "0", "--metrics-host", "127.0.0.1",
-                "--output-root", str(out), "--input-root", str(self.root / "inputs"), *extra]
+        args = [
+            sys.executable,
+            "-m",
+            "ffrtmp.worker.main",
+            "--master",
+            master or self.address,
+            "--ca",
+            str(self.certs.ca),
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+            "--slots",
+            str(slots),
+            "--metrics-port",
+            "0",
+            "--metrics-host",
+            "127.0.0.1",
+            "--output-root",
+            str(out),
+            "--input-root",
+            str(self.root / "inputs"),
+            *extra,
+        ]
         (self.root / "inputs").mkdir(exist_ok=True)
         proc = Proc(args, self.root / f"worker-{name}.log")
         self.workers[name] = proc
@@ -182,10 +221,20 @@ class Cluster:
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         cert, key = self.certs.pair("admin")
         env = _env()
-        env.update(FFRTMP_MASTER=self.address, FFRTMP_CA=str(self.certs.ca),
-                   FFRTMP_CERT=str(cert), FFRTMP_KEY=str(key))
-        return subprocess.run([sys.executable, "-m", "ffrtmp.cli.main", *args], env=env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        env.update(
+            FFRTMP_MASTER=self.address,
+            FFRTMP_CA=str(self.certs.ca),
+            FFRTMP_CERT=str(cert),
+            FFRTMP_KEY=str(key),
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "ffrtmp.cli.main", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def stop(self) -> None:
         for w in self.workers.values():

@@ -22,10 +22,29 @@ class RtmpReceiver:
         self.url = f"rtmp://127.0.0.1:{port}/{app}/{stream}"
         self.out = out
         self.proc = subprocess.Popen(
-            [find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "warning", "-listen", "1",
-             "-timeout", str(timeout_s), "-i", self.url, "-c", "copy", "-f", "flv", "-y",
-             str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [
+                find_ffmpeg(),
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "warning",
+                "-listen",
+                "1",
+                "-timeout",
+                str(timeout_s),
+                "-i",
+                self.url,
+                "-c",
+                "copy",
+                "-f",
+                "flv",
+                "-y",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def wait(self, timeout: float = 60) -> int:
         return self.proc.wait(timeout)

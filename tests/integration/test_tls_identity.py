@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+
 from ffrtmp.tls import pki
 from ffrtmp.tls.credentials import channel_credentials, server_credentials
 from ffrtmp.tls.identity import identity_from_auth_context

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
+
 from ffrtmp.cli import certs as certs_cli
 from ffrtmp.tls import pki
 from ffrtmp.tls.identity import identity_from_certificate

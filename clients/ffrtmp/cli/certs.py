@@ -113,7 +113,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = certs.add_subparsers(dest="certs_command", metavar="COMMAND", required=True)
 
     init = sub.add_parser(
-        "init", help="create a CA, the master certificate and an admin client certificate")
+        "init", help="create a CA, the master certificate and an admin client certificate"
+    )
     init.add_argument(
         "--host",
         action="extend",
@@ -123,8 +124,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="extra DNS name or IP the master is reached by (repeatable); "
         "localhost, 127.0.0.1 and ::1 are always included",
     )
-    init.add_argument("--no-admin", action="store_true",
-                      help="do not also issue the admin client certificate (admin.crt)")
+    init.add_argument(
+        "--no-admin",
+        action="store_true",
+        help="do not also issue the admin client certificate (admin.crt)",
+    )
     _common(init, force_help="replace an existing CA (invalidates every issued certificate)")
     init.set_defaults(func=_guarded(_init))
 

@@ -9,8 +9,13 @@ from ffrtmp.client import Client
 
 
 def client_from(args: argparse.Namespace) -> Client:
-    return Client(args.master, ca=Path(args.ca), cert=Path(args.cert), key=Path(args.key),
-                  timeout=args.timeout)
+    return Client(
+        args.master,
+        ca=Path(args.ca),
+        cert=Path(args.cert),
+        key=Path(args.key),
+        timeout=args.timeout,
+    )
 
 
 def wants_json(args: argparse.Namespace) -> bool:

@@ -12,14 +12,19 @@ from ffrtmp.cli.context import client_from, wants_json
 from ffrtmp.core.durations import parse_duration
 from ffrtmp.v1 import common_pb2
 
-TERMINAL = {common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED,
-            common_pb2.JOB_STATE_CANCELED}
+TERMINAL = {
+    common_pb2.JOB_STATE_SUCCEEDED,
+    common_pb2.JOB_STATE_FAILED,
+    common_pb2.JOB_STATE_CANCELED,
+}
 STATE_NAMES = [output.state_name(v) for v in common_pb2.JobState.values() if v]
 
 
 def exit_code_for(state: int) -> int:
     """0 when the job succeeded, 1 when it failed, 3 when it was canceled."""
-    return {common_pb2.JOB_STATE_SUCCEEDED: 0, common_pb2.JOB_STATE_CANCELED: 3}.get(state, 1)
+    if state == common_pb2.JOB_STATE_SUCCEEDED:
+        return 0
+    return 3 if state == common_pb2.JOB_STATE_CANCELED else 1
 
 
 def _duration(text: str) -> float:
@@ -31,10 +36,19 @@ def _duration(text: str) -> float:
 
 def _spec(a: argparse.Namespace) -> common_pb2.JobSpec:
     spec = common_pb2.JobSpec(
-        scenario=a.scenario or "", queue=a.queue or "", priority=a.priority or "",
-        input=a.input or "", output=a.output_target or "", codec=a.codec or "",
-        bitrate=a.bitrate or "", width=a.width or 0, height=a.height or 0, fps=a.fps or 0.0,
-        duration_s=a.duration or 0.0, preset=a.preset or "")
+        scenario=a.scenario or "",
+        queue=a.queue or "",
+        priority=a.priority or "",
+        input=a.input or "",
+        output=a.output_target or "",
+        codec=a.codec or "",
+        bitrate=a.bitrate or "",
+        width=a.width or 0,
+        height=a.height or 0,
+        fps=a.fps or 0.0,
+        duration_s=a.duration or 0.0,
+        preset=a.preset or "",
+    )
     if a.live is not None:
         spec.live = a.live
     if a.max_retries is not None:
@@ -75,8 +89,9 @@ async def get(args: argparse.Namespace) -> int:
 async def list_jobs(args: argparse.Namespace) -> int:
     states = [common_pb2.JobState.Value(f"JOB_STATE_{s}") for s in args.state]
     async with client_from(args) as c:
-        jobs = await c.list_all(limit=args.limit, states=states, queue=args.queue or "",
-                                node_id=args.node or "")
+        jobs = await c.list_all(
+            limit=args.limit, states=states, queue=args.queue or "", node_id=args.node or ""
+        )
     await _show_jobs(args, jobs, "jobs")
     return 0
 
@@ -115,8 +130,10 @@ async def _watch(args: argparse.Namespace, c: object, job_id: str) -> int:
     seen = ""
     async for job in c.watch(job_id):
         last = job
-        line = (f"{job.id} {output.state_name(job.state)} attempt={job.attempt} "
-                f"node={job.node_id or '-'} progress={job.progress.percent:.0f}%")
+        line = (
+            f"{job.id} {output.state_name(job.state)} attempt={job.attempt} "
+            f"node={job.node_id or '-'} progress={job.progress.percent:.0f}%"
+        )
         if line != seen and not wants_json(args):
             print(line, flush=True)
             seen = line
@@ -143,8 +160,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--queue", help="live, default or batch")
     p.add_argument("--priority", help="high, medium or low")
     p.add_argument("--input", help="file under the worker's input root, URL, or lavfi:SOURCE")
-    p.add_argument("--output", dest="output_target", metavar="TARGET",
-                   help="file under the worker's output root or rtmp:// URL")
+    p.add_argument(
+        "--output",
+        dest="output_target",
+        metavar="TARGET",
+        help="file under the worker's output root or rtmp:// URL",
+    )
     p.add_argument("--codec", help="h264, h265, ... or an encoder name")
     p.add_argument("--bitrate", help="e.g. 2500k or 10M")
     p.add_argument("--width", type=int)
@@ -152,12 +173,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--fps", type=float)
     p.add_argument("--duration", type=_duration, help="seconds of output (3600, 90s, 2m)")
     p.add_argument("--preset", help="encoder preset, e.g. veryfast")
-    p.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
-                   help="real-time push to RTMP (default: from the scenario)")
+    p.add_argument(
+        "--live",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="real-time push to RTMP (default: from the scenario)",
+    )
     p.add_argument("--max-retries", type=int, help="override the master's --max-retries")
     p.add_argument("--request-id", help="idempotency key (default: a fresh one)")
-    p.add_argument("--wait", action="store_true",
-                   help="watch the job to the end; exit status is its outcome")
+    p.add_argument(
+        "--wait", action="store_true", help="watch the job to the end; exit status is its outcome"
+    )
     p.set_defaults(func=submit)
 
     p = sub.add_parser("get", help="show one job with its history")
@@ -165,8 +191,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=get)
 
     p = sub.add_parser("list", help="list jobs, newest first")
-    p.add_argument("--state", action="append", default=[], choices=STATE_NAMES,
-                   help="only jobs in this state (repeatable)")
+    p.add_argument(
+        "--state",
+        action="append",
+        default=[],
+        choices=STATE_NAMES,
+        help="only jobs in this state (repeatable)",
+    )
     p.add_argument("--queue")
     p.add_argument("--node", help="only jobs on this node")
     p.add_argument("--limit", type=int, default=100)

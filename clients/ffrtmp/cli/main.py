@@ -32,9 +32,11 @@ def parser() -> argparse.ArgumentParser:
 def _explain(exc: aio.AioRpcError, master: str) -> str:
     code = exc.code()
     if code == StatusCode.UNAVAILABLE:
-        return (f"cannot reach the master at {master}: {exc.details()}\n"
-                "  is ffrtmp-master running there? set --master or FFRTMP_MASTER, and check "
-                "that --ca/--cert/--key come from the cluster's CA")
+        return (
+            f"cannot reach the master at {master}: {exc.details()}\n"
+            "  is ffrtmp-master running there? set --master or FFRTMP_MASTER, and check "
+            "that --ca/--cert/--key come from the cluster's CA"
+        )
     if code == StatusCode.DEADLINE_EXCEEDED:
         return f"the master at {master} did not answer in time (--timeout)"
     return f"{code.name}: {exc.details()}"

@@ -29,23 +29,44 @@ def _iso(ms: int) -> str | None:
 def job_dict(j: common_pb2.Job, *, events: bool = False) -> dict[str, Any]:
     s = j.spec
     d: dict[str, Any] = {
-        "id": j.id, "state": state_name(j.state), "queue": s.queue, "priority": s.priority,
-        "node_id": j.node_id, "attempt": j.attempt, "scenario": s.scenario,
-        "live": s.live, "input": s.input, "output": j.output or s.output, "codec": s.codec,
-        "bitrate": s.bitrate, "width": s.width, "height": s.height, "fps": s.fps,
-        "duration_s": s.duration_s, "progress": round(j.progress.percent, 1),
-        "fps_now": round(j.progress.fps, 1), "speed": round(j.progress.speed, 2),
-        "created_at": _iso(j.created_unix_ms), "updated_at": _iso(j.updated_unix_ms),
-        "exit_code": j.exit_code, "error": j.error, "failure_reason": j.failure_reason,
-        "output_bytes": j.output_bytes, "request_id": j.request_id,
+        "id": j.id,
+        "state": state_name(j.state),
+        "queue": s.queue,
+        "priority": s.priority,
+        "node_id": j.node_id,
+        "attempt": j.attempt,
+        "scenario": s.scenario,
+        "live": s.live,
+        "input": s.input,
+        "output": j.output or s.output,
+        "codec": s.codec,
+        "bitrate": s.bitrate,
+        "width": s.width,
+        "height": s.height,
+        "fps": s.fps,
+        "duration_s": s.duration_s,
+        "progress": round(j.progress.percent, 1),
+        "fps_now": round(j.progress.fps, 1),
+        "speed": round(j.progress.speed, 2),
+        "created_at": _iso(j.created_unix_ms),
+        "updated_at": _iso(j.updated_unix_ms),
+        "exit_code": j.exit_code,
+        "error": j.error,
+        "failure_reason": j.failure_reason,
+        "output_bytes": j.output_bytes,
+        "request_id": j.request_id,
         "pending_reason": j.pending_reason,
     }
     if events:
         d["events"] = [
-            {"at": _iso(e.at_unix_ms),
-             "from": state_name(e.from_state) if e.from_state else None,
-             "to": state_name(e.to_state), "reason": e.reason, "node_id": e.node_id,
-             "attempt": e.attempt}
+            {
+                "at": _iso(e.at_unix_ms),
+                "from": state_name(e.from_state) if e.from_state else None,
+                "to": state_name(e.to_state),
+                "reason": e.reason,
+                "node_id": e.node_id,
+                "attempt": e.attempt,
+            }
             for e in j.events
         ]
         d["log_tail"] = j.log_tail
@@ -55,11 +76,19 @@ def job_dict(j: common_pb2.Job, *, events: bool = False) -> dict[str, Any]:
 def node_dict(n: nodes_pb2.Node) -> dict[str, Any]:
     c = n.capabilities
     return {
-        "id": n.id, "state": node_state_name(n.state), "slots": c.slots,
-        "running_job_ids": list(n.running_job_ids), "cpu_threads": c.cpu_threads,
-        "ram_bytes": c.ram_bytes, "encoders": list(c.encoders), "hwaccels": list(c.hwaccels),
-        "labels": dict(c.labels), "ffmpeg_version": c.ffmpeg_version, "gpus": c.gpus,
-        "address": n.address, "connected_at": _iso(n.connected_unix_ms),
+        "id": n.id,
+        "state": node_state_name(n.state),
+        "slots": c.slots,
+        "running_job_ids": list(n.running_job_ids),
+        "cpu_threads": c.cpu_threads,
+        "ram_bytes": c.ram_bytes,
+        "encoders": list(c.encoders),
+        "hwaccels": list(c.hwaccels),
+        "labels": dict(c.labels),
+        "ffmpeg_version": c.ffmpeg_version,
+        "gpus": c.gpus,
+        "address": n.address,
+        "connected_at": _iso(n.connected_unix_ms),
         "last_seen_at": _iso(n.last_seen_unix_ms),
     }
 
@@ -79,8 +108,16 @@ def jobs_table(jobs: Iterable[common_pb2.Job], title: str | None = None) -> None
         t.add_column(col)
     for j in jobs:
         d = job_dict(j)
-        t.add_row(d["id"], d["state"], d["queue"], d["priority"], d["scenario"],
-                  d["node_id"] or "-", str(d["attempt"]), f"{d['progress']:.0f}%")
+        t.add_row(
+            d["id"],
+            d["state"],
+            d["queue"],
+            d["priority"],
+            d["scenario"],
+            d["node_id"] or "-",
+            str(d["attempt"]),
+            f"{d['progress']:.0f}%",
+        )
     _console().print(t)
 
 
@@ -89,10 +126,32 @@ def job_detail(j: common_pb2.Job) -> None:
     t = Table(show_header=False, box=None)
     t.add_column(style="bold")
     t.add_column()
-    for key in ("id", "state", "queue", "priority", "scenario", "node_id", "attempt", "live",
-                "input", "output", "codec", "bitrate", "width", "height", "fps", "duration_s",
-                "progress", "created_at", "updated_at", "exit_code", "error", "failure_reason",
-                "pending_reason", "output_bytes"):
+    for key in (
+        "id",
+        "state",
+        "queue",
+        "priority",
+        "scenario",
+        "node_id",
+        "attempt",
+        "live",
+        "input",
+        "output",
+        "codec",
+        "bitrate",
+        "width",
+        "height",
+        "fps",
+        "duration_s",
+        "progress",
+        "created_at",
+        "updated_at",
+        "exit_code",
+        "error",
+        "failure_reason",
+        "pending_reason",
+        "output_bytes",
+    ):
         if d[key] not in ("", None) or key in ("id", "state"):
             t.add_row(key, str(d[key]))
     con = _console()
@@ -102,8 +161,14 @@ def job_detail(j: common_pb2.Job) -> None:
         for col in ("AT", "FROM", "TO", "NODE", "ATTEMPT", "REASON"):
             ev.add_column(col)
         for e in d["events"]:
-            ev.add_row(e["at"], e["from"] or "-", e["to"], e["node_id"] or "-",
-                       str(e["attempt"]), e["reason"])
+            ev.add_row(
+                e["at"],
+                e["from"] or "-",
+                e["to"],
+                e["node_id"] or "-",
+                str(e["attempt"]),
+                e["reason"],
+            )
         con.print(ev)
 
 
@@ -113,7 +178,14 @@ def nodes_table(nodes: Iterable[nodes_pb2.Node]) -> None:
         t.add_column(col)
     for n in nodes:
         d = node_dict(n)
-        t.add_row(d["id"], d["state"], str(d["slots"]), str(len(d["running_job_ids"])),
-                  str(d["cpu_threads"]), f"{d['ram_bytes'] / 2**30:.1f} GiB",
-                  d["ffmpeg_version"][:40], d["last_seen_at"] or "-")
+        t.add_row(
+            d["id"],
+            d["state"],
+            str(d["slots"]),
+            str(len(d["running_job_ids"])),
+            str(d["cpu_threads"]),
+            f"{d['ram_bytes'] / 2**30:.1f} GiB",
+            d["ffmpeg_version"][:40],
+            d["last_seen_at"] or "-",
+        )
     _console().print(t)

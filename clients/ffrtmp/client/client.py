@@ -21,8 +21,16 @@ RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
 
 
 class Client:
-    def __init__(self, master: str, *, ca: Path, cert: Path, key: Path,
-                 timeout: float = 15.0, retries: int = 4) -> None:
+    def __init__(
+        self,
+        master: str,
+        *,
+        ca: Path,
+        cert: Path,
+        key: Path,
+        timeout: float = 15.0,
+        retries: int = 4,
+    ) -> None:
         self.master = master
         self.timeout = timeout
         self.retries = retries
@@ -53,8 +61,9 @@ class Client:
             delay = min(delay * 2, 3.0)
         raise AssertionError("unreachable")
 
-    async def submit(self, spec: common_pb2.JobSpec,
-                     request_id: str | None = None) -> jobs_pb2.SubmitJobResponse:
+    async def submit(
+        self, spec: common_pb2.JobSpec, request_id: str | None = None
+    ) -> jobs_pb2.SubmitJobResponse:
         req = jobs_pb2.SubmitJobRequest(spec=spec, request_id=request_id or uuid.uuid4().hex)
         return await self._call(self.jobs.SubmitJob, req)
 
@@ -62,19 +71,31 @@ class Client:
         resp = await self._call(self.jobs.GetJob, jobs_pb2.GetJobRequest(job_id=job_id))
         return resp.job
 
-    async def list(self, *, states: Sequence[int] = (), queue: str = "", node_id: str = "",
-                   page_size: int = 0, page_token: str = "") -> jobs_pb2.ListJobsResponse:
-        req = jobs_pb2.ListJobsRequest(states=list(states), queue=queue,  # type: ignore[arg-type]
-                                       node_id=node_id, page_size=page_size,
-                                       page_token=page_token)
+    async def list_jobs(
+        self,
+        *,
+        states: Sequence[common_pb2.JobState.ValueType] = (),
+        queue: str = "",
+        node_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> jobs_pb2.ListJobsResponse:
+        req = jobs_pb2.ListJobsRequest(
+            states=list(states),
+            queue=queue,
+            node_id=node_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
         return await self._call(self.jobs.ListJobs, req)
 
     async def list_all(self, *, limit: int = 1000, **filters: Any) -> list[common_pb2.Job]:
         out: list[common_pb2.Job] = []
         token = ""
         while len(out) < limit:
-            page = await self.list(page_size=min(1000, limit - len(out)), page_token=token,
-                                   **filters)
+            page = await self.list_jobs(
+                page_size=min(1000, limit - len(out)), page_token=token, **filters
+            )
             out.extend(page.jobs)
             token = page.next_page_token
             if not token:
@@ -82,8 +103,9 @@ class Client:
         return out
 
     async def cancel(self, job_id: str, reason: str = "") -> common_pb2.Job:
-        resp = await self._call(self.jobs.CancelJob,
-                                jobs_pb2.CancelJobRequest(job_id=job_id, reason=reason))
+        resp = await self._call(
+            self.jobs.CancelJob, jobs_pb2.CancelJobRequest(job_id=job_id, reason=reason)
+        )
         return resp.job
 
     async def watch(self, job_id: str) -> AsyncIterator[common_pb2.Job]:

@@ -1,4 +1,4 @@
-"""The seed's scheduling score: queue weight × 10 + priority weight, FIFO within a score."""
+"""The seed's scheduling score: queue weight * 10 + priority weight, FIFO within a score."""
 
 from __future__ import annotations
 

@@ -25,8 +25,15 @@ class Decision:
     reason: str
 
 
-def decide(*, attempt: int, max_retries: int, error_class: str, backoff: Backoff, rand: float,
-           immediate: bool = False) -> Decision:
+def decide(
+    *,
+    attempt: int,
+    max_retries: int,
+    error_class: str,
+    backoff: Backoff,
+    rand: float,
+    immediate: bool = False,
+) -> Decision:
     """`attempt` is the 1-based attempt that just failed.
 
     Only transient failures are retried, and at most `max_retries` times. A lost

@@ -89,7 +89,7 @@ def _check_input(value: str) -> None:
     field = "spec.input"
     _check_text(field, value, MAX_URL)
     if value.startswith("lavfi:"):
-        m = _LAVFI.match(value[len("lavfi:"):])
+        m = _LAVFI.match(value[len("lavfi:") :])
         if not m or m.group(1) not in LAVFI_SOURCES:
             known = ", ".join(sorted(LAVFI_SOURCES))
             raise InvalidArgument(field, f"lavfi source must be one of {known}, with options")
@@ -135,12 +135,15 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     sc = _scenario(raw.scenario, catalog or BUILTIN)
     queue = raw.queue or "default"
     if queue not in QUEUE_WEIGHTS:
-        raise InvalidArgument("spec.queue", f"unknown queue {queue[:64]!r}; use one of "
-                              + ", ".join(QUEUE_WEIGHTS))
+        raise InvalidArgument(
+            "spec.queue", f"unknown queue {queue[:64]!r}; use one of " + ", ".join(QUEUE_WEIGHTS)
+        )
     priority = raw.priority or "medium"
     if priority not in PRIORITY_WEIGHTS:
-        raise InvalidArgument("spec.priority", f"unknown priority {priority[:64]!r}; use one of "
-                              + ", ".join(PRIORITY_WEIGHTS))
+        raise InvalidArgument(
+            "spec.priority",
+            f"unknown priority {priority[:64]!r}; use one of " + ", ".join(PRIORITY_WEIGHTS),
+        )
     codec = raw.codec or sc.codec
     if codec not in CODEC_FAMILIES and not _ENCODER.match(codec):
         raise InvalidArgument("spec.codec", f"unknown codec {codec[:64]!r}")
@@ -148,12 +151,15 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     try:
         bps = bitrate_bps(bitrate)
     except ValueError:
-        raise InvalidArgument("spec.bitrate", f"malformed bitrate {bitrate[:64]!r} "
-                              "(use e.g. 2500k or 10M)") from None
+        raise InvalidArgument(
+            "spec.bitrate", f"malformed bitrate {bitrate[:64]!r} (use e.g. 2500k or 10M)"
+        ) from None
     if not 1_000 <= bps <= 1_000_000_000:
         raise InvalidArgument("spec.bitrate", "must be between 1k and 1000M")
-    for field, value, lo, hi in (("spec.width", raw.width, 16, 7680),
-                                 ("spec.height", raw.height, 16, 4320)):
+    for field, value, lo, hi in (
+        ("spec.width", raw.width, 16, 7680),
+        ("spec.height", raw.height, 16, 4320),
+    ):
         if value and not (lo <= value <= hi and value % 2 == 0):
             raise InvalidArgument(field, f"must be an even number from {lo} to {hi}")
     if not math.isfinite(raw.fps) or raw.fps < 0 or raw.fps > 240:

@@ -41,4 +41,6 @@ def check_transition(src: JobState, dst: JobState) -> None:
 
 def check_cancelable(state: JobState) -> None:
     if state.terminal:
-        raise FailedPrecondition(f"job is already {state.name}; only unfinished jobs can be canceled")
+        raise FailedPrecondition(
+            f"job is already {state.name}; only unfinished jobs can be canceled"
+        )

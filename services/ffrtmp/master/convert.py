@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from ffrtmp.core.model import Job, JobSpec, JobState, Lease, Outcome, ProgressInfo
 from ffrtmp.core.spec import RawSpec
 from ffrtmp.master.scheduler import RunResult
@@ -9,20 +11,44 @@ from ffrtmp.master.sessions import NodeSession
 from ffrtmp.v1 import common_pb2, nodes_pb2, worker_pb2
 
 
+def _state(value: int) -> common_pb2.JobState.ValueType:
+    return cast("common_pb2.JobState.ValueType", value)
+
+
 def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
     return RawSpec(
-        scenario=p.scenario, queue=p.queue, priority=p.priority, input=p.input, output=p.output,
-        codec=p.codec, bitrate=p.bitrate, width=p.width, height=p.height, fps=p.fps,
-        duration_s=p.duration_s, live=p.live if p.HasField("live") else None,
-        max_retries=p.max_retries if p.HasField("max_retries") else None, preset=p.preset,
+        scenario=p.scenario,
+        queue=p.queue,
+        priority=p.priority,
+        input=p.input,
+        output=p.output,
+        codec=p.codec,
+        bitrate=p.bitrate,
+        width=p.width,
+        height=p.height,
+        fps=p.fps,
+        duration_s=p.duration_s,
+        live=p.live if p.HasField("live") else None,
+        max_retries=p.max_retries if p.HasField("max_retries") else None,
+        preset=p.preset,
     )
 
 
 def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
     p = common_pb2.JobSpec(
-        scenario=s.scenario, queue=s.queue, priority=s.priority, input=s.input, output=s.output,
-        codec=s.codec, bitrate=s.bitrate, width=s.width, height=s.height, fps=s.fps,
-        duration_s=s.duration_s, live=s.live, preset=s.preset,
+        scenario=s.scenario,
+        queue=s.queue,
+        priority=s.priority,
+        input=s.input,
+        output=s.output,
+        codec=s.codec,
+        bitrate=s.bitrate,
+        width=s.width,
+        height=s.height,
+        fps=s.fps,
+        duration_s=s.duration_s,
+        live=s.live,
+        preset=s.preset,
     )
     if s.max_retries is not None:
         p.max_retries = s.max_retries
@@ -30,8 +56,14 @@ def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
 
 
 def progress_pb(p: ProgressInfo) -> common_pb2.Progress:
-    return common_pb2.Progress(percent=p.percent, frame=p.frame, fps=p.fps, speed=p.speed,
-                               out_time_s=p.out_time_s, bitrate=p.bitrate)
+    return common_pb2.Progress(
+        percent=p.percent,
+        frame=p.frame,
+        fps=p.fps,
+        speed=p.speed,
+        out_time_s=p.out_time_s,
+        bitrate=p.bitrate,
+    )
 
 
 def progress(p: common_pb2.Progress) -> ProgressInfo:
@@ -40,16 +72,30 @@ def progress(p: common_pb2.Progress) -> ProgressInfo:
 
 def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
     return common_pb2.Job(
-        id=j.id, spec=spec_pb(j.spec), state=int(j.state),  # type: ignore[arg-type]
-        node_id=j.node_id, attempt=j.attempt, created_unix_ms=j.created_ms,
-        updated_unix_ms=j.updated_ms, progress=progress_pb(j.progress), exit_code=j.exit_code,
-        error=j.error, failure_reason=j.failure_reason, log_tail=j.log_tail, output=j.output,
-        output_bytes=j.output_bytes, request_id=j.request_id, pending_reason=pending_reason,
+        id=j.id,
+        spec=spec_pb(j.spec),
+        state=_state(int(j.state)),
+        node_id=j.node_id,
+        attempt=j.attempt,
+        created_unix_ms=j.created_ms,
+        updated_unix_ms=j.updated_ms,
+        progress=progress_pb(j.progress),
+        exit_code=j.exit_code,
+        error=j.error,
+        failure_reason=j.failure_reason,
+        log_tail=j.log_tail,
+        output=j.output,
+        output_bytes=j.output_bytes,
+        request_id=j.request_id,
+        pending_reason=pending_reason,
         events=[
             common_pb2.JobEvent(
-                at_unix_ms=e.at_ms, from_state=int(e.from_state or 0),  # type: ignore[arg-type]
-                to_state=int(e.to_state), reason=e.reason,  # type: ignore[arg-type]
-                node_id=e.node_id, attempt=e.attempt,
+                at_unix_ms=e.at_ms,
+                from_state=_state(int(e.from_state or 0)),
+                to_state=_state(int(e.to_state)),
+                reason=e.reason,
+                node_id=e.node_id,
+                attempt=e.attempt,
             )
             for e in j.events
         ],
@@ -75,9 +121,14 @@ def lease_pb(lease: Lease) -> common_pb2.Lease:
 
 def capabilities(p: nodes_pb2.Capabilities) -> dict[str, object]:
     return {
-        "encoders": list(p.encoders), "hwaccels": list(p.hwaccels),
-        "cpu_threads": p.cpu_threads, "ram_bytes": p.ram_bytes, "labels": dict(p.labels),
-        "slots": p.slots, "ffmpeg_version": p.ffmpeg_version, "gpus": p.gpus,
+        "encoders": list(p.encoders),
+        "hwaccels": list(p.hwaccels),
+        "cpu_threads": p.cpu_threads,
+        "ram_bytes": p.ram_bytes,
+        "labels": dict(p.labels),
+        "slots": p.slots,
+        "ffmpeg_version": p.ffmpeg_version,
+        "gpus": p.gpus,
     }
 
 
@@ -91,9 +142,13 @@ def node_pb(s: NodeSession) -> nodes_pb2.Node:
     else:
         state = nodes_pb2.NODE_STATE_OFFLINE
     return nodes_pb2.Node(
-        id=s.node_id, state=state, capabilities=capabilities_pb(s.capabilities),
+        id=s.node_id,
+        state=state,
+        capabilities=capabilities_pb(s.capabilities),
         running_job_ids=sorted(j for j, a in s.leases.items() if a > 0),
-        connected_unix_ms=s.connected_ms, last_seen_unix_ms=s.last_seen_ms, address=s.address,
+        connected_unix_ms=s.connected_ms,
+        last_seen_unix_ms=s.last_seen_ms,
+        address=s.address,
     )
 
 
@@ -102,6 +157,12 @@ def run_result(r: worker_pb2.Result) -> RunResult:
         outcome = Outcome(r.outcome)
     except ValueError:
         outcome = Outcome.FAILED
-    return RunResult(outcome=outcome, exit_code=r.exit_code, error_class=r.error_class[:32],
-                     error=r.error, log_tail=r.log_tail, output=r.output,
-                     output_bytes=r.output_bytes)
+    return RunResult(
+        outcome=outcome,
+        exit_code=r.exit_code,
+        error_class=r.error_class[:32],
+        error=r.error,
+        log_tail=r.log_tail,
+        output=r.output,
+        output_bytes=r.output_bytes,
+    )

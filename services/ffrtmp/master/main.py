@@ -20,37 +20,75 @@ log = logging.getLogger("ffrtmp.master")
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ffrtmp-master",
-        description="The ffrtmp master: takes transcoding jobs and hands them to workers.")
+        description="The ffrtmp master: takes transcoding jobs and hands them to workers.",
+    )
     f = flags.add
     f(p, "--listen", default="0.0.0.0:50051", help="gRPC address (HOST:PORT)")
-    f(p, "--metrics-port", default=9090, type=int,
-      help="Prometheus /metrics port; 0 picks a free port, -1 disables")
+    f(
+        p,
+        "--metrics-port",
+        default=9090,
+        type=int,
+        help="Prometheus /metrics port; 0 picks a free port, -1 disables",
+    )
     f(p, "--metrics-host", default="0.0.0.0", help="address for the metrics endpoint")
     f(p, "--db", default="ffrtmp.db", type=Path, help="SQLite database file")
     f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate that signs peers")
     f(p, "--cert", default="certs/master.crt", type=Path, help="master certificate")
     f(p, "--key", default="certs/master.key", type=Path, help="master private key")
     f(p, "--max-retries", default=3, type=int, help="retries of a transient failure")
-    f(p, "--scheduler-interval", default=10.0, type=flags.duration,
-      help="longest pause between sweeps of the scheduler's timers (e.g. 10s)")
-    f(p, "--heartbeat-interval", default=30.0, type=flags.duration,
-      help="how often workers heartbeat (e.g. 30s)")
-    f(p, "--heartbeat-timeout", default=120.0, type=flags.duration,
-      help="silence after which a worker is lost and its jobs move on (e.g. 2m)")
+    f(
+        p,
+        "--scheduler-interval",
+        default=10.0,
+        type=flags.duration,
+        help="longest pause between sweeps of the scheduler's timers (e.g. 10s)",
+    )
+    f(
+        p,
+        "--heartbeat-interval",
+        default=30.0,
+        type=flags.duration,
+        help="how often workers heartbeat (e.g. 30s)",
+    )
+    f(
+        p,
+        "--heartbeat-timeout",
+        default=120.0,
+        type=flags.duration,
+        help="silence after which a worker is lost and its jobs move on (e.g. 2m)",
+    )
     f(p, "--retry-backoff", default=5.0, type=flags.duration, help="first retry delay")
     f(p, "--retry-backoff-max", default=300.0, type=flags.duration, help="longest retry delay")
-    f(p, "--sqlite-synchronous", default="FULL", choices=["FULL", "NORMAL"],
-      help="SQLite synchronous mode; FULL survives power loss")
-    f(p, "--log-level", default="info", choices=["debug", "info", "warning", "error"],
-      help="log level")
+    f(
+        p,
+        "--sqlite-synchronous",
+        default="FULL",
+        choices=["FULL", "NORMAL"],
+        help="SQLite synchronous mode; FULL survives power loss",
+    )
+    f(
+        p,
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level",
+    )
     return p
 
 
 def config_from(args: argparse.Namespace) -> MasterConfig:
     return MasterConfig(
-        listen=args.listen, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-        db=args.db, ca=args.ca, cert=args.cert, key=args.key, max_retries=args.max_retries,
-        scheduler_interval_s=args.scheduler_interval, heartbeat_interval_s=args.heartbeat_interval,
+        listen=args.listen,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        db=args.db,
+        ca=args.ca,
+        cert=args.cert,
+        key=args.key,
+        max_retries=args.max_retries,
+        scheduler_interval_s=args.scheduler_interval,
+        heartbeat_interval_s=args.heartbeat_interval,
         heartbeat_timeout_s=args.heartbeat_timeout,
         backoff=Backoff(base_s=args.retry_backoff, cap_s=args.retry_backoff_max),
         sqlite_synchronous=args.sqlite_synchronous,
@@ -62,6 +100,7 @@ async def run(config: MasterConfig) -> int:
     await master.start()
     loop = asyncio.get_running_loop()
     signals = 0
+    stopping: list[asyncio.Task[None]] = []
 
     def on_signal() -> None:
         nonlocal signals
@@ -73,13 +112,12 @@ async def run(config: MasterConfig) -> int:
 
             os._exit(1)
         log.info("signal received: stopping intake, finishing calls (again to exit at once)")
-        loop.create_task(master.stop())
+        stopping.append(loop.create_task(master.stop()))
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     # Tells a supervising test or script that the ports are bound.
-    print(f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}",
-          flush=True)
+    print(f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}", flush=True)
     await master.wait()
     await master.stop()
     return 0

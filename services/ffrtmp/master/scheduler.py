@@ -7,12 +7,14 @@ can never overwrite a newer attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ffrtmp.core.errors import NotFound, Unavailable
 from ffrtmp.core.model import ACTIVE, Job, JobEvent, JobState, Lease, Outcome, ProgressInfo
@@ -55,9 +57,15 @@ def _now_ms() -> int:
 
 
 class Scheduler:
-    def __init__(self, store: Store, config: MasterConfig, metrics: MasterMetrics, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 rand: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: MasterConfig,
+        metrics: MasterMetrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         self.store = store
         self.config = config
         self.metrics = metrics
@@ -90,8 +98,11 @@ class Scheduler:
                 s = self.nodes[job.node_id] = NodeSession(job.node_id, {}, 0, last_seen=now)
             s.leases[job.id] = job.attempt
         self._update_gauges()
-        log.info("scheduler started: %d queued, %d leases awaiting their workers",
-                 len(self.queue), sum(len(s.leases) for s in self.nodes.values()))
+        log.info(
+            "scheduler started: %d queued, %d leases awaiting their workers",
+            len(self.queue),
+            sum(len(s.leases) for s in self.nodes.values()),
+        )
         self._tasks = [
             asyncio.create_task(self._dispatch_loop(), name="dispatch"),
             asyncio.create_task(self._timer_loop(), name="timers"),
@@ -118,8 +129,15 @@ class Scheduler:
         check_request_id(request_id)
         spec = resolve(raw)
         now = _now_ms()
-        job = Job(id=secrets.token_hex(8), seq=0, spec=spec, state=JobState.QUEUED,
-                  created_ms=now, updated_ms=now, request_id=request_id)
+        job = Job(
+            id=secrets.token_hex(8),
+            seq=0,
+            spec=spec,
+            state=JobState.QUEUED,
+            created_ms=now,
+            updated_ms=now,
+            request_id=request_id,
+        )
         event = JobEvent(now, None, JobState.QUEUED, "submitted", "", 0)
         stored, created = await self.store.insert_job(job, event)
         if created:
@@ -150,10 +168,18 @@ class Scheduler:
             return "every worker's slots are busy"
         return ""
 
-    async def list(self, *, states: Iterable[JobState] = (), queue: str = "", node_id: str = "",
-                   before_seq: int | None = None, limit: int = 100) -> list[Job]:
-        jobs = await self.store.list_jobs(states=states, queue=queue, node_id=node_id,
-                                          before_seq=before_seq, limit=limit)
+    async def list_jobs(
+        self,
+        *,
+        states: Iterable[JobState] = (),
+        queue: str = "",
+        node_id: str = "",
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        jobs = await self.store.list_jobs(
+            states=states, queue=queue, node_id=node_id, before_seq=before_seq, limit=limit
+        )
         return [self._decorate(j) for j in jobs]
 
     async def cancel(self, job_id: str, reason: str = "") -> Job:
@@ -190,8 +216,14 @@ class Scheduler:
                 await changed.wait()
 
     # -- worker stream ---------------------------------------------------
-    def connect(self, node_id: str, capabilities: dict[str, object], slots: int, address: str,
-                offered: Iterable[Lease]) -> tuple[NodeSession, list[Lease], list[Lease]]:
+    def connect(
+        self,
+        node_id: str,
+        capabilities: dict[str, object],
+        slots: int,
+        address: str,
+        offered: Iterable[Lease],
+    ) -> tuple[NodeSession, list[Lease], list[Lease]]:
         """Register a (re)connected worker; returns its session and which offered
         leases it keeps or must abort."""
         s = self.nodes.get(node_id)
@@ -204,7 +236,8 @@ class Scheduler:
         s.capabilities, s.slots, s.address = capabilities, max(1, slots), address
         s.connected, s.connected_ms = True, _now_ms()
         self.touch(s)
-        keep, abort = [], []
+        keep: list[Lease] = []
+        abort: list[Lease] = []
         offered_map = {lease.job_id: lease.attempt for lease in offered}
         for job_id, attempt in offered_map.items():
             (keep if s.leases.get(job_id) == attempt else abort).append(Lease(job_id, attempt))
@@ -213,8 +246,15 @@ class Scheduler:
                 # Assigned, but the worker no longer runs it (restarted, or the
                 # Assign was lost with the old stream).
                 del s.leases[job_id]
-                self._spawn(self._end_attempt(job_id, attempt, "transient",
-                                              "the worker no longer runs this job", immediate=True))
+                self._spawn(
+                    self._end_attempt(
+                        job_id,
+                        attempt,
+                        "transient",
+                        "the worker no longer runs this job",
+                        immediate=True,
+                    )
+                )
         for job_id in self._canceled & set(s.leases):
             s.send(CancelCmd(Lease(job_id, s.leases[job_id]), "canceled by user"))
         self._update_gauges()
@@ -243,8 +283,12 @@ class Scheduler:
             return
         job = await self.store.get_job(lease.job_id)
         if job is not None and job.state == JobState.ASSIGNED:
-            await self._change(job, frozenset({JobState.ASSIGNED}), JobState.RUNNING,
-                               f"ffmpeg started on {s.node_id}")
+            await self._change(
+                job,
+                frozenset({JobState.ASSIGNED}),
+                JobState.RUNNING,
+                f"ffmpeg started on {s.node_id}",
+            )
 
     def on_progress(self, s: NodeSession, lease: Lease, progress: ProgressInfo) -> None:
         if self._refuse_stale(s, lease):
@@ -252,8 +296,9 @@ class Scheduler:
         self.progress[lease.job_id] = progress
         self.feed.publish(lease.job_id)
 
-    def on_heartbeat(self, s: NodeSession, running: Iterable[Lease], seq: int,
-                     draining: bool = False) -> None:
+    def on_heartbeat(
+        self, s: NodeSession, running: Iterable[Lease], seq: int, draining: bool = False
+    ) -> None:
         self.metrics.heartbeats.inc()
         if draining != s.draining:
             s.draining = draining
@@ -279,41 +324,79 @@ class Scheduler:
             self.progress.pop(lease.job_id, None)
             self.feed.publish(lease.job_id)
             return
-        fields = (("exit_code", r.exit_code), ("error", r.error[:4096]),
-                  ("log_tail", r.log_tail[-16384:]), ("output", r.output[:2048]),
-                  ("output_bytes", r.output_bytes))
+        fields = (
+            ("exit_code", r.exit_code),
+            ("error", r.error[:4096]),
+            ("log_tail", r.log_tail[-16384:]),
+            ("output", r.output[:2048]),
+            ("output_bytes", r.output_bytes),
+        )
         if r.outcome == Outcome.SUCCEEDED:
             job = await self.store.get_job(lease.job_id)
             if job is not None:
                 p = self.progress.get(job.id, ProgressInfo())
                 done = ProgressInfo(100.0, p.frame, p.fps, p.speed, p.out_time_s, p.bitrate)
-                ok = await self._change(job, ACTIVE, JobState.SUCCEEDED, f"succeeded on {s.node_id}",
-                                        fields=(*fields, ("progress", _progress_json(done))),
-                                        expect_attempt=lease.attempt)
+                ok = await self._change(
+                    job,
+                    ACTIVE,
+                    JobState.SUCCEEDED,
+                    f"succeeded on {s.node_id}",
+                    fields=(*fields, ("progress", _progress_json(done))),
+                    expect_attempt=lease.attempt,
+                )
                 if ok:
                     self._finished(job, "succeeded")
             self.progress.pop(lease.job_id, None)
             return
         error_class = r.error_class or "permanent"
-        await self._end_attempt(lease.job_id, lease.attempt, error_class,
-                                r.error or f"ffmpeg exited with code {r.exit_code}", fields=fields)
+        await self._end_attempt(
+            lease.job_id,
+            lease.attempt,
+            error_class,
+            r.error or f"ffmpeg exited with code {r.exit_code}",
+            fields=fields,
+        )
 
     # -- transitions -----------------------------------------------------
-    async def _change(self, job: Job, expect: frozenset[JobState], to: JobState, reason: str, *,
-                      expect_attempt: int | None = None, node_id: str | None = None,
-                      attempt: int | None = None,
-                      fields: tuple[tuple[str, object], ...] = ()) -> bool:
-        ok = await self.store.apply(Change(
-            job.id, expect, to, reason, _now_ms(),
-            expect_attempt=job.attempt if expect_attempt is None else expect_attempt,
-            node_id=node_id, attempt=attempt, fields=fields))
+    async def _change(
+        self,
+        job: Job,
+        expect: frozenset[JobState],
+        to: JobState,
+        reason: str,
+        *,
+        expect_attempt: int | None = None,
+        node_id: str | None = None,
+        attempt: int | None = None,
+        fields: tuple[tuple[str, object], ...] = (),
+    ) -> bool:
+        ok = await self.store.apply(
+            Change(
+                job.id,
+                expect,
+                to,
+                reason,
+                _now_ms(),
+                expect_attempt=job.attempt if expect_attempt is None else expect_attempt,
+                node_id=node_id,
+                attempt=attempt,
+                fields=fields,
+            )
+        )
         if ok:
             self.feed.publish(job.id)
         return ok
 
-    async def _end_attempt(self, job_id: str, attempt: int, error_class: str, error: str, *,
-                           immediate: bool = False,
-                           fields: tuple[tuple[str, object], ...] = ()) -> None:
+    async def _end_attempt(
+        self,
+        job_id: str,
+        attempt: int,
+        error_class: str,
+        error: str,
+        *,
+        immediate: bool = False,
+        fields: tuple[tuple[str, object], ...] = (),
+    ) -> None:
         """An attempt failed or its worker was lost: retry it or fail the job."""
         self.progress.pop(job_id, None)
         if job_id in self._canceled:
@@ -322,28 +405,46 @@ class Scheduler:
         job = await self.store.get_job(job_id)
         if job is None or job.attempt != attempt or not job.state.active:
             return
-        max_retries = (job.spec.max_retries if job.spec.max_retries is not None
-                       else self.config.max_retries)
-        d = decide(attempt=attempt, max_retries=max_retries, error_class=error_class,
-                   backoff=self.config.backoff, rand=self.rand(), immediate=immediate)
+        max_retries = (
+            job.spec.max_retries if job.spec.max_retries is not None else self.config.max_retries
+        )
+        d = decide(
+            attempt=attempt,
+            max_retries=max_retries,
+            error_class=error_class,
+            backoff=self.config.backoff,
+            rand=self.rand(),
+            immediate=immediate,
+        )
         reason = f"{error} ({d.reason})"
         if not d.retry:
-            if await self._change(job, ACTIVE, JobState.FAILED, reason, expect_attempt=attempt,
-                                  fields=(*fields, ("failure_reason", d.reason),
-                                          ("error", error[:4096]))):
+            if await self._change(
+                job,
+                ACTIVE,
+                JobState.FAILED,
+                reason,
+                expect_attempt=attempt,
+                fields=(*fields, ("failure_reason", d.reason), ("error", error[:4096])),
+            ):
                 self._finished(job, "failed")
             return
         if d.delay_s <= 0:
-            if await self._change(job, ACTIVE, JobState.QUEUED, reason, expect_attempt=attempt,
-                                  fields=fields):
+            if await self._change(
+                job, ACTIVE, JobState.QUEUED, reason, expect_attempt=attempt, fields=fields
+            ):
                 self.metrics.jobs_reassigned.inc()
                 self.queue.push(job.id, job.spec.queue, job.spec.priority, job.seq)
                 self._wake_dispatch.set()
         else:
             due_ms = _now_ms() + int(d.delay_s * 1000)
-            if await self._change(job, ACTIVE, JobState.RETRY_WAIT, reason,
-                                  expect_attempt=attempt,
-                                  fields=(*fields, ("not_before_ms", due_ms))):
+            if await self._change(
+                job,
+                ACTIVE,
+                JobState.RETRY_WAIT,
+                reason,
+                expect_attempt=attempt,
+                fields=(*fields, ("not_before_ms", due_ms)),
+            ):
                 self.metrics.retries_scheduled.inc()
                 self._retry_at[job.id] = self.clock() + d.delay_s
                 self._wake_timers.set()
@@ -357,8 +458,11 @@ class Scheduler:
     def _pick_node(self) -> NodeSession | None:
         best: NodeSession | None = None
         for s in self.nodes.values():
-            if s.connected and not s.draining and s.free_slots > 0 and (
-                best is None or s.free_slots > best.free_slots
+            if (
+                s.connected
+                and not s.draining
+                and s.free_slots > 0
+                and (best is None or s.free_slots > best.free_slots)
             ):
                 best = s
         return best
@@ -388,9 +492,18 @@ class Scheduler:
             if job is None or job.state != JobState.QUEUED:
                 node.leases.pop(job_id, None)
                 continue
-            changes.append(Change(job_id, frozenset({JobState.QUEUED}), JobState.ASSIGNED,
-                                  f"assigned to {node.node_id}", now, expect_attempt=job.attempt,
-                                  node_id=node.node_id, attempt=job.attempt + 1))
+            changes.append(
+                Change(
+                    job_id,
+                    frozenset({JobState.QUEUED}),
+                    JobState.ASSIGNED,
+                    f"assigned to {node.node_id}",
+                    now,
+                    expect_attempt=job.attempt,
+                    node_id=node.node_id,
+                    attempt=job.attempt + 1,
+                )
+            )
             chosen.append((node, job))
         results = await self.store.apply_many(changes) if changes else []
         for (node, job), ok in zip(chosen, results, strict=True):
@@ -412,26 +525,28 @@ class Scheduler:
         while True:
             now = self.clock()
             for s in list(self.nodes.values()):
-                if s.leases or s.connected:
-                    if now - s.last_seen >= timeout:
-                        await self._lose_node(s)
+                if (s.leases or s.connected) and now - s.last_seen >= timeout:
+                    await self._lose_node(s)
             for job_id, due in list(self._retry_at.items()):
                 if due <= now:
                     del self._retry_at[job_id]
                     await self._requeue_after_backoff(job_id)
-            deadlines = [s.last_seen + timeout for s in self.nodes.values()
-                         if s.leases or s.connected]
+            deadlines = [
+                s.last_seen + timeout for s in self.nodes.values() if s.leases or s.connected
+            ]
             deadlines += list(self._retry_at.values())
             wait = min([self.config.scheduler_interval_s, *(d - now for d in deadlines)])
             self._wake_timers.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_timers.wait(), max(0.01, wait))
-            except TimeoutError:
-                pass
 
     async def _lose_node(self, s: NodeSession) -> None:
-        log.warning("node %s lost: nothing heard for %.1fs; re-queuing %d jobs",
-                    s.node_id, self.clock() - s.last_seen, len(s.leases))
+        log.warning(
+            "node %s lost: nothing heard for %.1fs; re-queuing %d jobs",
+            s.node_id,
+            self.clock() - s.last_seen,
+            len(s.leases),
+        )
         self.metrics.nodes_lost.inc()
         if s.connected:
             s.connected = False
@@ -440,20 +555,25 @@ class Scheduler:
         for job_id, _ in leases:
             del s.leases[job_id]
         for job_id, attempt in leases:
-            await self._end_attempt(job_id, attempt, "transient", f"node {s.node_id} lost",
-                                    immediate=True)
+            await self._end_attempt(
+                job_id, attempt, "transient", f"node {s.node_id} lost", immediate=True
+            )
         self._update_gauges()
 
     async def _requeue_after_backoff(self, job_id: str) -> None:
         job = await self.store.get_job(job_id)
-        if job is not None and job.state == JobState.RETRY_WAIT and await self._change(
-            job, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED, "backoff over"
+        if (
+            job is not None
+            and job.state == JobState.RETRY_WAIT
+            and await self._change(
+                job, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED, "backoff over"
+            )
         ):
             self.queue.push(job.id, job.spec.queue, job.spec.priority, job.seq)
             self._wake_dispatch.set()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         task.add_done_callback(_log_failure)
 
     def _update_gauges(self) -> None:
@@ -470,6 +590,6 @@ def _progress_json(p: ProgressInfo) -> str:
     return json.dumps(asdict(p))
 
 
-def _log_failure(task: asyncio.Future[object]) -> None:
+def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background step failed", exc_info=task.exception())

@@ -70,8 +70,13 @@ class Master:
         worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(self.scheduler), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
-            (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME), server)
+            (
+                *SERVICES,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            server,
+        )
         creds = server_credentials(self.config.ca, self.config.cert, self.config.key)
         self.port = server.add_secure_port(self.config.listen, creds)
         if self.port == 0:
@@ -81,15 +86,25 @@ class Master:
         await self._set_serving(True)
         if self.config.metrics_port >= 0:
             self._metrics_server, _ = start_http_server(
-                self.config.metrics_port, addr=self.config.metrics_host,
-                registry=self.metrics.registry)
+                self.config.metrics_port,
+                addr=self.config.metrics_host,
+                registry=self.metrics.registry,
+            )
             self.metrics_port = self._metrics_server.server_port
-        log.info("master listening on %s (port %d), metrics on :%d, db %s", self.config.listen,
-                 self.port, self.metrics_port, self.config.db)
+        log.info(
+            "master listening on %s (port %d), metrics on :%d, db %s",
+            self.config.listen,
+            self.port,
+            self.metrics_port,
+            self.config.db,
+        )
 
     async def _set_serving(self, serving: bool) -> None:
-        status = (health_pb2.HealthCheckResponse.SERVING if serving
-                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in ("", *SERVICES):
             await self._health.set(name, status)
 
@@ -101,8 +116,9 @@ class Master:
         stopped.cancel()
         for t in done:
             if t is not stopped and not t.cancelled() and t.exception() is not None:
-                log.error("background task %s failed; stopping", t.get_name(),
-                          exc_info=t.exception())
+                log.error(
+                    "background task %s failed; stopping", t.get_name(), exc_info=t.exception()
+                )
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking jobs, let calls finish for `grace` seconds, close the store.

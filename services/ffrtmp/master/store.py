@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,18 +49,38 @@ class Change:
 
 
 _SETTABLE = frozenset(
-    {"exit_code", "error", "failure_reason", "log_tail", "output", "output_bytes", "progress",
-     "not_before_ms"}
+    {
+        "exit_code",
+        "error",
+        "failure_reason",
+        "log_tail",
+        "output",
+        "output_bytes",
+        "progress",
+        "not_before_ms",
+    }
 )
 
 
 def _row_to_job(row: Sequence[Any]) -> Job:
     spec = JobSpec(**json.loads(row[3]))
     return Job(
-        seq=row[0], id=row[1], request_id=row[2] or "", spec=spec, state=JobState(row[4]),
-        node_id=row[5], attempt=row[6], created_ms=row[7], updated_ms=row[8],
-        progress=ProgressInfo(**json.loads(row[9])), exit_code=row[10], error=row[11],
-        failure_reason=row[12], log_tail=row[13], output=row[14], output_bytes=row[15],
+        seq=row[0],
+        id=row[1],
+        request_id=row[2] or "",
+        spec=spec,
+        state=JobState(row[4]),
+        node_id=row[5],
+        attempt=row[6],
+        created_ms=row[7],
+        updated_ms=row[8],
+        progress=ProgressInfo(**json.loads(row[9])),
+        exit_code=row[10],
+        error=row[11],
+        failure_reason=row[12],
+        log_tail=row[13],
+        output=row[14],
+        output_bytes=row[15],
         not_before_ms=row[16],
     )
 
@@ -68,8 +89,15 @@ def _insert_event(conn: sqlite3.Connection, job_id: str, ev: JobEvent) -> None:
     conn.execute(
         "INSERT INTO job_events(job_id, at_ms, from_state, to_state, reason, node_id, attempt)"
         " VALUES (?,?,?,?,?,?,?)",
-        (job_id, ev.at_ms, None if ev.from_state is None else int(ev.from_state),
-         int(ev.to_state), ev.reason, ev.node_id, ev.attempt),
+        (
+            job_id,
+            ev.at_ms,
+            None if ev.from_state is None else int(ev.from_state),
+            int(ev.to_state),
+            ev.reason,
+            ev.node_id,
+            ev.attempt,
+        ),
     )
 
 
@@ -121,7 +149,8 @@ class Store:
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         assert self._writer is not None
         # aiosqlite runs the function in the connection's own thread: one hop per batch.
-        result: T = await self._writer._execute(lambda: fn(self._writer._conn))  # type: ignore[union-attr]
+        conn = self._writer
+        result: T = await conn._execute(lambda: fn(conn._conn))  # type: ignore[no-untyped-call]
         return result
 
     async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
@@ -139,8 +168,9 @@ class Store:
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
+                ops = [op for op, _ in batch]
                 try:
-                    results = await self._run(lambda c, b=batch: _commit_batch(c, [o for o, _ in b]))
+                    results = await self._run(partial(_commit_batch, ops=ops))
                 except Exception as exc:  # the commit itself failed: nobody's write landed
                     for _, fut in batch:
                         if not fut.done():
@@ -172,8 +202,16 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO jobs(id, request_id, spec, queue, priority, state, created_ms,"
                 " updated_ms) VALUES (?,?,?,?,?,?,?,?)",
-                (job.id, job.request_id or None, json.dumps(asdict(job.spec)), job.spec.queue,
-                 job.spec.priority, int(job.state), job.created_ms, job.updated_ms),
+                (
+                    job.id,
+                    job.request_id or None,
+                    json.dumps(asdict(job.spec)),
+                    job.spec.queue,
+                    job.spec.priority,
+                    int(job.state),
+                    job.created_ms,
+                    job.updated_ms,
+                ),
             )
             _insert_event(conn, job.id, event)
             job.seq = int(cur.lastrowid or 0)
@@ -193,8 +231,9 @@ class Store:
 
         return await self.write(op)
 
-    async def upsert_node(self, node_id: str, capabilities: dict[str, Any], address: str,
-                          now_ms: int) -> None:
+    async def upsert_node(
+        self, node_id: str, capabilities: dict[str, Any], address: str, now_ms: int
+    ) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO nodes(id, capabilities, address, first_seen_ms, last_seen_ms)"
@@ -235,14 +274,21 @@ class Store:
             (job_id,),
         )
         return [
-            JobEvent(r[0], None if r[1] is None else JobState(r[1]), JobState(r[2]), r[3], r[4],
-                     r[5])
+            JobEvent(
+                r[0], None if r[1] is None else JobState(r[1]), JobState(r[2]), r[3], r[4], r[5]
+            )
             for r in rows
         ]
 
-    async def list_jobs(self, *, states: Iterable[JobState] = (), queue: str = "",
-                        node_id: str = "", before_seq: int | None = None,
-                        limit: int = 100) -> list[Job]:
+    async def list_jobs(
+        self,
+        *,
+        states: Iterable[JobState] = (),
+        queue: str = "",
+        node_id: str = "",
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
         """Newest first; `before_seq` continues a previous page."""
         where, params = [], []  # type: tuple[list[str], list[Any]]
         state_list = [int(s) for s in states]
@@ -306,8 +352,9 @@ def _commit_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[Any]:
 
 def _apply_change(conn: sqlite3.Connection, ch: Change) -> bool:
     states = [int(s) for s in ch.expect_states]
-    row = conn.execute("SELECT state, attempt, node_id FROM jobs WHERE id=?",
-                       (ch.job_id,)).fetchone()
+    row = conn.execute(
+        "SELECT state, attempt, node_id FROM jobs WHERE id=?", (ch.job_id,)
+    ).fetchone()
     if row is None or row[0] not in states:
         return False
     if ch.expect_attempt is not None and row[1] != ch.expect_attempt:
@@ -334,6 +381,7 @@ def _apply_change(conn: sqlite3.Connection, ch: Change) -> bool:
         return False
     node = ch.node_id if ch.node_id is not None else row[2]
     attempt = ch.attempt if ch.attempt is not None else row[1]
-    _insert_event(conn, ch.job_id,
-                  JobEvent(ch.at_ms, JobState(row[0]), ch.to_state, ch.reason, node, attempt))
+    _insert_event(
+        conn, ch.job_id, JobEvent(ch.at_ms, JobState(row[0]), ch.to_state, ch.reason, node, attempt)
+    )
     return True

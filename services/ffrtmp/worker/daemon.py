@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,9 +59,19 @@ def _lease_pb(lease: Lease) -> common_pb2.Lease:
 
 def _spec(p: common_pb2.JobSpec) -> JobSpec:
     return JobSpec(
-        scenario=p.scenario, queue=p.queue, priority=p.priority, input=p.input, output=p.output,
-        codec=p.codec, bitrate=p.bitrate, width=p.width, height=p.height, fps=p.fps,
-        duration_s=p.duration_s, live=p.live, preset=p.preset,
+        scenario=p.scenario,
+        queue=p.queue,
+        priority=p.priority,
+        input=p.input,
+        output=p.output,
+        codec=p.codec,
+        bitrate=p.bitrate,
+        width=p.width,
+        height=p.height,
+        fps=p.fps,
+        duration_s=p.duration_s,
+        live=p.live,
+        preset=p.preset,
         max_retries=p.max_retries if p.HasField("max_retries") else None,
     )
 
@@ -83,11 +93,14 @@ class Worker:
         self._hb_sent: dict[int, float] = {}
         self._contact: float | None = None  # send time of the last acknowledged heartbeat
         self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.registry = CollectorRegistry()
-        self._g_running = Gauge("ffrtmp_worker_jobs_running", "ffmpeg runs in progress",
-                                registry=self.registry)
-        self._g_connected = Gauge("ffrtmp_worker_connected", "1 while the master stream is up",
-                                  registry=self.registry)
+        self._g_running = Gauge(
+            "ffrtmp_worker_jobs_running", "ffmpeg runs in progress", registry=self.registry
+        )
+        self._g_connected = Gauge(
+            "ffrtmp_worker_connected", "1 while the master stream is up", registry=self.registry
+        )
 
     # -- lifecycle -------------------------------------------------------
     async def run(self) -> None:
@@ -95,11 +108,17 @@ class Worker:
         self.caps = await probe_capabilities(self.ffmpeg)
         self.config.output_root.mkdir(parents=True, exist_ok=True)
         if self.config.metrics_port >= 0:
-            server, _ = start_http_server(self.config.metrics_port, addr=self.config.metrics_host,
-                                          registry=self.registry)
+            server, _ = start_http_server(
+                self.config.metrics_port, addr=self.config.metrics_host, registry=self.registry
+            )
             self.metrics_port = server.server_port
-        log.info("worker using %s (%s), %d slots, metrics on :%d", self.ffmpeg,
-                 self.caps.ffmpeg_version, self.config.slots, self.metrics_port)
+        log.info(
+            "worker using %s (%s), %d slots, metrics on :%d",
+            self.ffmpeg,
+            self.caps.ffmpeg_version,
+            self.config.slots,
+            self.metrics_port,
+        )
         print(f"ffrtmp-worker ready metrics_port={self.metrics_port}", flush=True)
         fence = asyncio.create_task(self._fence_loop(), name="fence")
         creds = channel_credentials(self.config.ca, self.config.cert, self.config.key)
@@ -142,8 +161,9 @@ class Worker:
         out: asyncio.Queue[worker_pb2.WorkerMessage | None] = asyncio.Queue()
         hb: asyncio.Task[None] | None = None
         try:
-            async with aio.secure_channel(self.config.master, creds,
-                                          options=CHANNEL_OPTIONS) as channel:
+            async with aio.secure_channel(
+                self.config.master, creds, options=CHANNEL_OPTIONS
+            ) as channel:
                 stub = worker_pb2_grpc.WorkerServiceStub(channel)
                 hello_sent = time.monotonic()
                 call = stub.Connect(self._outgoing(out, self._hello()))
@@ -161,8 +181,9 @@ class Worker:
                     elif kind == "cancel":
                         self._on_cancel(msg.cancel.lease.job_id, msg.cancel.lease.attempt)
                     elif kind == "abort":
-                        self._on_abort(msg.abort.lease.job_id, msg.abort.lease.attempt,
-                                       msg.abort.reason)
+                        self._on_abort(
+                            msg.abort.lease.job_id, msg.abort.lease.attempt, msg.abort.reason
+                        )
                     elif kind == "result_ack":
                         self.unacked.pop(msg.result_ack.lease.job_id, None)
                     elif kind == "heartbeat_ack":
@@ -180,8 +201,9 @@ class Worker:
                 hb.cancel()
         return welcomed
 
-    async def _outgoing(self, out: asyncio.Queue[worker_pb2.WorkerMessage | None],
-                        hello: worker_pb2.WorkerMessage) -> AsyncIterator[worker_pb2.WorkerMessage]:
+    async def _outgoing(
+        self, out: asyncio.Queue[worker_pb2.WorkerMessage | None], hello: worker_pb2.WorkerMessage
+    ) -> AsyncIterator[worker_pb2.WorkerMessage]:
         yield hello
         while (msg := await out.get()) is not None:
             yield msg
@@ -190,11 +212,20 @@ class Worker:
         assert self.caps is not None
         c = self.caps
         caps = nodes_pb2.Capabilities(
-            encoders=list(c.encoders), hwaccels=list(c.hwaccels), cpu_threads=c.cpu_threads,
-            ram_bytes=c.ram_bytes, labels=self.config.labels, slots=self.config.slots,
-            ffmpeg_version=c.ffmpeg_version, gpus=c.gpus)
-        return worker_pb2.WorkerMessage(hello=worker_pb2.Hello(
-            capabilities=caps, running=[_lease_pb(lease) for lease in self._held()]))
+            encoders=list(c.encoders),
+            hwaccels=list(c.hwaccels),
+            cpu_threads=c.cpu_threads,
+            ram_bytes=c.ram_bytes,
+            labels=self.config.labels,
+            slots=self.config.slots,
+            ffmpeg_version=c.ffmpeg_version,
+            gpus=c.gpus,
+        )
+        return worker_pb2.WorkerMessage(
+            hello=worker_pb2.Hello(
+                capabilities=caps, running=[_lease_pb(lease) for lease in self._held()]
+            )
+        )
 
     def _held(self) -> list[Lease]:
         held = [r.lease for r in self.runs.values() if not r.aborted]
@@ -210,9 +241,15 @@ class Worker:
         self._hb_sent[self._hb_seq] = time.monotonic()
         if len(self._hb_sent) > 64:
             self._hb_sent.pop(min(self._hb_sent))
-        self._send(worker_pb2.WorkerMessage(heartbeat=worker_pb2.Heartbeat(
-            running=[_lease_pb(lease) for lease in self._held()], seq=self._hb_seq,
-            draining=self.draining)))
+        self._send(
+            worker_pb2.WorkerMessage(
+                heartbeat=worker_pb2.Heartbeat(
+                    running=[_lease_pb(lease) for lease in self._held()],
+                    seq=self._hb_seq,
+                    draining=self.draining,
+                )
+            )
+        )
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -224,8 +261,12 @@ class Worker:
         self.node_id = w.node_id
         self.heartbeat_interval = max(0.05, w.heartbeat_interval_s)
         self.heartbeat_timeout = max(self.heartbeat_interval, w.heartbeat_timeout_s)
-        log.info("connected to master as %s (heartbeat %.1fs, timeout %.1fs)", w.node_id,
-                 self.heartbeat_interval, self.heartbeat_timeout)
+        log.info(
+            "connected to master as %s (heartbeat %.1fs, timeout %.1fs)",
+            w.node_id,
+            self.heartbeat_interval,
+            self.heartbeat_timeout,
+        )
         for lease in w.abort:
             self._on_abort(lease.job_id, lease.attempt, "not current after reconnect")
         for lease in w.keep:
@@ -245,7 +286,7 @@ class Worker:
     def _on_cancel(self, job_id: str, attempt: int) -> None:
         run = self.runs.get(job_id)
         if run is not None and run.lease.attempt == attempt and run.ffmpeg is not None:
-            asyncio.create_task(run.ffmpeg.cancel(self.config.cancel_grace_s))
+            self._background(run.ffmpeg.cancel(self.config.cancel_grace_s))
 
     def _on_abort(self, job_id: str, attempt: int, reason: str) -> None:
         pending = self.unacked.get(job_id)
@@ -256,7 +297,12 @@ class Worker:
             log.warning("job %s attempt %d aborted by the master: %s", job_id, attempt, reason)
             run.aborted = True
             if run.ffmpeg is not None:
-                asyncio.create_task(run.ffmpeg.kill())
+                self._background(run.ffmpeg.kill())
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
 
     # -- running ffmpeg --------------------------------------------------
     async def _execute(self, run: Run) -> None:
@@ -266,23 +312,41 @@ class Worker:
             if self.draining:
                 raise _Refused("the worker is draining")
             assert self.caps is not None
-            io = resolve_io(spec, lease.job_id, input_root=self.config.input_root,
-                            output_root=self.config.output_root, rtmp_base=self.config.rtmp_base)
+            io = resolve_io(
+                spec,
+                lease.job_id,
+                input_root=self.config.input_root,
+                output_root=self.config.output_root,
+                rtmp_base=self.config.rtmp_base,
+            )
             encoder = encoder_for(spec.codec, self.caps.encoders)
-            argv = build_argv(self.ffmpeg, spec, input_url=io.input_url,
-                              output_url=io.output_url, encoder=encoder)
+            argv = build_argv(
+                self.ffmpeg, spec, input_url=io.input_url, output_url=io.output_url, encoder=encoder
+            )
             if io.output_path is not None:
                 io.output_path.parent.mkdir(parents=True, exist_ok=True)
-            ff = FfmpegRun(argv, duration_s=spec.duration_s, output_path=io.output_path,
-                           on_progress=lambda p: self._progress(run, p))
+            ff = FfmpegRun(
+                argv,
+                duration_s=spec.duration_s,
+                output_path=io.output_path,
+                on_progress=lambda p: self._progress(run, p),
+            )
             run.ffmpeg = ff
             if run.aborted:
                 return
             pid = await ff.start()
-            log.info("job %s attempt %d: ffmpeg pid %d -> %s", lease.job_id, lease.attempt, pid,
-                     io.output_url)
-            self._send(worker_pb2.WorkerMessage(
-                started=worker_pb2.Started(lease=_lease_pb(lease), pid=pid)))
+            log.info(
+                "job %s attempt %d: ffmpeg pid %d -> %s",
+                lease.job_id,
+                lease.attempt,
+                pid,
+                io.output_url,
+            )
+            self._send(
+                worker_pb2.WorkerMessage(
+                    started=worker_pb2.Started(lease=_lease_pb(lease), pid=pid)
+                )
+            )
             r = await ff.wait()
             result.outcome = int(r.outcome)  # type: ignore[assignment]
             result.exit_code = r.exit_code
@@ -312,19 +376,34 @@ class Worker:
             self._g_running.set(len(self.runs))
         if run.aborted:
             return
-        log.info("job %s attempt %d: %s (exit %d)", lease.job_id, lease.attempt,
-                 Outcome(result.outcome).name, result.exit_code)
+        log.info(
+            "job %s attempt %d: %s (exit %d)",
+            lease.job_id,
+            lease.attempt,
+            Outcome(result.outcome).name,
+            result.exit_code,
+        )
         self.unacked[lease.job_id] = result
         self._send(worker_pb2.WorkerMessage(result=result))
 
     def _progress(self, run: Run, p: ProgressInfo) -> None:
         if run.aborted:
             return
-        self._send(worker_pb2.WorkerMessage(progress=worker_pb2.ProgressReport(
-            lease=_lease_pb(run.lease),
-            progress=common_pb2.Progress(percent=p.percent, frame=p.frame, fps=p.fps,
-                                         speed=p.speed, out_time_s=p.out_time_s,
-                                         bitrate=p.bitrate))))
+        self._send(
+            worker_pb2.WorkerMessage(
+                progress=worker_pb2.ProgressReport(
+                    lease=_lease_pb(run.lease),
+                    progress=common_pb2.Progress(
+                        percent=p.percent,
+                        frame=p.frame,
+                        fps=p.fps,
+                        speed=p.speed,
+                        out_time_s=p.out_time_s,
+                        bitrate=p.bitrate,
+                    ),
+                )
+            )
+        )
 
     # -- self-fencing ----------------------------------------------------
     def fence_deadline(self) -> float | None:
@@ -341,8 +420,11 @@ class Worker:
             deadline = self.fence_deadline()
             if deadline is None or time.monotonic() < deadline or not self.runs:
                 continue
-            log.error("no word from the master since %.1fs: fencing, killing %d runs",
-                      time.monotonic() - (self._contact or 0.0), len(self.runs))
+            log.error(
+                "no word from the master since %.1fs: fencing, killing %d runs",
+                time.monotonic() - (self._contact or 0.0),
+                len(self.runs),
+            )
             for run in list(self.runs.values()):
                 run.aborted = True
                 if run.ffmpeg is not None:

@@ -36,34 +36,67 @@ def _labels(text: str) -> dict[str, str]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ffrtmp-worker",
-        description="The ffrtmp worker daemon: runs the ffmpeg jobs the master assigns.")
+        description="The ffrtmp worker daemon: runs the ffmpeg jobs the master assigns.",
+    )
     f = flags.add
     f(p, "--master", default="localhost:50051", help="master address HOST:PORT")
     f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate")
-    f(p, "--cert", default="certs/worker.crt", type=Path,
-      help="this worker's certificate; its common name is the node id")
+    f(
+        p,
+        "--cert",
+        default="certs/worker.crt",
+        type=Path,
+        help="this worker's certificate; its common name is the node id",
+    )
     f(p, "--key", default="certs/worker.key", type=Path, help="this worker's private key")
     f(p, "--slots", default=default_slots(), type=int, help="jobs run at once")
     f(p, "--labels", default={}, type=_labels, help="KEY=VALUE,... offered to the scheduler")
     f(p, "--ffmpeg", default=None, help="ffmpeg binary (default: system ffmpeg, else bundled)")
     f(p, "--input-root", default=Path("."), type=Path, help="input files are read under here")
-    f(p, "--output-root", default=Path("ffrtmp-output"), type=Path,
-      help="output files are written under here")
-    f(p, "--rtmp-base", default="rtmp://localhost:1935/live",
-      help="live jobs without an output push to RTMP_BASE/<job id>")
-    f(p, "--metrics-port", default=9091, type=int,
-      help="Prometheus /metrics port; 0 picks a free port, -1 disables")
+    f(
+        p,
+        "--output-root",
+        default=Path("ffrtmp-output"),
+        type=Path,
+        help="output files are written under here",
+    )
+    f(
+        p,
+        "--rtmp-base",
+        default="rtmp://localhost:1935/live",
+        help="live jobs without an output push to RTMP_BASE/<job id>",
+    )
+    f(
+        p,
+        "--metrics-port",
+        default=9091,
+        type=int,
+        help="Prometheus /metrics port; 0 picks a free port, -1 disables",
+    )
     f(p, "--metrics-host", default="0.0.0.0", help="address for the metrics endpoint")
-    f(p, "--log-level", default="info", choices=["debug", "info", "warning", "error"],
-      help="log level")
+    f(
+        p,
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level",
+    )
     return p
 
 
 def config_from(args: argparse.Namespace) -> WorkerConfig:
     return WorkerConfig(
-        master=args.master, ca=args.ca, cert=args.cert, key=args.key, slots=args.slots,
-        labels=args.labels, ffmpeg=args.ffmpeg, input_root=args.input_root,
-        output_root=args.output_root, rtmp_base=args.rtmp_base, metrics_port=args.metrics_port,
+        master=args.master,
+        ca=args.ca,
+        cert=args.cert,
+        key=args.key,
+        slots=args.slots,
+        labels=args.labels,
+        ffmpeg=args.ffmpeg,
+        input_root=args.input_root,
+        output_root=args.output_root,
+        rtmp_base=args.rtmp_base,
+        metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
     )
 
@@ -72,13 +105,14 @@ async def run(config: WorkerConfig) -> int:
     worker = Worker(config)
     loop = asyncio.get_running_loop()
     signals = 0
+    draining: list[asyncio.Task[None]] = []
 
     def on_signal() -> None:
         nonlocal signals
         signals += 1
         if signals == 1:
             log.info("signal received: draining (again to stop at once)")
-            loop.create_task(worker.drain())
+            draining.append(loop.create_task(worker.drain()))
         else:
             log.warning("second signal: stopping now")
             worker.stop()

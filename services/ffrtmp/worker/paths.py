@@ -29,8 +29,9 @@ def _inside(root: Path, relative: str, what: str) -> Path:
     return path
 
 
-def resolve_io(spec: JobSpec, job_id: str, *, input_root: Path, output_root: Path,
-               rtmp_base: str) -> JobIO:
+def resolve_io(
+    spec: JobSpec, job_id: str, *, input_root: Path, output_root: Path, rtmp_base: str
+) -> JobIO:
     if spec.input.startswith("lavfi:") or spec.input.startswith(URL_SCHEMES):
         input_url = spec.input
     else:

@@ -46,39 +46,50 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
         self.s = scheduler
 
-    async def SubmitJob(self, request: jobs_pb2.SubmitJobRequest,
-                        context: Ctx) -> jobs_pb2.SubmitJobResponse:
+    async def SubmitJob(
+        self, request: jobs_pb2.SubmitJobRequest, context: Ctx
+    ) -> jobs_pb2.SubmitJobResponse:
         job, created = await self.s.submit(convert.raw_spec(request.spec), request.request_id)
         return jobs_pb2.SubmitJobResponse(job=convert.job_pb(job), created=created)
 
-    async def GetJob(self, request: jobs_pb2.GetJobRequest,
-                     context: Ctx) -> jobs_pb2.GetJobResponse:
+    async def GetJob(
+        self, request: jobs_pb2.GetJobRequest, context: Ctx
+    ) -> jobs_pb2.GetJobResponse:
         job = await self.s.get(_job_id(request.job_id))
         return jobs_pb2.GetJobResponse(job=convert.job_pb(job, self.s.pending_reason(job)))
 
-    async def ListJobs(self, request: jobs_pb2.ListJobsRequest,
-                       context: Ctx) -> jobs_pb2.ListJobsResponse:
+    async def ListJobs(
+        self, request: jobs_pb2.ListJobsRequest, context: Ctx
+    ) -> jobs_pb2.ListJobsResponse:
         if request.page_size > MAX_PAGE:
             raise InvalidArgument("page_size", f"must be at most {MAX_PAGE}")
         if len(request.queue) > 64 or len(request.node_id) > 64:
-            raise InvalidArgument("queue" if len(request.queue) > 64 else "node_id",
-                                  "longer than 64 characters")
+            raise InvalidArgument(
+                "queue" if len(request.queue) > 64 else "node_id", "longer than 64 characters"
+            )
         size = request.page_size or DEFAULT_PAGE
-        jobs = await self.s.list(states=convert.job_states(list(request.states)),
-                                 queue=request.queue, node_id=request.node_id,
-                                 before_seq=_decode_token(request.page_token), limit=size + 1)
+        jobs = await self.s.list_jobs(
+            states=convert.job_states(list(request.states)),
+            queue=request.queue,
+            node_id=request.node_id,
+            before_seq=_decode_token(request.page_token),
+            limit=size + 1,
+        )
         token = _encode_token(jobs[size - 1].seq) if len(jobs) > size else ""
-        return jobs_pb2.ListJobsResponse(jobs=[convert.job_pb(j) for j in jobs[:size]],
-                                         next_page_token=token)
+        return jobs_pb2.ListJobsResponse(
+            jobs=[convert.job_pb(j) for j in jobs[:size]], next_page_token=token
+        )
 
-    async def CancelJob(self, request: jobs_pb2.CancelJobRequest,
-                        context: Ctx) -> jobs_pb2.CancelJobResponse:
+    async def CancelJob(
+        self, request: jobs_pb2.CancelJobRequest, context: Ctx
+    ) -> jobs_pb2.CancelJobResponse:
         if len(request.reason) > 512:
             raise InvalidArgument("reason", "longer than 512 characters")
         job = await self.s.cancel(_job_id(request.job_id), request.reason)
         return jobs_pb2.CancelJobResponse(job=convert.job_pb(job))
 
-    async def WatchJob(self, request: jobs_pb2.WatchJobRequest,
-                       context: Ctx) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
+    async def WatchJob(
+        self, request: jobs_pb2.WatchJobRequest, context: Ctx
+    ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
         async for job in self.s.watch(_job_id(request.job_id)):
             yield jobs_pb2.WatchJobResponse(job=convert.job_pb(job, self.s.pending_reason(job)))

@@ -18,13 +18,15 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
         self.s = scheduler
 
-    async def ListNodes(self, request: nodes_pb2.ListNodesRequest,
-                        context: Ctx) -> nodes_pb2.ListNodesResponse:
+    async def ListNodes(
+        self, request: nodes_pb2.ListNodesRequest, context: Ctx
+    ) -> nodes_pb2.ListNodesResponse:
         nodes = sorted(self.s.nodes.values(), key=lambda n: n.node_id)
         return nodes_pb2.ListNodesResponse(nodes=[convert.node_pb(n) for n in nodes])
 
-    async def GetNode(self, request: nodes_pb2.GetNodeRequest,
-                      context: Ctx) -> nodes_pb2.GetNodeResponse:
+    async def GetNode(
+        self, request: nodes_pb2.GetNodeRequest, context: Ctx
+    ) -> nodes_pb2.GetNodeResponse:
         if not request.node_id or len(request.node_id) > 64:
             raise InvalidArgument("node_id", "is required, at most 64 characters")
         node = self.s.nodes.get(request.node_id)

@@ -60,7 +60,8 @@ def _command_pb(cmd: Command) -> worker_pb2.MasterMessage:
         return worker_pb2.MasterMessage(result_ack=worker_pb2.ResultAck(lease=lease))
     if isinstance(cmd, AssignCmd):
         return worker_pb2.MasterMessage(
-            assign=worker_pb2.Assign(lease=lease, spec=convert.spec_pb(cmd.spec)))
+            assign=worker_pb2.Assign(lease=lease, spec=convert.spec_pb(cmd.spec))
+        )
     if isinstance(cmd, CancelCmd):
         return worker_pb2.MasterMessage(cancel=worker_pb2.Cancel(lease=lease, reason=cmd.reason))
     assert isinstance(cmd, AbortCmd)
@@ -71,8 +72,9 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
         self.s = scheduler
 
-    async def Connect(self, request_iterator: AsyncIterator[worker_pb2.WorkerMessage],
-                      context: Ctx) -> None:
+    async def Connect(  # type: ignore[override]
+        self, request_iterator: AsyncIterator[worker_pb2.WorkerMessage], context: Ctx
+    ) -> None:
         ident = identity_from_auth_context(context.auth_context())
         if ident.kind != "worker":
             raise PermissionDenied("only a worker certificate may open a worker stream")
@@ -84,20 +86,37 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         hello = first.hello
         if hello.node_id and hello.node_id != ident.name:
             raise PermissionDenied(
-                f"certificate names node {ident.name!r}, not {hello.node_id[:64]!r}")
+                f"certificate names node {ident.name!r}, not {hello.node_id[:64]!r}"
+            )
         _check_hello(hello)
         caps = convert.capabilities(hello.capabilities)
         session, keep, abort = self.s.connect(
-            ident.name, caps, hello.capabilities.slots, context.peer(),
-            [convert.lease(x) for x in hello.running])
+            ident.name,
+            caps,
+            hello.capabilities.slots,
+            context.peer(),
+            [convert.lease(x) for x in hello.running],
+        )
         generation, outbox = session.generation, session.outbox
-        log.info("node %s connected from %s (slots=%d, keeps %d leases)", ident.name,
-                 context.peer(), session.slots, len(keep))
+        log.info(
+            "node %s connected from %s (slots=%d, keeps %d leases)",
+            ident.name,
+            context.peer(),
+            session.slots,
+            len(keep),
+        )
         cfg = self.s.config
-        await context.write(worker_pb2.MasterMessage(welcome=worker_pb2.Welcome(
-            node_id=ident.name, heartbeat_interval_s=cfg.heartbeat_interval_s,
-            heartbeat_timeout_s=cfg.heartbeat_timeout_s,
-            keep=[convert.lease_pb(x) for x in keep], abort=[convert.lease_pb(x) for x in abort])))
+        await context.write(
+            worker_pb2.MasterMessage(
+                welcome=worker_pb2.Welcome(
+                    node_id=ident.name,
+                    heartbeat_interval_s=cfg.heartbeat_interval_s,
+                    heartbeat_timeout_s=cfg.heartbeat_timeout_s,
+                    keep=[convert.lease_pb(x) for x in keep],
+                    abort=[convert.lease_pb(x) for x in abort],
+                )
+            )
+        )
         reader = asyncio.create_task(self._read(session, request_iterator), name="worker-reader")
         try:
             while True:
@@ -117,8 +136,9 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             self.s.disconnect(session, generation)
             log.info("node %s stream closed", ident.name)
 
-    async def _read(self, session: NodeSession,
-                    requests: AsyncIterator[worker_pb2.WorkerMessage]) -> None:
+    async def _read(
+        self, session: NodeSession, requests: AsyncIterator[worker_pb2.WorkerMessage]
+    ) -> None:
         try:
             async for msg in requests:
                 await self._handle(session, msg)
@@ -131,13 +151,19 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         self.s.touch(session)
         kind = msg.WhichOneof("kind")
         if kind == "heartbeat":
-            self.s.on_heartbeat(session, [convert.lease(x) for x in msg.heartbeat.running],
-                                msg.heartbeat.seq, msg.heartbeat.draining)
+            self.s.on_heartbeat(
+                session,
+                [convert.lease(x) for x in msg.heartbeat.running],
+                msg.heartbeat.seq,
+                msg.heartbeat.draining,
+            )
         elif kind == "started":
             await self.s.on_started(session, convert.lease(msg.started.lease))
         elif kind == "progress":
-            self.s.on_progress(session, convert.lease(msg.progress.lease),
-                               convert.progress(msg.progress.progress))
+            self.s.on_progress(
+                session, convert.lease(msg.progress.lease), convert.progress(msg.progress.progress)
+            )
         elif kind == "result":
-            await self.s.on_result(session, convert.lease(msg.result.lease),
-                                   convert.run_result(msg.result))
+            await self.s.on_result(
+                session, convert.lease(msg.result.lease), convert.run_result(msg.result)
+            )

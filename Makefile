@@ -1,0 +1,50 @@
+# ffrtmp — every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools
+BUF := $(TOOLS)/node_modules/.bin/buf
+
+.PHONY: install demo test lint typecheck buflint proto unit integration faults clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## The main job: a local master and two workers doing real transcodes.
+demo: install
+	$(PY) tools/demo.py
+
+## Everything CI checks: lint, types, proto lint, and the whole test suite.
+test: install lint typecheck buflint
+	$(PY) -m pytest -q
+
+unit: install
+	$(PY) -m pytest -q tests/unit
+
+integration: install
+	$(PY) -m pytest -q tests/integration
+
+lint: install
+	$(VENV)/bin/ruff check services clients tests tools
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+$(BUF):
+	mkdir -p $(TOOLS)
+	cd $(TOOLS) && npm install --silent --no-audit --no-fund @bufbuild/buf@1
+
+buflint: $(BUF)
+	$(BUF) lint
+
+## Regenerate protos/ffrtmp/v1/*_pb2*.py{,i} from the .proto files.
+proto: install
+	$(PY) tools/protogen.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) demo .pytest_cache .mypy_cache .ruff_cache
