@@ -53,6 +53,8 @@ def _spec(a: argparse.Namespace) -> common_pb2.JobSpec:
         spec.live = a.live
     if a.max_retries is not None:
         spec.max_retries = a.max_retries
+    if a.job_timeout is not None:
+        spec.timeout_s = a.job_timeout
     return spec
 
 
@@ -122,6 +124,13 @@ async def cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+async def retry(args: argparse.Namespace) -> int:
+    async with client_from(args) as c:
+        job = await c.retry(args.job_id, args.reason or "")
+    _show_job(args, job)
+    return 0
+
+
 async def _watch(args: argparse.Namespace, c: object, job_id: str) -> int:
     from ffrtmp.client import Client
 
@@ -180,6 +189,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="real-time push to RTMP (default: from the scenario)",
     )
     p.add_argument("--max-retries", type=int, help="override the master's --max-retries")
+    p.add_argument(
+        "--timeout",
+        dest="job_timeout",
+        type=_duration,
+        help="stop the job after this long (default: none; live: duration + margin)",
+    )
     p.add_argument("--request-id", help="idempotency key (default: a fresh one)")
     p.add_argument(
         "--wait", action="store_true", help="watch the job to the end; exit status is its outcome"
@@ -212,6 +227,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("job_id", metavar="ID")
     p.add_argument("--reason")
     p.set_defaults(func=cancel)
+
+    p = sub.add_parser("retry", help="re-queue a FAILED or CANCELED job")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--reason")
+    p.set_defaults(func=retry)
 
     p = sub.add_parser("watch", help="follow a job until it ends; exit status is its outcome")
     p.add_argument("job_id", metavar="ID")

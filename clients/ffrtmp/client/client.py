@@ -108,6 +108,12 @@ class Client:
         )
         return resp.job
 
+    async def retry(self, job_id: str, reason: str = "") -> common_pb2.Job:
+        resp = await self._call(
+            self.jobs.RetryJob, jobs_pb2.RetryJobRequest(job_id=job_id, reason=reason)
+        )
+        return resp.job
+
     async def watch(self, job_id: str) -> AsyncIterator[common_pb2.Job]:
         call = self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))
         async for resp in call:

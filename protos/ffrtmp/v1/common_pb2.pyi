@@ -95,6 +95,7 @@ class JobSpec(_message.Message):
     LIVE_FIELD_NUMBER: _builtins.int
     MAX_RETRIES_FIELD_NUMBER: _builtins.int
     PRESET_FIELD_NUMBER: _builtins.int
+    TIMEOUT_S_FIELD_NUMBER: _builtins.int
     scenario: _builtins.str
     """Named preset, e.g. "720p30-h264", "live-4k", "test"."""
     queue: _builtins.str
@@ -124,6 +125,10 @@ class JobSpec(_message.Message):
     """Per-job override of the master's --max-retries."""
     preset: _builtins.str
     """Encoder preset, e.g. "veryfast"."""
+    timeout_s: _builtins.float
+    """Seconds after which a run is stopped and the job fails. Unset: none for
+    file jobs, the duration plus a margin for live jobs.
+    """
     def __init__(
         self,
         *,
@@ -141,19 +146,24 @@ class JobSpec(_message.Message):
         live: _builtins.bool | None = ...,
         max_retries: _builtins.int | None = ...,
         preset: _builtins.str = ...,
+        timeout_s: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "live", b"live", "max_retries", b"max_retries"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "timeout_s", b"timeout_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "bitrate", b"bitrate", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "scenario", b"scenario", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_timeout_s", b"_timeout_s", "bitrate", b"bitrate", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "scenario", b"scenario", "timeout_s", b"timeout_s", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__live: _TypeAlias = _typing.Literal["live"]  # noqa: Y015
     _WhichOneofArgType__live: _TypeAlias = _typing.Literal["_live", b"_live"]  # noqa: Y015
     _WhichOneofReturnType__max_retries: _TypeAlias = _typing.Literal["max_retries"]  # noqa: Y015
     _WhichOneofArgType__max_retries: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries"]  # noqa: Y015
+    _WhichOneofReturnType__timeout_s: _TypeAlias = _typing.Literal["timeout_s"]  # noqa: Y015
+    _WhichOneofArgType__timeout_s: _TypeAlias = _typing.Literal["_timeout_s", b"_timeout_s"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__live) -> _WhichOneofReturnType__live | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_retries) -> _WhichOneofReturnType__max_retries | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__timeout_s) -> _WhichOneofReturnType__timeout_s | None: ...
 
 Global___JobSpec: _TypeAlias = JobSpec  # noqa: Y015
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from ffrtmp.v1 import common_pb2 as ffrtmp_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x66\x66rtmp/v1/jobs.proto\x12\tffrtmp.v1\x1a\x16\x66\x66rtmp/v1/common.proto\"H\n\x10SubmitJobRequest\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.ffrtmp.v1.JobSpec\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"A\n\x11SubmitJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job\"}\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.ffrtmp.v1.JobState\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.ffrtmp.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x10WatchJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job2\xe7\x02\n\nJobService\x12\x46\n\tSubmitJob\x12\x1b.ffrtmp.v1.SubmitJobRequest\x1a\x1c.ffrtmp.v1.SubmitJobResponse\x12=\n\x06GetJob\x12\x18.ffrtmp.v1.GetJobRequest\x1a\x19.ffrtmp.v1.GetJobResponse\x12\x43\n\x08ListJobs\x12\x1a.ffrtmp.v1.ListJobsRequest\x1a\x1b.ffrtmp.v1.ListJobsResponse\x12\x46\n\tCancelJob\x12\x1b.ffrtmp.v1.CancelJobRequest\x1a\x1c.ffrtmp.v1.CancelJobResponse\x12\x45\n\x08WatchJob\x12\x1a.ffrtmp.v1.WatchJobRequest\x1a\x1b.ffrtmp.v1.WatchJobResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x66\x66rtmp/v1/jobs.proto\x12\tffrtmp.v1\x1a\x16\x66\x66rtmp/v1/common.proto\"H\n\x10SubmitJobRequest\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.ffrtmp.v1.JobSpec\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"A\n\x11SubmitJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job\"}\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.ffrtmp.v1.JobState\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.ffrtmp.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job\"1\n\x0fRetryJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"/\n\x10RetryJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x10WatchJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.ffrtmp.v1.Job2\xac\x03\n\nJobService\x12\x46\n\tSubmitJob\x12\x1b.ffrtmp.v1.SubmitJobRequest\x1a\x1c.ffrtmp.v1.SubmitJobResponse\x12=\n\x06GetJob\x12\x18.ffrtmp.v1.GetJobRequest\x1a\x19.ffrtmp.v1.GetJobResponse\x12\x43\n\x08ListJobs\x12\x1a.ffrtmp.v1.ListJobsRequest\x1a\x1b.ffrtmp.v1.ListJobsResponse\x12\x46\n\tCancelJob\x12\x1b.ffrtmp.v1.CancelJobRequest\x1a\x1c.ffrtmp.v1.CancelJobResponse\x12\x43\n\x08RetryJob\x12\x1a.ffrtmp.v1.RetryJobRequest\x1a\x1b.ffrtmp.v1.RetryJobResponse\x12\x45\n\x08WatchJob\x12\x1a.ffrtmp.v1.WatchJobRequest\x1a\x1b.ffrtmp.v1.WatchJobResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,10 +48,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANCELJOBREQUEST']._serialized_end=532
   _globals['_CANCELJOBRESPONSE']._serialized_start=534
   _globals['_CANCELJOBRESPONSE']._serialized_end=582
-  _globals['_WATCHJOBREQUEST']._serialized_start=584
-  _globals['_WATCHJOBREQUEST']._serialized_end=617
-  _globals['_WATCHJOBRESPONSE']._serialized_start=619
-  _globals['_WATCHJOBRESPONSE']._serialized_end=666
-  _globals['_JOBSERVICE']._serialized_start=669
-  _globals['_JOBSERVICE']._serialized_end=1028
+  _globals['_RETRYJOBREQUEST']._serialized_start=584
+  _globals['_RETRYJOBREQUEST']._serialized_end=633
+  _globals['_RETRYJOBRESPONSE']._serialized_start=635
+  _globals['_RETRYJOBRESPONSE']._serialized_end=682
+  _globals['_WATCHJOBREQUEST']._serialized_start=684
+  _globals['_WATCHJOBREQUEST']._serialized_end=717
+  _globals['_WATCHJOBRESPONSE']._serialized_start=719
+  _globals['_WATCHJOBRESPONSE']._serialized_end=766
+  _globals['_JOBSERVICE']._serialized_start=769
+  _globals['_JOBSERVICE']._serialized_end=1197
 # @@protoc_insertion_point(module_scope)

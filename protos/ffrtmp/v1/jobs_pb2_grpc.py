@@ -55,6 +55,11 @@ class JobServiceStub:
                 request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.CancelJobResponse.FromString,
                 _registered_method=True)
+        self.RetryJob = channel.unary_unary(
+                '/ffrtmp.v1.JobService/RetryJob',
+                request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.RetryJobRequest.SerializeToString,
+                response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.RetryJobResponse.FromString,
+                _registered_method=True)
         self.WatchJob = channel.unary_stream(
                 '/ffrtmp.v1.JobService/WatchJob',
                 request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobRequest.SerializeToString,
@@ -92,6 +97,13 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryJob(self, request, context):
+        """Puts a FAILED or CANCELED job back in its queue with a fresh retry budget.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchJob(self, request, context):
         """Streams the job on every change until it is terminal.
         """
@@ -121,6 +133,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.CancelJobRequest.FromString,
                     response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'RetryJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryJob,
+                    request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.RetryJobRequest.FromString,
+                    response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.RetryJobResponse.SerializeToString,
             ),
             'WatchJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJob,
@@ -237,6 +254,33 @@ class JobService:
             '/ffrtmp.v1.JobService/CancelJob',
             ffrtmp_dot_v1_dot_jobs__pb2.CancelJobRequest.SerializeToString,
             ffrtmp_dot_v1_dot_jobs__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ffrtmp.v1.JobService/RetryJob',
+            ffrtmp_dot_v1_dot_jobs__pb2.RetryJobRequest.SerializeToString,
+            ffrtmp_dot_v1_dot_jobs__pb2.RetryJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -284,9 +284,14 @@ class Welcome(_message.Message):
     HEARTBEAT_TIMEOUT_S_FIELD_NUMBER: _builtins.int
     KEEP_FIELD_NUMBER: _builtins.int
     ABORT_FIELD_NUMBER: _builtins.int
+    STALL_TIMEOUT_S_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     heartbeat_interval_s: _builtins.float
     heartbeat_timeout_s: _builtins.float
+    stall_timeout_s: _builtins.float
+    """A run whose ffmpeg reports no progress for this long is killed and
+    reported as a transient failure ("stalled"). 0 disables.
+    """
     @_builtins.property
     def keep(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Lease]:
         """Of the leases offered in Hello: which to keep running and which to stop."""
@@ -301,10 +306,11 @@ class Welcome(_message.Message):
         heartbeat_timeout_s: _builtins.float = ...,
         keep: _abc.Iterable[_common_pb2.Lease] | None = ...,
         abort: _abc.Iterable[_common_pb2.Lease] | None = ...,
+        stall_timeout_s: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["abort", b"abort", "heartbeat_interval_s", b"heartbeat_interval_s", "heartbeat_timeout_s", b"heartbeat_timeout_s", "keep", b"keep", "node_id", b"node_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["abort", b"abort", "heartbeat_interval_s", b"heartbeat_interval_s", "heartbeat_timeout_s", b"heartbeat_timeout_s", "keep", b"keep", "node_id", b"node_id", "stall_timeout_s", b"stall_timeout_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -55,6 +55,7 @@ class JobSpec:
     live: bool
     preset: str
     max_retries: int | None = None
+    timeout_s: float | None = None
 
     def with_output(self, output: str) -> JobSpec:
         return replace(self, output=output)
@@ -105,6 +106,7 @@ class Job:
     output: str = ""
     output_bytes: int = 0
     not_before_ms: int = 0  # RETRY_WAIT: not to be queued before this time
+    retry_base: int = 0  # attempts made before the last manual retry
     events: list[JobEvent] = field(default_factory=list)
 
     @property

@@ -20,6 +20,7 @@ MAX_URL = 2048
 MAX_REQUEST_ID = 128
 MAX_DURATION_S = 7 * 86400.0
 MAX_RETRIES = 100
+LIVE_TIMEOUT_MARGIN_S = 30.0
 
 CODEC_FAMILIES = frozenset({"h264", "h265", "hevc", "vp9", "av1"})
 INPUT_SCHEMES = frozenset({"http", "https", "rtmp", "rtmps", "srt"})
@@ -56,6 +57,7 @@ class RawSpec:
     live: bool | None = None
     max_retries: int | None = None
     preset: str = ""
+    timeout_s: float | None = None
 
 
 def bitrate_bps(text: str) -> int:
@@ -172,6 +174,10 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         raise InvalidArgument("spec.preset", "must be a short lowercase word such as veryfast")
     if raw.max_retries is not None and not 0 <= raw.max_retries <= MAX_RETRIES:
         raise InvalidArgument("spec.max_retries", f"must be from 0 to {MAX_RETRIES}")
+    if raw.timeout_s is not None and (
+        not math.isfinite(raw.timeout_s) or not 0 < raw.timeout_s <= 2 * MAX_DURATION_S
+    ):
+        raise InvalidArgument("spec.timeout_s", "must be a positive number of seconds")
     live = sc.live if raw.live is None else raw.live
     source = raw.input or "lavfi:testsrc2"
     _check_input(source)
@@ -192,7 +198,16 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         live=live,
         preset=raw.preset or sc.preset,
         max_retries=raw.max_retries,
+        timeout_s=raw.timeout_s if raw.timeout_s is not None else default_timeout(live, duration),
     )
+
+
+def default_timeout(live: bool, duration_s: float) -> float | None:
+    """A live job of known length may overrun a little (start-up, reconnects), never
+    forever; a file job has no default limit."""
+    if not live or duration_s <= 0:
+        return None
+    return duration_s + max(LIVE_TIMEOUT_MARGIN_S, duration_s * 0.1)
 
 
 def check_request_id(request_id: str) -> None:

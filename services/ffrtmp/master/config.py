@@ -21,5 +21,6 @@ class MasterConfig:
     scheduler_interval_s: float = 10.0
     heartbeat_interval_s: float = 30.0
     heartbeat_timeout_s: float = 120.0
+    stall_timeout_s: float = 60.0
     backoff: Backoff = field(default_factory=Backoff)
     sqlite_synchronous: str = "FULL"

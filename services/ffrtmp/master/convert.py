@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import cast
 
-from ffrtmp.core.model import Job, JobSpec, JobState, Lease, Outcome, ProgressInfo
+from ffrtmp.core.model import Job, JobState, Outcome
 from ffrtmp.core.spec import RawSpec
 from ffrtmp.master.scheduler import RunResult
 from ffrtmp.master.sessions import NodeSession
 from ffrtmp.v1 import common_pb2, nodes_pb2, worker_pb2
+from ffrtmp.wire import lease, lease_pb, progress, progress_pb, spec_pb
+
+__all__ = ["lease", "lease_pb", "progress", "progress_pb", "spec_pb"]
 
 
 def _state(value: int) -> common_pb2.JobState.ValueType:
@@ -31,43 +34,8 @@ def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
         live=p.live if p.HasField("live") else None,
         max_retries=p.max_retries if p.HasField("max_retries") else None,
         preset=p.preset,
+        timeout_s=p.timeout_s if p.HasField("timeout_s") else None,
     )
-
-
-def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
-    p = common_pb2.JobSpec(
-        scenario=s.scenario,
-        queue=s.queue,
-        priority=s.priority,
-        input=s.input,
-        output=s.output,
-        codec=s.codec,
-        bitrate=s.bitrate,
-        width=s.width,
-        height=s.height,
-        fps=s.fps,
-        duration_s=s.duration_s,
-        live=s.live,
-        preset=s.preset,
-    )
-    if s.max_retries is not None:
-        p.max_retries = s.max_retries
-    return p
-
-
-def progress_pb(p: ProgressInfo) -> common_pb2.Progress:
-    return common_pb2.Progress(
-        percent=p.percent,
-        frame=p.frame,
-        fps=p.fps,
-        speed=p.speed,
-        out_time_s=p.out_time_s,
-        bitrate=p.bitrate,
-    )
-
-
-def progress(p: common_pb2.Progress) -> ProgressInfo:
-    return ProgressInfo(p.percent, p.frame, p.fps, p.speed, p.out_time_s, p.bitrate[:32])
 
 
 def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
@@ -109,14 +77,6 @@ def job_states(values: list[int]) -> list[JobState]:
         return [JobState(v) for v in values]
     except ValueError:
         raise InvalidArgument("states", "unknown job state") from None
-
-
-def lease(p: common_pb2.Lease) -> Lease:
-    return Lease(p.job_id, p.attempt)
-
-
-def lease_pb(lease: Lease) -> common_pb2.Lease:
-    return common_pb2.Lease(job_id=lease.job_id, attempt=lease.attempt)
 
 
 def capabilities(p: nodes_pb2.Capabilities) -> dict[str, object]:

@@ -58,8 +58,17 @@ def parser() -> argparse.ArgumentParser:
         type=flags.duration,
         help="silence after which a worker is lost and its jobs move on (e.g. 2m)",
     )
+    f(
+        p,
+        "--stall-timeout",
+        default=60.0,
+        type=flags.duration,
+        help="a run with no ffmpeg progress for this long is killed and retried; 0 disables",
+    )
     f(p, "--retry-backoff", default=5.0, type=flags.duration, help="first retry delay")
+    f(p, "--retry-backoff-factor", default=2.0, type=float, help="growth of the retry delay")
     f(p, "--retry-backoff-max", default=300.0, type=flags.duration, help="longest retry delay")
+    f(p, "--retry-jitter", default=0.2, type=float, help="random spread of retry delays (±)")
     f(
         p,
         "--sqlite-synchronous",
@@ -90,7 +99,13 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
         scheduler_interval_s=args.scheduler_interval,
         heartbeat_interval_s=args.heartbeat_interval,
         heartbeat_timeout_s=args.heartbeat_timeout,
-        backoff=Backoff(base_s=args.retry_backoff, cap_s=args.retry_backoff_max),
+        stall_timeout_s=args.stall_timeout,
+        backoff=Backoff(
+            base_s=args.retry_backoff,
+            factor=args.retry_backoff_factor,
+            cap_s=args.retry_backoff_max,
+            jitter=args.retry_jitter,
+        ),
         sqlite_synchronous=args.sqlite_synchronous,
     )
 

@@ -26,7 +26,8 @@ MIGRATIONS: list[str] = [
         log_tail TEXT NOT NULL DEFAULT '',
         output TEXT NOT NULL DEFAULT '',
         output_bytes INTEGER NOT NULL DEFAULT 0,
-        not_before_ms INTEGER NOT NULL DEFAULT 0
+        not_before_ms INTEGER NOT NULL DEFAULT 0,
+        retry_base INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX jobs_by_state ON jobs(state, seq);
     CREATE INDEX jobs_by_node ON jobs(node_id, seq);

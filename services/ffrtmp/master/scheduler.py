@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ffrtmp.core.errors import NotFound, Unavailable
+from ffrtmp.core.errors import FailedPrecondition, NotFound, Unavailable
+from ffrtmp.core.matching import choose_node
 from ffrtmp.core.model import ACTIVE, Job, JobEvent, JobState, Lease, Outcome, ProgressInfo
 from ffrtmp.core.queue import JobQueue
 from ffrtmp.core.retry import decide
@@ -78,6 +79,8 @@ class Scheduler:
         self.accepting = True
         self._canceled: set[str] = set()  # active jobs canceled, awaiting the worker
         self._retry_at: dict[str, float] = {}  # RETRY_WAIT job -> monotonic due time
+        # Nodes where a job's attempts failed, so its retry goes elsewhere if it can.
+        self._failed_on: dict[str, set[str]] = {}
         self._wake_dispatch = asyncio.Event()
         self._wake_timers = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -203,6 +206,28 @@ class Scheduler:
                 self._finished(job, "canceled")
                 return await self.get(job_id)
         raise Unavailable("the job kept changing state; try again")
+
+    async def retry(self, job_id: str, reason: str = "") -> Job:
+        """A FAILED or CANCELED job goes back to its queue with a fresh retry budget."""
+        job = await self.get(job_id, with_events=False)
+        if job.state not in (JobState.FAILED, JobState.CANCELED):
+            raise FailedPrecondition(
+                f"job is {job.state.name}; only FAILED or CANCELED jobs can be retried"
+            )
+        ok = await self._change(
+            job,
+            frozenset({job.state}),
+            JobState.QUEUED,
+            reason or "retried by user",
+            fields=(("retry_base", job.attempt), ("failure_reason", ""), ("error", "")),
+        )
+        if not ok:
+            raise Unavailable("the job changed state meanwhile; try again")
+        self._failed_on.pop(job_id, None)
+        self.queue.push(job.id, job.spec.queue, job.spec.priority, job.seq)
+        self._update_gauges()
+        self._wake_dispatch.set()
+        return await self.get(job_id)
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:
         """The job now, then after every change, until it is terminal."""
@@ -405,11 +430,13 @@ class Scheduler:
         job = await self.store.get_job(job_id)
         if job is None or job.attempt != attempt or not job.state.active:
             return
+        if job.node_id:
+            self._failed_on.setdefault(job_id, set()).add(job.node_id)
         max_retries = (
             job.spec.max_retries if job.spec.max_retries is not None else self.config.max_retries
         )
         d = decide(
-            attempt=attempt,
+            attempt=attempt - job.retry_base,
             max_retries=max_retries,
             error_class=error_class,
             backoff=self.config.backoff,
@@ -451,21 +478,17 @@ class Scheduler:
         self._update_gauges()
 
     def _finished(self, job: Job, outcome: str) -> None:
+        self._failed_on.pop(job.id, None)
         self.metrics.jobs_finished.labels(job.spec.queue, outcome).inc()
         self._update_gauges()
 
     # -- background loops ------------------------------------------------
-    def _pick_node(self) -> NodeSession | None:
-        best: NodeSession | None = None
-        for s in self.nodes.values():
-            if (
-                s.connected
-                and not s.draining
-                and s.free_slots > 0
-                and (best is None or s.free_slots > best.free_slots)
-            ):
-                best = s
-        return best
+    def _free_slots(self) -> dict[str, int]:
+        return {
+            s.node_id: s.free_slots
+            for s in self.nodes.values()
+            if s.connected and not s.draining and s.free_slots > 0
+        }
 
     async def _dispatch_loop(self) -> None:
         while True:
@@ -477,11 +500,16 @@ class Scheduler:
     async def _dispatch_batch(self) -> bool:
         """Assign queued jobs to free slots in one commit; False when nothing moved."""
         picks: list[tuple[NodeSession, str]] = []
-        while len(self.queue) and (node := self._pick_node()) is not None:
-            job_id = self.queue.pop()
-            assert job_id is not None
+        free = self._free_slots()
+        while free and (job_id := self.queue.pop()) is not None:
+            node_id = choose_node(free, self._failed_on.get(job_id, ()))
+            assert node_id is not None
+            node = self.nodes[node_id]
             node.leases[job_id] = RESERVED
             picks.append((node, job_id))
+            free[node_id] -= 1
+            if free[node_id] <= 0:
+                del free[node_id]
         if not picks:
             return False
         jobs = await self.store.get_jobs([j for _, j in picks])

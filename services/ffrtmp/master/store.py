@@ -29,7 +29,7 @@ MAX_BATCH = 512
 
 _JOB_COLUMNS = (
     "seq, id, request_id, spec, state, node_id, attempt, created_ms, updated_ms, progress,"
-    " exit_code, error, failure_reason, log_tail, output, output_bytes, not_before_ms"
+    " exit_code, error, failure_reason, log_tail, output, output_bytes, not_before_ms, retry_base"
 )
 
 
@@ -58,6 +58,7 @@ _SETTABLE = frozenset(
         "output_bytes",
         "progress",
         "not_before_ms",
+        "retry_base",
     }
 )
 
@@ -82,6 +83,7 @@ def _row_to_job(row: Sequence[Any]) -> Job:
         output=row[14],
         output_bytes=row[15],
         not_before_ms=row[16],
+        retry_base=row[17],
     )
 
 

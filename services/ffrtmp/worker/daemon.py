@@ -22,18 +22,22 @@ import grpc
 from grpc import aio
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
+from ffrtmp import wire
 from ffrtmp.core.argv import build_argv, encoder_for
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo
 from ffrtmp.tls.credentials import channel_credentials
-from ffrtmp.v1 import common_pb2, nodes_pb2, worker_pb2, worker_pb2_grpc
+from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
+from ffrtmp.wire import lease_pb
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.ffmpeg import find_ffmpeg
 from ffrtmp.worker.paths import PathRefused, resolve_io
 from ffrtmp.worker.probe import Capabilities, probe_capabilities
-from ffrtmp.worker.runner import FfmpegRun
+from ffrtmp.worker.runner import FfmpegRun, RunResult
 
 log = logging.getLogger("ffrtmp.worker")
+
+WATCHDOG_PERIOD_S = 0.5
 
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 10_000),
@@ -51,29 +55,9 @@ class Run:
     task: asyncio.Task[None] | None = None
     aborted: bool = False  # the master took the lease back: report nothing
     started: float = field(default_factory=time.monotonic)
-
-
-def _lease_pb(lease: Lease) -> common_pb2.Lease:
-    return common_pb2.Lease(job_id=lease.job_id, attempt=lease.attempt)
-
-
-def _spec(p: common_pb2.JobSpec) -> JobSpec:
-    return JobSpec(
-        scenario=p.scenario,
-        queue=p.queue,
-        priority=p.priority,
-        input=p.input,
-        output=p.output,
-        codec=p.codec,
-        bitrate=p.bitrate,
-        width=p.width,
-        height=p.height,
-        fps=p.fps,
-        duration_s=p.duration_s,
-        live=p.live,
-        preset=p.preset,
-        max_retries=p.max_retries if p.HasField("max_retries") else None,
-    )
+    last_progress: float = field(default_factory=time.monotonic)
+    out_time_s: float = 0.0
+    frame: int = 0
 
 
 class Worker:
@@ -88,6 +72,7 @@ class Worker:
         self.metrics_port = 0
         self.heartbeat_interval = 30.0
         self.heartbeat_timeout = 120.0
+        self.stall_timeout = 60.0
         self._out: asyncio.Queue[worker_pb2.WorkerMessage | None] | None = None
         self._hb_seq = 0
         self._hb_sent: dict[int, float] = {}
@@ -223,7 +208,7 @@ class Worker:
         )
         return worker_pb2.WorkerMessage(
             hello=worker_pb2.Hello(
-                capabilities=caps, running=[_lease_pb(lease) for lease in self._held()]
+                capabilities=caps, running=[lease_pb(lease) for lease in self._held()]
             )
         )
 
@@ -244,7 +229,7 @@ class Worker:
         self._send(
             worker_pb2.WorkerMessage(
                 heartbeat=worker_pb2.Heartbeat(
-                    running=[_lease_pb(lease) for lease in self._held()],
+                    running=[lease_pb(lease) for lease in self._held()],
                     seq=self._hb_seq,
                     draining=self.draining,
                 )
@@ -261,6 +246,7 @@ class Worker:
         self.node_id = w.node_id
         self.heartbeat_interval = max(0.05, w.heartbeat_interval_s)
         self.heartbeat_timeout = max(self.heartbeat_interval, w.heartbeat_timeout_s)
+        self.stall_timeout = max(0.0, w.stall_timeout_s)
         log.info(
             "connected to master as %s (heartbeat %.1fs, timeout %.1fs)",
             w.node_id,
@@ -278,7 +264,7 @@ class Worker:
         lease = Lease(a.lease.job_id, a.lease.attempt)
         if lease.job_id in self.runs:
             return  # a repeat of an Assign we already run
-        run = Run(lease, _spec(a.spec))
+        run = Run(lease, wire.spec(a.spec))
         self.runs[lease.job_id] = run
         self._g_running.set(len(self.runs))
         run.task = asyncio.create_task(self._execute(run), name=f"job-{lease.job_id}")
@@ -307,7 +293,7 @@ class Worker:
     # -- running ffmpeg --------------------------------------------------
     async def _execute(self, run: Run) -> None:
         lease, spec = run.lease, run.spec
-        result = worker_pb2.Result(lease=_lease_pb(lease))
+        result = worker_pb2.Result(lease=lease_pb(lease))
         try:
             if self.draining:
                 raise _Refused("the worker is draining")
@@ -343,15 +329,16 @@ class Worker:
                 io.output_url,
             )
             self._send(
-                worker_pb2.WorkerMessage(
-                    started=worker_pb2.Started(lease=_lease_pb(lease), pid=pid)
-                )
+                worker_pb2.WorkerMessage(started=worker_pb2.Started(lease=lease_pb(lease), pid=pid))
             )
-            r = await ff.wait()
+            r, verdict = await self._supervise(run, ff)
             result.outcome = int(r.outcome)  # type: ignore[assignment]
             result.exit_code = r.exit_code
             result.error_class = r.error_class
             result.error = r.error
+            if verdict is not None and not run.aborted:
+                result.outcome = worker_pb2.OUTCOME_FAILED
+                result.error_class, result.error = verdict
             result.log_tail = r.log_tail
             result.output = io.output_url
             result.output_bytes = r.output_bytes
@@ -386,21 +373,38 @@ class Worker:
         self.unacked[lease.job_id] = result
         self._send(worker_pb2.WorkerMessage(result=result))
 
+    async def _supervise(self, run: Run, ff: FfmpegRun) -> tuple[RunResult, tuple[str, str] | None]:
+        """Wait for ffmpeg, stopping it when it stalls or overruns its time limit.
+        Returns its result and, when we stopped it, (error class, reason)."""
+        waiting = asyncio.ensure_future(ff.wait())
+        limit = run.spec.timeout_s
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=WATCHDOG_PERIOD_S)
+            if done:
+                return waiting.result(), None
+            now = time.monotonic()
+            verdict: tuple[str, str] | None = None
+            if limit and now - run.started > limit:
+                # A runaway job would run away again: not retried.
+                verdict = ("permanent", f"timed out: still running after {limit:g}s")
+            elif self.stall_timeout and now - run.last_progress > self.stall_timeout:
+                verdict = ("transient", f"stalled: no progress for {self.stall_timeout:g}s")
+            if verdict is not None:
+                log.warning("job %s: %s; stopping ffmpeg", run.lease.job_id, verdict[1])
+                await ff.kill()
+                return await waiting, verdict
+
     def _progress(self, run: Run, p: ProgressInfo) -> None:
         if run.aborted:
             return
+        if p.out_time_s > run.out_time_s or p.frame > run.frame:
+            run.out_time_s, run.frame = p.out_time_s, p.frame
+            run.last_progress = time.monotonic()
         self._send(
             worker_pb2.WorkerMessage(
                 progress=worker_pb2.ProgressReport(
-                    lease=_lease_pb(run.lease),
-                    progress=common_pb2.Progress(
-                        percent=p.percent,
-                        frame=p.frame,
-                        fps=p.fps,
-                        speed=p.speed,
-                        out_time_s=p.out_time_s,
-                        bitrate=p.bitrate,
-                    ),
+                    lease=lease_pb(run.lease),
+                    progress=wire.progress_pb(p),
                 )
             )
         )

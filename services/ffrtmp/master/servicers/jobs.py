@@ -88,6 +88,14 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job = await self.s.cancel(_job_id(request.job_id), request.reason)
         return jobs_pb2.CancelJobResponse(job=convert.job_pb(job))
 
+    async def RetryJob(
+        self, request: jobs_pb2.RetryJobRequest, context: Ctx
+    ) -> jobs_pb2.RetryJobResponse:
+        if len(request.reason) > 512:
+            raise InvalidArgument("reason", "longer than 512 characters")
+        job = await self.s.retry(_job_id(request.job_id), request.reason)
+        return jobs_pb2.RetryJobResponse(job=convert.job_pb(job))
+
     async def WatchJob(
         self, request: jobs_pb2.WatchJobRequest, context: Ctx
     ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:

@@ -112,6 +112,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                     node_id=ident.name,
                     heartbeat_interval_s=cfg.heartbeat_interval_s,
                     heartbeat_timeout_s=cfg.heartbeat_timeout_s,
+                    stall_timeout_s=cfg.stall_timeout_s,
                     keep=[convert.lease_pb(x) for x in keep],
                     abort=[convert.lease_pb(x) for x in abort],
                 )

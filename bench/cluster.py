@@ -1,0 +1,135 @@
+"""What every figure needs: a throwaway CA, a master process, client channels,
+and (with --profile) a py-spy recording of the master while it is measured."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grpc import aio
+
+from bench.procs import Proc, rss_mib
+from bench.simworkers import worker_name
+from ffrtmp.tls import pki
+from ffrtmp.tls.credentials import channel_credentials
+from ffrtmp.v1 import common_pb2, jobs_pb2
+
+READY = r"ffrtmp-master ready port=(\d+) metrics_port=(\d+)"
+# The callers of one figure share a channel, as one client process would.
+CLIENT_OPTIONS: list[tuple[str, Any]] = [("grpc.use_local_subchannel_pool", 1)]
+
+
+@dataclass
+class Certs:
+    dir: Path
+    workers: int = 0
+
+    @classmethod
+    def make(cls, dir: Path) -> Certs:
+        pki.init_ca(dir)
+        pki.issue(dir, "client", "bench", role="admin")
+        return cls(dir)
+
+    def ensure_workers(self, n: int) -> None:
+        """Node id = certificate CN, so each simulated worker needs its own."""
+        for i in range(self.workers, n):
+            pki.issue(self.dir, "worker", worker_name(i))
+        self.workers = max(self.workers, n)
+
+    @property
+    def ca(self) -> Path:
+        return self.dir / "ca.crt"
+
+    def client_channel(self, port: int) -> aio.Channel:
+        creds = channel_credentials(self.ca, self.dir / "bench.crt", self.dir / "bench.key")
+        return aio.secure_channel(f"127.0.0.1:{port}", creds, options=CLIENT_OPTIONS)
+
+
+@dataclass
+class Master:
+    proc: Proc
+    port: int
+    ready_s: float  # from spawn to the ready line
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def rss_mib(self) -> float:
+        return rss_mib(self.pid)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def start_master(
+    root: Path, certs: Certs, name: str, *extra: str, db: Path | None = None, timeout: float = 120
+) -> Master:
+    """A master on a fresh (or the given) database, defaults otherwise: WAL and
+    synchronous=FULL, as an operator would run it."""
+    db = db or root / f"{name}.db"
+    c = certs.dir
+    args = [
+        "--listen", "127.0.0.1:0",
+        "--metrics-port", "0",
+        "--metrics-host", "127.0.0.1",
+        "--db", str(db),
+        "--ca", str(certs.ca),
+        "--cert", str(c / "master.crt"),
+        "--key", str(c / "master.key"),
+        *extra,
+    ]  # fmt: skip
+    proc = Proc.python("ffrtmp.master.main", args, root / f"{name}.log")
+    at, m = proc.wait_for(READY, timeout)
+    return Master(proc, int(m.group(1)), at - proc.spawned)
+
+
+def submit_request(tag: str) -> jobs_pb2.SubmitJobRequest:
+    """The smallest real job: the "test" scenario, a request_id never used before."""
+    return jobs_pb2.SubmitJobRequest(
+        spec=common_pb2.JobSpec(scenario="test"), request_id=f"{tag}-{uuid.uuid4().hex}"
+    )
+
+
+class Profiler:
+    """py-spy on a pid for the span of a figure's measurement; no-op without a dir.
+    Raw (collapsed) stacks, so the hot functions can be counted with a script."""
+
+    def __init__(self, out: Path | None, native: bool = False) -> None:
+        self.out = out
+        self.native = native
+        self._spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+
+    def start(self, pid: int, name: str) -> subprocess.Popen[bytes] | None:
+        if self.out is None:
+            return None
+        self.out.mkdir(parents=True, exist_ok=True)
+        argv = [self._spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+        argv += ["-o", str(self.out / f"{name}.txt")]
+        if self.native:
+            argv.append("--native")
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @staticmethod
+    def finish(spy: subprocess.Popen[bytes] | None) -> None:
+        if spy is None:
+            return
+        # py-spy writes its file on SIGINT, as after Ctrl-C.
+        if spy.poll() is None:
+            os.kill(spy.pid, signal.SIGINT)
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            os.kill(spy.pid, signal.SIGKILL)
+            spy.wait(5)

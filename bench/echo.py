@@ -1,0 +1,42 @@
+"""The ceiling: a bare grpc.aio unary echo over the same mutual TLS, with no
+protobuf, no interceptor and no work. Run as `python -m bench.echo CERT_DIR`;
+prints "echo ready port=N"."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import grpc
+from grpc import aio
+
+from ffrtmp.tls.credentials import server_credentials
+
+METHOD = "/bench.Echo/Echo"
+
+
+async def _echo(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
+    return request
+
+
+async def serve(certs: Path) -> None:
+    server = aio.server()
+    # No (de)serializers: the handler sees and returns raw bytes.
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(_echo)}
+    )
+    server.add_generic_rpc_handlers((handler,))
+    creds = server_credentials(certs / "ca.crt", certs / "master.crt", certs / "master.key")
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"echo ready port={port}", flush=True)
+    await stop.wait()
+    await server.stop(1)
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(Path(sys.argv[1])))

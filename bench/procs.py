@@ -1,0 +1,155 @@
+"""Child processes of the benchmark and what /proc says about them.
+
+Every process started here is remembered and ended by its own pid, never by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_started: list[Proc] = []
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    # An FFRTMP_* variable of the shell must not change what is measured.
+    for k in [k for k in env if k.startswith("FFRTMP_")]:
+        del env[k]
+    return env
+
+
+def raise_nofile() -> None:
+    """2,000 worker streams need more descriptors than a default soft limit of 1024;
+    children inherit the raised limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 65536 if hard == resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+class Proc:
+    """A child whose merged stdout/stderr is read by a thread, so that the pipe never
+    fills and each line gets a timestamp the moment it arrives."""
+
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self.argv = argv
+        self._log = open(log, "a", buffering=1)  # noqa: SIM115 - closed in stop()
+        self.spawned = time.perf_counter()
+        self.popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=child_env(),
+        )
+        self.lines: list[tuple[float, str]] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+        _started.append(self)
+
+    @classmethod
+    def python(cls, module: str, args: list[str], log: Path) -> Proc:
+        return cls([sys.executable, "-m", module, *args], log)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def _pump(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            now = time.perf_counter()
+            self._log.write(line)
+            with self._cond:
+                self.lines.append((now, line))
+                self._cond.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> tuple[float, re.Match[str]]:
+        """(perf_counter time the line arrived, match) of the first line matching."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                for at, line in self.lines[seen:]:
+                    if m := rx.search(line):
+                        return at, m
+                seen = len(self.lines)
+                dead = self.popen.poll() is not None
+                if dead or time.monotonic() > deadline:
+                    tail = "".join(line for _, line in self.lines[-30:])
+                    why = "exited" if dead else "timed out"
+                    raise RuntimeError(f"{self.argv[2]} {why} before {pattern!r}:\n{tail}")
+                self._cond.wait(0.2)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self._thread.join(5)
+        self._log.close()
+        with contextlib.suppress(ValueError):
+            _started.remove(self)
+
+
+def stop_all() -> None:
+    """Whatever a failed figure left running."""
+    for p in list(_started):
+        with contextlib.suppress(Exception):
+            p.stop(5)
+
+
+def rss_mib(pid: int) -> float:
+    return _status_kib(pid, "VmRSS") / 1024
+
+
+def peak_rss_mib(pid: int) -> float:
+    return _status_kib(pid, "VmHWM") / 1024
+
+
+def _status_kib(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {key} for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        # The command name may hold spaces; the fields after its ')' are fixed.
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+class CpuMeter:
+    """Share of one core a process used between start() and stop()."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._t0 = self._c0 = 0.0
+
+    def start(self) -> None:
+        self._t0, self._c0 = time.perf_counter(), cpu_seconds(self.pid)
+
+    def stop(self) -> float:
+        wall = time.perf_counter() - self._t0
+        return 100.0 * (cpu_seconds(self.pid) - self._c0) / wall if wall > 0 else 0.0
