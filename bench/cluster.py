@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,23 @@ class Master:
         return rss_mib(self.pid)
 
     def stop(self) -> None:
-        self.proc.stop()
+        # A short grace: its graceful shutdown is not what is measured, and a
+        # master that lingers after SIGTERM would only slow the run down.
+        self.proc.stop(timeout=3)
 
 
 def start_master(
-    root: Path, certs: Certs, name: str, *extra: str, db: Path | None = None, timeout: float = 120
+    root: Path,
+    certs: Certs,
+    name: str,
+    *extra: str,
+    db: Path | None = None,
+    timeout: float = 120,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> Master:
     """A master on a fresh (or the given) database, defaults otherwise: WAL and
-    synchronous=FULL, as an operator would run it."""
+    synchronous=FULL, as an operator would run it. `on_spawn` gets the pid at once
+    (to attach a profiler before start-up work begins)."""
     db = db or root / f"{name}.db"
     c = certs.dir
     args = [
@@ -91,6 +101,8 @@ def start_master(
         *extra,
     ]  # fmt: skip
     proc = Proc.python("ffrtmp.master.main", args, root / f"{name}.log")
+    if on_spawn is not None:
+        on_spawn(proc.pid)
     at, m = proc.wait_for(READY, timeout)
     return Master(proc, int(m.group(1)), at - proc.spawned)
 
@@ -102,6 +114,9 @@ def submit_request(tag: str) -> jobs_pb2.SubmitJobRequest:
     )
 
 
+Spy = subprocess.Popen[bytes] | None
+
+
 class Profiler:
     """py-spy on a pid for the span of a figure's measurement; no-op without a dir.
     Raw (collapsed) stacks, so the hot functions can be counted with a script."""
@@ -111,7 +126,7 @@ class Profiler:
         self.native = native
         self._spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
-    def start(self, pid: int, name: str) -> subprocess.Popen[bytes] | None:
+    def start(self, pid: int, name: str) -> Spy:
         if self.out is None:
             return None
         self.out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +137,7 @@ class Profiler:
         return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     @staticmethod
-    def finish(spy: subprocess.Popen[bytes] | None) -> None:
+    def finish(spy: Spy) -> None:
         if spy is None:
             return
         # py-spy writes its file on SIGINT, as after Ctrl-C.

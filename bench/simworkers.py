@@ -75,7 +75,9 @@ class SimWorker:
         caps = nodes_pb2.Capabilities(
             encoders=list(ENCODERS), cpu_threads=2, ram_bytes=4 << 30, slots=self.slots
         )
-        self._send(worker_pb2.WorkerMessage(hello=worker_pb2.Hello(node_id=self.name, capabilities=caps)))
+        self._send(
+            worker_pb2.WorkerMessage(hello=worker_pb2.Hello(node_id=self.name, capabilities=caps))
+        )
         heartbeat: asyncio.Task[None] | None = None
         async with aio.secure_channel(self.target, self.creds, options=CHANNEL_OPTIONS) as ch:
             call = worker_pb2_grpc.WorkerServiceStub(ch).Connect(self._requests())
@@ -122,7 +124,7 @@ class SimWorker:
 
 
 async def start_fleet(
-    workers: list[SimWorker], *, concurrency: int = 32, timeout: float = 300.0
+    workers: list[SimWorker], *, concurrency: int = 32
 ) -> list[asyncio.Task[None]]:
     """Start every worker, at most `concurrency` handshakes in flight (a burst of
     2,000 at once only measures the TLS backlog), and wait for every Welcome."""
@@ -140,19 +142,20 @@ async def start_fleet(
                 exc = task.exception() if task.done() and not task.cancelled() else None
                 raise RuntimeError(f"{w.name} ended before its Welcome: {exc!r}")
 
-    await asyncio.wait_for(asyncio.gather(*(admit(w) for w in workers)), timeout)
+    await asyncio.gather(*(admit(w) for w in workers))
     return tasks
 
 
 async def _main(args: argparse.Namespace) -> None:
     certs = Path(args.certs)
+    names = [worker_name(i) for i in range(args.first, args.first + args.count)]
     workers = [
-        SimWorker(worker_name(i), args.target, worker_creds(certs, worker_name(i)), slots=args.slots)
-        for i in range(args.first, args.first + args.count)
+        SimWorker(name, args.target, worker_creds(certs, name), slots=args.slots) for name in names
     ]
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    tasks = await start_fleet(workers)
+    async with asyncio.timeout(600):
+        tasks = await start_fleet(workers)
     print(f"simworkers connected n={len(workers)}", flush=True)
     ended = asyncio.ensure_future(asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED))
     await asyncio.wait({ended, asyncio.ensure_future(stop.wait())}, return_when="FIRST_COMPLETED")

@@ -120,7 +120,9 @@ class JobSpec(_message.Message):
     duration_s: _builtins.float
     """Seconds of media to produce; 0 means the whole input."""
     live: _builtins.bool
-    """Live jobs encode in real time (-re) and push to an RTMP target."""
+    """Live jobs encode in real time (-re); without an output they push to the
+    worker's RTMP base.
+    """
     max_retries: _builtins.int
     """Per-job override of the master's --max-retries."""
     preset: _builtins.str

@@ -105,7 +105,7 @@ def _check_input(value: str) -> None:
     _check_path(field, value)
 
 
-def _check_output(value: str, live: bool) -> None:
+def _check_output(value: str) -> None:
     field = "spec.output"
     _check_text(field, value, MAX_URL)
     if not value:
@@ -116,8 +116,6 @@ def _check_output(value: str, live: bool) -> None:
             allowed = ", ".join(sorted(OUTPUT_SCHEMES))
             raise InvalidArgument(field, f"scheme {scheme!r} is not allowed (allowed: {allowed})")
         return
-    if live:
-        raise InvalidArgument(field, "a live job pushes to an rtmp://, rtmps:// or srt:// URL")
     _check_path(field, value)
     if PurePosixPath(value).suffix.lower() not in FILE_EXTENSIONS:
         allowed = ", ".join(sorted(FILE_EXTENSIONS))
@@ -181,7 +179,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     live = sc.live if raw.live is None else raw.live
     source = raw.input or "lavfi:testsrc2"
     _check_input(source)
-    _check_output(raw.output, live)
+    _check_output(raw.output)
     duration = raw.duration_s or (sc.duration_s if source.startswith("lavfi:") else 0.0)
     return JobSpec(
         scenario=sc.name,

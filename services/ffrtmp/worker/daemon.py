@@ -433,6 +433,7 @@ class Worker:
                 run.aborted = True
                 if run.ffmpeg is not None:
                     await run.ffmpeg.kill()
+                log.error("fenced: killed job %s attempt %d", run.lease.job_id, run.lease.attempt)
 
 
 class _Refused(Exception):

@@ -38,7 +38,7 @@ def resolve_io(
         input_url = str(_inside(input_root, spec.input, "input"))
     if spec.output.startswith(URL_SCHEMES):
         return JobIO(input_url, spec.output, None)
-    if spec.live:
+    if spec.live and not spec.output:
         return JobIO(input_url, f"{rtmp_base.rstrip('/')}/{job_id}", None)
     out = _inside(output_root, spec.output or f"{job_id}.mp4", "output")
     return JobIO(input_url, str(out), out)

@@ -1,0 +1,58 @@
+"""Sizes of a run and what every figure is handed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.cluster import Certs, Profiler
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    smoke: bool
+    rpc_seconds: float  # (a) and (b), each
+    callers: int  # concurrent unary callers in (a), (b) and the submitters of (c)
+    lifecycle_jobs: int
+    lifecycle_workers: int
+    latency_samples: int
+    latency_workers: int
+    restart_jobs: int
+    fleet_workers: int
+    fleet_seconds: float
+
+
+FULL = Sizes(
+    smoke=False,
+    rpc_seconds=10,
+    callers=64,
+    lifecycle_jobs=10_000,
+    lifecycle_workers=200,
+    latency_samples=500,
+    latency_workers=4,
+    restart_jobs=1_000_000,
+    fleet_workers=2_000,
+    fleet_seconds=30,
+)
+
+# Proves every part works, in well under two minutes; the figures mean little.
+SMOKE = Sizes(
+    smoke=True,
+    rpc_seconds=2,
+    callers=64,
+    lifecycle_jobs=300,
+    lifecycle_workers=20,
+    latency_samples=50,
+    latency_workers=4,
+    restart_jobs=20_000,
+    fleet_workers=50,
+    fleet_seconds=5,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    root: Path  # a temporary directory for databases and logs
+    certs: Certs
+    sizes: Sizes
+    profiler: Profiler

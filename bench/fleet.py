@@ -1,0 +1,167 @@
+"""Figures with simulated workers in their own processes, or none: (c) the whole
+job lifecycle, (e) a restart over a deep backlog, (f) the idle cost of 2,000 workers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from functools import partial
+
+from bench.cluster import Master, Spy, start_master, submit_request
+from bench.context import Ctx
+from bench.load import closed_loop
+from bench.procs import CpuMeter, Proc, cpu_seconds, peak_rss_mib, rss_mib
+from bench.rpc import Figures
+from bench.seed import seed
+from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
+
+UNFINISHED = [
+    common_pb2.JOB_STATE_QUEUED,
+    common_pb2.JOB_STATE_ASSIGNED,
+    common_pb2.JOB_STATE_RUNNING,
+    common_pb2.JOB_STATE_PAUSED,
+    common_pb2.JOB_STATE_RETRY_WAIT,
+]
+UNSUCCESSFUL = [common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELED]
+
+
+def spawn_workers(ctx: Ctx, master: Master, total: int, name: str) -> list[Proc]:
+    """`total` simulated workers split over two processes, so that the clients'
+    side of 2,000 streams does not sit on one core."""
+    ctx.certs.ensure_workers(total)
+    halves = [(0, total // 2), (total // 2, total - total // 2)]
+    procs = []
+    for i, (first, count) in enumerate(halves):
+        args = ["--target", master.target, "--certs", str(ctx.certs.dir)]
+        args += ["--first", str(first), "--count", str(count)]
+        procs.append(Proc.python("bench.simworkers", args, ctx.root / f"{name}-sim{i}.log"))
+    return procs
+
+
+async def _wait_connected(procs: list[Proc], within_s: float) -> None:
+    # Blocking waits on reader threads; off the loop, which has nothing else to do.
+    for p in procs:
+        await asyncio.to_thread(p.wait_for, r"simworkers connected", within_s)
+
+
+async def _count(
+    stub: jobs_pb2_grpc.JobServiceAsyncStub, states: Sequence[common_pb2.JobState.ValueType]
+) -> int:
+    """0 or 1: whether any job is in `states` (one row is enough to know)."""
+    resp = await stub.ListJobs(jobs_pb2.ListJobsRequest(states=states, page_size=1))
+    return len(resp.jobs)
+
+
+async def lifecycle(ctx: Ctx) -> Figures:
+    """(c) Jobs/s from the first SubmitJob until every job is SUCCEEDED, with sim
+    workers that finish each run the moment it is assigned."""
+    s = ctx.sizes
+    master = start_master(ctx.root, ctx.certs, "lifecycle")
+    sims = spawn_workers(ctx, master, s.lifecycle_workers, "lifecycle")
+    try:
+        await _wait_connected(sims, 120)
+        async with ctx.certs.client_channel(master.port) as ch:
+            stub = jobs_pb2_grpc.JobServiceStub(ch)
+            meter = CpuMeter(master.pid)
+            spy = ctx.profiler.start(master.pid, "lifecycle")
+            meter.start()
+            t0 = time.perf_counter()
+            r = await closed_loop(
+                lambda: stub.SubmitJob(submit_request("c")),
+                concurrency=s.callers,
+                total=s.lifecycle_jobs,
+                warmup=0,
+            )
+            submitted = time.perf_counter()
+            deadline = submitted + 600
+            while await _count(stub, UNFINISHED):
+                if time.perf_counter() > deadline:
+                    raise RuntimeError("jobs still unfinished after 10 minutes")
+                await asyncio.sleep(0.05)
+            done = time.perf_counter()
+            cpu = meter.stop()
+            ctx.profiler.finish(spy)
+            failed = await _count(stub, UNSUCCESSFUL)
+    finally:
+        for p in sims:
+            p.stop()
+        master.stop()
+    if r.errors or failed:
+        raise RuntimeError(f"{r.errors} submits failed; failed or canceled jobs: {failed}")
+    return {
+        "lifecycle_jobs_per_s": r.calls / (done - t0),
+        "lifecycle_jobs": r.calls,
+        "lifecycle_workers": s.lifecycle_workers,
+        "lifecycle_submit_phase_s": submitted - t0,
+        "lifecycle_master_cpu_pct": cpu,
+    }
+
+
+async def restart(ctx: Ctx) -> Figures:
+    """(e) Spawn-to-ready time, and RSS once ready, of a master whose database
+    holds a deep backlog of QUEUED jobs."""
+    n = ctx.sizes.restart_jobs
+    db = ctx.root / "restart.db"
+    seed_s = await asyncio.to_thread(seed, db, n)
+    size_mib = sum(p.stat().st_size for p in ctx.root.glob("restart.db*")) / 2**20
+    spies: list[Spy] = []
+
+    def attach(pid: int) -> None:
+        spies.append(ctx.profiler.start(pid, "restart"))
+
+    start = partial(start_master, ctx.root, ctx.certs, "restart", db=db, timeout=600)
+    master = await asyncio.to_thread(start, on_spawn=attach)
+    try:
+        rss = master.rss_mib()
+        await asyncio.sleep(1.0)  # what it settles at, once start-up garbage is gone
+        settled, peak = master.rss_mib(), peak_rss_mib(master.pid)
+    finally:
+        ctx.profiler.finish(spies[0] if spies else None)
+        master.stop()
+    return {
+        "restart_1m_s": master.ready_s,
+        "restart_1m_rss_mib": max(rss, settled),
+        "restart_peak_rss_mib": peak,
+        "restart_jobs": n,
+        "restart_seed_s": seed_s,
+        "restart_db_mib": size_mib,
+    }
+
+
+async def idle_fleet(ctx: Ctx) -> Figures:
+    """(f) The master's CPU share and RSS while a large fleet of idle workers
+    heartbeats every 5 s."""
+    s = ctx.sizes
+    await asyncio.to_thread(ctx.certs.ensure_workers, s.fleet_workers)
+    master = start_master(ctx.root, ctx.certs, "fleet", "--heartbeat-interval", "5s")
+    t0 = time.perf_counter()
+    sims = spawn_workers(ctx, master, s.fleet_workers, "fleet")
+    try:
+        await _wait_connected(sims, 600)
+        connect_s = time.perf_counter() - t0
+        # Past the burst of connects: the Welcome-driven heartbeats settle into step.
+        await asyncio.sleep(2.0)
+        meter = CpuMeter(master.pid)
+        sim_cpu0 = sum(cpu_seconds(p.pid) for p in sims)
+        spy = ctx.profiler.start(master.pid, "fleet")
+        meter.start()
+        await asyncio.sleep(s.fleet_seconds)
+        cpu = meter.stop()
+        sim_cpu = 100 * (sum(cpu_seconds(p.pid) for p in sims) - sim_cpu0) / s.fleet_seconds
+        ctx.profiler.finish(spy)
+        rss = rss_mib(master.pid)
+        for p in sims:
+            if p.popen.poll() is not None:
+                raise RuntimeError("a simworkers process died during the measurement")
+    finally:
+        for p in sims:
+            p.stop()
+        master.stop()
+    return {
+        "workers_2k_cpu_pct": cpu,
+        "workers_2k_rss_mib": rss,
+        "fleet_workers": s.fleet_workers,
+        "fleet_connect_s": connect_s,
+        "fleet_simworkers_cpu_pct": sim_cpu,
+    }

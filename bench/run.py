@@ -1,0 +1,146 @@
+"""`python -m bench.run [--smoke]`: run every figure, print a table beside the
+targets, and write the figures to bench/results.json."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bench import fleet, rpc
+from bench.cluster import Certs, Profiler
+from bench.context import FULL, SMOKE, Ctx
+from bench.procs import raise_nofile, stop_all
+
+RESULTS = Path(__file__).with_name("results.json")
+
+Figure = Callable[[Ctx], Awaitable[dict[str, Any]]]
+# Letter -> (what, figure), in the order they run.
+FIGURES: dict[str, tuple[str, Figure]] = {
+    "a": ("echo ceiling", rpc.echo),
+    "b": ("SubmitJob throughput", rpc.submit),
+    "c": ("job lifecycle", fleet.lifecycle),
+    "d": ("submit→Assign latency", rpc.assign_latency),
+    "e": ("restart over a backlog", fleet.restart),
+    "f": ("idle worker fleet", fleet.idle_fleet),
+}
+# The keys results.json always has (null when the figure did not run or failed).
+KEYS = (
+    "echo_rps",
+    "submit_rps",
+    "submit_ratio",
+    "lifecycle_jobs_per_s",
+    "assign_latency_ms_p50",
+    "assign_latency_ms_p99",
+    "restart_1m_s",
+    "restart_1m_rss_mib",
+    "workers_2k_cpu_pct",
+    "workers_2k_rss_mib",
+)
+# key -> (unit, target text, check); keys without a target are printed bare.
+TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
+    "echo_rps": ("calls/s", "ceiling", None),
+    "submit_rps": ("calls/s", "", None),
+    "submit_ratio": ("of (a)", "≥ 0.70", lambda v: v >= 0.7),
+    "lifecycle_jobs_per_s": ("jobs/s", "≥ 3000", lambda v: v >= 3000),
+    "assign_latency_ms_p50": ("ms", "", None),
+    "assign_latency_ms_p99": ("ms", "≤ 2", lambda v: v <= 2),
+    "restart_1m_s": ("s", "≤ 5", lambda v: v <= 5),
+    "restart_1m_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
+    "workers_2k_cpu_pct": ("% core", "≤ 25", lambda v: v <= 25),
+    "workers_2k_rss_mib": ("MiB", "", None),
+}
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [f"{'figure':<24}{'value':>12}  {'unit':<8}{'target':<10}ok", "-" * 58]
+    for key in KEYS:
+        unit, target, check = TARGETS[key]
+        v = results.get(key)
+        ok = "" if check is None or v is None else ("✓" if check(v) else "✗")
+        lines.append(f"{key:<24}{_fmt(v):>12}  {unit:<8}{target:<10}{ok}")
+    extras = sorted(k for k in results if k not in KEYS)
+    if extras:
+        lines += ["", "details:"]
+        lines += [f"  {k:<30}{_fmt(results[k]):>12}" for k in extras]
+    return "\n".join(lines)
+
+
+async def run(letters: str, ctx: Ctx) -> tuple[dict[str, Any], list[str]]:
+    results: dict[str, Any] = {"smoke": ctx.sizes.smoke, "callers": ctx.sizes.callers}
+    failed: list[str] = []
+    for letter in letters:
+        what, figure = FIGURES[letter]
+        print(f"({letter}) {what} …", flush=True)
+        t0 = time.perf_counter()
+        try:
+            got = await figure(ctx)
+        except Exception:
+            # One broken figure must not hide the others; the exit code says it.
+            traceback.print_exc()
+            failed.append(letter)
+            stop_all()
+            continue
+        results.update(got)
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in got.items() if k in KEYS)
+        print(f"    {shown}  ({time.perf_counter() - t0:.1f}s)", flush=True)
+    echo, sub = results.get("echo_rps"), results.get("submit_rps")
+    if echo and sub is not None:
+        results["submit_ratio"] = sub / echo
+    return results, failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    p.add_argument("--smoke", action="store_true", help="small sizes: proves every part works")
+    p.add_argument("--only", default="".join(FIGURES), help="figures to run, e.g. 'bc'")
+    p.add_argument("--profile", type=Path, help="record py-spy stacks of the master here")
+    p.add_argument("--native", action="store_true", help="py-spy: include native frames")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = p.parse_args(argv)
+    if unknown := set(args.only) - set(FIGURES):
+        p.error(f"unknown figures: {''.join(sorted(unknown))}")
+    raise_nofile()
+    root = Path(tempfile.mkdtemp(prefix="ffrtmp-bench-"))
+    sizes = SMOKE if args.smoke else FULL
+    t0 = time.perf_counter()
+    try:
+        ctx = Ctx(root, Certs.make(root / "certs"), sizes, Profiler(args.profile, args.native))
+        results, failed = asyncio.run(run(args.only, ctx))
+    finally:
+        stop_all()
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    results["total_s"] = time.perf_counter() - t0
+    out = {k: results.get(k) for k in KEYS} | {k: v for k, v in results.items() if k not in KEYS}
+    out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print()
+    print(table(results))
+    print(f"\nwritten to {RESULTS.name}" + (f"; failed: {''.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
