@@ -111,19 +111,27 @@ class Master:
     async def wait(self) -> None:
         """Until stop() is called or a background task dies."""
         stopped = asyncio.ensure_future(self._stopped.wait())
-        tasks = {*self.scheduler.tasks, stopped}
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        for t in done:
-            if t is not stopped and not t.cancelled() and t.exception() is not None:
+        pending: set[asyncio.Future[Any]] = {*self.scheduler.tasks, stopped}
+        while stopped in pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            failed = [
+                t
+                for t in done
+                if t is not stopped and not t.cancelled() and t.exception() is not None
+            ]
+            for t in failed:
                 log.error(
                     "background task %s failed; stopping", t.get_name(), exc_info=t.exception()
                 )
+            if failed:
+                stopped.cancel()
+                return
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking jobs, let calls finish for `grace` seconds, close the store.
         Idempotent. The job state stays in SQLite for the next start."""
         if self._stopping:
+            await self._stopped.wait()
             return
         self._stopping = True
         self.scheduler.accepting = False
