@@ -120,9 +120,8 @@ class Master:
                 if t is not stopped and not t.cancelled() and t.exception() is not None
             ]
             for t in failed:
-                log.error(
-                    "background task %s failed; stopping", t.get_name(), exc_info=t.exception()
-                )
+                name = t.get_name() if isinstance(t, asyncio.Task) else "?"
+                log.error("background task %s failed; stopping", name, exc_info=t.exception())
             if failed:
                 stopped.cancel()
                 return
