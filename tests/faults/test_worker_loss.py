@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ffrtmp.v1 import common_pb2
@@ -56,8 +57,13 @@ async def test_sigkilled_worker_job_completes_elsewhere(cluster: Cluster) -> Non
     await _running_on(cluster, job_id, "a", 1)
     cluster.start_worker("b")
     await cluster.wait_nodes(2)
+    ffmpegs = psutil.Process(cluster.workers["a"].pid).children(recursive=True)
+    assert ffmpegs
     killed_at = time.time()
     cluster.workers["a"].kill()
+    # Its ffmpeg dies with it: nothing of attempt 1 runs on.
+    _, alive = psutil.wait_procs(ffmpegs, timeout=3)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
     job = await wait_job(
         cluster, job_id, lambda j: j.state == SUCCEEDED, timeout=120, what="success"
     )

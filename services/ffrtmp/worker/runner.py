@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,25 @@ from ffrtmp.core.model import Outcome, ProgressInfo
 from ffrtmp.core.progress import ProgressParser
 
 log = logging.getLogger(__name__)
+
+FFMPEG_NICE = 5
+# ffmpeg runs in a session of its own, so signals aimed at the worker do not reach
+# it; but then a killed worker would leave it running beside the job's next
+# attempt. This launcher asks the kernel to SIGKILL it when the worker dies
+# (PR_SET_PDEATHSIG survives exec), then becomes ffmpeg. It is a separate
+# interpreter because a fork hook in the worker would run inside grpc's threads.
+_LAUNCHER = (
+    "import ctypes,os,sys\n"
+    "ctypes.CDLL(None,use_errno=True).prctl(1,9)\n"
+    "if os.getppid()!=int(sys.argv[1]):os._exit(137)\n"  # the worker died before prctl
+    "os.execv(sys.argv[2],sys.argv[2:])\n"
+)
+
+
+def launch_argv(argv: list[str]) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-S", "-c", _LAUNCHER, str(os.getpid()), *argv]
 
 ProgressCallback = Callable[[ProgressInfo], Awaitable[None] | None]
 
@@ -78,12 +98,15 @@ class FfmpegRun:
         if self._stopped:
             raise RuntimeError("ffmpeg run was canceled before it started")
         process = await asyncio.create_subprocess_exec(
-            *self.argv,
+            *launch_argv(self.argv),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
+        with contextlib.suppress(OSError):
+            # Transcodes yield to the worker's own loop: heartbeats must not starve.
+            os.setpriority(os.PRIO_PROCESS, process.pid, FFMPEG_NICE)
         assert process.stdout is not None and process.stderr is not None
         self._process = process
         self.pid = process.pid
