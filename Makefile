@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults clean
+.PHONY: install demo test lint typecheck buflint proto unit integration faults soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ unit: install
 
 integration: install
 	$(PY) -m pytest -q tests/integration
+
+faults: install
+	$(PY) -m pytest -q tests/faults
+
+## A long soak: 1,000 real jobs while workers and the master are killed for 2 minutes.
+soak: install
+	FFRTMP_SOAK_JOBS=1000 FFRTMP_SOAK_CHAOS_S=120 $(PY) -m pytest -q -s tests/faults/test_soak.py
 
 lint: install
 	$(VENV)/bin/ruff check services clients tests tools

@@ -49,8 +49,9 @@ async def test_master_sigkill_loses_nothing_and_runs_nothing_twice(cluster: Clus
     await asyncio.sleep(1.0)
     cluster.start_master(port=port)
     for job_id in ids:
-        await wait_job(cluster, job_id, lambda j: j.state in TERMINAL, timeout=120,
-                       what="a terminal state")
+        await wait_job(
+            cluster, job_id, lambda j: j.state in TERMINAL, timeout=120, what="a terminal state"
+        )
     async with cluster.client() as c:
         jobs = [await c.get(i) for i in ids]
         listed = await c.list_all()
@@ -62,17 +63,24 @@ async def test_master_sigkill_loses_nothing_and_runs_nothing_twice(cluster: Clus
         assert out.exists() and out.stat().st_size == job.output_bytes > 0
 
 
-async def test_refused_rtmp_target_is_retried_until_it_listens(cluster: Cluster,
-                                                               tmp_path: Path) -> None:
+async def test_refused_rtmp_target_is_retried_until_it_listens(
+    cluster: Cluster, tmp_path: Path
+) -> None:
     cluster.start_master("--retry-backoff", "2s")
     port = free_port()
     cluster.start_worker("a", "--rtmp-base", f"rtmp://127.0.0.1:{port}/live")
     async with cluster.client() as c:
-        job = (await c.submit(common_pb2.JobSpec(scenario="test", live=True, duration_s=2,
-                                                 max_retries=5))).job
-    waiting = await wait_job(cluster, job.id,
-                             lambda j: j.state == common_pb2.JOB_STATE_RETRY_WAIT,
-                             what="waiting to retry")
+        job = (
+            await c.submit(
+                common_pb2.JobSpec(scenario="test", live=True, duration_s=2, max_retries=5)
+            )
+        ).job
+    waiting = await wait_job(
+        cluster,
+        job.id,
+        lambda j: j.state == common_pb2.JOB_STATE_RETRY_WAIT,
+        what="waiting to retry",
+    )
     assert "refused" in waiting.error.lower()
     receiver = RtmpReceiver(port, "live", job.id, tmp_path / "got.flv")
     try:
@@ -108,9 +116,21 @@ async def test_retry_job_requeues_a_failed_job(cluster: Cluster) -> None:
         # The operator supplies the input, then retries by hand.
         import subprocess
 
-        subprocess.run([find_ffmpeg(), "-v", "error", "-f", "lavfi", "-i",
-                        "testsrc2=size=160x120:rate=10", "-t", "1", str(inputs / "late.mp4")],
-                       check=True)
+        subprocess.run(
+            [
+                find_ffmpeg(),
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=10",
+                "-t",
+                "1",
+                str(inputs / "late.mp4"),
+            ],
+            check=True,
+        )
         r = cluster.cli("jobs", "retry", job.id)
         assert r.returncode == 0, r.stderr
         done = await wait_job(cluster, job.id, lambda j: j.state in TERMINAL)
@@ -124,8 +144,9 @@ async def test_stale_lease_is_refused(cluster: Cluster) -> None:
     """A worker that was declared lost comes back and reports its old attempt."""
     cluster.start_master()
     cert, key = cluster.certs.worker("ghost")
-    creds = grpc.ssl_channel_credentials(cluster.certs.ca.read_bytes(), key.read_bytes(),
-                                         cert.read_bytes())
+    creds = grpc.ssl_channel_credentials(
+        cluster.certs.ca.read_bytes(), key.read_bytes(), cert.read_bytes()
+    )
     caps = worker_pb2.Hello(capabilities={"encoders": ["libx264", "aac"], "slots": 1})
     async with aio.secure_channel(cluster.address, creds) as ch:
         stub = worker_pb2_grpc.WorkerServiceStub(ch)
@@ -146,13 +167,23 @@ async def test_stale_lease_is_refused(cluster: Cluster) -> None:
         cluster.start_worker("real")
         done = await wait_job(cluster, job.id, lambda j: j.state in TERMINAL, timeout=60)
         assert (done.state, done.node_id, done.attempt) == (SUCCEEDED, "real", 2)
-        stale = worker_pb2.Result(lease=assign.assign.lease, outcome=worker_pb2.OUTCOME_FAILED,
-                                  exit_code=1, error="late news", error_class="permanent")
+        stale = worker_pb2.Result(
+            lease=assign.assign.lease,
+            outcome=worker_pb2.OUTCOME_FAILED,
+            exit_code=1,
+            error="late news",
+            error_class="permanent",
+        )
         call.cancel()
     async with aio.secure_channel(cluster.address, creds) as ch:
         stub = worker_pb2_grpc.WorkerServiceStub(ch)
-        msgs = [worker_pb2.WorkerMessage(hello=worker_pb2.Hello(
-            capabilities=caps.capabilities, running=[assign.assign.lease]))]
+        msgs = [
+            worker_pb2.WorkerMessage(
+                hello=worker_pb2.Hello(
+                    capabilities=caps.capabilities, running=[assign.assign.lease]
+                )
+            )
+        ]
         out2: asyncio.Queue[worker_pb2.WorkerMessage] = asyncio.Queue()
         for m in msgs:
             await out2.put(m)

@@ -105,12 +105,15 @@ async def test_cancel_kills_running_ffmpeg(cluster: Cluster) -> None:
         worker = cluster.workers[job.node_id]
         procs: list[psutil.Process] = []
         for _ in range(50):
-            procs = _ffmpeg_children(worker.pid, "long.mp4")
+            procs = _ffmpeg_children(worker.pid, job.id)
             if procs:
                 break
             await asyncio.sleep(0.1)
         assert procs, "no ffmpeg process found for the running job"
-        out_file = cluster.output_dir(job.node_id) / "long.mp4"
+        out_dir = cluster.output_dir(job.node_id)
+        # While it runs, ffmpeg writes a hidden partial file, never the final name.
+        assert not (out_dir / "long.mp4").exists()
+        assert list(out_dir.glob(f".long.{job.id}-1.partial.mp4"))
         t0 = time.monotonic()
         canceled = await c.cancel(job.id, "test cancel")
         assert canceled.state == common_pb2.JOB_STATE_CANCELED
@@ -119,10 +122,10 @@ async def test_cancel_kills_running_ffmpeg(cluster: Cluster) -> None:
         assert time.monotonic() - t0 < 5
         # The partial output is removed once the worker has stopped the run.
         for _ in range(50):
-            if not out_file.exists():
+            if not list(out_dir.glob("*long*")):
                 break
             await asyncio.sleep(0.1)
-        assert not out_file.exists()
+        assert not list(out_dir.glob("*long*"))
         again = await c.get(job.id)
         assert again.state == common_pb2.JOB_STATE_CANCELED
 

@@ -15,7 +15,6 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -23,21 +22,16 @@ from grpc import aio
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from ffrtmp import wire
-from ffrtmp.core.argv import build_argv, encoder_for
-from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo
+from ffrtmp.core.model import Lease, Outcome, ProgressInfo
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
 from ffrtmp.wire import lease_pb
 from ffrtmp.worker.config import WorkerConfig
+from ffrtmp.worker.execution import Environment, Execution, Refused, Report, sweep_partials
 from ffrtmp.worker.ffmpeg import find_ffmpeg
-from ffrtmp.worker.paths import PathRefused, resolve_io
 from ffrtmp.worker.probe import Capabilities, probe_capabilities
-from ffrtmp.worker.runner import FfmpegRun, RunResult
 
 log = logging.getLogger("ffrtmp.worker")
-
-WATCHDOG_PERIOD_S = 0.5
 
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 10_000),
@@ -47,23 +41,10 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
 ]
 
 
-@dataclass(slots=True)
-class Run:
-    lease: Lease
-    spec: JobSpec
-    ffmpeg: FfmpegRun | None = None
-    task: asyncio.Task[None] | None = None
-    aborted: bool = False  # the master took the lease back: report nothing
-    started: float = field(default_factory=time.monotonic)
-    last_progress: float = field(default_factory=time.monotonic)
-    out_time_s: float = 0.0
-    frame: int = 0
-
-
 class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.runs: dict[str, Run] = {}
+        self.runs: dict[str, Execution] = {}
         self.unacked: dict[str, worker_pb2.Result] = {}
         self.caps: Capabilities | None = None
         self.ffmpeg = ""
@@ -92,6 +73,9 @@ class Worker:
         self.ffmpeg = find_ffmpeg(self.config.ffmpeg)
         self.caps = await probe_capabilities(self.ffmpeg)
         self.config.output_root.mkdir(parents=True, exist_ok=True)
+        swept = sweep_partials(self.config.output_root)
+        if swept:
+            log.info("removed %d partial outputs of runs from before this start", swept)
         if self.config.metrics_port >= 0:
             server, _ = start_http_server(
                 self.config.metrics_port, addr=self.config.metrics_host, registry=self.registry
@@ -264,7 +248,7 @@ class Worker:
         lease = Lease(a.lease.job_id, a.lease.attempt)
         if lease.job_id in self.runs:
             return  # a repeat of an Assign we already run
-        run = Run(lease, wire.spec(a.spec))
+        run = Execution(lease, wire.spec(a.spec))
         self.runs[lease.job_id] = run
         self._g_running.set(len(self.runs))
         run.task = asyncio.create_task(self._execute(run), name=f"job-{lease.job_id}")
@@ -291,73 +275,30 @@ class Worker:
         task.add_done_callback(self._tasks.discard)
 
     # -- running ffmpeg --------------------------------------------------
-    async def _execute(self, run: Run) -> None:
-        lease, spec = run.lease, run.spec
-        result = worker_pb2.Result(lease=lease_pb(lease))
+    async def _execute(self, run: Execution) -> None:
+        lease = run.lease
+        assert self.caps is not None
+        env = Environment(
+            self.ffmpeg,
+            self.caps.encoders,
+            self.config.input_root,
+            self.config.output_root,
+            self.config.rtmp_base,
+            lambda: self.stall_timeout,
+        )
         try:
             if self.draining:
-                raise _Refused("the worker is draining")
-            assert self.caps is not None
-            io = resolve_io(
-                spec,
-                lease.job_id,
-                input_root=self.config.input_root,
-                output_root=self.config.output_root,
-                rtmp_base=self.config.rtmp_base,
-            )
-            encoder = encoder_for(spec.codec, self.caps.encoders)
-            argv = build_argv(
-                self.ffmpeg, spec, input_url=io.input_url, output_url=io.output_url, encoder=encoder
-            )
-            if io.output_path is not None:
-                io.output_path.parent.mkdir(parents=True, exist_ok=True)
-            ff = FfmpegRun(
-                argv,
-                duration_s=spec.duration_s,
-                output_path=io.output_path,
+                raise Refused("the worker is draining")
+            report = await run.run(
+                env,
+                on_started=lambda pid: self._started(run, pid),
                 on_progress=lambda p: self._progress(run, p),
             )
-            run.ffmpeg = ff
-            if run.aborted:
-                return
-            pid = await ff.start()
-            log.info(
-                "job %s attempt %d: ffmpeg pid %d -> %s",
-                lease.job_id,
-                lease.attempt,
-                pid,
-                io.output_url,
-            )
-            self._send(
-                worker_pb2.WorkerMessage(started=worker_pb2.Started(lease=lease_pb(lease), pid=pid))
-            )
-            r, verdict = await self._supervise(run, ff)
-            result.outcome = int(r.outcome)  # type: ignore[assignment]
-            result.exit_code = r.exit_code
-            result.error_class = r.error_class
-            result.error = r.error
-            if verdict is not None and not run.aborted:
-                result.outcome = worker_pb2.OUTCOME_FAILED
-                result.error_class, result.error = verdict
-            result.log_tail = r.log_tail
-            result.output = io.output_url
-            result.output_bytes = r.output_bytes
-        except (PathRefused, FfrtmpError) as exc:
-            result.outcome = worker_pb2.OUTCOME_FAILED
-            result.error_class = "permanent"
-            result.error = str(exc)
-            result.exit_code = -1
-        except _Refused as exc:
-            result.outcome = worker_pb2.OUTCOME_FAILED
-            result.error_class = "transient"
-            result.error = str(exc)
-            result.exit_code = -1
+        except Refused as exc:
+            report = Report(Outcome.FAILED, error_class="transient", error=str(exc))
         except Exception as exc:
             log.exception("job %s could not run", lease.job_id)
-            result.outcome = worker_pb2.OUTCOME_FAILED
-            result.error_class = "permanent"
-            result.error = f"worker error: {exc}"
-            result.exit_code = -1
+            report = Report(Outcome.FAILED, error_class="permanent", error=f"worker error: {exc}")
         finally:
             self.runs.pop(lease.job_id, None)
             self._g_running.set(len(self.runs))
@@ -367,44 +308,32 @@ class Worker:
             "job %s attempt %d: %s (exit %d)",
             lease.job_id,
             lease.attempt,
-            Outcome(result.outcome).name,
-            result.exit_code,
+            report.outcome.name,
+            report.exit_code,
+        )
+        result = worker_pb2.Result(
+            lease=lease_pb(lease),
+            outcome=int(report.outcome),  # type: ignore[arg-type]
+            exit_code=report.exit_code,
+            error_class=report.error_class,
+            error=report.error,
+            log_tail=report.log_tail,
+            output=report.output,
+            output_bytes=report.output_bytes,
         )
         self.unacked[lease.job_id] = result
         self._send(worker_pb2.WorkerMessage(result=result))
 
-    async def _supervise(self, run: Run, ff: FfmpegRun) -> tuple[RunResult, tuple[str, str] | None]:
-        """Wait for ffmpeg, stopping it when it stalls or overruns its time limit.
-        Returns its result and, when we stopped it, (error class, reason)."""
-        waiting = asyncio.ensure_future(ff.wait())
-        limit = run.spec.timeout_s
-        while True:
-            done, _ = await asyncio.wait({waiting}, timeout=WATCHDOG_PERIOD_S)
-            if done:
-                return waiting.result(), None
-            now = time.monotonic()
-            verdict: tuple[str, str] | None = None
-            if limit and now - run.started > limit:
-                # A runaway job would run away again: not retried.
-                verdict = ("permanent", f"timed out: still running after {limit:g}s")
-            elif self.stall_timeout and now - run.last_progress > self.stall_timeout:
-                verdict = ("transient", f"stalled: no progress for {self.stall_timeout:g}s")
-            if verdict is not None:
-                log.warning("job %s: %s; stopping ffmpeg", run.lease.job_id, verdict[1])
-                await ff.kill()
-                return await waiting, verdict
+    def _started(self, run: Execution, pid: int) -> None:
+        self._send(
+            worker_pb2.WorkerMessage(started=worker_pb2.Started(lease=lease_pb(run.lease), pid=pid))
+        )
 
-    def _progress(self, run: Run, p: ProgressInfo) -> None:
-        if run.aborted:
-            return
-        if p.out_time_s > run.out_time_s or p.frame > run.frame:
-            run.out_time_s, run.frame = p.out_time_s, p.frame
-            run.last_progress = time.monotonic()
+    def _progress(self, run: Execution, p: ProgressInfo) -> None:
         self._send(
             worker_pb2.WorkerMessage(
                 progress=worker_pb2.ProgressReport(
-                    lease=lease_pb(run.lease),
-                    progress=wire.progress_pb(p),
+                    lease=lease_pb(run.lease), progress=wire.progress_pb(p)
                 )
             )
         )
@@ -434,7 +363,3 @@ class Worker:
                 if run.ffmpeg is not None:
                     await run.ffmpeg.kill()
                 log.error("fenced: killed job %s attempt %d", run.lease.job_id, run.lease.attempt)
-
-
-class _Refused(Exception):
-    """This worker will not start the run now; another may."""

@@ -45,6 +45,7 @@ def launch_argv(argv: list[str]) -> list[str]:
         return argv
     return [sys.executable, "-S", "-c", _LAUNCHER, str(os.getpid()), *argv]
 
+
 ProgressCallback = Callable[[ProgressInfo], Awaitable[None] | None]
 
 PROGRESS_INTERVAL_S = 0.25  # at most ~4 progress reports a second reach the master
