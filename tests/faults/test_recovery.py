@@ -246,3 +246,49 @@ async def test_second_sigterm_exits_at_once(cluster: Cluster) -> None:
     assert worker.popen.poll() is None  # draining: the job is still running
     worker.signal(signal.SIGTERM)
     assert worker.popen.wait(10) is not None
+
+
+async def test_stalled_run_is_killed_and_failed_as_transient(cluster: Cluster) -> None:
+    import socket
+
+    # An RTMP "server" that accepts and then says nothing: ffmpeg hangs in the handshake.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    port = silent.getsockname()[1]
+    try:
+        cluster.start_master("--stall-timeout", "2s", "--max-retries", "0")
+        cluster.start_worker("a")
+        async with cluster.client() as c:
+            job = (await c.submit(common_pb2.JobSpec(
+                scenario="test", input=f"rtmp://127.0.0.1:{port}/live/nothing"))).job
+        done = await wait_job(cluster, job.id, lambda j: j.state in TERMINAL, timeout=30)
+        assert done.state == FAILED and done.attempt == 1
+        assert "stalled" in done.error
+        # Transient, so it would have been retried had retries been left.
+        assert "retries exhausted" in done.failure_reason
+    finally:
+        silent.close()
+
+
+async def test_runaway_job_is_stopped_by_its_time_limit(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_worker("a")
+    async with cluster.client() as c:
+        spec = _spec(60, "runaway")
+        spec.timeout_s = 2
+        job = (await c.submit(spec)).job
+    done = await wait_job(cluster, job.id, lambda j: j.state in TERMINAL, timeout=30)
+    assert done.state == FAILED and done.attempt == 1  # permanent: not retried
+    assert "timed out" in done.error
+    ran = (done.updated_unix_ms - done.created_unix_ms) / 1000
+    assert ran < 15
+    assert not list((cluster.output_dir("a")).glob("*runaway*"))
+
+
+def test_live_jobs_get_a_default_time_limit() -> None:
+    from ffrtmp.core.spec import RawSpec, resolve
+
+    assert resolve(RawSpec(scenario="live-4k", duration_s=3600)).timeout_s == 3960
+    assert resolve(RawSpec(scenario="live-1080p", duration_s=60)).timeout_s == 90
+    assert resolve(RawSpec(scenario="test", duration_s=60)).timeout_s is None
