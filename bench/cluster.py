@@ -121,9 +121,9 @@ class Profiler:
     """py-spy on a pid for the span of a figure's measurement; no-op without a dir.
     Raw (collapsed) stacks, so the hot functions can be counted with a script."""
 
-    def __init__(self, out: Path | None, native: bool = False) -> None:
+    def __init__(self, out: Path | None, flags: tuple[str, ...] = ()) -> None:
         self.out = out
-        self.native = native
+        self.flags = flags  # e.g. --native (C frames), --gil (only the GIL holder)
         self._spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
     def start(self, pid: int, name: str) -> Spy:
@@ -132,8 +132,7 @@ class Profiler:
         self.out.mkdir(parents=True, exist_ok=True)
         argv = [self._spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
         argv += ["-o", str(self.out / f"{name}.txt")]
-        if self.native:
-            argv.append("--native")
+        argv += self.flags
         return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     @staticmethod

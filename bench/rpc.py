@@ -4,6 +4,7 @@ throughput, (d) submit→Assign latency with in-process simulated workers."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -28,15 +29,29 @@ async def echo(ctx: Ctx) -> Figures:
         payload = submit_request("echo").SerializeToString()
         async with ctx.certs.client_channel(int(m.group(1))) as ch:
             call: aio.UnaryUnaryMultiCallable[bytes, bytes] = ch.unary_unary("/bench.Echo/Echo")
-            meter = CpuMeter(server.pid)
+            meter, mine = CpuMeter(server.pid), CpuMeter(os.getpid())
             meter.start()
+            mine.start()
             r = await closed_loop(
                 lambda: call(payload), concurrency=ctx.sizes.callers, seconds=ctx.sizes.rpc_seconds
             )
-            cpu = meter.stop()
+            cpu, client_cpu = meter.stop(), mine.stop()
+            # One call at a time: the round trip any latency figure here stands on.
+            rtt = []
+            for _ in range(ctx.sizes.latency_samples):
+                t0 = time.perf_counter()
+                await call(payload)
+                rtt.append((time.perf_counter() - t0) * 1000)
     finally:
         server.stop()
-    return {"echo_rps": r.rate, "echo_errors": r.errors, "echo_server_cpu_pct": cpu}
+    return {
+        "echo_rps": r.rate,
+        "echo_errors": r.errors,
+        "echo_server_cpu_pct": cpu,
+        "echo_client_cpu_pct": client_cpu,
+        "echo_rtt_ms_p50": percentile(rtt, 50),
+        "echo_rtt_ms_p99": percentile(rtt, 99),
+    }
 
 
 async def submit(ctx: Ctx) -> Figures:
@@ -45,15 +60,16 @@ async def submit(ctx: Ctx) -> Figures:
     try:
         async with ctx.certs.client_channel(master.port) as ch:
             stub = jobs_pb2_grpc.JobServiceStub(ch)
-            meter = CpuMeter(master.pid)
+            meter, mine = CpuMeter(master.pid), CpuMeter(os.getpid())
             spy = ctx.profiler.start(master.pid, "submit")
             meter.start()
+            mine.start()
             r = await closed_loop(
                 lambda: stub.SubmitJob(submit_request("b")),
                 concurrency=ctx.sizes.callers,
                 seconds=ctx.sizes.rpc_seconds,
             )
-            cpu = meter.stop()
+            cpu, client_cpu = meter.stop(), mine.stop()
             ctx.profiler.finish(spy)
     finally:
         master.stop()
@@ -61,6 +77,7 @@ async def submit(ctx: Ctx) -> Figures:
         "submit_rps": r.rate,
         "submit_errors": r.errors,
         "submit_master_cpu_pct": cpu,
+        "submit_client_cpu_pct": client_cpu,
         # The same spawn-to-ready time as (e), over an empty database.
         "start_empty_s": master.ready_s,
     }

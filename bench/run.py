@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -86,7 +87,12 @@ def table(results: dict[str, Any]) -> str:
 
 
 async def run(letters: str, ctx: Ctx) -> tuple[dict[str, Any], list[str]]:
-    results: dict[str, Any] = {"smoke": ctx.sizes.smoke, "callers": ctx.sizes.callers}
+    # The cores are shared: a high load average before the run flags noisy figures.
+    results: dict[str, Any] = {
+        "smoke": ctx.sizes.smoke,
+        "callers": ctx.sizes.callers,
+        "loadavg_1m_before": os.getloadavg()[0],
+    }
     failed: list[str] = []
     for letter in letters:
         what, figure = FIGURES[letter]
@@ -115,16 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="".join(FIGURES), help="figures to run, e.g. 'bc'")
     p.add_argument("--profile", type=Path, help="record py-spy stacks of the master here")
     p.add_argument("--native", action="store_true", help="py-spy: include native frames")
+    p.add_argument("--gil", action="store_true", help="py-spy: sample only the GIL holder")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
     if unknown := set(args.only) - set(FIGURES):
         p.error(f"unknown figures: {''.join(sorted(unknown))}")
     raise_nofile()
+    spy_flags = tuple(f for f, on in (("--native", args.native), ("--gil", args.gil)) if on)
     root = Path(tempfile.mkdtemp(prefix="ffrtmp-bench-"))
     sizes = SMOKE if args.smoke else FULL
     t0 = time.perf_counter()
     try:
-        ctx = Ctx(root, Certs.make(root / "certs"), sizes, Profiler(args.profile, args.native))
+        ctx = Ctx(root, Certs.make(root / "certs"), sizes, Profiler(args.profile, spy_flags))
         results, failed = asyncio.run(run(args.only, ctx))
     finally:
         stop_all()

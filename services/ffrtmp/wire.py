@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ffrtmp.core.model import JobSpec, Lease, ProgressInfo
+from ffrtmp.core.model import JobSpec, Lease, ProgressInfo, Requirements
 from ffrtmp.v1 import common_pb2
 
 
@@ -26,7 +26,15 @@ def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
         p.max_retries = s.max_retries
     if s.timeout_s is not None:
         p.timeout_s = s.timeout_s
+    r = s.requirements
+    p.requirements.CopyFrom(
+        common_pb2.Requirements(encoders=list(r.encoders), gpu=r.gpu, labels=dict(r.labels))
+    )
     return p
+
+
+def requirements(p: common_pb2.Requirements) -> Requirements:
+    return Requirements(tuple(p.encoders), p.gpu, tuple(sorted(p.labels.items())))
 
 
 def spec(p: common_pb2.JobSpec) -> JobSpec:
@@ -47,6 +55,7 @@ def spec(p: common_pb2.JobSpec) -> JobSpec:
         preset=p.preset,
         max_retries=p.max_retries if p.HasField("max_retries") else None,
         timeout_s=p.timeout_s if p.HasField("timeout_s") else None,
+        requirements=requirements(p.requirements),
     )
 
 

@@ -112,8 +112,12 @@ async def test_cancel_kills_running_ffmpeg(cluster: Cluster) -> None:
         assert procs, "no ffmpeg process found for the running job"
         out_dir = cluster.output_dir(job.node_id)
         # While it runs, ffmpeg writes a hidden partial file, never the final name.
-        assert not (out_dir / "long.mp4").exists()
-        assert list(out_dir.glob(f".long.{job.id}-1.partial.mp4"))
+        partial = out_dir / f".long.{job.id}-1.partial.mp4"
+        for _ in range(50):
+            if partial.exists():
+                break
+            await asyncio.sleep(0.1)
+        assert partial.exists() and not (out_dir / "long.mp4").exists()
         t0 = time.monotonic()
         canceled = await c.cancel(job.id, "test cancel")
         assert canceled.state == common_pb2.JOB_STATE_CANCELED

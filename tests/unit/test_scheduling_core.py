@@ -10,7 +10,7 @@ from ffrtmp.core.durations import parse_duration
 from ffrtmp.core.errors import FailedPrecondition
 from ffrtmp.core.model import JobState
 from ffrtmp.core.priority import heap_key, score
-from ffrtmp.core.queue import JobQueue
+from ffrtmp.core.queue import PendingJobs
 from ffrtmp.core.retry import Backoff, decide
 from ffrtmp.core.states import can_transition, check_cancelable, check_transition
 
@@ -35,8 +35,24 @@ def test_seed_scores(queue: str, priority: str, expected: int) -> None:
     assert score(queue, priority) == expected
 
 
+CPU = frozenset({"codec:h264"})
+
+
+def _queue(jobs: list[tuple[str, str, str]], needs: frozenset[str] = CPU) -> PendingJobs:
+    q = PendingJobs()
+    for seq, (job_id, queue, prio) in enumerate(jobs):
+        q.push(job_id, needs, heap_key(queue, prio, seq), queue, prio, seq)
+    return q
+
+
+def _drain(q: PendingJobs, offer: frozenset[str] = CPU) -> list[str]:
+    out = []
+    while (popped := q.pop_for(offer)) is not None:
+        out.append(popped[0])
+    return out
+
+
 def test_queue_pops_by_score_then_fifo() -> None:
-    q = JobQueue()
     submitted = [
         ("a", "batch", "high"),
         ("b", "live", "low"),
@@ -45,11 +61,9 @@ def test_queue_pops_by_score_then_fifo() -> None:
         ("e", "live", "high"),
         ("f", "batch", "high"),
     ]
-    for seq, (job_id, queue, prio) in enumerate(submitted):
-        q.push(job_id, queue, prio, seq)
-    popped = [q.pop() for _ in range(len(submitted))]
-    assert popped == ["e", "b", "d", "c", "a", "f"]
-    assert q.pop() is None and len(q) == 0
+    q = _queue(submitted)
+    assert _drain(q) == ["e", "b", "d", "c", "a", "f"]
+    assert len(q) == 0
 
 
 def test_any_live_job_outranks_any_default_job() -> None:
@@ -59,21 +73,127 @@ def test_any_live_job_outranks_any_default_job() -> None:
 
 
 def test_queue_removal_is_lazy_and_exact() -> None:
-    q = JobQueue()
-    for i, job_id in enumerate("abcd"):
-        q.push(job_id, "default", "medium", i)
+    q = _queue([(j, "default", "medium") for j in "abcd"])
     assert q.remove("b") and not q.remove("b")
     assert "b" not in q and len(q) == 3
-    q.push("a", "live", "high", 99)  # already queued: no duplicate
-    assert [q.pop(), q.pop(), q.pop(), q.pop()] == ["a", "c", "d", None]
+    q.push("a", CPU, heap_key("live", "high", 99), "live", "high", 99)  # queued: no duplicate
+    assert _drain(q) == ["a", "c", "d"]
 
 
-def test_removed_job_can_be_queued_again() -> None:
-    q = JobQueue()
-    q.push("x", "batch", "low", 1)
+def test_removed_job_can_be_queued_again_with_a_new_key() -> None:
+    q = _queue([("x", "batch", "low"), ("y", "batch", "low")])
     q.remove("x")
-    q.push("x", "batch", "low", 1)
-    assert q.pop() == "x"
+    q.push("x", CPU, heap_key("live", "high", 5), "live", "high", 5)
+    assert _drain(q) == ["x", "y"]
+
+
+def test_gpu_job_at_the_head_never_blocks_cpu_workers() -> None:
+    gpu = frozenset({"codec:h264", "gpu"})
+    q = PendingJobs()
+    q.push("g", gpu, heap_key("live", "high", 0), "live", "high", 0)
+    q.push("c1", CPU, heap_key("batch", "low", 1), "batch", "low", 1)
+    q.push("c2", CPU, heap_key("batch", "low", 2), "batch", "low", 2)
+    cpu_worker = frozenset({"codec:h264", "encoder:libx264"})
+    assert _drain(q, cpu_worker) == ["c1", "c2"]
+    gpu_worker = cpu_worker | {"gpu"}
+    assert _drain(q, gpu_worker) == ["g"]
+
+
+def test_a_worker_takes_the_best_head_among_heaps_it_satisfies() -> None:
+    q = PendingJobs()
+    eu = frozenset({"codec:h264", "label:zone=eu"})
+    q.push("eu-low", eu, heap_key("batch", "low", 0), "batch", "low", 0)
+    q.push("any-high", CPU, heap_key("default", "high", 1), "default", "high", 1)
+    q.push("eu-live", eu, heap_key("live", "medium", 2), "live", "medium", 2)
+    worker = frozenset({"codec:h264", "label:zone=eu"})
+    assert _drain(q, worker) == ["eu-live", "any-high", "eu-low"]
+    assert q.needs_sets() == {}
+
+
+def test_stats_count_depth_and_oldest() -> None:
+    q = PendingJobs()
+    q.push("a", CPU, heap_key("live", "high", 0), "live", "high", 1000)
+    q.push("b", CPU, heap_key("live", "high", 1), "live", "high", 2000)
+    q.push("c", CPU, heap_key("batch", "low", 2), "batch", "low", 500)
+    assert q.depth() == {("live", "high"): 2, ("batch", "low"): 1}
+    assert q.oldest_ms() == {"live": 1000, "batch": 500}
+    q.remove("a")
+    assert q.depth()[("live", "high")] == 1 and q.oldest_ms()["live"] == 2000
+
+
+def test_aging_lets_a_batch_job_through_a_stream_of_live_jobs() -> None:
+    """With aging, the batch/low job runs although live/high jobs keep arriving
+    faster than they are served; without it, it would wait forever."""
+    interval = 1.0
+    for aging, expect_served in ((interval, True), (0.0, False)):
+        q = PendingJobs()
+        q.push(
+            "old",
+            CPU,
+            heap_key("batch", "low", 0, enqueued_ms=0, aging_interval_s=aging),
+            "batch",
+            "low",
+            0,
+        )
+        served, seq = [], 1
+        for t_ms in range(0, 200_000, 500):  # two live jobs arrive per job served
+            for _ in range(2):
+                q.push(
+                    f"live{seq}",
+                    CPU,
+                    heap_key("live", "high", seq, enqueued_ms=t_ms, aging_interval_s=aging),
+                    "live",
+                    "high",
+                    t_ms,
+                )
+                seq += 1
+            popped = q.pop_for(CPU)
+            assert popped is not None
+            served.append(popped[0])
+        assert ("old" in served) is expect_served
+    # Waiting 92 intervals lifts batch/low (11) above a fresh live/high (103).
+    assert served  # (from the last loop)
+
+
+def test_aging_keeps_fifo_within_a_score() -> None:
+    q = PendingJobs()
+    for seq in range(5):
+        q.push(
+            f"j{seq}",
+            CPU,
+            heap_key("default", "medium", seq, enqueued_ms=seq * 10, aging_interval_s=2.0),
+            "default",
+            "medium",
+            seq * 10,
+        )
+    assert _drain(q) == [f"j{i}" for i in range(5)]
+
+
+def test_matching_tokens() -> None:
+    from ffrtmp.core.matching import offers, requirements
+    from ffrtmp.core.model import JobSpec, Requirements
+
+    o = offers(["libx264", "hevc_nvenc", "aac"], 1, {"zone": "eu"})
+    assert {"codec:h264", "codec:h265", "encoder:hevc_nvenc", "gpu", "label:zone=eu"} <= o
+    spec = JobSpec(
+        "s",
+        "default",
+        "medium",
+        "lavfi:testsrc2",
+        "",
+        "h265",
+        "1M",
+        0,
+        0,
+        0,
+        0,
+        False,
+        "",
+        requirements=Requirements(("hevc_nvenc",), True, (("zone", "eu"),)),
+    )
+    assert requirements(spec) == {"codec:h265", "encoder:hevc_nvenc", "gpu", "label:zone=eu"}
+    assert requirements(spec) <= o
+    assert not requirements(spec) <= offers(["libx264", "libx265"], 0, {})
 
 
 LEGAL = {

@@ -10,7 +10,7 @@ import sys
 from grpc import StatusCode, aio
 
 from ffrtmp import flags
-from ffrtmp.cli import certs, jobs, nodes
+from ffrtmp.cli import certs, jobs, nodes, queue
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     jobs.register(sub)
     nodes.register(sub)
+    queue.register(sub)
     certs.register(sub)
     return p
 

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ffrtmp.v1 import common_pb2, nodes_pb2
+from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2
 
 
 def state_name(value: int) -> str:
@@ -87,6 +87,7 @@ def node_dict(n: nodes_pb2.Node) -> dict[str, Any]:
         "labels": dict(c.labels),
         "ffmpeg_version": c.ffmpeg_version,
         "gpus": c.gpus,
+        "drained": n.drained,
         "address": n.address,
         "connected_at": _iso(n.connected_unix_ms),
         "last_seen_at": _iso(n.last_seen_unix_ms),
@@ -189,3 +190,42 @@ def nodes_table(nodes: Iterable[nodes_pb2.Node]) -> None:
             d["last_seen_at"] or "-",
         )
     _console().print(t)
+
+
+def stats_dict(s: jobs_pb2.GetQueueStatsResponse) -> dict[str, Any]:
+    return {
+        "queued": s.queued,
+        "retry_waiting": s.retry_waiting,
+        "running": s.running,
+        "depths": [{"queue": d.queue, "priority": d.priority, "depth": d.depth} for d in s.depths],
+        "oldest_wait_s": {w.queue: round(w.oldest_wait_s, 3) for w in s.waits},
+        "nodes": [
+            {"id": n.node_id, "running": n.running, "slots": n.slots, "accepting": n.accepting}
+            for n in s.nodes
+        ],
+        "blocked": [
+            {"needs": list(b.needs), "count": b.count, "reason": b.reason} for b in s.blocked
+        ],
+    }
+
+
+def stats_tables(s: jobs_pb2.GetQueueStatsResponse) -> None:
+    con = _console()
+    con.print(f"queued {s.queued}, waiting to retry {s.retry_waiting}, running {s.running}")
+    waits = {w.queue: w.oldest_wait_s for w in s.waits}
+    t = Table(title="queues")
+    for col in ("QUEUE", "PRIORITY", "DEPTH", "OLDEST WAIT"):
+        t.add_column(col)
+    for d in s.depths:
+        t.add_row(d.queue, d.priority, str(d.depth), f"{waits.get(d.queue, 0):.1f}s")
+    con.print(t)
+    n = Table(title="nodes")
+    for col in ("NODE", "RUNNING", "SLOTS", "ACCEPTING"):
+        n.add_column(col)
+    for node in s.nodes:
+        n.add_row(
+            node.node_id, str(node.running), str(node.slots), "yes" if node.accepting else "no"
+        )
+    con.print(n)
+    for b in s.blocked:
+        con.print(f"[yellow]{b.count} job(s) cannot run: {b.reason}[/yellow]")

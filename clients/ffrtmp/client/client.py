@@ -123,6 +123,20 @@ class Client:
         resp = await self._call(self.nodes.ListNodes, nodes_pb2.ListNodesRequest())
         return list(resp.nodes)
 
+    async def drain_node(self, node_id: str, drain: bool = True) -> nodes_pb2.Node:
+        if drain:
+            resp = await self._call(
+                self.nodes.DrainNode, nodes_pb2.DrainNodeRequest(node_id=node_id)
+            )
+            return resp.node
+        undrained = await self._call(
+            self.nodes.UndrainNode, nodes_pb2.UndrainNodeRequest(node_id=node_id)
+        )
+        return undrained.node
+
+    async def queue_stats(self) -> jobs_pb2.GetQueueStatsResponse:
+        return await self._call(self.jobs.GetQueueStats, jobs_pb2.GetQueueStatsRequest())
+
     async def get_node(self, node_id: str) -> nodes_pb2.Node:
         resp = await self._call(self.nodes.GetNode, nodes_pb2.GetNodeRequest(node_id=node_id))
         return resp.node

@@ -96,6 +96,7 @@ class JobSpec(_message.Message):
     MAX_RETRIES_FIELD_NUMBER: _builtins.int
     PRESET_FIELD_NUMBER: _builtins.int
     TIMEOUT_S_FIELD_NUMBER: _builtins.int
+    REQUIREMENTS_FIELD_NUMBER: _builtins.int
     scenario: _builtins.str
     """Named preset, e.g. "720p30-h264", "live-4k", "test"."""
     queue: _builtins.str
@@ -131,6 +132,10 @@ class JobSpec(_message.Message):
     """Seconds after which a run is stopped and the job fails. Unset: none for
     file jobs, the duration plus a margin for live jobs.
     """
+    @_builtins.property
+    def requirements(self) -> Global___Requirements:
+        """What the worker must offer beyond the codec."""
+
     def __init__(
         self,
         *,
@@ -149,10 +154,11 @@ class JobSpec(_message.Message):
         max_retries: _builtins.int | None = ...,
         preset: _builtins.str = ...,
         timeout_s: _builtins.float | None = ...,
+        requirements: Global___Requirements | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "timeout_s", b"timeout_s"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "requirements", b"requirements", "timeout_s", b"timeout_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_timeout_s", b"_timeout_s", "bitrate", b"bitrate", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "scenario", b"scenario", "timeout_s", b"timeout_s", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_timeout_s", b"_timeout_s", "bitrate", b"bitrate", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "requirements", b"requirements", "scenario", b"scenario", "timeout_s", b"timeout_s", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__live: _TypeAlias = _typing.Literal["live"]  # noqa: Y015
     _WhichOneofArgType__live: _TypeAlias = _typing.Literal["_live", b"_live"]  # noqa: Y015
@@ -168,6 +174,57 @@ class JobSpec(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__timeout_s) -> _WhichOneofReturnType__timeout_s | None: ...
 
 Global___JobSpec: _TypeAlias = JobSpec  # noqa: Y015
+
+@_typing.final
+class Requirements(_message.Message):
+    """A job runs only on a worker that has every listed encoder (each proven by a
+    test encode), a GPU when asked, and every label.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ENCODERS_FIELD_NUMBER: _builtins.int
+    GPU_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    gpu: _builtins.bool
+    @_builtins.property
+    def encoders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        encoders: _abc.Iterable[_builtins.str] | None = ...,
+        gpu: _builtins.bool = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["encoders", b"encoders", "gpu", b"gpu", "labels", b"labels"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Requirements: _TypeAlias = Requirements  # noqa: Y015
 
 @_typing.final
 class Progress(_message.Message):

@@ -65,6 +65,11 @@ class JobServiceStub:
                 request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobRequest.SerializeToString,
                 response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobResponse.FromString,
                 _registered_method=True)
+        self.GetQueueStats = channel.unary_unary(
+                '/ffrtmp.v1.JobService/GetQueueStats',
+                request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.GetQueueStatsRequest.SerializeToString,
+                response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.GetQueueStatsResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -111,6 +116,13 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetQueueStats(self, request, context):
+        """Queue depths, waits, running jobs and per-node load.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -143,6 +155,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.WatchJob,
                     request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobRequest.FromString,
                     response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobResponse.SerializeToString,
+            ),
+            'GetQueueStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueueStats,
+                    request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.GetQueueStatsRequest.FromString,
+                    response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.GetQueueStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -308,6 +325,33 @@ class JobService:
             '/ffrtmp.v1.JobService/WatchJob',
             ffrtmp_dot_v1_dot_jobs__pb2.WatchJobRequest.SerializeToString,
             ffrtmp_dot_v1_dot_jobs__pb2.WatchJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQueueStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ffrtmp.v1.JobService/GetQueueStats',
+            ffrtmp_dot_v1_dot_jobs__pb2.GetQueueStatsRequest.SerializeToString,
+            ffrtmp_dot_v1_dot_jobs__pb2.GetQueueStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -44,6 +44,8 @@ class JobServiceStub:
     """Puts a FAILED or CANCELED job back in its queue with a fresh retry budget."""
     WatchJob: _grpc.UnaryStreamMultiCallable[_jobs_pb2.WatchJobRequest, _jobs_pb2.WatchJobResponse]
     """Streams the job on every change until it is terminal."""
+    GetQueueStats: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.GetQueueStatsRequest, _jobs_pb2.GetQueueStatsResponse]
+    """Queue depths, waits, running jobs and per-node load."""
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -61,6 +63,8 @@ class JobServiceAsyncStub(JobServiceStub):
     """Puts a FAILED or CANCELED job back in its queue with a fresh retry budget."""
     WatchJob: _aio.UnaryStreamMultiCallable[_jobs_pb2.WatchJobRequest, _jobs_pb2.WatchJobResponse]  # type: ignore[assignment]
     """Streams the job on every change until it is terminal."""
+    GetQueueStats: _aio.UnaryUnaryMultiCallable[_jobs_pb2.GetQueueStatsRequest, _jobs_pb2.GetQueueStatsResponse]  # type: ignore[assignment]
+    """Queue depths, waits, running jobs and per-node load."""
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     """Clients submit, inspect and control transcoding jobs."""
@@ -111,5 +115,13 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_jobs_pb2.WatchJobResponse], _abc.AsyncIterator[_jobs_pb2.WatchJobResponse]]:
         """Streams the job on every change until it is terminal."""
+
+    @_abc_1.abstractmethod
+    def GetQueueStats(
+        self,
+        request: _jobs_pb2.GetQueueStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.GetQueueStatsResponse, _abc.Awaitable[_jobs_pb2.GetQueueStatsResponse]]:
+        """Queue depths, waits, running jobs and per-node load."""
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -45,6 +45,16 @@ class NodeServiceStub:
                 request_serializer=ffrtmp_dot_v1_dot_nodes__pb2.GetNodeRequest.SerializeToString,
                 response_deserializer=ffrtmp_dot_v1_dot_nodes__pb2.GetNodeResponse.FromString,
                 _registered_method=True)
+        self.DrainNode = channel.unary_unary(
+                '/ffrtmp.v1.NodeService/DrainNode',
+                request_serializer=ffrtmp_dot_v1_dot_nodes__pb2.DrainNodeRequest.SerializeToString,
+                response_deserializer=ffrtmp_dot_v1_dot_nodes__pb2.DrainNodeResponse.FromString,
+                _registered_method=True)
+        self.UndrainNode = channel.unary_unary(
+                '/ffrtmp.v1.NodeService/UndrainNode',
+                request_serializer=ffrtmp_dot_v1_dot_nodes__pb2.UndrainNodeRequest.SerializeToString,
+                response_deserializer=ffrtmp_dot_v1_dot_nodes__pb2.UndrainNodeResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServiceServicer:
@@ -63,6 +73,20 @@ class NodeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DrainNode(self, request, context):
+        """The node finishes its running jobs and takes no new ones, until undrained.
+        Survives master restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndrainNode(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +99,16 @@ def add_NodeServiceServicer_to_server(servicer, server):
                     servicer.GetNode,
                     request_deserializer=ffrtmp_dot_v1_dot_nodes__pb2.GetNodeRequest.FromString,
                     response_serializer=ffrtmp_dot_v1_dot_nodes__pb2.GetNodeResponse.SerializeToString,
+            ),
+            'DrainNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainNode,
+                    request_deserializer=ffrtmp_dot_v1_dot_nodes__pb2.DrainNodeRequest.FromString,
+                    response_serializer=ffrtmp_dot_v1_dot_nodes__pb2.DrainNodeResponse.SerializeToString,
+            ),
+            'UndrainNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndrainNode,
+                    request_deserializer=ffrtmp_dot_v1_dot_nodes__pb2.UndrainNodeRequest.FromString,
+                    response_serializer=ffrtmp_dot_v1_dot_nodes__pb2.UndrainNodeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +166,60 @@ class NodeService:
             '/ffrtmp.v1.NodeService/GetNode',
             ffrtmp_dot_v1_dot_nodes__pb2.GetNodeRequest.SerializeToString,
             ffrtmp_dot_v1_dot_nodes__pb2.GetNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ffrtmp.v1.NodeService/DrainNode',
+            ffrtmp_dot_v1_dot_nodes__pb2.DrainNodeRequest.SerializeToString,
+            ffrtmp_dot_v1_dot_nodes__pb2.DrainNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndrainNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ffrtmp.v1.NodeService/UndrainNode',
+            ffrtmp_dot_v1_dot_nodes__pb2.UndrainNodeRequest.SerializeToString,
+            ffrtmp_dot_v1_dot_nodes__pb2.UndrainNodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

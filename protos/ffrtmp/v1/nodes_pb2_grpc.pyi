@@ -35,6 +35,11 @@ class NodeServiceStub:
     def __new__(cls, channel: _aio.Channel) -> NodeServiceAsyncStub: ...
     ListNodes: _grpc.UnaryUnaryMultiCallable[_nodes_pb2.ListNodesRequest, _nodes_pb2.ListNodesResponse]
     GetNode: _grpc.UnaryUnaryMultiCallable[_nodes_pb2.GetNodeRequest, _nodes_pb2.GetNodeResponse]
+    DrainNode: _grpc.UnaryUnaryMultiCallable[_nodes_pb2.DrainNodeRequest, _nodes_pb2.DrainNodeResponse]
+    """The node finishes its running jobs and takes no new ones, until undrained.
+    Survives master restarts.
+    """
+    UndrainNode: _grpc.UnaryUnaryMultiCallable[_nodes_pb2.UndrainNodeRequest, _nodes_pb2.UndrainNodeResponse]
 
 @_typing.type_check_only
 class NodeServiceAsyncStub(NodeServiceStub):
@@ -43,6 +48,11 @@ class NodeServiceAsyncStub(NodeServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListNodes: _aio.UnaryUnaryMultiCallable[_nodes_pb2.ListNodesRequest, _nodes_pb2.ListNodesResponse]  # type: ignore[assignment]
     GetNode: _aio.UnaryUnaryMultiCallable[_nodes_pb2.GetNodeRequest, _nodes_pb2.GetNodeResponse]  # type: ignore[assignment]
+    DrainNode: _aio.UnaryUnaryMultiCallable[_nodes_pb2.DrainNodeRequest, _nodes_pb2.DrainNodeResponse]  # type: ignore[assignment]
+    """The node finishes its running jobs and takes no new ones, until undrained.
+    Survives master restarts.
+    """
+    UndrainNode: _aio.UnaryUnaryMultiCallable[_nodes_pb2.UndrainNodeRequest, _nodes_pb2.UndrainNodeResponse]  # type: ignore[assignment]
 
 class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
     """Operators inspect the workers known to the master."""
@@ -60,5 +70,22 @@ class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _nodes_pb2.GetNodeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_nodes_pb2.GetNodeResponse, _abc.Awaitable[_nodes_pb2.GetNodeResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DrainNode(
+        self,
+        request: _nodes_pb2.DrainNodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_nodes_pb2.DrainNodeResponse, _abc.Awaitable[_nodes_pb2.DrainNodeResponse]]:
+        """The node finishes its running jobs and takes no new ones, until undrained.
+        Survives master restarts.
+        """
+
+    @_abc_1.abstractmethod
+    def UndrainNode(
+        self,
+        request: _nodes_pb2.UndrainNodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_nodes_pb2.UndrainNodeResponse, _abc.Awaitable[_nodes_pb2.UndrainNodeResponse]]: ...
 
 def add_NodeServiceServicer_to_server(servicer: NodeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

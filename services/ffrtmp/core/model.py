@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class JobState(enum.IntEnum):
@@ -38,6 +39,23 @@ class Outcome(enum.IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Requirements:
+    """What a worker must offer to run a job, beyond its codec."""
+
+    encoders: tuple[str, ...] = ()
+    gpu: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Requirements:
+        return cls(
+            tuple(d.get("encoders", ())),
+            bool(d.get("gpu", False)),
+            tuple((str(k), str(v)) for k, v in d.get("labels", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """A spec with every field resolved (scenario values filled in)."""
 
@@ -56,9 +74,14 @@ class JobSpec:
     preset: str
     max_retries: int | None = None
     timeout_s: float | None = None
+    requirements: Requirements = field(default_factory=Requirements)
 
-    def with_output(self, output: str) -> JobSpec:
-        return replace(self, output=output)
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobSpec:
+        """The inverse of dataclasses.asdict, as stored in SQLite."""
+        fields = dict(d)
+        fields["requirements"] = Requirements.from_dict(fields.get("requirements") or {})
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)

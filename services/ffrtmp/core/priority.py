@@ -10,6 +10,16 @@ def score(queue: str, priority: str) -> int:
     return QUEUE_WEIGHTS[queue] * 10 + PRIORITY_WEIGHTS[priority]
 
 
-def heap_key(queue: str, priority: str, seq: int) -> tuple[int, int]:
-    """Smallest first for heapq: the highest score, then the earliest submission."""
-    return (-score(queue, priority), seq)
+def heap_key(
+    queue: str, priority: str, seq: int, *, enqueued_ms: int = 0, aging_interval_s: float = 0.0
+) -> tuple[float, int]:
+    """Smallest first for heapq: the highest score, then the earliest submission.
+
+    With aging, a job gains a point per interval waited: its effective score at
+    time t is score + (t - enqueued)/interval. Every waiting job gains at the same
+    rate, so ordering by score - enqueued/interval is the same at every t and the
+    key never has to change while the job waits.
+    """
+    if aging_interval_s > 0:
+        return (enqueued_ms / 1000 / aging_interval_s - score(queue, priority), seq)
+    return (float(-score(queue, priority)), seq)

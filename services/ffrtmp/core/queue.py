@@ -1,53 +1,124 @@
-"""The pending-job queue: a heap of keys and ids, with lazy removal.
+"""Pending jobs: one heap per distinct set of requirements.
 
-Only ids and ordering keys live here; specs stay in the store. Removal (cancel)
-marks an id gone and the heap skips it when it surfaces, so removal is O(1).
+Heaps hold only ordering keys and job ids; specs stay in the store. A worker
+takes the best head among the heaps whose requirements it satisfies, so a job
+that needs a GPU never blocks the CPU workers behind it. Removal (cancel) is
+O(1): the entry is forgotten here and skipped when it surfaces in its heap.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import Counter
+from dataclasses import dataclass
 
-from ffrtmp.core.priority import heap_key
+from ffrtmp.core.matching import Tokens
+
+Key = tuple[float, int]
 
 
-class JobQueue:
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: Key
+    needs: Tokens
+    queue: str
+    priority: str
+    enqueued_ms: int
+
+
+class PendingJobs:
     def __init__(self) -> None:
-        self._heap: list[tuple[tuple[int, int], str]] = []
-        self._live: set[str] = set()
+        self._heaps: dict[Tokens, list[tuple[Key, str]]] = {}
+        self._entries: dict[str, Entry] = {}
+        self._depth: Counter[tuple[str, str]] = Counter()
+        self._by_needs: Counter[Tokens] = Counter()
+        # offer set -> the needs sets it satisfies; dropped when a new needs set appears
+        self._fits: dict[Tokens, list[Tokens]] = {}
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self._entries)
 
     def __contains__(self, job_id: object) -> bool:
-        return job_id in self._live
+        return job_id in self._entries
 
-    def push(self, job_id: str, queue: str, priority: str, seq: int) -> None:
-        if job_id in self._live:
+    def push(
+        self, job_id: str, needs: Tokens, key: Key, queue: str, priority: str, enqueued_ms: int
+    ) -> None:
+        if job_id in self._entries:
             return
-        self._live.add(job_id)
-        heapq.heappush(self._heap, (heap_key(queue, priority, seq), job_id))
+        self._entries[job_id] = Entry(key, needs, queue, priority, enqueued_ms)
+        self._depth[(queue, priority)] += 1
+        self._by_needs[needs] += 1
+        heap = self._heaps.get(needs)
+        if heap is None:
+            heap = self._heaps[needs] = []
+            self._fits.clear()
+        heapq.heappush(heap, (key, job_id))
 
     def remove(self, job_id: str) -> bool:
-        if job_id not in self._live:
+        entry = self._entries.pop(job_id, None)
+        if entry is None:
             return False
-        self._live.discard(job_id)
-        if not self._live:
-            self._heap.clear()
+        self._forget(entry)
         return True
 
-    def _skip_removed(self) -> None:
-        while self._heap and self._heap[0][1] not in self._live:
-            heapq.heappop(self._heap)
+    def _forget(self, entry: Entry) -> None:
+        self._depth[(entry.queue, entry.priority)] -= 1
+        if not self._depth[(entry.queue, entry.priority)]:
+            del self._depth[(entry.queue, entry.priority)]
+        self._by_needs[entry.needs] -= 1
+        if not self._by_needs[entry.needs]:
+            del self._by_needs[entry.needs]
 
-    def peek(self) -> str | None:
-        self._skip_removed()
-        return self._heap[0][1] if self._heap else None
+    def _head(self, needs: Tokens) -> tuple[Key, str] | None:
+        heap = self._heaps[needs]
+        while heap:
+            key, job_id = heap[0]
+            entry = self._entries.get(job_id)
+            if entry is not None and entry.key == key and entry.needs == needs:
+                return heap[0]
+            heapq.heappop(heap)  # removed, or pushed again with another key
+        return None
 
-    def pop(self) -> str | None:
-        self._skip_removed()
-        if not self._heap:
+    def _satisfied(self, offer: Tokens) -> list[Tokens]:
+        fits = self._fits.get(offer)
+        if fits is None:
+            fits = self._fits[offer] = [n for n in self._heaps if n <= offer]
+        return fits
+
+    def peek_for(self, offer: Tokens) -> str | None:
+        best: tuple[Key, str] | None = None
+        for needs in self._satisfied(offer):
+            head = self._head(needs)
+            if head is not None and (best is None or head < best):
+                best = head
+        return None if best is None else best[1]
+
+    def pop_for(self, offer: Tokens) -> tuple[str, Tokens] | None:
+        """The best job a worker offering `offer` can run, taken off the queue,
+        with what it needs."""
+        job_id = self.peek_for(offer)
+        if job_id is None:
             return None
-        _, job_id = heapq.heappop(self._heap)
-        self._live.discard(job_id)
-        return job_id
+        entry = self._entries.pop(job_id)
+        heapq.heappop(self._heaps[entry.needs])
+        self._forget(entry)
+        return job_id, entry.needs
+
+    def entry(self, job_id: str) -> Entry | None:
+        return self._entries.get(job_id)
+
+    def depth(self) -> dict[tuple[str, str], int]:
+        return dict(self._depth)
+
+    def needs_sets(self) -> dict[Tokens, int]:
+        """Distinct requirement sets waiting, with how many jobs have each."""
+        return dict(self._by_needs)
+
+    def oldest_ms(self) -> dict[str, int]:
+        """Earliest enqueue time per queue (a scan: for stats, not the hot path)."""
+        out: dict[str, int] = {}
+        for e in self._entries.values():
+            if e.queue not in out or e.enqueued_ms < out[e.queue]:
+                out[e.queue] = e.enqueued_ms
+        return out

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.core.model import JobSpec
+from ffrtmp.core.model import JobSpec, Requirements
 from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
 from ffrtmp.core.scenarios import BUILTIN, DEFAULT_SCENARIO, Scenario
 
@@ -20,6 +20,7 @@ MAX_URL = 2048
 MAX_REQUEST_ID = 128
 MAX_DURATION_S = 7 * 86400.0
 MAX_RETRIES = 100
+MAX_REQUIRED = 16
 LIVE_TIMEOUT_MARGIN_S = 30.0
 
 CODEC_FAMILIES = frozenset({"h264", "h265", "hevc", "vp9", "av1"})
@@ -36,6 +37,7 @@ _ENCODER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _PRESET = re.compile(r"^[a-z0-9]{0,16}$")
 _LAVFI = re.compile(r"^([a-z0-9]+)(?:=([A-Za-z0-9=:._#x-]{0,200}))?$")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
@@ -58,6 +60,7 @@ class RawSpec:
     max_retries: int | None = None
     preset: str = ""
     timeout_s: float | None = None
+    requirements: Requirements = field(default_factory=Requirements)
 
 
 def bitrate_bps(text: str) -> int:
@@ -122,6 +125,19 @@ def _check_output(value: str) -> None:
         raise InvalidArgument(field, f"file extension must be one of {allowed}")
 
 
+def _check_requirements(r: Requirements) -> None:
+    if len(r.encoders) > MAX_REQUIRED:
+        raise InvalidArgument("spec.requirements.encoders", f"at most {MAX_REQUIRED}")
+    for e in r.encoders:
+        if not _ENCODER.match(e):
+            raise InvalidArgument("spec.requirements.encoders", f"bad encoder name {e[:64]!r}")
+    if len(r.labels) > MAX_REQUIRED:
+        raise InvalidArgument("spec.requirements.labels", f"at most {MAX_REQUIRED}")
+    for k, v in r.labels:
+        if not _LABEL.match(k) or len(v) > 128 or not v.isprintable():
+            raise InvalidArgument("spec.requirements.labels", f"bad label {k[:64]!r}")
+
+
 def _scenario(name: str, catalog: dict[str, Scenario]) -> Scenario:
     name = name or DEFAULT_SCENARIO
     if len(name) > 64 or name not in catalog:
@@ -156,12 +172,12 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         ) from None
     if not 1_000 <= bps <= 1_000_000_000:
         raise InvalidArgument("spec.bitrate", "must be between 1k and 1000M")
-    for field, value, lo, hi in (
+    for name, value, lo, hi in (
         ("spec.width", raw.width, 16, 7680),
         ("spec.height", raw.height, 16, 4320),
     ):
         if value and not (lo <= value <= hi and value % 2 == 0):
-            raise InvalidArgument(field, f"must be an even number from {lo} to {hi}")
+            raise InvalidArgument(name, f"must be an even number from {lo} to {hi}")
     if not math.isfinite(raw.fps) or raw.fps < 0 or raw.fps > 240:
         raise InvalidArgument("spec.fps", "must be between 1 and 240")
     if not math.isfinite(raw.duration_s) or raw.duration_s < 0:
@@ -176,6 +192,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         not math.isfinite(raw.timeout_s) or not 0 < raw.timeout_s <= 2 * MAX_DURATION_S
     ):
         raise InvalidArgument("spec.timeout_s", "must be a positive number of seconds")
+    _check_requirements(raw.requirements)
     live = sc.live if raw.live is None else raw.live
     source = raw.input or "lavfi:testsrc2"
     _check_input(source)
@@ -197,6 +214,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         preset=raw.preset or sc.preset,
         max_retries=raw.max_retries,
         timeout_s=raw.timeout_s if raw.timeout_s is not None else default_timeout(live, duration),
+        requirements=raw.requirements,
     )
 
 

@@ -22,5 +22,13 @@ class MasterConfig:
     heartbeat_interval_s: float = 30.0
     heartbeat_timeout_s: float = 120.0
     stall_timeout_s: float = 60.0
+    aging_interval_s: float = 0.0  # 0: off
     backoff: Backoff = field(default_factory=Backoff)
     sqlite_synchronous: str = "FULL"
+    # Plaintext grpc.health.v1-only port for probes without mTLS; 0 = off.
+    health_port: int = 0
+    health_host: str = "127.0.0.1"
+    # Terminal jobs older than this are deleted; 0 keeps them forever.
+    retention_s: float = 7 * 86400.0
+    retention_interval_s: float = 3600.0
+    trace_exporter: str = "none"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import cast
 
+from ffrtmp import wire
 from ffrtmp.core.model import Job, JobState, Outcome
 from ffrtmp.core.spec import RawSpec
-from ffrtmp.master.scheduler import RunResult
+from ffrtmp.master.scheduler import QueueStats, RunResult
 from ffrtmp.master.sessions import NodeSession
-from ffrtmp.v1 import common_pb2, nodes_pb2, worker_pb2
+from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2, worker_pb2
 from ffrtmp.wire import lease, lease_pb, progress, progress_pb, spec_pb
 
 __all__ = ["lease", "lease_pb", "progress", "progress_pb", "spec_pb"]
@@ -35,6 +36,7 @@ def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
         max_retries=p.max_retries if p.HasField("max_retries") else None,
         preset=p.preset,
         timeout_s=p.timeout_s if p.HasField("timeout_s") else None,
+        requirements=wire.requirements(p.requirements),
     )
 
 
@@ -98,7 +100,8 @@ def capabilities_pb(c: dict[str, object]) -> nodes_pb2.Capabilities:
 
 def node_pb(s: NodeSession) -> nodes_pb2.Node:
     if s.connected:
-        state = nodes_pb2.NODE_STATE_DRAINING if s.draining else nodes_pb2.NODE_STATE_ONLINE
+        draining = s.draining or s.drained
+        state = nodes_pb2.NODE_STATE_DRAINING if draining else nodes_pb2.NODE_STATE_ONLINE
     else:
         state = nodes_pb2.NODE_STATE_OFFLINE
     return nodes_pb2.Node(
@@ -109,6 +112,7 @@ def node_pb(s: NodeSession) -> nodes_pb2.Node:
         connected_unix_ms=s.connected_ms,
         last_seen_unix_ms=s.last_seen_ms,
         address=s.address,
+        drained=s.drained,
     )
 
 
@@ -125,4 +129,33 @@ def run_result(r: worker_pb2.Result) -> RunResult:
         log_tail=r.log_tail,
         output=r.output,
         output_bytes=r.output_bytes,
+    )
+
+
+def queue_stats_pb(st: QueueStats) -> jobs_pb2.GetQueueStatsResponse:
+    return jobs_pb2.GetQueueStatsResponse(
+        depths=[
+            jobs_pb2.QueueDepth(queue=q, priority=p, depth=n)
+            for (q, p), n in sorted(st.depth.items())
+        ],
+        waits=[
+            jobs_pb2.QueueWait(queue=q, oldest_wait_s=w)
+            for q, w in sorted(st.oldest_wait_s.items())
+        ],
+        queued=sum(st.depth.values()),
+        retry_waiting=st.retry_waiting,
+        running=st.running,
+        nodes=[
+            jobs_pb2.NodeLoad(
+                node_id=n.node_id,
+                running=sum(1 for a in n.leases.values() if a > 0),
+                slots=n.slots,
+                accepting=n.accepting,
+            )
+            for n in st.nodes
+        ],
+        blocked=[
+            jobs_pb2.BlockedJobs(needs=sorted(needs), count=count, reason=reason)
+            for needs, count, reason in st.blocked
+        ],
     )

@@ -9,8 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
-from ffrtmp import flags, logsetup
+from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
+from ffrtmp.master import backup
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
 
@@ -20,7 +21,8 @@ log = logging.getLogger("ffrtmp.master")
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ffrtmp-master",
-        description="The ffrtmp master: takes transcoding jobs and hands them to workers.",
+        description="The ffrtmp master: takes transcoding jobs and hands them to workers."
+        " `ffrtmp-master backup --db PATH --to FILE` copies a live database.",
     )
     f = flags.add
     f(p, "--listen", default="0.0.0.0:50051", help="gRPC address (HOST:PORT)")
@@ -32,6 +34,14 @@ def parser() -> argparse.ArgumentParser:
         help="Prometheus /metrics port; 0 picks a free port, -1 disables",
     )
     f(p, "--metrics-host", default="0.0.0.0", help="address for the metrics endpoint")
+    f(
+        p,
+        "--health-port",
+        default=0,
+        type=int,
+        help="plaintext grpc.health.v1-only port for probes without mTLS; 0 disables",
+    )
+    f(p, "--health-host", default="127.0.0.1", help="address for the health-only port")
     f(p, "--db", default="ffrtmp.db", type=Path, help="SQLite database file")
     f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate that signs peers")
     f(p, "--cert", default="certs/master.crt", type=Path, help="master certificate")
@@ -65,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
         type=flags.duration,
         help="a run with no ffmpeg progress for this long is killed and retried; 0 disables",
     )
+    f(p, "--aging-interval", default=0.0, type=flags.duration,
+      help="a waiting job gains one priority point per interval (e.g. 5m); 0 is off")
     f(p, "--retry-backoff", default=5.0, type=flags.duration, help="first retry delay")
     f(p, "--retry-backoff-factor", default=2.0, type=float, help="growth of the retry delay")
     f(p, "--retry-backoff-max", default=300.0, type=flags.duration, help="longest retry delay")
@@ -76,6 +88,28 @@ def parser() -> argparse.ArgumentParser:
         choices=["FULL", "NORMAL"],
         help="SQLite synchronous mode; FULL survives power loss",
     )
+    f(
+        p,
+        "--retention",
+        default=7 * 86400.0,
+        type=flags.duration,
+        help="delete finished jobs and their history this long after they ended; 0 keeps all",
+    )
+    f(
+        p,
+        "--retention-interval",
+        default=3600.0,
+        type=flags.duration,
+        help="how often retention sweeps (e.g. 1h)",
+    )
+    f(
+        p,
+        "--trace-exporter",
+        default="none",
+        choices=["none", "console", "otlp"],
+        help="OpenTelemetry span exporter (needs the ffrtmp[otel] extra)",
+    )
+    f(p, "--log-format", default="text", choices=list(logsetup.FORMATS), help="log line format")
     f(
         p,
         "--log-level",
@@ -100,6 +134,7 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
         heartbeat_interval_s=args.heartbeat_interval,
         heartbeat_timeout_s=args.heartbeat_timeout,
         stall_timeout_s=args.stall_timeout,
+        aging_interval_s=args.aging_interval,
         backoff=Backoff(
             base_s=args.retry_backoff,
             factor=args.retry_backoff_factor,
@@ -107,6 +142,11 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
             jitter=args.retry_jitter,
         ),
         sqlite_synchronous=args.sqlite_synchronous,
+        health_port=args.health_port,
+        health_host=args.health_host,
+        retention_s=args.retention,
+        retention_interval_s=max(0.05, args.retention_interval),
+        trace_exporter=args.trace_exporter,
     )
 
 
@@ -132,15 +172,23 @@ async def run(config: MasterConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     # Tells a supervising test or script that the ports are bound.
-    print(f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}", flush=True)
+    print(
+        f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}"
+        f" health_port={master.health_port}",
+        flush=True,
+    )
     await master.wait()
     await master.stop()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["backup"]:  # the one subcommand; `ffrtmp-master [flags]` runs the master
+        return backup.main(argv[1:])
     args = parser().parse_args(argv)
-    logsetup.setup(args.log_level)
+    logsetup.setup(args.log_level, args.log_format)
+    tracing.setup("ffrtmp-master", args.trace_exporter)
     if args.max_retries < 0:
         parser().error("--max-retries must be at least 0")
     try:

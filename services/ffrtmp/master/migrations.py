@@ -27,7 +27,8 @@ MIGRATIONS: list[str] = [
         output TEXT NOT NULL DEFAULT '',
         output_bytes INTEGER NOT NULL DEFAULT 0,
         not_before_ms INTEGER NOT NULL DEFAULT 0,
-        retry_base INTEGER NOT NULL DEFAULT 0
+        retry_base INTEGER NOT NULL DEFAULT 0,
+        needs TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX jobs_by_state ON jobs(state, seq);
     CREATE INDEX jobs_by_node ON jobs(node_id, seq);
@@ -47,7 +48,8 @@ MIGRATIONS: list[str] = [
         capabilities TEXT NOT NULL DEFAULT '{}',
         address TEXT NOT NULL DEFAULT '',
         first_seen_ms INTEGER NOT NULL,
-        last_seen_ms INTEGER NOT NULL
+        last_seen_ms INTEGER NOT NULL,
+        drained INTEGER NOT NULL DEFAULT 0
     );
     """,
 ]

@@ -7,18 +7,26 @@ import logging
 from typing import Any
 
 from grpc import aio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from ffrtmp.master import sqlite_file
+from ffrtmp.master.cert_metrics import watch_certificates
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.errors import ErrorInterceptor
+from ffrtmp.master.health import MasterHealth
+from ffrtmp.master.lifecycle import JobLifecycle
+from ffrtmp.master.metered_store import MeteredStore
 from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.queue_metrics import QueueCollector
+from ffrtmp.master.retention import Retention
+from ffrtmp.master.rpc_metrics import RpcMetricsInterceptor
+from ffrtmp.master.rpc_tracing import JobTraces, RpcTracingInterceptor
 from ffrtmp.master.scheduler import Scheduler
 from ffrtmp.master.servicers.jobs import JobServicer
 from ffrtmp.master.servicers.nodes import NodeServicer
 from ffrtmp.master.servicers.worker import WorkerServicer
-from ffrtmp.master.store import Store
 from ffrtmp.tls.credentials import server_credentials
 from ffrtmp.v1 import (
     jobs_pb2,
@@ -51,9 +59,21 @@ class Master:
     def __init__(self, config: MasterConfig) -> None:
         self.config = config
         self.metrics = MasterMetrics()
-        self.store = Store(config.db, synchronous=config.sqlite_synchronous)
+        self.store = MeteredStore(config.db, self.metrics, synchronous=config.sqlite_synchronous)
         self.scheduler = Scheduler(self.store, config, self.metrics)
-        self._health = health.aio.HealthServicer()
+        self.metrics.registry.register(QueueCollector(self.scheduler))
+        self.traces = JobTraces()
+        self.store.observers.append(JobLifecycle(self.metrics, self.traces).transition)
+        self.health = MasterHealth(self.store, SERVICES, self.metrics)
+        watch_certificates(self.metrics, master=config.cert, ca=config.ca)
+        self.retention = Retention(
+            self.store,
+            self.metrics,
+            keep_s=config.retention_s,
+            interval_s=config.retention_interval_s,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self.health_port = 0
         self.server: aio.Server | None = None
         self.port = 0
         self.metrics_port = 0
@@ -62,13 +82,20 @@ class Master:
         self._stopping = False
 
     async def start(self) -> None:
+        sqlite_file.prepare(self.config.db)
         await self.store.open()
         await self.scheduler.start()
-        server = aio.server(interceptors=[ErrorInterceptor()], options=SERVER_OPTIONS)
+        # Outermost first: tracing and metrics see the status ErrorInterceptor set.
+        interceptors = [
+            RpcTracingInterceptor(self.traces),
+            RpcMetricsInterceptor(self.metrics),
+            ErrorInterceptor(),
+        ]
+        server = aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
         jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.scheduler), server)
         nodes_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.scheduler), server)
         worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(self.scheduler), server)
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        self.health.add_to(server)
         reflection.enable_server_reflection(
             (
                 *SERVICES,
@@ -83,7 +110,14 @@ class Master:
             raise OSError(f"cannot listen on {self.config.listen}")
         await server.start()
         self.server = server
-        await self._set_serving(True)
+        await self.health.set_accepting(True)
+        self._tasks.append(self.health.start_probe())
+        if self.config.retention_s > 0:
+            self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
+        if self.config.health_port > 0:
+            self.health_port = await self.health.serve_plaintext(
+                self.config.health_host, self.config.health_port
+            )
         if self.config.metrics_port >= 0:
             self._metrics_server, _ = start_http_server(
                 self.config.metrics_port,
@@ -99,19 +133,10 @@ class Master:
             self.config.db,
         )
 
-    async def _set_serving(self, serving: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in ("", *SERVICES):
-            await self._health.set(name, status)
-
     async def wait(self) -> None:
         """Until stop() is called or a background task dies."""
         stopped = asyncio.ensure_future(self._stopped.wait())
-        pending: set[asyncio.Future[Any]] = {*self.scheduler.tasks, stopped}
+        pending: set[asyncio.Future[Any]] = {*self.scheduler.tasks, *self._tasks, stopped}
         while stopped in pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             failed = [
@@ -135,11 +160,15 @@ class Master:
         self._stopping = True
         self.scheduler.accepting = False
         if self.server is not None:
-            await self._set_serving(False)
+            await self.health.set_accepting(False)
             await self.scheduler.stop()
             await self.server.stop(grace)
             # Dropped while the loop runs: grpc's finalizer needs a live loop.
             self.server = None
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.health.stop()
         await self.store.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()

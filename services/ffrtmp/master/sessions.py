@@ -37,7 +37,12 @@ class HeartbeatAckCmd:
     seq: int
 
 
-Command = AssignCmd | CancelCmd | AbortCmd | ResultAckCmd | HeartbeatAckCmd
+@dataclass(frozen=True, slots=True)
+class DrainCmd:
+    drain: bool
+
+
+Command = AssignCmd | CancelCmd | AbortCmd | ResultAckCmd | HeartbeatAckCmd | DrainCmd
 
 
 @dataclass(slots=True)
@@ -46,14 +51,21 @@ class NodeSession:
     capabilities: dict[str, object]
     slots: int
     address: str = ""
+    offers: frozenset[str] = frozenset()
     connected: bool = False
-    draining: bool = False
+    draining: bool = False  # the worker is shutting down (it said so in a heartbeat)
+    drained: bool = False  # an operator drained it (DrainNode); persisted
     connected_ms: int = 0
     last_seen: float = 0.0  # monotonic seconds
     last_seen_ms: int = 0
     leases: dict[str, int] = field(default_factory=dict)  # job id -> attempt
     outbox: asyncio.Queue[Command | None] = field(default_factory=asyncio.Queue)
     generation: int = 0  # bumped on every (re)connect, to tell streams apart
+
+    @property
+    def accepting(self) -> bool:
+        """Takes new jobs."""
+        return self.connected and not self.draining and not self.drained
 
     @property
     def free_slots(self) -> int:

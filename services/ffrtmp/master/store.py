@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, ProgressInfo
 from ffrtmp.master.migrations import migrate
 
@@ -63,8 +64,26 @@ _SETTABLE = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class QueuedKey:
+    id: str
+    queue: str
+    priority: str
+    seq: int
+    created_ms: int
+    needs: str
+
+
+def encode_needs(tokens: frozenset[str]) -> str:
+    return "\n".join(sorted(tokens))
+
+
+def decode_needs(text: str) -> frozenset[str]:
+    return frozenset(text.split("\n")) if text else frozenset()
+
+
 def _row_to_job(row: Sequence[Any]) -> Job:
-    spec = JobSpec(**json.loads(row[3]))
+    spec = JobSpec.from_dict(json.loads(row[3]))
     return Job(
         seq=row[0],
         id=row[1],
@@ -203,7 +222,7 @@ class Store:
                     return _row_to_job(row), False
             cur = conn.execute(
                 "INSERT INTO jobs(id, request_id, spec, queue, priority, state, created_ms,"
-                " updated_ms) VALUES (?,?,?,?,?,?,?,?)",
+                " updated_ms, needs) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     job.id,
                     job.request_id or None,
@@ -213,6 +232,7 @@ class Store:
                     int(job.state),
                     job.created_ms,
                     job.updated_ms,
+                    encode_needs(requirements(job.spec)),
                 ),
             )
             _insert_event(conn, job.id, event)
@@ -323,13 +343,31 @@ class Store:
         )
         return [_row_to_job(r) for r in rows]
 
-    async def queued_keys(self) -> list[tuple[str, str, str, int]]:
-        """(id, queue, priority, seq) of every queued job: all the heap needs."""
+    async def queued_keys(self) -> list[QueuedKey]:
+        """What the heaps need of every queued job, without parsing specs."""
         rows = await self._read(
-            "SELECT id, queue, priority, seq FROM jobs WHERE state=? ORDER BY seq",
+            "SELECT id, queue, priority, seq, created_ms, needs FROM jobs WHERE state=?"
+            " ORDER BY seq",
             (int(JobState.QUEUED),),
         )
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+        return [QueuedKey(*r) for r in rows]
+
+    async def known_nodes(self) -> list[tuple[str, dict[str, Any], str, int, bool]]:
+        """(id, capabilities, address, last seen ms, drained) of every node seen."""
+        rows = await self._read(
+            "SELECT id, capabilities, address, last_seen_ms, drained FROM nodes ORDER BY id"
+        )
+        return [(r[0], json.loads(r[1]), r[2], r[3], bool(r[4])) for r in rows]
+
+    async def set_drained(self, node_id: str, drained: bool, now_ms: int) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO nodes(id, first_seen_ms, last_seen_ms, drained) VALUES (?,?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET drained=excluded.drained",
+                (node_id, now_ms, now_ms, int(drained)),
+            )
+
+        await self.write(op)
 
 
 def _commit_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[Any]:

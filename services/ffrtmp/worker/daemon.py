@@ -19,9 +19,8 @@ from typing import Any
 
 import grpc
 from grpc import aio
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from ffrtmp import wire
+from ffrtmp import logcontext, tracing, wire
 from ffrtmp.core.model import Lease, Outcome, ProgressInfo
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
@@ -29,6 +28,8 @@ from ffrtmp.wire import lease_pb
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.execution import Environment, Execution, Refused, Report, sweep_partials
 from ffrtmp.worker.ffmpeg import find_ffmpeg
+from ffrtmp.worker.http import WorkerHttp
+from ffrtmp.worker.metrics import WorkerMetrics
 from ffrtmp.worker.probe import Capabilities, probe_capabilities
 
 log = logging.getLogger("ffrtmp.worker")
@@ -48,7 +49,8 @@ class Worker:
         self.unacked: dict[str, worker_pb2.Result] = {}
         self.caps: Capabilities | None = None
         self.ffmpeg = ""
-        self.draining = False
+        self.draining = False  # shutting down: finish runs, then exit
+        self.drained = False  # drained by an operator: finish runs, take no new ones
         self.node_id = ""
         self.metrics_port = 0
         self.heartbeat_interval = 30.0
@@ -60,13 +62,9 @@ class Worker:
         self._contact: float | None = None  # send time of the last acknowledged heartbeat
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.registry = CollectorRegistry()
-        self._g_running = Gauge(
-            "ffrtmp_worker_jobs_running", "ffmpeg runs in progress", registry=self.registry
-        )
-        self._g_connected = Gauge(
-            "ffrtmp_worker_connected", "1 while the master stream is up", registry=self.registry
-        )
+        self.metrics = WorkerMetrics()
+        self.registry = self.metrics.registry
+        self._http: WorkerHttp | None = None
 
     # -- lifecycle -------------------------------------------------------
     async def run(self) -> None:
@@ -77,10 +75,14 @@ class Worker:
         if swept:
             log.info("removed %d partial outputs of runs from before this start", swept)
         if self.config.metrics_port >= 0:
-            server, _ = start_http_server(
-                self.config.metrics_port, addr=self.config.metrics_host, registry=self.registry
+            self._http = WorkerHttp(
+                self.config.metrics_host,
+                self.config.metrics_port,
+                self.registry,
+                lambda: self.ready,
             )
-            self.metrics_port = server.server_port
+            self._http.start()
+            self.metrics_port = self._http.port
         log.info(
             "worker using %s (%s), %d slots, metrics on :%d",
             self.ffmpeg,
@@ -102,6 +104,8 @@ class Worker:
                     await asyncio.wait_for(self._stop.wait(), delay * random.uniform(0.8, 1.2))
         finally:
             fence.cancel()
+            if self._http is not None:
+                self._http.stop()
             for r in list(self.runs.values()):
                 if r.ffmpeg is not None:
                     await r.ffmpeg.kill()
@@ -111,6 +115,7 @@ class Worker:
         if self.draining:
             return
         self.draining = True
+        self.metrics.draining.set(1)
         log.info("draining: %d runs to finish", len(self.runs))
         self._heartbeat()
         while self.runs or self.unacked:
@@ -118,6 +123,11 @@ class Worker:
             if not self.runs and self._out is None:
                 break  # results cannot be delivered without a master; they are re-offered
         self.stop()
+
+    @property
+    def ready(self) -> bool:
+        """For /readyz: connected to the master and taking jobs."""
+        return self._out is not None and not self.draining and not self.drained
 
     def stop(self) -> None:
         self._stop.set()
@@ -142,7 +152,7 @@ class Worker:
                         welcomed = True
                         self._contact = hello_sent
                         self._out = out
-                        self._g_connected.set(1)
+                        self.metrics.connected.set(1)
                         self._on_welcome(msg.welcome)
                         hb = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
                     elif kind == "assign":
@@ -153,6 +163,9 @@ class Worker:
                         self._on_abort(
                             msg.abort.lease.job_id, msg.abort.lease.attempt, msg.abort.reason
                         )
+                    elif kind == "drain":
+                        self.drained = msg.drain.drain
+                        log.info("%s by the master", "drained" if self.drained else "undrained")
                     elif kind == "result_ack":
                         self.unacked.pop(msg.result_ack.lease.job_id, None)
                     elif kind == "heartbeat_ack":
@@ -164,7 +177,7 @@ class Worker:
             log.warning("master stream: %s %s", exc.code().name, exc.details())
         finally:
             self._out = None
-            self._g_connected.set(0)
+            self.metrics.connected.set(0)
             out.put_nowait(None)
             if hb is not None:
                 hb.cancel()
@@ -228,6 +241,7 @@ class Worker:
     # -- master's commands -----------------------------------------------
     def _on_welcome(self, w: worker_pb2.Welcome) -> None:
         self.node_id = w.node_id
+        logcontext.set_process_field("node_id", w.node_id)
         self.heartbeat_interval = max(0.05, w.heartbeat_interval_s)
         self.heartbeat_timeout = max(self.heartbeat_interval, w.heartbeat_timeout_s)
         self.stall_timeout = max(0.0, w.stall_timeout_s)
@@ -250,8 +264,11 @@ class Worker:
             return  # a repeat of an Assign we already run
         run = Execution(lease, wire.spec(a.spec))
         self.runs[lease.job_id] = run
-        self._g_running.set(len(self.runs))
-        run.task = asyncio.create_task(self._execute(run), name=f"job-{lease.job_id}")
+        self.metrics.running.set(len(self.runs))
+        trace_context = dict(a.trace_context)
+        run.task = asyncio.create_task(
+            self._execute(run, trace_context), name=f"job-{lease.job_id}"
+        )
 
     def _on_cancel(self, job_id: str, attempt: int) -> None:
         run = self.runs.get(job_id)
@@ -275,33 +292,17 @@ class Worker:
         task.add_done_callback(self._tasks.discard)
 
     # -- running ffmpeg --------------------------------------------------
-    async def _execute(self, run: Execution) -> None:
+    async def _execute(self, run: Execution, trace_context: dict[str, str]) -> None:
         lease = run.lease
-        assert self.caps is not None
-        env = Environment(
-            self.ffmpeg,
-            self.caps.encoders,
-            self.config.input_root,
-            self.config.output_root,
-            self.config.rtmp_base,
-            lambda: self.stall_timeout,
-        )
-        try:
-            if self.draining:
-                raise Refused("the worker is draining")
-            report = await run.run(
-                env,
-                on_started=lambda pid: self._started(run, pid),
-                on_progress=lambda p: self._progress(run, p),
-            )
-        except Refused as exc:
-            report = Report(Outcome.FAILED, error_class="transient", error=str(exc))
-        except Exception as exc:
-            log.exception("job %s could not run", lease.job_id)
-            report = Report(Outcome.FAILED, error_class="permanent", error=f"worker error: {exc}")
-        finally:
-            self.runs.pop(lease.job_id, None)
-            self._g_running.set(len(self.runs))
+        # This task's log lines (the runner's too) carry the job's fields.
+        logcontext.bind(job_id=lease.job_id, attempt=lease.attempt)
+        attrs = {"job.id": lease.job_id, "job.attempt": lease.attempt, "node.id": self.node_id}
+        with tracing.span("job.run", parent=trace_context, attributes=attrs) as span:
+            report = await self._run_ffmpeg(run)
+            if span is not None:
+                span.set_attribute("job.outcome", report.outcome.name.lower())
+                if report.outcome == Outcome.FAILED:
+                    tracing.set_error(span, report.error[:200])
         if run.aborted:
             return
         log.info(
@@ -324,12 +325,41 @@ class Worker:
         self.unacked[lease.job_id] = result
         self._send(worker_pb2.WorkerMessage(result=result))
 
+    async def _run_ffmpeg(self, run: Execution) -> Report:
+        assert self.caps is not None
+        env = Environment(
+            self.ffmpeg,
+            self.caps.encoders,
+            self.config.input_root,
+            self.config.output_root,
+            self.config.rtmp_base,
+            lambda: self.stall_timeout,
+        )
+        try:
+            if self.draining:
+                raise Refused("the worker is draining")
+            return await run.run(
+                env,
+                on_started=lambda pid: self._started(run, pid),
+                on_progress=lambda p: self._progress(run, p),
+            )
+        except Refused as exc:
+            return Report(Outcome.FAILED, error_class="transient", error=str(exc))
+        except Exception as exc:
+            log.exception("job %s could not run", run.lease.job_id)
+            return Report(Outcome.FAILED, error_class="permanent", error=f"worker error: {exc}")
+        finally:
+            self.runs.pop(run.lease.job_id, None)
+            self.metrics.running.set(len(self.runs))
+            self.metrics.job_ended(run.lease.job_id)
+
     def _started(self, run: Execution, pid: int) -> None:
         self._send(
             worker_pb2.WorkerMessage(started=worker_pb2.Started(lease=lease_pb(run.lease), pid=pid))
         )
 
     def _progress(self, run: Execution, p: ProgressInfo) -> None:
+        self.metrics.progress(run.lease.job_id, p)
         self._send(
             worker_pb2.WorkerMessage(
                 progress=worker_pb2.ProgressReport(

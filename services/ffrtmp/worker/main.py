@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ffrtmp import flags, logsetup
+from ffrtmp import flags, logsetup, tracing
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.daemon import Worker
 from ffrtmp.worker.ffmpeg import FfmpegNotFound
@@ -81,6 +81,14 @@ def parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="log level",
     )
+    f(p, "--log-format", default="text", choices=list(logsetup.FORMATS), help="log line format")
+    f(
+        p,
+        "--trace-exporter",
+        default="none",
+        choices=["none", "console", "otlp"],
+        help="OpenTelemetry span exporter (needs the ffrtmp[otel] extra)",
+    )
     return p
 
 
@@ -128,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 1 <= args.slots <= 256:
         p.error("--slots must be from 1 to 256")
-    logsetup.setup(args.log_level)
+    logsetup.setup(args.log_level, args.log_format)
+    tracing.setup("ffrtmp-worker", args.trace_exporter)
     try:
         return asyncio.run(run(config_from(args)))
     except (FfmpegNotFound, FileNotFoundError) as exc:

@@ -18,6 +18,9 @@ PROBE_TIMEOUT_S = 15.0
 _ENCODER_LINE = re.compile(r"^\s*([VAS][A-Z.]{5})\s+(\S+)")
 
 
+HW_TEST_TIMEOUT_S = 15.0
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     encoders: tuple[str, ...]
@@ -81,13 +84,106 @@ async def probe_capabilities(ffmpeg: str) -> Capabilities:
         _run(ffmpeg, "-version"),
     )
     return Capabilities(
-        encoders=parse_encoders(encoders),
+        encoders=await verify_hardware(ffmpeg, parse_encoders(encoders)),
         hwaccels=parse_hwaccels(hwaccels),
         cpu_threads=cpu_threads(),
         ram_bytes=ram_bytes(),
         ffmpeg_version=parse_version(version),
         gpus=gpu_count(),
     )
+
+
+# Encoders that need a device. ffmpeg lists every one it was built with, whether or
+# not this host has the hardware, so each is advertised only after a real encode.
+HW_MARKERS = (
+    "_nvenc",
+    "_qsv",
+    "_vaapi",
+    "_amf",
+    "_vulkan",
+    "_v4l2m2m",
+    "_videotoolbox",
+    "_mf",
+    "_mediacodec",
+    "_d3d12va",
+    "_vdpau",
+)
+_HW_SETUP: dict[str, tuple[str, ...]] = {
+    "_vaapi": (
+        "-init_hw_device",
+        "vaapi=va",
+        "-filter_hw_device",
+        "va",
+        "-vf",
+        "format=nv12,hwupload",
+    ),
+    "_qsv": (
+        "-init_hw_device",
+        "qsv=hw",
+        "-filter_hw_device",
+        "hw",
+        "-vf",
+        "format=nv12,hwupload=extra_hw_frames=16",
+    ),
+    "_vulkan": (
+        "-init_hw_device",
+        "vulkan=vk",
+        "-filter_hw_device",
+        "vk",
+        "-vf",
+        "format=nv12,hwupload",
+    ),
+}
+
+
+def is_hardware(encoder: str) -> bool:
+    return any(m in encoder for m in HW_MARKERS)
+
+
+def test_encode_argv(ffmpeg: str, encoder: str) -> list[str]:
+    setup = next((v for k, v in _HW_SETUP.items() if k in encoder), ())
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=size=256x144:rate=5",
+        "-frames:v",
+        "2",
+        *setup,
+        "-c:v",
+        encoder,
+        "-f",
+        "null",
+        "-",
+    ]
+
+
+async def verify_hardware(ffmpeg: str, encoders: tuple[str, ...]) -> tuple[str, ...]:
+    """The encoders, less the hardware ones whose tiny test encode fails here."""
+    hardware = [e for e in encoders if is_hardware(e)]
+    results = await asyncio.gather(*(_encodes(ffmpeg, e) for e in hardware))
+    failed = {e for e, ok in zip(hardware, results, strict=True) if not ok}
+    return tuple(e for e in encoders if e not in failed)
+
+
+async def _encodes(ffmpeg: str, encoder: str) -> bool:
+    proc = await asyncio.create_subprocess_exec(
+        *test_encode_argv(ffmpeg, encoder),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        return await asyncio.wait_for(proc.wait(), HW_TEST_TIMEOUT_S) == 0
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return False
 
 
 def cpu_threads() -> int:

@@ -96,6 +96,11 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job = await self.s.retry(_job_id(request.job_id), request.reason)
         return jobs_pb2.RetryJobResponse(job=convert.job_pb(job))
 
+    async def GetQueueStats(
+        self, request: jobs_pb2.GetQueueStatsRequest, context: Ctx
+    ) -> jobs_pb2.GetQueueStatsResponse:
+        return convert.queue_stats_pb(self.s.stats())
+
     async def WatchJob(
         self, request: jobs_pb2.WatchJobRequest, context: Ctx
     ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:

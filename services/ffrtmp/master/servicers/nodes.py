@@ -14,6 +14,12 @@ from ffrtmp.v1 import nodes_pb2, nodes_pb2_grpc
 Ctx = aio.ServicerContext[Any, Any]
 
 
+def _node_id(value: str) -> str:
+    if not value or len(value) > 64:
+        raise InvalidArgument("node_id", "is required, at most 64 characters")
+    return value
+
+
 class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
         self.s = scheduler
@@ -23,6 +29,18 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
     ) -> nodes_pb2.ListNodesResponse:
         nodes = sorted(self.s.nodes.values(), key=lambda n: n.node_id)
         return nodes_pb2.ListNodesResponse(nodes=[convert.node_pb(n) for n in nodes])
+
+    async def DrainNode(
+        self, request: nodes_pb2.DrainNodeRequest, context: Ctx
+    ) -> nodes_pb2.DrainNodeResponse:
+        node = await self.s.drain(_node_id(request.node_id), True)
+        return nodes_pb2.DrainNodeResponse(node=convert.node_pb(node))
+
+    async def UndrainNode(
+        self, request: nodes_pb2.UndrainNodeRequest, context: Ctx
+    ) -> nodes_pb2.UndrainNodeResponse:
+        node = await self.s.drain(_node_id(request.node_id), False)
+        return nodes_pb2.UndrainNodeResponse(node=convert.node_pb(node))
 
     async def GetNode(
         self, request: nodes_pb2.GetNodeRequest, context: Ctx

@@ -23,6 +23,7 @@ from ffrtmp.master.sessions import (
     AssignCmd,
     CancelCmd,
     Command,
+    DrainCmd,
     HeartbeatAckCmd,
     NodeSession,
     ResultAckCmd,
@@ -55,6 +56,8 @@ def _check_hello(hello: worker_pb2.Hello) -> None:
 def _command_pb(cmd: Command) -> worker_pb2.MasterMessage:
     if isinstance(cmd, HeartbeatAckCmd):
         return worker_pb2.MasterMessage(heartbeat_ack=worker_pb2.HeartbeatAck(seq=cmd.seq))
+    if isinstance(cmd, DrainCmd):
+        return worker_pb2.MasterMessage(drain=worker_pb2.Drain(drain=cmd.drain))
     lease = convert.lease_pb(cmd.lease)
     if isinstance(cmd, ResultAckCmd):
         return worker_pb2.MasterMessage(result_ack=worker_pb2.ResultAck(lease=lease))

@@ -1,0 +1,185 @@
+"""What workers report about their attempts, and what happens when one ends.
+
+Every report carries a lease; one that is not the job's current attempt is
+refused and its worker told to abort. A failed or lost attempt is retried (at
+once for a lost node, after a backoff for a transient failure) or ends the job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from ffrtmp.core.model import ACTIVE, JobState, Lease, Outcome, ProgressInfo
+from ffrtmp.core.retry import decide
+from ffrtmp.master.sessions import AbortCmd, NodeSession, ResultAckCmd
+from ffrtmp.master.state import Fields, State, now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    outcome: Outcome
+    exit_code: int = 0
+    error_class: str = ""
+    error: str = ""
+    log_tail: str = ""
+    output: str = ""
+    output_bytes: int = 0
+
+
+class Attempts:
+    def __init__(self, state: State) -> None:
+        self.st = state
+
+    def refuse_stale(self, s: NodeSession, lease: Lease) -> bool:
+        if s.holds(lease):
+            return False
+        self.st.metrics.stale_leases.inc()
+        s.send(AbortCmd(lease, "lease is not current"))
+        return True
+
+    def check_running(self, s: NodeSession, running: Iterable[Lease]) -> None:
+        for lease in running:
+            self.refuse_stale(s, lease)
+
+    async def on_started(self, s: NodeSession, lease: Lease) -> None:
+        if self.refuse_stale(s, lease) or lease.job_id in self.st.canceled:
+            return
+        job = await self.st.store.get_job(lease.job_id)
+        if job is not None and job.state == JobState.ASSIGNED:
+            await self.st.change(
+                job,
+                frozenset({JobState.ASSIGNED}),
+                JobState.RUNNING,
+                f"ffmpeg started on {s.node_id}",
+            )
+
+    def on_progress(self, s: NodeSession, lease: Lease, progress: ProgressInfo) -> None:
+        if self.refuse_stale(s, lease):
+            return
+        self.st.progress[lease.job_id] = progress
+        self.st.feed.publish(lease.job_id)
+
+    async def on_result(self, s: NodeSession, lease: Lease, r: RunResult) -> None:
+        if self.refuse_stale(s, lease):
+            return
+        try:
+            await self._apply_result(s, lease, r)
+        finally:
+            s.send(ResultAckCmd(lease))
+
+    async def _apply_result(self, s: NodeSession, lease: Lease, r: RunResult) -> None:
+        st = self.st
+        del s.leases[lease.job_id]  # the run is over either way: free the slot
+        st.wake_dispatch.set()
+        if lease.job_id in st.canceled:
+            st.canceled.discard(lease.job_id)
+            st.progress.pop(lease.job_id, None)
+            st.feed.publish(lease.job_id)
+            return
+        fields: Fields = (
+            ("exit_code", r.exit_code),
+            ("error", r.error[:4096]),
+            ("log_tail", r.log_tail[-16384:]),
+            ("output", r.output[:2048]),
+            ("output_bytes", r.output_bytes),
+        )
+        if r.outcome != Outcome.SUCCEEDED:
+            await self.end_attempt(
+                lease.job_id,
+                lease.attempt,
+                r.error_class or "permanent",
+                r.error or f"ffmpeg exited with code {r.exit_code}",
+                fields=fields,
+            )
+            return
+        job = await st.store.get_job(lease.job_id)
+        p = st.progress.pop(lease.job_id, ProgressInfo())
+        if job is None:
+            return
+        done = ProgressInfo(100.0, p.frame, p.fps, p.speed, p.out_time_s, p.bitrate)
+        if await st.change(
+            job,
+            ACTIVE,
+            JobState.SUCCEEDED,
+            f"succeeded on {s.node_id}",
+            expect_attempt=lease.attempt,
+            fields=(*fields, ("progress", json.dumps(asdict(done)))),
+        ):
+            st.finished(job, "succeeded")
+
+    async def end_attempt(
+        self,
+        job_id: str,
+        attempt: int,
+        error_class: str,
+        error: str,
+        *,
+        immediate: bool = False,
+        fields: Fields = (),
+    ) -> None:
+        """An attempt failed or its worker was lost: retry the job or fail it."""
+        st = self.st
+        st.progress.pop(job_id, None)
+        if job_id in st.canceled:
+            st.canceled.discard(job_id)
+            return
+        job = await st.store.get_job(job_id)
+        if job is None or job.attempt != attempt or not job.state.active:
+            return
+        if job.node_id:
+            st.failed_on.setdefault(job_id, set()).add(job.node_id)
+        max_retries = (
+            job.spec.max_retries if job.spec.max_retries is not None else st.config.max_retries
+        )
+        d = decide(
+            attempt=attempt - job.retry_base,
+            max_retries=max_retries,
+            error_class=error_class,
+            backoff=st.config.backoff,
+            rand=st.rand(),
+            immediate=immediate,
+        )
+        reason = f"{error} ({d.reason})"
+        if not d.retry:
+            if await st.change(
+                job,
+                ACTIVE,
+                JobState.FAILED,
+                reason,
+                expect_attempt=attempt,
+                fields=(*fields, ("failure_reason", d.reason), ("error", error[:4096])),
+            ):
+                st.finished(job, "failed")
+        elif d.delay_s <= 0:
+            if await st.change(
+                job, ACTIVE, JobState.QUEUED, reason, expect_attempt=attempt, fields=fields
+            ):
+                st.metrics.jobs_reassigned.inc()
+                st.enqueue_job(job)
+        else:
+            due_ms = now_ms() + int(d.delay_s * 1000)
+            if await st.change(
+                job,
+                ACTIVE,
+                JobState.RETRY_WAIT,
+                reason,
+                expect_attempt=attempt,
+                fields=(*fields, ("not_before_ms", due_ms)),
+            ):
+                st.metrics.retries_scheduled.inc()
+                st.retry_at[job.id] = st.clock() + d.delay_s
+                st.wake_timers.set()
+
+    async def requeue_after_backoff(self, job_id: str) -> None:
+        st = self.st
+        job = await st.store.get_job(job_id)
+        if (
+            job is not None
+            and job.state == JobState.RETRY_WAIT
+            and await st.change(
+                job, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED, "backoff over"
+            )
+        ):
+            st.enqueue_job(job)

@@ -1,0 +1,123 @@
+"""Dispatch: queued jobs to free worker slots, woken by events, never polled.
+
+A round gives each worker with a free slot the best job among the heaps it can
+run, until no worker can take anything. All the assignments of a round are
+committed in one transaction before any Assign is sent, so a job is assigned
+only once its new attempt is durable.
+"""
+
+from __future__ import annotations
+
+from ffrtmp.core.matching import Tokens, describe_missing
+from ffrtmp.core.model import Job, JobState, Lease
+from ffrtmp.master.sessions import AssignCmd, CancelCmd, NodeSession
+from ffrtmp.master.state import State, now_ms
+from ffrtmp.master.store import Change
+
+RESERVED = -1  # a slot taken by a dispatch whose commit is in flight
+
+
+class Dispatcher:
+    def __init__(self, state: State) -> None:
+        self.st = state
+
+    async def run(self) -> None:
+        st = self.st
+        while True:
+            await st.wake_dispatch.wait()
+            st.wake_dispatch.clear()
+            while await self.dispatch_round():
+                pass
+
+    def _free(self) -> dict[str, int]:
+        return {
+            s.node_id: s.free_slots
+            for s in self.st.nodes.values()
+            if s.accepting and s.free_slots > 0
+        }
+
+    def _pick(self) -> list[tuple[NodeSession, str]]:
+        """Round-robin over workers with free slots, most free first."""
+        st = self.st
+        free = self._free()
+        picks: list[tuple[NodeSession, str]] = []
+        while free:
+            for node_id in sorted(free, key=lambda n: (-free[n], n)):
+                if node_id not in free:
+                    continue
+                popped = st.pending.pop_for(st.nodes[node_id].offers)
+                if popped is None:
+                    del free[node_id]  # nothing queued that this worker can run
+                    continue
+                job_id, needs = popped
+                node = self._placement(job_id, needs, node_id, free)
+                node.leases[job_id] = RESERVED
+                picks.append((node, job_id))
+                free[node.node_id] -= 1
+                if free[node.node_id] <= 0:
+                    del free[node.node_id]
+        return picks
+
+    def _placement(
+        self, job_id: str, needs: Tokens, node_id: str, free: dict[str, int]
+    ) -> NodeSession:
+        """`node_id`, unless the job failed there and another free worker can run it."""
+        nodes = self.st.nodes
+        avoid = self.st.failed_on.get(job_id)
+        if avoid and node_id in avoid:
+            for other in free:
+                if other not in avoid and needs <= nodes[other].offers:
+                    return nodes[other]
+        return nodes[node_id]
+
+    async def dispatch_round(self) -> bool:
+        """Assign what can be assigned now in one commit; False when nothing moved."""
+        st = self.st
+        picks = self._pick()
+        if not picks:
+            return False
+        jobs = await st.store.get_jobs([j for _, j in picks])
+        now = now_ms()
+        changes, chosen = [], []
+        for node, job_id in picks:
+            job = jobs.get(job_id)
+            if job is None or job.state != JobState.QUEUED:
+                node.leases.pop(job_id, None)
+                continue
+            changes.append(
+                Change(
+                    job_id,
+                    frozenset({JobState.QUEUED}),
+                    JobState.ASSIGNED,
+                    f"assigned to {node.node_id}",
+                    now,
+                    expect_attempt=job.attempt,
+                    node_id=node.node_id,
+                    attempt=job.attempt + 1,
+                )
+            )
+            chosen.append((node, job))
+        results = await st.store.apply_many(changes) if changes else []
+        for (node, job), ok in zip(chosen, results, strict=True):
+            if not ok:
+                node.leases.pop(job.id, None)
+                continue
+            lease = Lease(job.id, job.attempt + 1)
+            node.leases[job.id] = lease.attempt
+            node.send(AssignCmd(lease, job.spec))
+            if job.id in st.canceled:
+                node.send(CancelCmd(lease, "canceled by user"))
+            st.feed.publish(job.id)
+        return True
+
+    def pending_reason(self, job: Job) -> str:
+        """Why a queued job is not running yet, or "" when it will be soon."""
+        st = self.st
+        entry = st.pending.entry(job.id)
+        if job.state != JobState.QUEUED or entry is None:
+            return ""
+        offers = [s.offers for s in st.nodes.values() if s.accepting]
+        able = [o for o in offers if entry.needs <= o]
+        if not able:
+            return describe_missing(entry.needs, offers)
+        return "waiting for a free slot"

@@ -1,0 +1,96 @@
+"""Wrapping a gRPC method handler in an async context manager, for interceptors
+that observe calls (metrics, tracing) without changing what the call does.
+
+The context manager is entered before the servicer runs and exited when the
+call ends — for a streaming response, when the stream ends — with the
+exception, if any, that ended it (AbortError for a status set by abort). It
+yields a `Call`, on which the response of a unary-response call is left."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from grpc import aio
+
+Ctx = aio.ServicerContext[Any, Any]
+
+
+class Call:
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: Any = None
+
+
+Around = Callable[[str, Ctx], AbstractAsyncContextManager[Call]]
+if TYPE_CHECKING:  # grpc's classes are generic only in their stubs
+    Continuation = Callable[
+        [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+    ]
+
+
+def _unary(fn: Callable[..., Any], method: str, around: Around) -> Callable[..., Any]:
+    async def handler(request: Any, context: Ctx) -> Any:
+        async with around(method, context) as call:
+            call.response = await fn(request, context)
+            return call.response
+
+    return handler
+
+
+def _stream(fn: Callable[..., Any], method: str, around: Around) -> Callable[..., Any]:
+    if not inspect.isasyncgenfunction(fn):
+        # A servicer that writes with context.write() and returns a coroutine.
+        return _unary(fn, method, around)
+
+    async def gen_handler(request: Any, context: Ctx) -> AsyncIterator[Any]:
+        async with around(method, context):
+            async for item in fn(request, context):
+                yield item
+
+    return gen_handler
+
+
+def wrap(
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, around: Around
+) -> grpc.RpcMethodHandler[Any, Any]:
+    kw: dict[str, Any] = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            _unary(handler.unary_unary, method, around), **kw
+        )
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            _stream(handler.unary_stream, method, around), **kw
+        )
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            _unary(handler.stream_unary, method, around), **kw
+        )
+    if handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(
+            _stream(handler.stream_stream, method, around), **kw
+        )
+    return handler
+
+
+class ObservingInterceptor(aio.ServerInterceptor):
+    """Base for interceptors that only watch: subclasses implement `around`."""
+
+    def around(self, method: str, context: Ctx) -> AbstractAsyncContextManager[Call]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        return wrap(handler, details.method, self.around)

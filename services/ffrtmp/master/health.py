@@ -1,0 +1,117 @@
+"""grpc.health.v1 for the master: SERVING only while it takes work *and* its
+store answers. One HealthServicer serves the main mTLS port and, optionally, a
+plaintext health-only port for probes that cannot do mTLS (kubelet, load
+balancers); both report the same status, Watch included."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Sequence
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.store import Store
+
+log = logging.getLogger("ffrtmp.master.health")
+
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+def _select_one(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT 1").fetchone()[0])
+
+
+class MasterHealth:
+    def __init__(
+        self,
+        store: Store,
+        services: Sequence[str],
+        metrics: MasterMetrics,
+        *,
+        probe_interval_s: float = 5.0,
+        probe_timeout_s: float = 5.0,
+    ) -> None:
+        self.servicer = health.aio.HealthServicer()
+        self.store = store
+        self.services = ("", *services)
+        self.metrics = metrics
+        self.probe_interval_s = probe_interval_s
+        self.probe_timeout_s = probe_timeout_s
+        self.accepting = False
+        self.store_ok = True
+        self.port = 0
+        self._server: aio.Server | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def _publish(self) -> None:
+        ok = self.accepting and self.store_ok
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ok
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in self.services:
+            await self.servicer.set(name, status)
+
+    async def set_accepting(self, accepting: bool) -> None:
+        self.accepting = accepting
+        await self._publish()
+
+    async def probe(self) -> bool:
+        """The reader answers and a write transaction goes through the writer task
+        (a dead writer or a locked/readonly file would hang or fail here)."""
+        try:
+            async with asyncio.timeout(self.probe_timeout_s):
+                return await self.store.ping() and await self.store.write(_select_one) == 1
+        except Exception as exc:
+            log.warning("store probe failed: %s", exc or type(exc).__name__)
+            return False
+
+    async def _probe_loop(self) -> None:
+        while True:
+            ok = await self.probe()
+            self.metrics.store_up.set(1 if ok else 0)
+            if ok != self.store_ok:
+                log.log(
+                    logging.INFO if ok else logging.ERROR,
+                    "store %s",
+                    "usable again" if ok else "unusable: reporting NOT_SERVING",
+                )
+                self.store_ok = ok
+                await self._publish()
+            await asyncio.sleep(self.probe_interval_s)
+
+    def start_probe(self) -> asyncio.Task[None]:
+        self.metrics.store_up.set(1)
+        self.task = asyncio.create_task(self._probe_loop(), name="health-probe")
+        return self.task
+
+    def add_to(self, server: aio.Server) -> None:
+        health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
+
+    async def serve_plaintext(self, host: str, port: int) -> int:
+        """The health-only port: no TLS, nothing but Health (and reflection of it,
+        so `grpcurl -plaintext` works without a .proto)."""
+        server = aio.server()
+        self.add_to(server)
+        reflection.enable_server_reflection((HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+        self.port = server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen on {host}:{port} for health checks")
+        await server.start()
+        self._server = server
+        return self.port
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+        if self._server is not None:
+            await self._server.stop(0.5)
+            self._server = None

@@ -1,0 +1,92 @@
+"""What the master observes when a job changes state: the wait and run
+histograms, the job's lifecycle spans (joined to its submit's trace) and a
+structured log line carrying job_id, node_id and attempt.
+
+`transition()` is called after each committed change, with the job as it was
+*before* the change: the state it leaves and since when it was in it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ffrtmp import tracing
+from ffrtmp.core.model import JobState
+from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.rpc_tracing import JobTraces
+
+log = logging.getLogger("ffrtmp.master.jobs")
+
+_ATTEMPT_ENDS = {
+    JobState.SUCCEEDED: "succeeded",
+    JobState.FAILED: "failed",
+    JobState.CANCELED: "canceled",
+    JobState.RETRY_WAIT: "retry",
+    JobState.QUEUED: "requeued",
+}
+_ACTIVE = frozenset({JobState.ASSIGNED, JobState.RUNNING})
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    job_id: str
+    queue: str
+    state: JobState
+    since_ms: int  # when the job entered `state`
+    node_id: str
+    attempt: int
+
+
+class JobLifecycle:
+    def __init__(self, metrics: MasterMetrics, traces: JobTraces) -> None:
+        self.metrics = metrics
+        self.traces = traces
+        self._assigned_ms: dict[str, int] = {}  # job id -> when its attempt began
+
+    def transition(
+        self, job: Before, to: JobState, at_ms: int, node_id: str = "", attempt: int = 0
+    ) -> None:
+        node_id = node_id or job.node_id
+        attempt = attempt or job.attempt
+        queue = job.queue
+        attrs = {
+            "job.id": job.job_id,
+            "job.queue": queue,
+            "job.attempt": attempt,
+            "node.id": node_id,
+        }
+        parent = self.traces.carrier(job.job_id)
+        if to == JobState.ASSIGNED and job.state == JobState.QUEUED:
+            waited_ms = max(0, at_ms - job.since_ms)
+            self.metrics.job_wait_seconds.labels(queue).observe(waited_ms / 1000)
+            tracing.record_span(
+                "job.wait",
+                parent=parent,
+                start_ns=job.since_ms * 1_000_000,
+                end_ns=at_ms * 1_000_000,
+                attributes=attrs,
+            )
+            self._assigned_ms[job.job_id] = at_ms
+        elif job.state in _ACTIVE and to not in _ACTIVE:
+            began = self._assigned_ms.pop(job.job_id, job.since_ms)
+            outcome = _ATTEMPT_ENDS.get(to, to.name.lower())
+            self.metrics.job_run_seconds.labels(queue, outcome).observe(
+                max(0, at_ms - began) / 1000
+            )
+            tracing.record_span(
+                "job.attempt",
+                parent=parent,
+                start_ns=began * 1_000_000,
+                end_ns=at_ms * 1_000_000,
+                attributes={**attrs, "job.outcome": outcome},
+            )
+        if to.terminal:
+            self._assigned_ms.pop(job.job_id, None)
+            self.traces.forget(job.job_id)
+        log.debug(
+            "job %s: %s -> %s",
+            job.job_id,
+            job.state.name,
+            to.name,
+            extra={"job_id": job.job_id, "node_id": node_id, "attempt": attempt},
+        )

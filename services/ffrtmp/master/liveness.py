@@ -1,0 +1,159 @@
+"""Workers coming and going: connects, heartbeats, drains, and losing a worker
+that has been silent for the heartbeat timeout. Also the one timer loop, which
+wakes jobs whose retry backoff is over."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from ffrtmp.core.errors import NotFound
+from ffrtmp.core.matching import offers
+from ffrtmp.core.model import Lease
+from ffrtmp.master.attempts import Attempts
+from ffrtmp.master.dispatch import RESERVED
+from ffrtmp.master.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
+from ffrtmp.master.state import State, now_ms
+
+log = logging.getLogger("ffrtmp.master.scheduler")
+
+
+def _offers(caps: dict[str, object]) -> frozenset[str]:
+    labels = caps.get("labels") or {}
+    encoders = caps.get("encoders") or []
+    gpus = caps.get("gpus") or 0
+    assert isinstance(labels, dict) and isinstance(encoders, list) and isinstance(gpus, int)
+    return offers(encoders, gpus, labels)
+
+
+class Liveness:
+    def __init__(self, state: State, attempts: Attempts) -> None:
+        self.st = state
+        self.attempts = attempts
+
+    def session(self, node_id: str) -> NodeSession:
+        s = self.st.nodes.get(node_id)
+        if s is None:
+            s = self.st.nodes[node_id] = NodeSession(node_id, {}, 0, last_seen=self.st.clock())
+        return s
+
+    def connect(
+        self,
+        node_id: str,
+        capabilities: dict[str, object],
+        slots: int,
+        address: str,
+        offered: Iterable[Lease],
+    ) -> tuple[NodeSession, list[Lease], list[Lease]]:
+        """Register a (re)connected worker; returns its session and which offered
+        leases it keeps or must abort."""
+        st = self.st
+        s = self.session(node_id)
+        if s.connected:
+            s.outbox.put_nowait(None)  # the newer stream wins; end the old one
+        s.outbox = asyncio.Queue()
+        s.generation += 1
+        s.capabilities, s.slots, s.address = capabilities, max(1, slots), address
+        s.offers = _offers(capabilities)
+        s.connected, s.connected_ms, s.draining = True, now_ms(), False
+        self.touch(s)
+        keep: list[Lease] = []
+        abort: list[Lease] = []
+        offered_map = {lease.job_id: lease.attempt for lease in offered}
+        for job_id, attempt in offered_map.items():
+            (keep if s.leases.get(job_id) == attempt else abort).append(Lease(job_id, attempt))
+        for job_id, attempt in list(s.leases.items()):
+            if attempt != RESERVED and offered_map.get(job_id) != attempt:
+                # Assigned, but the worker no longer runs it (it restarted, or the
+                # Assign was lost with the old stream).
+                del s.leases[job_id]
+                st.spawn(
+                    self.attempts.end_attempt(
+                        job_id,
+                        attempt,
+                        "transient",
+                        "the worker no longer runs this job",
+                        immediate=True,
+                    )
+                )
+        for job_id in st.canceled & set(s.leases):
+            s.send(CancelCmd(Lease(job_id, s.leases[job_id]), "canceled by user"))
+        if s.drained:
+            s.send(DrainCmd(True))
+        st.spawn(st.store.upsert_node(node_id, capabilities, address, now_ms()))
+        st.wake_dispatch.set()
+        return s, keep, abort
+
+    def disconnect(self, s: NodeSession, generation: int) -> None:
+        if s.generation == generation and s.connected:
+            s.connected = False
+            self.st.wake_timers.set()
+
+    def touch(self, s: NodeSession) -> None:
+        s.last_seen = self.st.clock()
+        s.last_seen_ms = now_ms()
+
+    def on_heartbeat(
+        self, s: NodeSession, running: Iterable[Lease], seq: int, draining: bool = False
+    ) -> None:
+        self.st.metrics.heartbeats.inc()
+        if draining != s.draining:
+            s.draining = draining
+            self.st.wake_dispatch.set()
+        s.send(HeartbeatAckCmd(seq))
+        self.attempts.check_running(s, running)
+
+    async def set_drained(self, node_id: str, drained: bool) -> NodeSession:
+        s = self.st.nodes.get(node_id)
+        if s is None:
+            raise NotFound(f"node {node_id!r} not found")
+        await self.st.store.set_drained(node_id, drained, now_ms())
+        s.drained = drained
+        if s.connected:
+            s.send(DrainCmd(drained))
+        self.st.wake_dispatch.set()
+        log.info("node %s %s by an operator", node_id, "drained" if drained else "undrained")
+        return s
+
+    async def run_timers(self) -> None:
+        """Loses silent nodes and wakes jobs whose retry backoff is over."""
+        st = self.st
+        timeout = st.config.heartbeat_timeout_s
+        while True:
+            now = st.clock()
+            for s in list(st.nodes.values()):
+                if (s.leases or s.connected) and now - s.last_seen >= timeout:
+                    await self._lose(s)
+            for job_id, due in list(st.retry_at.items()):
+                if due <= now:
+                    del st.retry_at[job_id]
+                    await self.attempts.requeue_after_backoff(job_id)
+            deadlines = [
+                s.last_seen + timeout for s in st.nodes.values() if s.leases or s.connected
+            ]
+            deadlines += list(st.retry_at.values())
+            wait = min([st.config.scheduler_interval_s, *(d - now for d in deadlines)])
+            st.wake_timers.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(st.wake_timers.wait(), max(0.01, wait))
+
+    async def _lose(self, s: NodeSession) -> None:
+        log.warning(
+            "node %s lost: nothing heard for %.1fs; re-queuing %d jobs",
+            s.node_id,
+            self.st.clock() - s.last_seen,
+            len(s.leases),
+        )
+        self.st.metrics.nodes_lost.inc()
+        if s.connected:
+            s.connected = False
+            s.outbox.put_nowait(None)  # close its stream
+        leases = [(j, a) for j, a in s.leases.items() if a != RESERVED]
+        for job_id, _ in leases:
+            del s.leases[job_id]
+        for job_id, attempt in leases:
+            await self.attempts.end_attempt(
+                job_id, attempt, "transient", f"node {s.node_id} lost", immediate=True
+            )

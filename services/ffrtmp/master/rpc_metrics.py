@@ -1,0 +1,47 @@
+"""RPC latency and final status code per method, from a server interceptor.
+
+It sits outside the ErrorInterceptor, so it sees the status the client gets:
+a domain error has already become its gRPC code by the time the call ends here."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from ffrtmp.master.handlers import Call, Ctx, ObservingInterceptor
+from ffrtmp.master.metrics import MasterMetrics
+
+
+def final_code(context: Ctx, exc: BaseException | None) -> str:
+    if isinstance(exc, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED.name
+    code: Any = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    if exc is not None and not isinstance(exc, aio.AbortError):
+        return grpc.StatusCode.UNKNOWN.name  # grpc's own answer to an escaped exception
+    return grpc.StatusCode.OK.name
+
+
+class RpcMetricsInterceptor(ObservingInterceptor):
+    def __init__(self, metrics: MasterMetrics) -> None:
+        self.metrics = metrics
+
+    @asynccontextmanager
+    async def around(self, method: str, context: Ctx) -> AsyncIterator[Call]:
+        start = time.perf_counter()
+        exc: BaseException | None = None
+        try:
+            yield Call()
+        except BaseException as e:
+            exc = e
+            raise
+        finally:
+            self.metrics.rpc_seconds.labels(method).observe(time.perf_counter() - start)
+            self.metrics.rpc_handled.labels(method, final_code(context, exc)).inc()

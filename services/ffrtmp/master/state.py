@@ -1,0 +1,130 @@
+"""What the scheduler's parts share: the store, the pending heaps, the sessions
+of workers, and the one way to change a job (a compare-and-set in the store)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ffrtmp.core.matching import Tokens, requirements
+from ffrtmp.core.model import Job, JobState, ProgressInfo
+from ffrtmp.core.priority import heap_key
+from ffrtmp.core.queue import PendingJobs
+from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.sessions import NodeSession
+from ffrtmp.master.store import Change, Store, decode_needs
+from ffrtmp.master.watch import ChangeFeed
+
+log = logging.getLogger("ffrtmp.master.scheduler")
+
+Fields = tuple[tuple[str, object], ...]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class State:
+    def __init__(
+        self,
+        store: Store,
+        config: MasterConfig,
+        metrics: MasterMetrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.metrics = metrics
+        self.clock = clock
+        self.rand = rand
+        self.pending = PendingJobs()
+        self.nodes: dict[str, NodeSession] = {}
+        self.feed = ChangeFeed()
+        self.progress: dict[str, ProgressInfo] = {}  # live progress of running jobs
+        self.canceled: set[str] = set()  # active jobs canceled, awaiting their worker
+        self.retry_at: dict[str, float] = {}  # RETRY_WAIT job -> monotonic due time
+        # Nodes where a job's attempts failed, so its retry goes elsewhere if it can.
+        self.failed_on: dict[str, set[str]] = {}
+        self.wake_dispatch = asyncio.Event()
+        self.wake_timers = asyncio.Event()
+        self.accepting = True
+        self._needs: dict[str, Tokens] = {}  # interned requirement sets
+
+    async def change(
+        self,
+        job: Job,
+        expect: frozenset[JobState],
+        to: JobState,
+        reason: str,
+        *,
+        expect_attempt: int | None = None,
+        node_id: str | None = None,
+        attempt: int | None = None,
+        fields: Fields = (),
+    ) -> bool:
+        ok = await self.store.apply(
+            Change(
+                job.id,
+                expect,
+                to,
+                reason,
+                now_ms(),
+                expect_attempt=job.attempt if expect_attempt is None else expect_attempt,
+                node_id=node_id,
+                attempt=attempt,
+                fields=fields,
+            )
+        )
+        if ok:
+            self.feed.publish(job.id)
+        return ok
+
+    def intern_needs(self, encoded: str) -> Tokens:
+        needs = self._needs.get(encoded)
+        if needs is None:
+            needs = self._needs[encoded] = decode_needs(encoded)
+        return needs
+
+    def enqueue(
+        self, job_id: str, queue: str, priority: str, seq: int, enqueued_ms: int, needs: Tokens
+    ) -> None:
+        key = heap_key(
+            queue,
+            priority,
+            seq,
+            enqueued_ms=enqueued_ms,
+            aging_interval_s=self.config.aging_interval_s,
+        )
+        self.pending.push(job_id, needs, key, queue, priority, enqueued_ms)
+        self.wake_dispatch.set()
+
+    def enqueue_job(self, job: Job) -> None:
+        # Aging counts from submission, so a retried job keeps what it earned.
+        self.enqueue(
+            job.id,
+            job.spec.queue,
+            job.spec.priority,
+            job.seq,
+            job.created_ms,
+            requirements(job.spec),
+        )
+
+    def finished(self, job: Job, outcome: str) -> None:
+        self.failed_on.pop(job.id, None)
+        self.metrics.jobs_finished.labels(job.spec.queue, outcome).inc()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background step failed", exc_info=task.exception())
