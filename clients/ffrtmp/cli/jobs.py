@@ -124,6 +124,13 @@ async def cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+async def pause(args: argparse.Namespace) -> int:
+    async with client_from(args) as c:
+        job = await c.pause(args.job_id, args.pause)
+    _show_job(args, job)
+    return 0
+
+
 async def retry(args: argparse.Namespace) -> int:
     async with client_from(args) as c:
         job = await c.retry(args.job_id, args.reason or "")
@@ -227,6 +234,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("job_id", metavar="ID")
     p.add_argument("--reason")
     p.set_defaults(func=cancel)
+
+    p = sub.add_parser("pause", help="stop a running job's ffmpeg, keeping its place")
+    p.add_argument("job_id", metavar="ID")
+    p.set_defaults(func=pause, pause=True)
+
+    p = sub.add_parser("resume", help="let a paused job go on")
+    p.add_argument("job_id", metavar="ID")
+    p.set_defaults(func=pause, pause=False)
 
     p = sub.add_parser("retry", help="re-queue a FAILED or CANCELED job")
     p.add_argument("job_id", metavar="ID")

@@ -114,6 +114,13 @@ class Client:
         )
         return resp.job
 
+    async def pause(self, job_id: str, pause: bool = True) -> common_pb2.Job:
+        if pause:
+            p = await self._call(self.jobs.PauseJob, jobs_pb2.PauseJobRequest(job_id=job_id))
+            return p.job
+        r = await self._call(self.jobs.ResumeJob, jobs_pb2.ResumeJobRequest(job_id=job_id))
+        return r.job
+
     async def watch(self, job_id: str) -> AsyncIterator[common_pb2.Job]:
         call = self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))
         async for resp in call:

@@ -60,6 +60,16 @@ class JobServiceStub:
                 request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.RetryJobRequest.SerializeToString,
                 response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.RetryJobResponse.FromString,
                 _registered_method=True)
+        self.PauseJob = channel.unary_unary(
+                '/ffrtmp.v1.JobService/PauseJob',
+                request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.PauseJobRequest.SerializeToString,
+                response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.PauseJobResponse.FromString,
+                _registered_method=True)
+        self.ResumeJob = channel.unary_unary(
+                '/ffrtmp.v1.JobService/ResumeJob',
+                request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.ResumeJobRequest.SerializeToString,
+                response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.ResumeJobResponse.FromString,
+                _registered_method=True)
         self.WatchJob = channel.unary_stream(
                 '/ffrtmp.v1.JobService/WatchJob',
                 request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobRequest.SerializeToString,
@@ -109,6 +119,20 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseJob(self, request, context):
+        """Stops a running job's ffmpeg (SIGSTOP) without giving up its lease, and
+        lets it go on (SIGCONT). Stall detection is suspended while paused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchJob(self, request, context):
         """Streams the job on every change until it is terminal.
         """
@@ -150,6 +174,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.RetryJob,
                     request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.RetryJobRequest.FromString,
                     response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.RetryJobResponse.SerializeToString,
+            ),
+            'PauseJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseJob,
+                    request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.PauseJobRequest.FromString,
+                    response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.PauseJobResponse.SerializeToString,
+            ),
+            'ResumeJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeJob,
+                    request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.ResumeJobRequest.FromString,
+                    response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.ResumeJobResponse.SerializeToString,
             ),
             'WatchJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJob,
@@ -298,6 +332,60 @@ class JobService:
             '/ffrtmp.v1.JobService/RetryJob',
             ffrtmp_dot_v1_dot_jobs__pb2.RetryJobRequest.SerializeToString,
             ffrtmp_dot_v1_dot_jobs__pb2.RetryJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ffrtmp.v1.JobService/PauseJob',
+            ffrtmp_dot_v1_dot_jobs__pb2.PauseJobRequest.SerializeToString,
+            ffrtmp_dot_v1_dot_jobs__pb2.PauseJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ffrtmp.v1.JobService/ResumeJob',
+            ffrtmp_dot_v1_dot_jobs__pb2.ResumeJobRequest.SerializeToString,
+            ffrtmp_dot_v1_dot_jobs__pb2.ResumeJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,11 @@ class JobServiceStub:
     CancelJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.CancelJobRequest, _jobs_pb2.CancelJobResponse]
     RetryJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.RetryJobRequest, _jobs_pb2.RetryJobResponse]
     """Puts a FAILED or CANCELED job back in its queue with a fresh retry budget."""
+    PauseJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.PauseJobRequest, _jobs_pb2.PauseJobResponse]
+    """Stops a running job's ffmpeg (SIGSTOP) without giving up its lease, and
+    lets it go on (SIGCONT). Stall detection is suspended while paused.
+    """
+    ResumeJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.ResumeJobRequest, _jobs_pb2.ResumeJobResponse]
     WatchJob: _grpc.UnaryStreamMultiCallable[_jobs_pb2.WatchJobRequest, _jobs_pb2.WatchJobResponse]
     """Streams the job on every change until it is terminal."""
     GetQueueStats: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.GetQueueStatsRequest, _jobs_pb2.GetQueueStatsResponse]
@@ -61,6 +66,11 @@ class JobServiceAsyncStub(JobServiceStub):
     CancelJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.CancelJobRequest, _jobs_pb2.CancelJobResponse]  # type: ignore[assignment]
     RetryJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.RetryJobRequest, _jobs_pb2.RetryJobResponse]  # type: ignore[assignment]
     """Puts a FAILED or CANCELED job back in its queue with a fresh retry budget."""
+    PauseJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.PauseJobRequest, _jobs_pb2.PauseJobResponse]  # type: ignore[assignment]
+    """Stops a running job's ffmpeg (SIGSTOP) without giving up its lease, and
+    lets it go on (SIGCONT). Stall detection is suspended while paused.
+    """
+    ResumeJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.ResumeJobRequest, _jobs_pb2.ResumeJobResponse]  # type: ignore[assignment]
     WatchJob: _aio.UnaryStreamMultiCallable[_jobs_pb2.WatchJobRequest, _jobs_pb2.WatchJobResponse]  # type: ignore[assignment]
     """Streams the job on every change until it is terminal."""
     GetQueueStats: _aio.UnaryUnaryMultiCallable[_jobs_pb2.GetQueueStatsRequest, _jobs_pb2.GetQueueStatsResponse]  # type: ignore[assignment]
@@ -107,6 +117,23 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_jobs_pb2.RetryJobResponse, _abc.Awaitable[_jobs_pb2.RetryJobResponse]]:
         """Puts a FAILED or CANCELED job back in its queue with a fresh retry budget."""
+
+    @_abc_1.abstractmethod
+    def PauseJob(
+        self,
+        request: _jobs_pb2.PauseJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.PauseJobResponse, _abc.Awaitable[_jobs_pb2.PauseJobResponse]]:
+        """Stops a running job's ffmpeg (SIGSTOP) without giving up its lease, and
+        lets it go on (SIGCONT). Stall detection is suspended while paused.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeJob(
+        self,
+        request: _jobs_pb2.ResumeJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.ResumeJobResponse, _abc.Awaitable[_jobs_pb2.ResumeJobResponse]]: ...
 
     @_abc_1.abstractmethod
     def WatchJob(

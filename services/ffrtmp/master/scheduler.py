@@ -25,7 +25,7 @@ from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.dispatch import Dispatcher
 from ffrtmp.master.liveness import Liveness
 from ffrtmp.master.metrics import MasterMetrics
-from ffrtmp.master.sessions import CancelCmd, NodeSession
+from ffrtmp.master.sessions import CancelCmd, NodeSession, PauseCmd
 from ffrtmp.master.state import State, now_ms
 from ffrtmp.master.store import Store
 
@@ -210,6 +210,26 @@ class Scheduler:
             raise Unavailable("the job changed state meanwhile; try again")
         st.failed_on.pop(job_id, None)
         st.enqueue_job(job)
+        return await self.get(job_id)
+
+    async def pause(self, job_id: str, pause: bool) -> Job:
+        """SIGSTOP (or SIGCONT) a running job's ffmpeg; the lease stays."""
+        st = self.st
+        src, dst = (
+            (JobState.RUNNING, JobState.PAUSED) if pause else (JobState.PAUSED, JobState.RUNNING)
+        )
+        job = await self.get(job_id, with_events=False)
+        if job.state != src:
+            verb = "paused" if pause else "resumed"
+            raise FailedPrecondition(f"job is {job.state.name}; only {src.name} jobs can be {verb}")
+        s = st.nodes.get(job.node_id)
+        if s is None or not s.connected or not s.holds(job.lease):
+            raise Unavailable(f"node {job.node_id!r} is not connected; try again")
+        if not await st.change(
+            job, frozenset({src}), dst, "paused by user" if pause else "resumed by user"
+        ):
+            raise Unavailable("the job changed state meanwhile; try again")
+        s.send(PauseCmd(job.lease, pause))
         return await self.get(job_id)
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:

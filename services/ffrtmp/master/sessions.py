@@ -42,7 +42,13 @@ class DrainCmd:
     drain: bool
 
 
-Command = AssignCmd | CancelCmd | AbortCmd | ResultAckCmd | HeartbeatAckCmd | DrainCmd
+@dataclass(frozen=True, slots=True)
+class PauseCmd:
+    lease: Lease
+    pause: bool  # False: resume
+
+
+Command = AssignCmd | CancelCmd | AbortCmd | ResultAckCmd | HeartbeatAckCmd | DrainCmd | PauseCmd
 
 
 @dataclass(slots=True)

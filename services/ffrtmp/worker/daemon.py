@@ -163,6 +163,11 @@ class Worker:
                         self._on_abort(
                             msg.abort.lease.job_id, msg.abort.lease.attempt, msg.abort.reason
                         )
+                    elif kind in ("pause", "resume"):
+                        lease = getattr(msg, kind).lease
+                        run = self.runs.get(lease.job_id)
+                        if run is not None and run.lease.attempt == lease.attempt:
+                            self._background(run.pause() if kind == "pause" else run.resume())
                     elif kind == "drain":
                         self.drained = msg.drain.drain
                         log.info("%s by the master", "drained" if self.drained else "undrained")

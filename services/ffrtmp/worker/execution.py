@@ -82,6 +82,21 @@ class Execution:
     last_progress: float = field(default_factory=time.monotonic)
     out_time_s: float = 0.0
     frame: int = 0
+    paused_at: float | None = None  # while paused, neither stall nor time limit runs
+
+    async def pause(self) -> None:
+        if self.ffmpeg is not None and self.paused_at is None:
+            await self.ffmpeg.pause()
+            self.paused_at = time.monotonic()
+
+    async def resume(self) -> None:
+        if self.ffmpeg is not None and self.paused_at is not None:
+            await self.ffmpeg.resume()
+            # The clocks restart where they stopped: paused time is not running time.
+            now = time.monotonic()
+            self.started += now - self.paused_at
+            self.last_progress = now
+            self.paused_at = None
 
     def saw_progress(self, p: ProgressInfo) -> None:
         if p.out_time_s > self.out_time_s or p.frame > self.frame:
@@ -188,6 +203,8 @@ class Execution:
             done, _ = await asyncio.wait({waiting}, timeout=WATCHDOG_PERIOD_S)
             if done:
                 return waiting.result(), None
+            if self.paused_at is not None:
+                continue
             now, stall = time.monotonic(), env.stall_timeout()
             verdict: tuple[str, str] | None = None
             if limit and now - self.started > limit:

@@ -96,6 +96,18 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job = await self.s.retry(_job_id(request.job_id), request.reason)
         return jobs_pb2.RetryJobResponse(job=convert.job_pb(job))
 
+    async def PauseJob(
+        self, request: jobs_pb2.PauseJobRequest, context: Ctx
+    ) -> jobs_pb2.PauseJobResponse:
+        job = await self.s.pause(_job_id(request.job_id), True)
+        return jobs_pb2.PauseJobResponse(job=convert.job_pb(job))
+
+    async def ResumeJob(
+        self, request: jobs_pb2.ResumeJobRequest, context: Ctx
+    ) -> jobs_pb2.ResumeJobResponse:
+        job = await self.s.pause(_job_id(request.job_id), False)
+        return jobs_pb2.ResumeJobResponse(job=convert.job_pb(job))
+
     async def GetQueueStats(
         self, request: jobs_pb2.GetQueueStatsRequest, context: Ctx
     ) -> jobs_pb2.GetQueueStatsResponse:

@@ -26,6 +26,7 @@ from ffrtmp.master.sessions import (
     DrainCmd,
     HeartbeatAckCmd,
     NodeSession,
+    PauseCmd,
     ResultAckCmd,
 )
 from ffrtmp.tls.identity import identity_from_auth_context
@@ -58,6 +59,11 @@ def _command_pb(cmd: Command) -> worker_pb2.MasterMessage:
         return worker_pb2.MasterMessage(heartbeat_ack=worker_pb2.HeartbeatAck(seq=cmd.seq))
     if isinstance(cmd, DrainCmd):
         return worker_pb2.MasterMessage(drain=worker_pb2.Drain(drain=cmd.drain))
+    if isinstance(cmd, PauseCmd):
+        lease_pb = convert.lease_pb(cmd.lease)
+        if cmd.pause:
+            return worker_pb2.MasterMessage(pause=worker_pb2.Pause(lease=lease_pb))
+        return worker_pb2.MasterMessage(resume=worker_pb2.Resume(lease=lease_pb))
     lease = convert.lease_pb(cmd.lease)
     if isinstance(cmd, ResultAckCmd):
         return worker_pb2.MasterMessage(result_ack=worker_pb2.ResultAck(lease=lease))
