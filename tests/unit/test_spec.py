@@ -139,3 +139,29 @@ def test_bad_request_ids(bad: str) -> None:
 )
 def test_allowed_inputs_and_outputs(good: RawSpec) -> None:
     resolve(good)
+
+
+def test_scenario_catalog_from_toml() -> None:
+    from ffrtmp.core.scenarios import parse_catalog
+
+    cat = parse_catalog('[scenarios.news]\nwidth = 640\nheight = 360\nlive = true\n'
+                        '[scenarios.720p30-h264]\nbitrate = "3M"\n')
+    assert cat["news"].width == 640 and cat["news"].live and cat["news"].codec == "h264"
+    assert cat["720p30-h264"].bitrate == "3M" and cat["720p30-h264"].width == 1280
+    assert resolve(RawSpec(scenario="news"), cat).width == 640
+    assert "live-4k" in cat
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("[scenarios.x]\nwidht = 3\n", "unknown key 'widht'"),
+    ("[scenarios.x]\nwidth = '3'\n", "scenarios.x.width: wrong type"),
+    ("[scenarios.x]\nlive = 1\n", "scenarios.x.live: wrong type"),
+    ("[other]\n", "unknown top-level keys"),
+    ("[scenarios.'a b']\n", "scenario name"),
+    ("not toml at all [", "not valid TOML"),
+])
+def test_bad_scenario_files_say_what_is_wrong(text: str, problem: str) -> None:
+    from ffrtmp.core.scenarios import parse_catalog
+
+    with pytest.raises(ValueError, match=problem):
+        parse_catalog(text)

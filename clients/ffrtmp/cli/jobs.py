@@ -9,22 +9,11 @@ from collections import Counter
 
 from ffrtmp.cli import output
 from ffrtmp.cli.context import client_from, wants_json
+from ffrtmp.cli.watch import follow
 from ffrtmp.core.durations import parse_duration
 from ffrtmp.v1 import common_pb2
 
-TERMINAL = {
-    common_pb2.JOB_STATE_SUCCEEDED,
-    common_pb2.JOB_STATE_FAILED,
-    common_pb2.JOB_STATE_CANCELED,
-}
 STATE_NAMES = [output.state_name(v) for v in common_pb2.JobState.values() if v]
-
-
-def exit_code_for(state: int) -> int:
-    """0 when the job succeeded, 1 when it failed, 3 when it was canceled."""
-    if state == common_pb2.JOB_STATE_SUCCEEDED:
-        return 0
-    return 3 if state == common_pb2.JOB_STATE_CANCELED else 1
 
 
 def _duration(text: str) -> float:
@@ -77,7 +66,7 @@ async def submit(args: argparse.Namespace) -> int:
         # One request_id per invocation: a retried call cannot create a second job.
         resp = await c.submit(_spec(args), args.request_id or uuid.uuid4().hex)
         if args.wait:
-            return await _watch(args, c, resp.job.id)
+            return await follow(c, resp.job.id, as_json=wants_json(args))
         _show_job(args, resp.job)
     return 0
 
@@ -138,33 +127,30 @@ async def retry(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _watch(args: argparse.Namespace, c: object, job_id: str) -> int:
-    from ffrtmp.client import Client
-
-    assert isinstance(c, Client)
-    last: common_pb2.Job | None = None
-    seen = ""
-    async for job in c.watch(job_id):
-        last = job
-        line = (
-            f"{job.id} {output.state_name(job.state)} attempt={job.attempt} "
-            f"node={job.node_id or '-'} progress={job.progress.percent:.0f}%"
-        )
-        if line != seen and not wants_json(args):
-            print(line, flush=True)
-            seen = line
-    if last is None:
-        return 1
-    if wants_json(args):
-        output.print_json(output.job_dict(last))
-    elif last.state != common_pb2.JOB_STATE_SUCCEEDED and last.error:
-        print(f"error: {last.error}", file=sys.stderr)
-    return exit_code_for(last.state)
-
-
 async def watch(args: argparse.Namespace) -> int:
     async with client_from(args) as c:
-        return await _watch(args, c, args.job_id)
+        return await follow(c, args.job_id, as_json=wants_json(args))
+
+
+async def logs(args: argparse.Namespace) -> int:
+    async with client_from(args) as c:
+        resp = await c.logs(args.job_id)
+    if wants_json(args):
+        output.print_json(
+            {
+                "id": resp.job_id,
+                "attempt": resp.attempt,
+                "node_id": resp.node_id,
+                "log_tail": resp.log_tail,
+            }
+        )
+    elif resp.log_tail:
+        sys.stdout.write(resp.log_tail if resp.log_tail.endswith("\n") else resp.log_tail + "\n")
+    else:
+        print(
+            f"(no log yet for job {resp.job_id}: it has not finished an attempt)", file=sys.stderr
+        )
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -242,6 +228,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = sub.add_parser("resume", help="let a paused job go on")
     p.add_argument("job_id", metavar="ID")
     p.set_defaults(func=pause, pause=False)
+
+    p = sub.add_parser("logs", help="the ffmpeg log tail of the job's last finished attempt")
+    p.add_argument("job_id", metavar="ID")
+    p.set_defaults(func=logs)
 
     p = sub.add_parser("retry", help="re-queue a FAILED or CANCELED job")
     p.add_argument("job_id", metavar="ID")

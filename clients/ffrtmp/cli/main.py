@@ -10,11 +10,15 @@ import sys
 from grpc import StatusCode, aio
 
 from ffrtmp import flags
-from ffrtmp.cli import certs, jobs, nodes, queue
+from ffrtmp.cli import certs, jobs, misc, nodes, queue, settings
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ffrtmp", description="Use an ffrtmp transcoding cluster.")
+    p = argparse.ArgumentParser(
+        prog="ffrtmp",
+        description="Use an ffrtmp transcoding cluster. Connection settings come from flags, "
+        f"then FFRTMP_* variables, then {settings.config_path()}.",
+    )
     f = flags.add
     f(p, "--master", default="localhost:50051", help="master address HOST:PORT")
     f(p, "--ca", default="certs/ca.crt", help="CA certificate")
@@ -26,32 +30,45 @@ def parser() -> argparse.ArgumentParser:
     jobs.register(sub)
     nodes.register(sub)
     queue.register(sub)
+    misc.register(sub)
     certs.register(sub)
     return p
 
 
-def _explain(exc: aio.AioRpcError, master: str) -> str:
+def _explain(exc: aio.AioRpcError, args: argparse.Namespace) -> str:
     code = exc.code()
     if code == StatusCode.UNAVAILABLE:
         return (
-            f"cannot reach the master at {master}: {exc.details()}\n"
-            "  is ffrtmp-master running there? set --master or FFRTMP_MASTER, and check "
-            "that --ca/--cert/--key come from the cluster's CA"
+            f"cannot reach the master at {args.master}: {exc.details()}\n"
+            "  is ffrtmp-master running there? Set --master or FFRTMP_MASTER. If it is, check "
+            f"that --ca ({args.ca}), --cert ({args.cert}) and --key come from its CA "
+            "(ffrtmp certs show FILE)."
         )
     if code == StatusCode.DEADLINE_EXCEEDED:
-        return f"the master at {master} did not answer in time (--timeout)"
+        return f"the master at {args.master} did not answer in time (raise --timeout)"
     return f"{code.name}: {exc.details()}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    defaults = {k: p.get_default(k) for k in settings.KEYS}
+    path = settings.config_path()
+    try:
+        loaded = settings.load(path)
+    except ValueError as exc:
+        print(f"error: config file {exc}", file=sys.stderr)
+        return 2
+    settings.apply(p, loaded)
+    args = p.parse_args(argv)
+    args.root_parser = p
+    args.settings_sources = lambda a: settings.sources(a, defaults, loaded, path)
     try:
         result = args.func(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         return int(result)
     except aio.AioRpcError as exc:
-        print(f"error: {_explain(exc, args.master)}", file=sys.stderr)
+        print(f"error: {_explain(exc, args)}", file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)

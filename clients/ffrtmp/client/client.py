@@ -141,6 +141,13 @@ class Client:
         )
         return undrained.node
 
+    async def scenarios(self) -> list[jobs_pb2.Scenario]:
+        resp = await self._call(self.jobs.ListScenarios, jobs_pb2.ListScenariosRequest())
+        return list(resp.scenarios)
+
+    async def logs(self, job_id: str) -> jobs_pb2.GetJobLogsResponse:
+        return await self._call(self.jobs.GetJobLogs, jobs_pb2.GetJobLogsRequest(job_id=job_id))
+
     async def queue_stats(self) -> jobs_pb2.GetQueueStatsResponse:
         return await self._call(self.jobs.GetQueueStats, jobs_pb2.GetQueueStatsRequest())
 

@@ -75,6 +75,16 @@ class JobServiceStub:
                 request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobRequest.SerializeToString,
                 response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobResponse.FromString,
                 _registered_method=True)
+        self.ListScenarios = channel.unary_unary(
+                '/ffrtmp.v1.JobService/ListScenarios',
+                request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.ListScenariosRequest.SerializeToString,
+                response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.ListScenariosResponse.FromString,
+                _registered_method=True)
+        self.GetJobLogs = channel.unary_unary(
+                '/ffrtmp.v1.JobService/GetJobLogs',
+                request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.GetJobLogsRequest.SerializeToString,
+                response_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.GetJobLogsResponse.FromString,
+                _registered_method=True)
         self.GetQueueStats = channel.unary_unary(
                 '/ffrtmp.v1.JobService/GetQueueStats',
                 request_serializer=ffrtmp_dot_v1_dot_jobs__pb2.GetQueueStatsRequest.SerializeToString,
@@ -140,6 +150,20 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListScenarios(self, request, context):
+        """The scenarios this master knows: built in, and from its --scenarios file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJobLogs(self, request, context):
+        """The tail of the ffmpeg log of the job's last finished attempt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetQueueStats(self, request, context):
         """Queue depths, waits, running jobs and per-node load.
         """
@@ -189,6 +213,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.WatchJob,
                     request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobRequest.FromString,
                     response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.WatchJobResponse.SerializeToString,
+            ),
+            'ListScenarios': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScenarios,
+                    request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.ListScenariosRequest.FromString,
+                    response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.ListScenariosResponse.SerializeToString,
+            ),
+            'GetJobLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobLogs,
+                    request_deserializer=ffrtmp_dot_v1_dot_jobs__pb2.GetJobLogsRequest.FromString,
+                    response_serializer=ffrtmp_dot_v1_dot_jobs__pb2.GetJobLogsResponse.SerializeToString,
             ),
             'GetQueueStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetQueueStats,
@@ -413,6 +447,60 @@ class JobService:
             '/ffrtmp.v1.JobService/WatchJob',
             ffrtmp_dot_v1_dot_jobs__pb2.WatchJobRequest.SerializeToString,
             ffrtmp_dot_v1_dot_jobs__pb2.WatchJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScenarios(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ffrtmp.v1.JobService/ListScenarios',
+            ffrtmp_dot_v1_dot_jobs__pb2.ListScenariosRequest.SerializeToString,
+            ffrtmp_dot_v1_dot_jobs__pb2.ListScenariosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJobLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ffrtmp.v1.JobService/GetJobLogs',
+            ffrtmp_dot_v1_dot_jobs__pb2.GetJobLogsRequest.SerializeToString,
+            ffrtmp_dot_v1_dot_jobs__pb2.GetJobLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,10 @@ class JobServiceStub:
     ResumeJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.ResumeJobRequest, _jobs_pb2.ResumeJobResponse]
     WatchJob: _grpc.UnaryStreamMultiCallable[_jobs_pb2.WatchJobRequest, _jobs_pb2.WatchJobResponse]
     """Streams the job on every change until it is terminal."""
+    ListScenarios: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.ListScenariosRequest, _jobs_pb2.ListScenariosResponse]
+    """The scenarios this master knows: built in, and from its --scenarios file."""
+    GetJobLogs: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.GetJobLogsRequest, _jobs_pb2.GetJobLogsResponse]
+    """The tail of the ffmpeg log of the job's last finished attempt."""
     GetQueueStats: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.GetQueueStatsRequest, _jobs_pb2.GetQueueStatsResponse]
     """Queue depths, waits, running jobs and per-node load."""
 
@@ -73,6 +77,10 @@ class JobServiceAsyncStub(JobServiceStub):
     ResumeJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.ResumeJobRequest, _jobs_pb2.ResumeJobResponse]  # type: ignore[assignment]
     WatchJob: _aio.UnaryStreamMultiCallable[_jobs_pb2.WatchJobRequest, _jobs_pb2.WatchJobResponse]  # type: ignore[assignment]
     """Streams the job on every change until it is terminal."""
+    ListScenarios: _aio.UnaryUnaryMultiCallable[_jobs_pb2.ListScenariosRequest, _jobs_pb2.ListScenariosResponse]  # type: ignore[assignment]
+    """The scenarios this master knows: built in, and from its --scenarios file."""
+    GetJobLogs: _aio.UnaryUnaryMultiCallable[_jobs_pb2.GetJobLogsRequest, _jobs_pb2.GetJobLogsResponse]  # type: ignore[assignment]
+    """The tail of the ffmpeg log of the job's last finished attempt."""
     GetQueueStats: _aio.UnaryUnaryMultiCallable[_jobs_pb2.GetQueueStatsRequest, _jobs_pb2.GetQueueStatsResponse]  # type: ignore[assignment]
     """Queue depths, waits, running jobs and per-node load."""
 
@@ -142,6 +150,22 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_jobs_pb2.WatchJobResponse], _abc.AsyncIterator[_jobs_pb2.WatchJobResponse]]:
         """Streams the job on every change until it is terminal."""
+
+    @_abc_1.abstractmethod
+    def ListScenarios(
+        self,
+        request: _jobs_pb2.ListScenariosRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.ListScenariosResponse, _abc.Awaitable[_jobs_pb2.ListScenariosResponse]]:
+        """The scenarios this master knows: built in, and from its --scenarios file."""
+
+    @_abc_1.abstractmethod
+    def GetJobLogs(
+        self,
+        request: _jobs_pb2.GetJobLogsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.GetJobLogsResponse, _abc.Awaitable[_jobs_pb2.GetJobLogsResponse]]:
+        """The tail of the ffmpeg log of the job's last finished attempt."""
 
     @_abc_1.abstractmethod
     def GetQueueStats(

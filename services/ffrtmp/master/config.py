@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ffrtmp.core.retry import Backoff
+from ffrtmp.core.scenarios import BUILTIN, Scenario
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class MasterConfig:
     heartbeat_timeout_s: float = 120.0
     stall_timeout_s: float = 60.0
     aging_interval_s: float = 0.0  # 0: off
+    scenarios: dict[str, Scenario] = field(default_factory=lambda: dict(BUILTIN))
     backoff: Backoff = field(default_factory=Backoff)
     sqlite_synchronous: str = "FULL"
     # Plaintext grpc.health.v1-only port for probes without mTLS; 0 = off.

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
+from ffrtmp.core.scenarios import BUILTIN, Scenario, parse_catalog
 from ffrtmp.master import backup
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
@@ -75,8 +76,20 @@ def parser() -> argparse.ArgumentParser:
         type=flags.duration,
         help="a run with no ffmpeg progress for this long is killed and retried; 0 disables",
     )
-    f(p, "--aging-interval", default=0.0, type=flags.duration,
-      help="a waiting job gains one priority point per interval (e.g. 5m); 0 is off")
+    f(
+        p,
+        "--scenarios",
+        default=None,
+        type=Path,
+        help="TOML file of extra scenarios ([scenarios.NAME] tables) over the built-in ones",
+    )
+    f(
+        p,
+        "--aging-interval",
+        default=0.0,
+        type=flags.duration,
+        help="a waiting job gains one priority point per interval (e.g. 5m); 0 is off",
+    )
     f(p, "--retry-backoff", default=5.0, type=flags.duration, help="first retry delay")
     f(p, "--retry-backoff-factor", default=2.0, type=float, help="growth of the retry delay")
     f(p, "--retry-backoff-max", default=300.0, type=flags.duration, help="longest retry delay")
@@ -147,7 +160,17 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
         retention_s=args.retention,
         retention_interval_s=max(0.05, args.retention_interval),
         trace_exporter=args.trace_exporter,
+        scenarios=_scenarios(args.scenarios),
     )
+
+
+def _scenarios(path: Path | None) -> dict[str, Scenario]:
+    if path is None:
+        return dict(BUILTIN)
+    try:
+        return parse_catalog(path.read_text(), BUILTIN)
+    except ValueError as exc:
+        raise SystemExit(f"ffrtmp-master: --scenarios {path}: {exc}") from None
 
 
 async def run(config: MasterConfig) -> int:

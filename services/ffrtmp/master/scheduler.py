@@ -121,7 +121,7 @@ class Scheduler:
         if not st.accepting:
             raise Unavailable("the master is shutting down and takes no new jobs")
         check_request_id(request_id)
-        spec = resolve(raw)
+        spec = resolve(raw, st.config.scenarios)
         now = now_ms()
         job = Job(
             id=secrets.token_hex(8),

@@ -108,6 +108,35 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job = await self.s.pause(_job_id(request.job_id), False)
         return jobs_pb2.ResumeJobResponse(job=convert.job_pb(job))
 
+    async def ListScenarios(
+        self, request: jobs_pb2.ListScenariosRequest, context: Ctx
+    ) -> jobs_pb2.ListScenariosResponse:
+        return jobs_pb2.ListScenariosResponse(
+            scenarios=[
+                jobs_pb2.Scenario(
+                    name=s.name,
+                    width=s.width,
+                    height=s.height,
+                    fps=s.fps,
+                    codec=s.codec,
+                    bitrate=s.bitrate,
+                    live=s.live,
+                    duration_s=s.duration_s,
+                    preset=s.preset,
+                    description=s.description,
+                )
+                for s in sorted(self.s.config.scenarios.values(), key=lambda s: s.name)
+            ]
+        )
+
+    async def GetJobLogs(
+        self, request: jobs_pb2.GetJobLogsRequest, context: Ctx
+    ) -> jobs_pb2.GetJobLogsResponse:
+        job = await self.s.get(_job_id(request.job_id), with_events=False)
+        return jobs_pb2.GetJobLogsResponse(
+            job_id=job.id, attempt=job.attempt, node_id=job.node_id, log_tail=job.log_tail
+        )
+
     async def GetQueueStats(
         self, request: jobs_pb2.GetQueueStatsRequest, context: Ctx
     ) -> jobs_pb2.GetQueueStatsResponse:

@@ -1,0 +1,68 @@
+"""Following a job to its end: a live progress bar on a terminal, plain lines
+elsewhere (pipes, CI logs), the final job as JSON with --output json."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ffrtmp.cli import output
+from ffrtmp.client import Client
+from ffrtmp.v1 import common_pb2
+
+
+def exit_code_for(state: int) -> int:
+    """0 when the job succeeded, 1 when it failed, 3 when it was canceled."""
+    if state == common_pb2.JOB_STATE_SUCCEEDED:
+        return 0
+    return 3 if state == common_pb2.JOB_STATE_CANCELED else 1
+
+
+def _status(job: common_pb2.Job) -> str:
+    p = job.progress
+    parts = [output.state_name(job.state), f"attempt {job.attempt}"]
+    if job.node_id:
+        parts.append(f"on {job.node_id}")
+    if p.fps:
+        parts.append(f"{p.fps:.0f} fps")
+    if p.speed:
+        parts.append(f"{p.speed:.2f}x")
+    if job.pending_reason:
+        parts.append(job.pending_reason)
+    return " · ".join(parts)
+
+
+async def follow(c: Client, job_id: str, *, as_json: bool) -> int:
+    last: common_pb2.Job | None = None
+    if as_json:
+        async for job in c.watch(job_id):
+            last = job
+    elif sys.stdout.isatty():
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+        )
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task(job_id, total=100, status="")
+            async for job in c.watch(job_id):
+                last = job
+                bar.update(task, completed=job.progress.percent, status=_status(job))
+    else:
+        seen = ""
+        async for job in c.watch(job_id):
+            last = job
+            line = f"{job.id} {_status(job)} {job.progress.percent:.0f}%"
+            if line != seen:
+                print(line, flush=True)
+                seen = line
+    if last is None:
+        return 1
+    if as_json:
+        output.print_json(output.job_dict(last))
+    elif last.state != common_pb2.JOB_STATE_SUCCEEDED and last.error:
+        print(f"error: {last.error}", file=sys.stderr)
+    return exit_code_for(last.state)
