@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults soak clean
+.PHONY: install demo test lint typecheck buflint proto unit integration faults soak clean opstools
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ $(BUF):
 
 buflint: $(BUF)
 	$(BUF) lint
+
+## promtool (Debian's prometheus package) for the alert-rule test; needs root and apt.
+opstools:
+	command -v promtool >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
 ## Regenerate protos/ffrtmp/v1/*_pb2*.py{,i} from the .proto files.
 proto: install

@@ -95,6 +95,7 @@ async def lifecycle(ctx: Ctx) -> Figures:
         "lifecycle_workers": s.lifecycle_workers,
         "lifecycle_submit_phase_s": submitted - t0,
         "lifecycle_master_cpu_pct": cpu,
+        "lifecycle_master_cpu_ms_per_job": cpu * 10 * (done - t0) / r.calls,
     }
 
 

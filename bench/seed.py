@@ -12,33 +12,39 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import JobState
 from ffrtmp.core.spec import RawSpec, resolve
 from ffrtmp.master.migrations import migrate
+from ffrtmp.master.store import encode_needs
 
 QUEUES = ("live", "default", "batch")
 PRIORITIES = ("high", "medium", "low")
 CHUNK = 50_000
+OWNER = "bench"  # the CN of the client certificate the other figures submit with
 
 
-def _specs() -> list[tuple[str, str, str]]:
-    # (queue, priority, spec JSON) exactly as Store.insert_job serialises a
-    # resolved spec, so the master parses what it would have written itself.
+def _specs() -> list[tuple[str, str, str, str]]:
+    # (queue, priority, spec JSON, needs) exactly as Store.insert_job writes a
+    # resolved spec, so the master reads back what it would have written itself.
     out = []
     for q, p in itertools.product(QUEUES, PRIORITIES):
         spec = resolve(RawSpec(scenario="test", queue=q, priority=p))
-        out.append((q, p, json.dumps(asdict(spec))))
+        out.append((q, p, json.dumps(asdict(spec)), encode_needs(requirements(spec))))
     return out
 
 
-def _rows(n: int, start_ms: int) -> Iterator[tuple[tuple[object, ...], tuple[object, ...]]]:
+def _rows(
+    n: int, start_ms: int, columns: frozenset[str]
+) -> Iterator[tuple[tuple[object, ...], tuple[object, ...]]]:
     specs = _specs()
     queued = int(JobState.QUEUED)
     for i in range(n):
         job_id = os.urandom(8).hex()
-        q, p, spec = specs[i % len(specs)]
+        q, p, spec, needs = specs[i % len(specs)]
         at = start_ms + i // 10  # a backlog submitted over a while, not in one ms
-        job = (job_id, os.urandom(16).hex(), spec, q, p, queued, at, at)
+        job: tuple[object, ...] = (job_id, os.urandom(16).hex(), spec, q, p, queued, at, at)
+        job += tuple(v for c, v in (("needs", needs), ("owner", OWNER)) if c in columns)
         event = (job_id, at, None, queued, "submitted", "", 0)
         yield job, event
 
@@ -53,14 +59,15 @@ def seed(path: Path, n: int) -> float:
         # Speed of the seeding is not what is measured; durability is not needed.
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")
-        rows = _rows(n, int(time.time() * 1000) - n)
+        # Columns later migrations added, written when this schema has them.
+        columns = frozenset(r[1] for r in conn.execute("PRAGMA table_info(jobs)"))
+        names = ["id", "request_id", "spec", "queue", "priority", "state", "created_ms"]
+        names += ["updated_ms", *(c for c in ("needs", "owner") if c in columns)]
+        insert = f"INSERT INTO jobs({', '.join(names)}) VALUES ({','.join('?' * len(names))})"
+        rows = _rows(n, int(time.time() * 1000) - n, columns)
         while chunk := list(itertools.islice(rows, CHUNK)):
             conn.execute("BEGIN")
-            conn.executemany(
-                "INSERT INTO jobs(id, request_id, spec, queue, priority, state, created_ms,"
-                " updated_ms) VALUES (?,?,?,?,?,?,?,?)",
-                [job for job, _ in chunk],
-            )
+            conn.executemany(insert, [job for job, _ in chunk])
             conn.executemany(
                 "INSERT INTO job_events(job_id, at_ms, from_state, to_state, reason, node_id,"
                 " attempt) VALUES (?,?,?,?,?,?,?)",

@@ -26,6 +26,16 @@ def available() -> bool:
     return trace is not None
 
 
+def enabled() -> bool:
+    """An SDK tracer provider is installed: spans are recorded, so worth making.
+    (Without one the API hands out non-recording spans, which still cost time.)"""
+    if trace is None:
+        return False
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
+
+
 def setup(service_name: str, exporter: str) -> None:
     """Install an SDK tracer provider exporting to `exporter` (none|console|otlp)."""
     if exporter == "none":
@@ -104,7 +114,7 @@ def record_span(
     attributes: Mapping[str, Any] | None = None,
 ) -> None:
     """A span for something already over (a wait in the queue), with its real times."""
-    if trace is None:
+    if not enabled():
         return
     tracer = trace.get_tracer(INSTRUMENTATION)
     s = tracer.start_span(

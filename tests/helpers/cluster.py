@@ -236,6 +236,10 @@ class Cluster:
             check=False,
         )
 
+    def run_master_cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ffrtmp.master.main", *args], env=_env(),
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
     def stop(self) -> None:
         for w in self.workers.values():
             with contextlib.suppress(Exception):

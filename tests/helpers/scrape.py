@@ -42,6 +42,11 @@ def names(text: str) -> set[str]:
     return out
 
 
+def families(text: str) -> dict[str, str]:
+    """Family name -> type, as the exposition declares them (counters without `_total`)."""
+    return {fam.name: fam.type for fam in text_string_to_metric_families(text)}
+
+
 def value(text: str, name: str, **labels: str) -> float | None:
     """The sample `name` whose labels include `labels`; None when absent."""
     for fam in text_string_to_metric_families(text):

@@ -44,15 +44,3 @@ async def test_json_logs_carry_job_node_and_attempt(tmp_path: Path) -> None:
     assigned = next(r for r in m if r["message"].endswith("QUEUED -> ASSIGNED"))
     assert assigned["node_id"] == "w1" and assigned["attempt"] == 1
     assert assigned["level"] == "debug" and assigned["logger"] == "ffrtmp.master.jobs"
-
-
-def test_text_logs_append_job_fields(tmp_path: Path) -> None:
-    import logging
-
-    from ffrtmp.logsetup import JsonFormatter, TextFormatter
-
-    rec = logging.LogRecord("x", logging.INFO, __file__, 1, "job %s done", ("j1",), None)
-    rec.job_id, rec.attempt = "j1", 2
-    assert TextFormatter().format(rec).endswith("x: job j1 done [job_id=j1 attempt=2]")
-    data = json.loads(JsonFormatter().format(rec))
-    assert data["job_id"] == "j1" and data["attempt"] == 2 and "node_id" not in data

@@ -23,14 +23,20 @@ async def test_pause_stops_progress_and_resume_restarts_it(tmp_path: Path) -> No
         spec = common_pb2.JobSpec(scenario="test", live=True, duration_s=6, output="p.mp4")
         async with cluster.client() as c:
             job = (await c.submit(spec)).job
-            await wait_job(cluster, job.id,
-                           lambda j: j.state == RUNNING and j.progress.out_time_s > 0.5)
+            await wait_job(
+                cluster, job.id, lambda j: j.state == RUNNING and j.progress.out_time_s > 0.5
+            )
             r = cluster.cli("-o", "json", "jobs", "pause", job.id)
             assert r.returncode == 0, r.stderr
             assert '"state": "PAUSED"' in r.stdout
-            await asyncio.sleep(0.5)
-            ffmpeg = [p for p in psutil.Process(worker.pid).children(recursive=True)]
-            assert ffmpeg and all(p.status() == psutil.STATUS_STOPPED for p in ffmpeg)
+            stopped = False
+            for _ in range(50):  # the worker gets the Pause a moment after the state changes
+                ffmpeg = psutil.Process(worker.pid).children(recursive=True)
+                stopped = bool(ffmpeg) and all(p.status() == psutil.STATUS_STOPPED for p in ffmpeg)
+                if stopped:
+                    break
+                await asyncio.sleep(0.1)
+            assert stopped
             before = (await c.get(job.id)).progress.out_time_s
             await asyncio.sleep(3)
             paused = await c.get(job.id)
@@ -38,8 +44,11 @@ async def test_pause_stops_progress_and_resume_restarts_it(tmp_path: Path) -> No
             assert paused.progress.out_time_s == before  # no progress while paused
             r = cluster.cli("jobs", "resume", job.id)
             assert r.returncode == 0, r.stderr
-            await wait_job(cluster, job.id,
-                           lambda j: j.state == RUNNING and j.progress.out_time_s > before + 0.5)
+            await wait_job(
+                cluster,
+                job.id,
+                lambda j: j.state == RUNNING and j.progress.out_time_s > before + 0.5,
+            )
             done = await wait_job(cluster, job.id, lambda j: j.state in TERMINAL, timeout=30)
             assert done.state == common_pb2.JOB_STATE_SUCCEEDED and done.attempt == 1
             r = cluster.cli("jobs", "resume", job.id)

@@ -18,21 +18,21 @@ from grpc import aio
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry import propagate, trace  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
-from ffrtmp.master.config import MasterConfig  # noqa: E402
-from ffrtmp.master.server import Master  # noqa: E402
-from ffrtmp.master.sessions import AssignCmd  # noqa: E402
-from ffrtmp.tls.credentials import channel_credentials  # noqa: E402
-from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc  # noqa: E402
-from ffrtmp.worker.config import WorkerConfig  # noqa: E402
-from ffrtmp.worker.daemon import Worker  # noqa: E402
-from tests.helpers.cluster import make_certs  # noqa: E402
+from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.server import Master
+from ffrtmp.master.sessions import AssignCmd
+from ffrtmp.tls.credentials import channel_credentials
+from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
+from ffrtmp.worker.config import WorkerConfig
+from ffrtmp.worker.daemon import Worker
+from tests.helpers.cluster import make_certs
 
 EXPORTER = InMemorySpanExporter()
 CURRENT: dict[str, Master] = {}
@@ -183,7 +183,8 @@ def test_everything_works_without_opentelemetry() -> None:
         from ffrtmp import tracing
         import ffrtmp.master.server, ffrtmp.worker.daemon, ffrtmp.master.main
         assert not tracing.available() and tracing.inject() == {}
-        with tracing.span("x", parent={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}) as s:
+        parent = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+        with tracing.span("x", parent=parent) as s:
             assert s is None
         tracing.record_span("y", parent=None, start_ns=0, end_ns=1)
         tracing.setup("ffrtmp-master", "none")

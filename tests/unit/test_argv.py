@@ -1,4 +1,7 @@
-"""build_argv, encoder_for and bitrate_bps: spec in, ffmpeg flags out."""
+"""build_argv, encoder_for and bitrate_bps: spec in, ffmpeg flags out.
+
+Encoder choice and per-encoder flags are table-tested in test_encoders.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import pytest
 
 from ffrtmp.core.argv import bitrate_bps, build_argv, encoder_for, lavfi_source, output_muxer
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.core.model import JobSpec
+from ffrtmp.core.model import JobSpec, Rendition
 
 FILE_SPEC = JobSpec(
     scenario="test",
@@ -109,7 +112,6 @@ def test_flags_left_out(spec: JobSpec, absent: list[str]) -> None:
         (FILE_SPEC, "/o/a.mkv", "libx264", "-f", "matroska"),
         (FILE_SPEC, "/o/a.ts", "libx264", "-f", "mpegts"),
         (FILE_SPEC, "/o/a.webm", "libvpx-vp9", "-c:a", "libopus"),
-        (FILE_SPEC, "/o/a.m3u8", "libx264", "-f", "hls"),
         (FILE_SPEC, "/o/a.mov", "libx264", "-movflags", "+faststart"),
         (LIVE_SPEC, "srt://h:9000?mode=caller", "libx264", "-f", "mpegts"),
         (LIVE_SPEC, "rtmps://h/live/k", "libx265", "-tune", "zerolatency"),
@@ -126,15 +128,16 @@ def test_flag_values(spec: JobSpec, output: str, encoder: str, name: str, value:
 
 
 @pytest.mark.parametrize(
-    ("spec", "encoder", "has_preset"),
+    ("encoder", "name", "value"),
     [
-        (FILE_SPEC, "libvpx-vp9", False),  # vp9 has no named presets: the hint is dropped
-        (FILE_SPEC, "libsvtav1", False),  # svt-av1 presets are numbers
-        (FILE_SPEC, "h264_nvenc", False),
+        ("libvpx-vp9", "-cpu-used", "4"),  # vp9 has no presets: veryfast becomes a speed
+        ("libsvtav1", "-preset", "10"),  # svt-av1 presets are numbers
+        ("h264_nvenc", "-preset", "p2"),
+        ("libaom-av1", "-cpu-used", "7"),
     ],
 )
-def test_preset_only_where_understood(spec: JobSpec, encoder: str, has_preset: bool) -> None:
-    assert ("-preset" in argv_of(spec, encoder=encoder)) is has_preset
+def test_preset_is_translated_per_encoder(encoder: str, name: str, value: str) -> None:
+    assert flag(argv_of(FILE_SPEC, encoder=encoder), name) == value
 
 
 def test_bad_x264_preset_names_the_field() -> None:
@@ -190,7 +193,7 @@ def test_output_muxer(url: str, muxer: str | None) -> None:
 @pytest.mark.parametrize(
     ("codec", "available", "expected"),
     [
-        ("h264", ["aac", "libx264", "h264_nvenc"], "libx264"),
+        ("h264", ["aac", "libx264", "h264_nvenc"], "h264_nvenc"),
         ("H264", ["libx264"], "libx264"),
         ("h265", ["libx265"], "libx265"),
         ("hevc", ["libx265"], "libx265"),
@@ -236,3 +239,129 @@ def test_bitrate_bps(text: str, bps: int) -> None:
 def test_bitrate_bps_malformed(text: str) -> None:
     with pytest.raises(ValueError):
         bitrate_bps(text)
+
+
+HLS_SPEC = replace(
+    SYNTH_SPEC,
+    output="hls/show/",
+    renditions=(Rendition(640, 360, "800k"), Rendition(320, 180, "300k")),
+)
+
+
+def test_hls_ladder_full_argv() -> None:
+    assert argv_of(HLS_SPEC, "/out/.show.j-1.partial.hls") == [
+        *["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats"],
+        *["-progress", "pipe:1", "-loglevel", "info"],
+        # The synthetic source takes the largest rendition's size.
+        *["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10"],
+        *["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
+        "-filter_complex",
+        "[0:v]split=2[s0][s1];[s0]scale=640:360,format=yuv420p[v0];"
+        "[s1]scale=320:180,format=yuv420p[v1]",
+        *["-map", "[v0]", "-map", "[v1]", "-map", "1:a", "-map", "1:a"],
+        *["-c:v", "libx264", "-preset", "veryfast", "-b:v:0", "800k", "-b:v:1", "300k"],
+        *["-force_key_frames", "expr:gte(t,n_forced*2)", "-r", "10"],
+        *["-c:a", "aac", "-b:a", "128k", "-ar", "48000"],
+        *["-t", "2", "-shortest"],
+        *["-f", "hls", "-hls_time", "2", "-hls_list_size", "0", "-hls_playlist_type", "vod"],
+        *["-hls_segment_filename", "/out/.show.j-1.partial.hls/master_%v_%05d.ts"],
+        *["-master_pl_name", "master.m3u8", "-var_stream_map", "v:0,a:0 v:1,a:1"],
+        "/out/.show.j-1.partial.hls/master_%v.m3u8",
+    ]
+
+
+def test_hls_of_a_real_input_without_audio_maps_video_only() -> None:
+    spec = replace(HLS_SPEC, input="in/silent.mp4", output="hls/show/index.m3u8")
+    argv = build_argv(
+        "ffmpeg", spec, input_url="/in/s.mp4", output_url="/o/d", encoder="libx264", has_audio=False
+    )
+    assert "-shortest" not in argv and "1:a" not in argv and "0:a:0" not in argv
+    assert flag(argv, "-var_stream_map") == "v:0 v:1"
+    assert flag(argv, "-master_pl_name") == "index.m3u8"
+    assert argv[-1] == "/o/d/index_%v.m3u8"
+    with_audio = build_argv(
+        "ffmpeg", spec, input_url="/in/s.mp4", output_url="/o/d", encoder="libx264"
+    )
+    assert with_audio.count("0:a:0") == 2
+    assert flag(with_audio, "-var_stream_map") == "v:0,a:0 v:1,a:1"
+
+
+def test_hls_without_renditions_is_one_rung_at_the_job_size() -> None:
+    spec = replace(FILE_SPEC, output="hls/one/")
+    argv = argv_of(spec, "/o/d")
+    assert flag(argv, "-filter_complex") == "[0:v]scale=1280:720,format=yuv420p[v0]"
+    assert flag(argv, "-b:v:0") == "2500k"
+    assert flag(argv, "-var_stream_map") == "v:0,a:0"
+
+
+def test_live_hls_is_an_event_playlist_with_capped_rungs() -> None:
+    argv = argv_of(replace(HLS_SPEC, live=True, fps=25), "/o/d")
+    assert flag(argv, "-hls_playlist_type") == "event"
+    assert flag(argv, "-maxrate:v:1") == "300k" and flag(argv, "-bufsize:v:1") == "600000"
+    assert flag(argv, "-g") == "50"
+
+
+def test_null_output_encodes_and_discards() -> None:
+    argv = argv_of(replace(SYNTH_SPEC, output="null:"), "null:")
+    assert argv[-3:] == ["-f", "null", "-"]
+    assert flag(argv, "-c:v") == "libx264"
+
+
+def test_job_threads_apply_unless_the_caller_overrides() -> None:
+    assert flag(argv_of(replace(FILE_SPEC, threads=3)), "-threads") == "3"
+    assert flag(argv_of(replace(FILE_SPEC, threads=3), threads=1), "-threads") == "1"
+
+
+@pytest.mark.parametrize(
+    ("encoder", "device", "vf"),
+    [
+        ("h264_vaapi", "vaapi=va", "scale=1280:720,format=nv12,hwupload"),
+        ("hevc_qsv", "qsv=hw", "scale=1280:720,format=nv12,hwupload=extra_hw_frames=16"),
+    ],
+)
+def test_device_encoders_get_a_device_and_an_upload(encoder: str, device: str, vf: str) -> None:
+    argv = argv_of(FILE_SPEC, "/o/a.mp4", encoder)
+    assert flag(argv, "-init_hw_device") == device
+    assert argv.index("-init_hw_device") < argv.index("-i")
+    assert flag(argv, "-vf") == vf
+    assert "-pix_fmt" not in argv  # the frames are the device's own
+
+
+def test_device_upload_is_the_whole_filter_for_synthetic_input() -> None:
+    argv = argv_of(SYNTH_SPEC, "/o/a.mp4", "h264_vaapi")
+    assert flag(argv, "-vf") == "format=nv12,hwupload"
+    ladder = argv_of(HLS_SPEC, "/o/d", "h264_vaapi")
+    assert "scale=320:180,format=nv12,hwupload[v1]" in (flag(ladder, "-filter_complex") or "")
+
+
+def test_nvenc_needs_no_upload() -> None:
+    argv = argv_of(LIVE_SPEC, encoder="h264_nvenc")
+    assert "-init_hw_device" not in argv and "-vf" not in argv
+    assert flag(argv, "-rc") == "cbr" and flag(argv, "-tune") == "ll"
+    assert flag(argv, "-pix_fmt") == "yuv420p"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h/a.mp4", ["-rw_timeout", "15000000", "-reconnect", "1"]),
+        ("https://h/a.mp4", ["-rw_timeout", "15000000", "-reconnect", "1"]),
+        ("rtmp://h/live/cam", ["-rw_timeout", "15000000", "-i"]),
+        ("srt://h:9000", ["-rw_timeout", "15000000", "-i"]),
+    ],
+)
+def test_network_inputs_time_out(url: str, expected: list[str]) -> None:
+    argv = build_argv(
+        "ffmpeg", replace(FILE_SPEC, input=url), input_url=url, output_url="/o.mp4", encoder="x"
+    )
+    start = argv.index("-rw_timeout")
+    assert argv[start : start + len(expected)] == expected
+    assert flag(argv, "-i") == url
+
+
+def test_live_pull_is_not_paced_again() -> None:
+    # A live source already arrives in real time; -re would only add latency.
+    url = "rtmp://cam/live/1"
+    spec = replace(LIVE_SPEC, input=url)
+    argv = build_argv("ffmpeg", spec, input_url=url, output_url="rtmp://o/l/k", encoder="libx264")
+    assert "-re" not in argv

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ffrtmp.core.model import ProgressInfo
-from ffrtmp.core.progress import ProgressParser, parse_clock
+from ffrtmp.core.progress import ProgressParser, parse_clock, parse_duration_line
 
 # A real block from `ffmpeg -progress pipe:1` (9.0), 2 s of 320x240 at 10 fps.
 END_BLOCK = """\
@@ -34,7 +34,13 @@ def test_real_end_block() -> None:
     [info] = feed_all(parser, END_BLOCK)
     assert parser.done
     assert info == ProgressInfo(
-        percent=100.0, frame=20, fps=0.0, speed=59.7, out_time_s=2.0, bitrate="716.5kbits/s"
+        percent=100.0,
+        frame=20,
+        fps=0.0,
+        speed=59.7,
+        out_time_s=2.0,
+        bitrate="716.5kbits/s",
+        eta_s=0.0,
     )
 
 
@@ -103,3 +109,54 @@ def test_only_progress_lines_emit() -> None:
 )
 def test_parse_clock(text: str, seconds: float | None) -> None:
     assert parse_clock(text) == (pytest.approx(seconds) if seconds is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("duration", "block", "eta"),
+    [
+        ("10", "out_time_us=4000000\nspeed=2x\nprogress=continue", 3.0),
+        ("10", "out_time_us=4000000\nspeed=0.5x\nprogress=continue", 12.0),
+        ("10", "out_time_us=12000000\nspeed=1x\nprogress=continue", 0.0),  # past the end
+        ("10", "out_time_us=4000000\nspeed=N/A\nprogress=continue", None),  # no pace yet
+        ("10", "out_time_us=4000000\nspeed=0.00x\nprogress=continue", None),
+        ("0", "out_time_us=4000000\nspeed=2x\nprogress=continue", None),  # no known end
+        ("10", "out_time_us=4000000\nprogress=end", 0.0),
+    ],
+)
+def test_eta(duration: str, block: str, eta: float | None) -> None:
+    [info] = feed_all(ProgressParser(float(duration)), block)
+    assert info.eta_s == (pytest.approx(eta) if eta is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("line", "seconds"),
+    [
+        ("  Duration: 00:00:05.00, start: 0.000000, bitrate: 1205 kb/s", 5.0),
+        ("  Duration: 01:00:00.50, start: 1.4, bitrate: N/A", 3600.5),
+        ("  Duration: N/A, start: 0.000000, bitrate: N/A", None),
+        ("  Duration: 00:00:00.00, start: 0", None),
+        ("Stream #0:0: Video: h264", None),
+        ("frame=  20 fps=0.0 q=-1.0 Lsize=     179kB time=00:00:02.00", None),
+    ],
+)
+def test_parse_duration_line(line: str, seconds: float | None) -> None:
+    assert parse_duration_line(line) == seconds
+
+
+@pytest.mark.parametrize(
+    ("job", "input_s", "percent", "eta"),
+    [
+        (0.0, 20.0, 25.0, 15.0),  # no duration set: the input's own length
+        (10.0, 20.0, 50.0, 5.0),  # -t shorter than the input
+        (10.0, 8.0, 62.5, 3.0),  # the input ends first
+        (10.0, 0.0, 50.0, 5.0),  # unknown input length changes nothing
+    ],
+)
+def test_input_duration_from_the_log(
+    job: float, input_s: float, percent: float, eta: float
+) -> None:
+    parser = ProgressParser(job)
+    parser.learn_input_duration(input_s)
+    [info] = feed_all(parser, "out_time_us=5000000\nspeed=1x\nprogress=continue")
+    assert info.percent == pytest.approx(percent)
+    assert info.eta_s == pytest.approx(eta)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ffrtmp.core.errors import InvalidArgument
+from ffrtmp.core.model import Rendition
 from ffrtmp.core.scenarios import BUILTIN
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 
@@ -144,24 +145,102 @@ def test_allowed_inputs_and_outputs(good: RawSpec) -> None:
 def test_scenario_catalog_from_toml() -> None:
     from ffrtmp.core.scenarios import parse_catalog
 
-    cat = parse_catalog('[scenarios.news]\nwidth = 640\nheight = 360\nlive = true\n'
-                        '[scenarios.720p30-h264]\nbitrate = "3M"\n')
+    cat = parse_catalog(
+        "[scenarios.news]\nwidth = 640\nheight = 360\nlive = true\n"
+        '[scenarios.720p30-h264]\nbitrate = "3M"\n'
+    )
     assert cat["news"].width == 640 and cat["news"].live and cat["news"].codec == "h264"
     assert cat["720p30-h264"].bitrate == "3M" and cat["720p30-h264"].width == 1280
     assert resolve(RawSpec(scenario="news"), cat).width == 640
     assert "live-4k" in cat
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("[scenarios.x]\nwidht = 3\n", "unknown key 'widht'"),
-    ("[scenarios.x]\nwidth = '3'\n", "scenarios.x.width: wrong type"),
-    ("[scenarios.x]\nlive = 1\n", "scenarios.x.live: wrong type"),
-    ("[other]\n", "unknown top-level keys"),
-    ("[scenarios.'a b']\n", "scenario name"),
-    ("not toml at all [", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[scenarios.x]\nwidht = 3\n", "unknown key 'widht'"),
+        ("[scenarios.x]\nwidth = '3'\n", "scenarios.x.width: wrong type"),
+        ("[scenarios.x]\nlive = 1\n", "scenarios.x.live: wrong type"),
+        ("[other]\n", "unknown top-level keys"),
+        ("[scenarios.'a b']\n", "scenario name"),
+        ("not toml at all [", "not valid TOML"),
+    ],
+)
 def test_bad_scenario_files_say_what_is_wrong(text: str, problem: str) -> None:
     from ffrtmp.core.scenarios import parse_catalog
 
     with pytest.raises(ValueError, match=problem):
         parse_catalog(text)
+
+
+LADDER = (Rendition(1280, 720, "2500k"), Rendition(640, 360, "800k"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (RawSpec(output="null:x"), "spec.output"),
+        (RawSpec(output="nul:"), "spec.output"),
+        (RawSpec(output="master.m3u8"), "spec.output"),  # HLS needs a directory of its own
+        (RawSpec(output="/"), "spec.output"),
+        (RawSpec(output="hls/../../x/"), "spec.output"),
+        (RawSpec(output="out.mp4", renditions=LADDER), "spec.renditions"),
+        (RawSpec(output="rtmp://h/l/k", renditions=LADDER), "spec.renditions"),
+        (RawSpec(output="hls/a/", renditions=LADDER * 5), "spec.renditions"),
+        (RawSpec(output="hls/a/", renditions=(Rendition(0, 360, "1M"),)), "spec.renditions[0]"),
+        (
+            RawSpec(output="hls/a/", renditions=(*LADDER, Rendition(641, 360, "1M"))),
+            "spec.renditions[2].width",
+        ),
+        (
+            RawSpec(output="hls/a/", renditions=(Rendition(640, 8000, "1M"),)),
+            "spec.renditions[0].height",
+        ),
+        (
+            RawSpec(output="hls/a/", renditions=(Rendition(640, 360, "fast"),)),
+            "spec.renditions[0].bitrate",
+        ),
+        (
+            RawSpec(output="hls/a/", renditions=(Rendition(640, 360, ""),)),
+            "spec.renditions[0].bitrate",
+        ),
+        (RawSpec(preset="turbo"), "spec.preset"),
+        (RawSpec(preset="p9"), "spec.preset"),
+        (RawSpec(threads=129), "spec.threads"),
+        (RawSpec(threads=-1), "spec.threads"),
+        (RawSpec(nice=20), "spec.nice"),
+        (RawSpec(nice=-5), "spec.nice"),
+    ],
+)
+def test_invalid_output_and_limit_fields_are_named(raw: RawSpec, field: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        resolve(raw)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        RawSpec(output="null:"),
+        RawSpec(output="null:", live=True),
+        RawSpec(output="hls/show/"),
+        RawSpec(output="hls/show/index.m3u8", renditions=LADDER),
+        RawSpec(output="a/b/c/", renditions=LADDER, live=True),
+        RawSpec(preset="p4"),
+        RawSpec(preset="8", codec="av1"),
+        RawSpec(threads=4, nice=19),
+        RawSpec(threads=0, nice=0),
+    ],
+)
+def test_allowed_output_kinds_and_limits(good: RawSpec) -> None:
+    spec = resolve(good)
+    assert (spec.renditions, spec.threads, spec.nice) == (
+        good.renditions,
+        good.threads,
+        good.nice,
+    )
+
+
+def test_limits_default_to_the_worker() -> None:
+    spec = resolve(RawSpec())
+    assert (spec.threads, spec.nice, spec.renditions) == (0, None, ())

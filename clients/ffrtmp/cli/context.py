@@ -15,6 +15,7 @@ def client_from(args: argparse.Namespace) -> Client:
         cert=Path(args.cert),
         key=Path(args.key),
         timeout=args.timeout,
+        api_key=args.api_key or "",
     )
 
 

@@ -10,7 +10,7 @@ import sys
 from grpc import StatusCode, aio
 
 from ffrtmp import flags
-from ffrtmp.cli import certs, jobs, misc, nodes, queue, settings
+from ffrtmp.cli import admin, certs, jobs, misc, nodes, queue, settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def parser() -> argparse.ArgumentParser:
     f(p, "--ca", default="certs/ca.crt", help="CA certificate")
     f(p, "--cert", default="certs/admin.crt", help="client certificate")
     f(p, "--key", default="certs/admin.key", help="client private key")
+    f(p, "--api-key", default="", help="API key, sent as `authorization: Bearer`")
     f(p, "--output", "-o", default="table", choices=["table", "json"], help="output format")
     f(p, "--timeout", default=15.0, type=flags.duration, help="per-call deadline")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -31,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     nodes.register(sub)
     queue.register(sub)
     misc.register(sub)
+    admin.register(sub)
     certs.register(sub)
     return p
 

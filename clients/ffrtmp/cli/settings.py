@@ -16,7 +16,7 @@ from typing import Any
 
 from ffrtmp import flags
 
-KEYS = ("master", "ca", "cert", "key", "output", "timeout")
+KEYS = ("master", "ca", "cert", "key", "api_key", "output", "timeout")
 PATH_KEYS = ("ca", "cert", "key")
 
 
@@ -73,6 +73,8 @@ def sources(
             source != "default" and value != _expected(key, env, settings)
         ):
             source = "flag"
+        if key == "api_key" and value:
+            value = value[:8] + "…"  # never print a secret whole
         rows.append((key, value, source))
     return rows
 

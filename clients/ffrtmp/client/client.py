@@ -13,7 +13,15 @@ import grpc
 from grpc import aio
 
 from ffrtmp.tls.credentials import channel_credentials
-from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
+from ffrtmp.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    jobs_pb2,
+    jobs_pb2_grpc,
+    nodes_pb2,
+    nodes_pb2_grpc,
+)
 
 T = TypeVar("T")
 
@@ -30,13 +38,16 @@ class Client:
         key: Path,
         timeout: float = 15.0,
         retries: int = 4,
+        api_key: str = "",
     ) -> None:
         self.master = master
         self.timeout = timeout
         self.retries = retries
+        self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
         self._channel = aio.secure_channel(master, channel_credentials(ca, cert, key))
         self.jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self.nodes = nodes_pb2_grpc.NodeServiceStub(self._channel)
+        self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
 
     async def __aenter__(self) -> Client:
         return self
@@ -53,7 +64,7 @@ class Client:
         delay = 0.2
         for attempt in range(self.retries + 1):
             try:
-                return await fn(request, timeout=self.timeout)
+                return await fn(request, timeout=self.timeout, metadata=self._metadata)
             except aio.AioRpcError as exc:
                 if exc.code() not in RETRYABLE or attempt == self.retries:
                     raise
@@ -122,7 +133,7 @@ class Client:
         return r.job
 
     async def watch(self, job_id: str) -> AsyncIterator[common_pb2.Job]:
-        call = self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))
+        call = self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id), metadata=self._metadata)
         async for resp in call:
             yield resp.job
 
@@ -154,3 +165,32 @@ class Client:
     async def get_node(self, node_id: str) -> nodes_pb2.Node:
         resp = await self._call(self.nodes.GetNode, nodes_pb2.GetNodeRequest(node_id=node_id))
         return resp.node
+
+    async def create_api_key(self, user: str, role: str) -> admin_pb2.CreateApiKeyResponse:
+        return await self._call(
+            self.admin.CreateApiKey, admin_pb2.CreateApiKeyRequest(user=user, role=role)
+        )
+
+    async def list_api_keys(self) -> list[admin_pb2.ApiKey]:
+        resp = await self._call(self.admin.ListApiKeys, admin_pb2.ListApiKeysRequest())
+        return list(resp.keys)
+
+    async def revoke_api_key(self, key_id: str) -> admin_pb2.ApiKey:
+        resp = await self._call(self.admin.RevokeApiKey, admin_pb2.RevokeApiKeyRequest(id=key_id))
+        return resp.key
+
+    async def audit(self, limit: int = 100) -> list[admin_pb2.AuditEvent]:
+        out: list[admin_pb2.AuditEvent] = []
+        token = ""
+        while len(out) < limit:
+            page = await self._call(
+                self.admin.ListAuditEvents,
+                admin_pb2.ListAuditEventsRequest(
+                    page_size=min(1000, limit - len(out)), page_token=token
+                ),
+            )
+            out.extend(page.events)
+            token = page.next_page_token
+            if not token:
+                break
+        return out

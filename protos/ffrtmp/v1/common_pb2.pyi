@@ -97,6 +97,10 @@ class JobSpec(_message.Message):
     PRESET_FIELD_NUMBER: _builtins.int
     TIMEOUT_S_FIELD_NUMBER: _builtins.int
     REQUIREMENTS_FIELD_NUMBER: _builtins.int
+    RENDITIONS_FIELD_NUMBER: _builtins.int
+    THREADS_FIELD_NUMBER: _builtins.int
+    NICE_FIELD_NUMBER: _builtins.int
+    RAW_ARGS_FIELD_NUMBER: _builtins.int
     scenario: _builtins.str
     """Named preset, e.g. "720p30-h264", "live-4k", "test"."""
     queue: _builtins.str
@@ -108,11 +112,17 @@ class JobSpec(_message.Message):
     "lavfi:<source>" for a synthetic source. Empty means a synthetic test pattern.
     """
     output: _builtins.str
-    """A path under the worker's output root or an rtmp(s):// URL. Empty means
-    "<job id>.mp4" for file jobs and "<rtmp base>/<job id>" for live jobs.
+    """A file under the worker's output root (.mp4, .mkv, .mov, .flv, .ts); an
+    HLS directory there ("hls/show/" or "hls/show/index.m3u8": master playlist,
+    one media playlist per rendition, segments); an rtmp(s):// or srt:// URL;
+    or "null:" to encode and discard (benchmarks). Empty means "<job id>.mp4"
+    for file jobs and "<rtmp base>/<job id>" for live jobs.
     """
     codec: _builtins.str
-    """Codec family ("h264", "h265") or an exact encoder name ("libx264")."""
+    """Codec family ("h264", "h265", "vp9", "av1"), run by the best encoder the
+    worker proved (NVENC, QSV, VAAPI, then software), or an exact encoder name
+    ("libx264", "hevc_nvenc") to pin one.
+    """
     bitrate: _builtins.str
     """Video bitrate such as "2500k" or "10M"."""
     width: _builtins.int
@@ -127,14 +137,32 @@ class JobSpec(_message.Message):
     max_retries: _builtins.int
     """Per-job override of the master's --max-retries."""
     preset: _builtins.str
-    """Encoder preset, e.g. "veryfast"."""
+    """Encoder preset in x264's words ("ultrafast" .. "placebo"), an NVENC level
+    ("p1" .. "p7") or an SVT-AV1 number ("0" .. "13"); translated per encoder.
+    """
     timeout_s: _builtins.float
     """Seconds after which a run is stopped and the job fails. Unset: none for
     file jobs, the duration plus a margin for live jobs.
     """
+    threads: _builtins.int
+    """ffmpeg -threads for this job; 0 lets ffmpeg decide."""
+    nice: _builtins.int
+    """Nice level of the job's ffmpeg, 0 to 19. Unset: the worker's default."""
     @_builtins.property
     def requirements(self) -> Global___Requirements:
         """What the worker must offer beyond the codec."""
+
+    @_builtins.property
+    def renditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Rendition]:
+        """HLS outputs only: the ABR ladder, one media playlist per rendition. Empty
+        means one rendition at the job's own size and bitrate.
+        """
+
+    @_builtins.property
+    def raw_args(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Extra ffmpeg output options, passed as they are. Only workers started with
+        --allow-raw-args take such jobs.
+        """
 
     def __init__(
         self,
@@ -155,15 +183,21 @@ class JobSpec(_message.Message):
         preset: _builtins.str = ...,
         timeout_s: _builtins.float | None = ...,
         requirements: Global___Requirements | None = ...,
+        renditions: _abc.Iterable[Global___Rendition] | None = ...,
+        threads: _builtins.int = ...,
+        nice: _builtins.int | None = ...,
+        raw_args: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "requirements", b"requirements", "timeout_s", b"timeout_s"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "nice", b"nice", "requirements", b"requirements", "timeout_s", b"timeout_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_timeout_s", b"_timeout_s", "bitrate", b"bitrate", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "requirements", b"requirements", "scenario", b"scenario", "timeout_s", b"timeout_s", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "bitrate", b"bitrate", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "threads", b"threads", "timeout_s", b"timeout_s", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__live: _TypeAlias = _typing.Literal["live"]  # noqa: Y015
     _WhichOneofArgType__live: _TypeAlias = _typing.Literal["_live", b"_live"]  # noqa: Y015
     _WhichOneofReturnType__max_retries: _TypeAlias = _typing.Literal["max_retries"]  # noqa: Y015
     _WhichOneofArgType__max_retries: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries"]  # noqa: Y015
+    _WhichOneofReturnType__nice: _TypeAlias = _typing.Literal["nice"]  # noqa: Y015
+    _WhichOneofArgType__nice: _TypeAlias = _typing.Literal["_nice", b"_nice"]  # noqa: Y015
     _WhichOneofReturnType__timeout_s: _TypeAlias = _typing.Literal["timeout_s"]  # noqa: Y015
     _WhichOneofArgType__timeout_s: _TypeAlias = _typing.Literal["_timeout_s", b"_timeout_s"]  # noqa: Y015
     @_typing.overload
@@ -171,9 +205,39 @@ class JobSpec(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_retries) -> _WhichOneofReturnType__max_retries | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__nice) -> _WhichOneofReturnType__nice | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__timeout_s) -> _WhichOneofReturnType__timeout_s | None: ...
 
 Global___JobSpec: _TypeAlias = JobSpec  # noqa: Y015
+
+@_typing.final
+class Rendition(_message.Message):
+    """One rung of an HLS ladder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WIDTH_FIELD_NUMBER: _builtins.int
+    HEIGHT_FIELD_NUMBER: _builtins.int
+    BITRATE_FIELD_NUMBER: _builtins.int
+    width: _builtins.int
+    height: _builtins.int
+    bitrate: _builtins.str
+    """Video bitrate such as "2500k"."""
+    def __init__(
+        self,
+        *,
+        width: _builtins.int = ...,
+        height: _builtins.int = ...,
+        bitrate: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bitrate", b"bitrate", "height", b"height", "width", b"width"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Rendition: _TypeAlias = Rendition  # noqa: Y015
 
 @_typing.final
 class Requirements(_message.Message):
@@ -236,12 +300,17 @@ class Progress(_message.Message):
     SPEED_FIELD_NUMBER: _builtins.int
     OUT_TIME_S_FIELD_NUMBER: _builtins.int
     BITRATE_FIELD_NUMBER: _builtins.int
+    ETA_S_FIELD_NUMBER: _builtins.int
     percent: _builtins.float
     frame: _builtins.int
     fps: _builtins.float
     speed: _builtins.float
     out_time_s: _builtins.float
     bitrate: _builtins.str
+    eta_s: _builtins.float
+    """Seconds left at the current speed; unset while unknown (no known length,
+    or no speed measured yet).
+    """
     def __init__(
         self,
         *,
@@ -251,14 +320,102 @@ class Progress(_message.Message):
         speed: _builtins.float = ...,
         out_time_s: _builtins.float = ...,
         bitrate: _builtins.str = ...,
+        eta_s: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_eta_s", b"_eta_s", "eta_s", b"eta_s"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_eta_s", b"_eta_s", "bitrate", b"bitrate", "eta_s", b"eta_s", "fps", b"fps", "frame", b"frame", "out_time_s", b"out_time_s", "percent", b"percent", "speed", b"speed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__eta_s: _TypeAlias = _typing.Literal["eta_s"]  # noqa: Y015
+    _WhichOneofArgType__eta_s: _TypeAlias = _typing.Literal["_eta_s", b"_eta_s"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__eta_s) -> _WhichOneofReturnType__eta_s | None: ...
+
+Global___Progress: _TypeAlias = Progress  # noqa: Y015
+
+@_typing.final
+class StreamInfo(_message.Message):
+    """One stream of a finished output."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CODEC_FIELD_NUMBER: _builtins.int
+    WIDTH_FIELD_NUMBER: _builtins.int
+    HEIGHT_FIELD_NUMBER: _builtins.int
+    FPS_FIELD_NUMBER: _builtins.int
+    SAMPLE_RATE_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    BITRATE_BPS_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    kind: _builtins.str
+    """"video", "audio", "subtitle" or "data"."""
+    codec: _builtins.str
+    width: _builtins.int
+    height: _builtins.int
+    fps: _builtins.float
+    sample_rate: _builtins.int
+    channels: _builtins.str
+    """Channel layout name such as "stereo"."""
+    bitrate_bps: _builtins.int
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        kind: _builtins.str = ...,
+        codec: _builtins.str = ...,
+        width: _builtins.int = ...,
+        height: _builtins.int = ...,
+        fps: _builtins.float = ...,
+        sample_rate: _builtins.int = ...,
+        channels: _builtins.str = ...,
+        bitrate_bps: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bitrate", b"bitrate", "fps", b"fps", "frame", b"frame", "out_time_s", b"out_time_s", "percent", b"percent", "speed", b"speed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bitrate_bps", b"bitrate_bps", "channels", b"channels", "codec", b"codec", "fps", b"fps", "height", b"height", "index", b"index", "kind", b"kind", "sample_rate", b"sample_rate", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Progress: _TypeAlias = Progress  # noqa: Y015
+Global___StreamInfo: _TypeAlias = StreamInfo  # noqa: Y015
+
+@_typing.final
+class OutputInfo(_message.Message):
+    """What a successful run wrote, probed by the worker: for files and HLS
+    directories (every rendition's streams), not for pushes or null outputs.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FORMAT_FIELD_NUMBER: _builtins.int
+    DURATION_S_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    BITRATE_BPS_FIELD_NUMBER: _builtins.int
+    STREAMS_FIELD_NUMBER: _builtins.int
+    format: _builtins.str
+    """The container as ffmpeg names it, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "hls"."""
+    duration_s: _builtins.float
+    size_bytes: _builtins.int
+    """Bytes on disk: the file, or every file of an HLS directory."""
+    bitrate_bps: _builtins.int
+    @_builtins.property
+    def streams(self) -> _containers.RepeatedCompositeFieldContainer[Global___StreamInfo]: ...
+    def __init__(
+        self,
+        *,
+        format: _builtins.str = ...,
+        duration_s: _builtins.float = ...,
+        size_bytes: _builtins.int = ...,
+        bitrate_bps: _builtins.int = ...,
+        streams: _abc.Iterable[Global___StreamInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bitrate_bps", b"bitrate_bps", "duration_s", b"duration_s", "format", b"format", "size_bytes", b"size_bytes", "streams", b"streams"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OutputInfo: _TypeAlias = OutputInfo  # noqa: Y015
 
 @_typing.final
 class JobEvent(_message.Message):
@@ -315,6 +472,8 @@ class Job(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
     PENDING_REASON_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    OUTPUT_INFO_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     state: Global___JobState.ValueType
     node_id: _builtins.str
@@ -330,6 +489,8 @@ class Job(_message.Message):
     request_id: _builtins.str
     pending_reason: _builtins.str
     """Why a queued job is not running, when the scheduler knows."""
+    owner: _builtins.str
+    """Who submitted it: the API key's user, else the client certificate's name."""
     @_builtins.property
     def spec(self) -> Global___JobSpec:
         """The spec as submitted, with the scenario's values filled in."""
@@ -339,6 +500,10 @@ class Job(_message.Message):
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobEvent]:
         """Filled by GetJob and WatchJob."""
+
+    @_builtins.property
+    def output_info(self) -> Global___OutputInfo:
+        """Set after a success when the worker could probe the output."""
 
     def __init__(
         self,
@@ -360,10 +525,12 @@ class Job(_message.Message):
         request_id: _builtins.str = ...,
         events: _abc.Iterable[Global___JobEvent] | None = ...,
         pending_reason: _builtins.str = ...,
+        owner: _builtins.str = ...,
+        output_info: Global___OutputInfo | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress", "spec", b"spec"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["output_info", b"output_info", "progress", b"progress", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "created_unix_ms", b"created_unix_ms", "error", b"error", "events", b"events", "exit_code", b"exit_code", "failure_reason", b"failure_reason", "id", b"id", "log_tail", b"log_tail", "node_id", b"node_id", "output", b"output", "output_bytes", b"output_bytes", "pending_reason", b"pending_reason", "progress", b"progress", "request_id", b"request_id", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "created_unix_ms", b"created_unix_ms", "error", b"error", "events", b"events", "exit_code", b"exit_code", "failure_reason", b"failure_reason", "id", b"id", "log_tail", b"log_tail", "node_id", b"node_id", "output", b"output", "output_bytes", b"output_bytes", "output_info", b"output_info", "owner", b"owner", "pending_reason", b"pending_reason", "progress", b"progress", "request_id", b"request_id", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

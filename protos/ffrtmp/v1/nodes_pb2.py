@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66\x66rtmp/v1/nodes.proto\x12\tffrtmp.v1\"\xf3\x01\n\x0c\x43\x61pabilities\x12\x10\n\x08\x65ncoders\x18\x01 \x03(\t\x12\x10\n\x08hwaccels\x18\x02 \x03(\t\x12\x13\n\x0b\x63pu_threads\x18\x03 \x01(\r\x12\x11\n\tram_bytes\x18\x04 \x01(\x04\x12\x33\n\x06labels\x18\x05 \x03(\x0b\x32#.ffrtmp.v1.Capabilities.LabelsEntry\x12\r\n\x05slots\x18\x06 \x01(\r\x12\x16\n\x0e\x66\x66mpeg_version\x18\x07 \x01(\t\x12\x0c\n\x04gpus\x18\x08 \x01(\r\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd7\x01\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.ffrtmp.v1.NodeState\x12-\n\x0c\x63\x61pabilities\x18\x03 \x01(\x0b\x32\x17.ffrtmp.v1.Capabilities\x12\x17\n\x0frunning_job_ids\x18\x04 \x03(\t\x12\x19\n\x11\x63onnected_unix_ms\x18\x05 \x01(\x03\x12\x19\n\x11last_seen_unix_ms\x18\x06 \x01(\x03\x12\x0f\n\x07\x61\x64\x64ress\x18\x07 \x01(\t\x12\x0f\n\x07\x64rained\x18\x08 \x01(\x08\"\x12\n\x10ListNodesRequest\"3\n\x11ListNodesResponse\x12\x1e\n\x05nodes\x18\x01 \x03(\x0b\x32\x0f.ffrtmp.v1.Node\"!\n\x0eGetNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"0\n\x0fGetNodeResponse\x12\x1d\n\x04node\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Node\"#\n\x10\x44rainNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"2\n\x11\x44rainNodeResponse\x12\x1d\n\x04node\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Node\"%\n\x12UndrainNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"4\n\x13UndrainNodeResponse\x12\x1d\n\x04node\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Node*\x84\x01\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11NODE_STATE_ONLINE\x10\x01\x12\x17\n\x13NODE_STATE_DRAINING\x10\x02\x12\x16\n\x12NODE_STATE_OFFLINE\x10\x03\x12\x13\n\x0fNODE_STATE_LOST\x10\x04\x32\xad\x02\n\x0bNodeService\x12\x46\n\tListNodes\x12\x1b.ffrtmp.v1.ListNodesRequest\x1a\x1c.ffrtmp.v1.ListNodesResponse\x12@\n\x07GetNode\x12\x19.ffrtmp.v1.GetNodeRequest\x1a\x1a.ffrtmp.v1.GetNodeResponse\x12\x46\n\tDrainNode\x12\x1b.ffrtmp.v1.DrainNodeRequest\x1a\x1c.ffrtmp.v1.DrainNodeResponse\x12L\n\x0bUndrainNode\x12\x1d.ffrtmp.v1.UndrainNodeRequest\x1a\x1e.ffrtmp.v1.UndrainNodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66\x66rtmp/v1/nodes.proto\x12\tffrtmp.v1\"\x8b\x02\n\x0c\x43\x61pabilities\x12\x10\n\x08\x65ncoders\x18\x01 \x03(\t\x12\x10\n\x08hwaccels\x18\x02 \x03(\t\x12\x13\n\x0b\x63pu_threads\x18\x03 \x01(\r\x12\x11\n\tram_bytes\x18\x04 \x01(\x04\x12\x33\n\x06labels\x18\x05 \x03(\x0b\x32#.ffrtmp.v1.Capabilities.LabelsEntry\x12\r\n\x05slots\x18\x06 \x01(\r\x12\x16\n\x0e\x66\x66mpeg_version\x18\x07 \x01(\t\x12\x0c\n\x04gpus\x18\x08 \x01(\r\x12\x16\n\x0e\x61llow_raw_args\x18\t \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd7\x01\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.ffrtmp.v1.NodeState\x12-\n\x0c\x63\x61pabilities\x18\x03 \x01(\x0b\x32\x17.ffrtmp.v1.Capabilities\x12\x17\n\x0frunning_job_ids\x18\x04 \x03(\t\x12\x19\n\x11\x63onnected_unix_ms\x18\x05 \x01(\x03\x12\x19\n\x11last_seen_unix_ms\x18\x06 \x01(\x03\x12\x0f\n\x07\x61\x64\x64ress\x18\x07 \x01(\t\x12\x0f\n\x07\x64rained\x18\x08 \x01(\x08\"\x12\n\x10ListNodesRequest\"3\n\x11ListNodesResponse\x12\x1e\n\x05nodes\x18\x01 \x03(\x0b\x32\x0f.ffrtmp.v1.Node\"!\n\x0eGetNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"0\n\x0fGetNodeResponse\x12\x1d\n\x04node\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Node\"#\n\x10\x44rainNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"2\n\x11\x44rainNodeResponse\x12\x1d\n\x04node\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Node\"%\n\x12UndrainNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"4\n\x13UndrainNodeResponse\x12\x1d\n\x04node\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Node*\x84\x01\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11NODE_STATE_ONLINE\x10\x01\x12\x17\n\x13NODE_STATE_DRAINING\x10\x02\x12\x16\n\x12NODE_STATE_OFFLINE\x10\x03\x12\x13\n\x0fNODE_STATE_LOST\x10\x04\x32\xad\x02\n\x0bNodeService\x12\x46\n\tListNodes\x12\x1b.ffrtmp.v1.ListNodesRequest\x1a\x1c.ffrtmp.v1.ListNodesResponse\x12@\n\x07GetNode\x12\x19.ffrtmp.v1.GetNodeRequest\x1a\x1a.ffrtmp.v1.GetNodeResponse\x12\x46\n\tDrainNode\x12\x1b.ffrtmp.v1.DrainNodeRequest\x1a\x1c.ffrtmp.v1.DrainNodeResponse\x12L\n\x0bUndrainNode\x12\x1d.ffrtmp.v1.UndrainNodeRequest\x1a\x1e.ffrtmp.v1.UndrainNodeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,30 +33,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CAPABILITIES_LABELSENTRY']._loaded_options = None
   _globals['_CAPABILITIES_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_NODESTATE']._serialized_start=841
-  _globals['_NODESTATE']._serialized_end=973
+  _globals['_NODESTATE']._serialized_start=865
+  _globals['_NODESTATE']._serialized_end=997
   _globals['_CAPABILITIES']._serialized_start=37
-  _globals['_CAPABILITIES']._serialized_end=280
-  _globals['_CAPABILITIES_LABELSENTRY']._serialized_start=235
-  _globals['_CAPABILITIES_LABELSENTRY']._serialized_end=280
-  _globals['_NODE']._serialized_start=283
-  _globals['_NODE']._serialized_end=498
-  _globals['_LISTNODESREQUEST']._serialized_start=500
-  _globals['_LISTNODESREQUEST']._serialized_end=518
-  _globals['_LISTNODESRESPONSE']._serialized_start=520
-  _globals['_LISTNODESRESPONSE']._serialized_end=571
-  _globals['_GETNODEREQUEST']._serialized_start=573
-  _globals['_GETNODEREQUEST']._serialized_end=606
-  _globals['_GETNODERESPONSE']._serialized_start=608
-  _globals['_GETNODERESPONSE']._serialized_end=656
-  _globals['_DRAINNODEREQUEST']._serialized_start=658
-  _globals['_DRAINNODEREQUEST']._serialized_end=693
-  _globals['_DRAINNODERESPONSE']._serialized_start=695
-  _globals['_DRAINNODERESPONSE']._serialized_end=745
-  _globals['_UNDRAINNODEREQUEST']._serialized_start=747
-  _globals['_UNDRAINNODEREQUEST']._serialized_end=784
-  _globals['_UNDRAINNODERESPONSE']._serialized_start=786
-  _globals['_UNDRAINNODERESPONSE']._serialized_end=838
-  _globals['_NODESERVICE']._serialized_start=976
-  _globals['_NODESERVICE']._serialized_end=1277
+  _globals['_CAPABILITIES']._serialized_end=304
+  _globals['_CAPABILITIES_LABELSENTRY']._serialized_start=259
+  _globals['_CAPABILITIES_LABELSENTRY']._serialized_end=304
+  _globals['_NODE']._serialized_start=307
+  _globals['_NODE']._serialized_end=522
+  _globals['_LISTNODESREQUEST']._serialized_start=524
+  _globals['_LISTNODESREQUEST']._serialized_end=542
+  _globals['_LISTNODESRESPONSE']._serialized_start=544
+  _globals['_LISTNODESRESPONSE']._serialized_end=595
+  _globals['_GETNODEREQUEST']._serialized_start=597
+  _globals['_GETNODEREQUEST']._serialized_end=630
+  _globals['_GETNODERESPONSE']._serialized_start=632
+  _globals['_GETNODERESPONSE']._serialized_end=680
+  _globals['_DRAINNODEREQUEST']._serialized_start=682
+  _globals['_DRAINNODEREQUEST']._serialized_end=717
+  _globals['_DRAINNODERESPONSE']._serialized_start=719
+  _globals['_DRAINNODERESPONSE']._serialized_end=769
+  _globals['_UNDRAINNODEREQUEST']._serialized_start=771
+  _globals['_UNDRAINNODEREQUEST']._serialized_end=808
+  _globals['_UNDRAINNODERESPONSE']._serialized_start=810
+  _globals['_UNDRAINNODERESPONSE']._serialized_end=862
+  _globals['_NODESERVICE']._serialized_start=1000
+  _globals['_NODESERVICE']._serialized_end=1301
 # @@protoc_insertion_point(module_scope)

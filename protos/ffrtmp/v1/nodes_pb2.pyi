@@ -72,11 +72,14 @@ class Capabilities(_message.Message):
     SLOTS_FIELD_NUMBER: _builtins.int
     FFMPEG_VERSION_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
+    ALLOW_RAW_ARGS_FIELD_NUMBER: _builtins.int
     cpu_threads: _builtins.int
     ram_bytes: _builtins.int
     slots: _builtins.int
     ffmpeg_version: _builtins.str
     gpus: _builtins.int
+    allow_raw_args: _builtins.bool
+    """The worker runs jobs with raw ffmpeg arguments (--allow-raw-args)."""
     @_builtins.property
     def encoders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -94,10 +97,11 @@ class Capabilities(_message.Message):
         slots: _builtins.int = ...,
         ffmpeg_version: _builtins.str = ...,
         gpus: _builtins.int = ...,
+        allow_raw_args: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_threads", b"cpu_threads", "encoders", b"encoders", "ffmpeg_version", b"ffmpeg_version", "gpus", b"gpus", "hwaccels", b"hwaccels", "labels", b"labels", "ram_bytes", b"ram_bytes", "slots", b"slots"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_raw_args", b"allow_raw_args", "cpu_threads", b"cpu_threads", "encoders", b"encoders", "ffmpeg_version", b"ffmpeg_version", "gpus", b"gpus", "hwaccels", b"hwaccels", "labels", b"labels", "ram_bytes", b"ram_bytes", "slots", b"slots"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2,16 +2,28 @@
 
 Pure: the worker resolves paths and picks the encoder first, so this module only decides
 flags and is tested with plain tables. The result is an argv list for exec, never a
-shell string.
+shell string. Encoder-specific flags come from core.encoders, output kinds from
+core.outputs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
-from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.core.model import JobSpec
+from ffrtmp.core import encoders
+from ffrtmp.core.encoders import X26X_PRESETS, select_encoder
+from ffrtmp.core.model import JobSpec, Rendition
+from ffrtmp.core.outputs import (
+    FASTSTART_MUXERS,
+    HLS_SEGMENT_S,
+    OutputKind,
+    hls_layout,
+    hls_muxer_args,
+    output_kind,
+    output_muxer,
+)
+
+__all__ = ["X26X_PRESETS", "bitrate_bps", "build_argv", "encoder_for", "output_muxer"]
 
 LAVFI_PREFIX = "lavfi:"
 # A synthetic job carries a tone too, so audio paths are exercised like real content.
@@ -20,48 +32,6 @@ LAVFI_AUDIO = "sine=frequency=440:sample_rate=48000"
 SIZED_SOURCES = frozenset(
     {"testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "yuvtestsrc", "color"}
 )
-X26X_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-)
-# Preferred encoders per codec, best first.
-CODEC_ENCODERS: dict[str, tuple[str, ...]] = {
-    "h264": ("libx264",),
-    "avc": ("libx264",),
-    "h265": ("libx265",),
-    "hevc": ("libx265",),
-    "vp9": ("libvpx-vp9",),
-    "av1": ("libsvtav1", "libaom-av1"),
-}
-# Muxer per file extension; mp4/mov get +faststart so players can start before the end.
-MUXERS = {
-    ".mp4": "mp4",
-    ".m4v": "mp4",
-    ".mov": "mov",
-    ".mkv": "matroska",
-    ".webm": "webm",
-    ".ts": "mpegts",
-    ".flv": "flv",
-    ".m3u8": "hls",
-}
-FASTSTART_MUXERS = frozenset({"mp4", "mov"})
-# Network outputs and the muxer they carry; RTMP only speaks FLV.
-STREAM_MUXERS = {
-    "rtmp://": "flv",
-    "rtmps://": "flv",
-    "srt://": "mpegts",
-    "udp://": "mpegts",
-    "rtp://": "rtp_mpegts",
-}
-
 _BITRATE = re.compile(r"(\d+(?:\.\d+)?)([kKmMgG]?)")
 _SCALE = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 
@@ -77,18 +47,11 @@ def bitrate_bps(text: str) -> int:
     return bps
 
 
-def encoder_for(codec: str, available: Iterable[str]) -> str:
-    """The ffmpeg encoder for `codec` among `available`; InvalidArgument when none fits."""
-    offered = frozenset(available)
-    wanted = codec.strip()
-    candidates = CODEC_ENCODERS.get(wanted.lower(), (wanted,))
-    for encoder in candidates:
-        if encoder in offered:
-            return encoder
-    raise InvalidArgument(
-        "spec.codec",
-        f"no encoder for {codec!r} on this worker (wanted one of {', '.join(candidates)})",
-    )
+# Kept under its old name: the worker and older tests call it so.
+encoder_for = select_encoder
+NETWORK_INPUTS = ("http://", "https://", "rtmp://", "rtmps://", "srt://")
+# A read that waits longer than this (µs) fails the run instead of hanging it.
+NETWORK_TIMEOUT_US = "15000000"
 
 
 def is_synthetic(spec: JobSpec) -> bool:
@@ -96,28 +59,21 @@ def is_synthetic(spec: JobSpec) -> bool:
 
 
 def lavfi_source(spec: JobSpec) -> str:
-    """The lavfi graph of a synthetic input, sized from the spec when given bare."""
+    """The lavfi graph of a synthetic input, sized from the spec when given bare (an
+    HLS ladder's source takes its largest rendition, so no rung is upscaled)."""
     source = spec.input.removeprefix(LAVFI_PREFIX).strip()
     if source not in SIZED_SOURCES:
         return source
+    width, height = spec.width, spec.height
+    if spec.renditions:
+        top = max(spec.renditions, key=lambda r: r.width * r.height)
+        width, height = top.width, top.height
     options = []
-    if spec.width > 0 and spec.height > 0:
-        options.append(f"size={spec.width}x{spec.height}")
+    if width > 0 and height > 0:
+        options.append(f"size={width}x{height}")
     if spec.fps > 0:
         options.append(f"rate={_num(spec.fps)}")
     return f"{source}={':'.join(options)}" if options else source
-
-
-def output_muxer(output_url: str) -> str | None:
-    """The muxer for an output: by URL scheme for streams, by extension for files."""
-    lowered = output_url.lower()
-    for scheme, muxer in STREAM_MUXERS.items():
-        if lowered.startswith(scheme):
-            return muxer
-    for extension, muxer in MUXERS.items():
-        if lowered.endswith(extension):
-            return muxer
-    return None  # let ffmpeg guess, and fail loudly if it cannot
 
 
 def build_argv(
@@ -128,14 +84,23 @@ def build_argv(
     output_url: str,
     encoder: str,
     threads: int = 0,
+    has_audio: bool = True,
 ) -> list[str]:
-    """The full argv; `input_url` is ignored for synthetic (lavfi:) inputs."""
+    """The full argv. `input_url` is ignored for synthetic (lavfi:) inputs; for an HLS
+    output `output_url` is the directory to write into; `has_audio` says whether a
+    real input carries audio, which an HLS ladder must map explicitly."""
     # -nostats with -progress: machine-readable progress on stdout, a clean log on stderr.
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-nostats"]
     argv += ["-progress", "pipe:1", "-loglevel", "info"]
+    argv += encoders.hw_device_args(encoder)
     argv += _inputs(spec, input_url)
-    argv += _video(spec, encoder)
-    argv += _audio(output_url)
+    kind = output_kind(spec.output, spec.live)
+    if kind is OutputKind.HLS:
+        argv += _ladder(spec, encoder, has_audio or is_synthetic(spec))
+    else:
+        argv += _video(spec, encoder)
+    argv += _audio(output_url if kind is not OutputKind.HLS else "")
+    threads = threads or spec.threads
     if threads > 0:
         argv += ["-threads", str(threads)]
     if spec.duration_s > 0:
@@ -143,20 +108,20 @@ def build_argv(
     if is_synthetic(spec):
         # Generators are endless; stop with the shorter of video and tone.
         argv.append("-shortest")
-    muxer = output_muxer(output_url)
-    if muxer is not None:
-        argv += ["-f", muxer]
-        if muxer in FASTSTART_MUXERS:
-            argv += ["-movflags", "+faststart"]
-    argv.append(output_url)
-    return argv
+    return argv + _output(spec, kind, output_url, has_audio or is_synthetic(spec))
 
 
 def _inputs(spec: JobSpec, input_url: str) -> list[str]:
-    # -re reads at native rate, so a live job paces itself like a camera would.
-    realtime = ["-re"] if spec.live else []
     if not is_synthetic(spec):
-        return [*realtime, "-i", input_url]
+        network = input_url.lower().startswith(NETWORK_INPUTS)
+        # -re paces a file like a camera would; a network source already arrives live.
+        realtime = ["-re"] if spec.live and not network else []
+        options = ["-rw_timeout", NETWORK_TIMEOUT_US] if network else []
+        if input_url.lower().startswith(("http://", "https://")):
+            # Ride out a dropped connection instead of failing a long transcode.
+            options += ["-reconnect", "1", "-reconnect_delay_max", "5"]
+        return [*realtime, *options, "-i", input_url]
+    realtime = ["-re"] if spec.live else []
     return [
         *realtime,
         *["-f", "lavfi", "-i", lavfi_source(spec)],
@@ -167,41 +132,61 @@ def _inputs(spec: JobSpec, input_url: str) -> list[str]:
 
 def _video(spec: JobSpec, encoder: str) -> list[str]:
     args = ["-c:v", encoder]
-    args += _preset(spec.preset, encoder)
+    args += encoders.preset_args(encoder, spec.preset, spec.live)
     if spec.bitrate:
-        bps = bitrate_bps(spec.bitrate)
-        args += ["-b:v", spec.bitrate.strip()]
-        if spec.live:
-            # Constrained rate so a stream never bursts past what the link was sized for.
-            args += ["-maxrate", spec.bitrate.strip(), "-bufsize", str(2 * bps)]
-    if spec.live:
-        if spec.fps > 0:
-            # A keyframe every two seconds: viewers can join, segmenters can cut.
-            args += ["-g", str(max(1, round(2 * spec.fps)))]
-        if encoder in ("libx264", "libx265"):
-            args += ["-tune", "zerolatency"]
+        bitrate = spec.bitrate.strip()
+        args += encoders.rate_args(encoder, bitrate, bitrate_bps(bitrate), spec.live)
+    args += _gop(spec) + encoders.latency_args(encoder, spec.live)
+    filters = []
     if spec.width > 0 and spec.height > 0 and not is_synthetic(spec):
-        args += ["-vf", f"scale={spec.width}:{spec.height}"]
+        filters.append(f"scale={spec.width}:{spec.height}")
+    upload = encoders.hw_device(encoder) is not None
+    if upload:
+        # Device encoders take device frames: convert and upload as the last step.
+        filters.append(encoders.pixel_filter(encoder))
+    if filters:
+        args += ["-vf", ",".join(filters)]
     if spec.fps > 0:
         args += ["-r", _num(spec.fps)]
-    # yuv420p: the one pixel format every player decodes.
-    args += ["-pix_fmt", "yuv420p"]
+    # yuv420p: the one pixel format every player decodes (device frames carry their own).
+    return args if upload else [*args, "-pix_fmt", "yuv420p"]
+
+
+def _ladder(spec: JobSpec, encoder: str, has_audio: bool) -> list[str]:
+    """One input split into every rendition, each scaled and encoded on its own."""
+    rungs = list(spec.renditions) or [Rendition(spec.width, spec.height, spec.bitrate)]
+    pixel = encoders.pixel_filter(encoder)
+    labels = [f"[s{i}]" for i in range(len(rungs))]
+    graph = [f"[0:v]split={len(rungs)}{''.join(labels)}"] if len(rungs) > 1 else []
+    args: list[str] = []
+    for i, rung in enumerate(rungs):
+        source = labels[i] if len(rungs) > 1 else "[0:v]"
+        scale = f"scale={rung.width}:{rung.height}," if rung.width and rung.height else ""
+        graph.append(f"{source}{scale}{pixel}[v{i}]")
+        args += ["-map", f"[v{i}]"]
+    if has_audio:
+        # var_stream_map wants an audio stream per variant: map the same audio once each.
+        audio = "1:a" if is_synthetic(spec) else "0:a:0"
+        args += [part for _ in rungs for part in ("-map", audio)]
+    args = ["-filter_complex", ";".join(graph), *args, "-c:v", encoder]
+    args += encoders.preset_args(encoder, spec.preset, spec.live)
+    for i, rung in enumerate(rungs):
+        if rung.bitrate:
+            bitrate = rung.bitrate.strip()
+            bps = bitrate_bps(bitrate)
+            args += encoders.rate_args(encoder, bitrate, bps, spec.live, stream=f":v:{i}")
+    args += _gop(spec) + encoders.latency_args(encoder, spec.live)
+    # Every segment must start on a keyframe, whatever the encoder's own GOP.
+    args += ["-force_key_frames", f"expr:gte(t,n_forced*{HLS_SEGMENT_S})"]
+    if spec.fps > 0:
+        args += ["-r", _num(spec.fps)]
     return args
 
 
-def _preset(preset: str, encoder: str) -> list[str]:
-    name = preset.strip()
-    if not name:
-        return []
-    if encoder in ("libx264", "libx265"):
-        if name not in X26X_PRESETS:
-            raise InvalidArgument(
-                "spec.preset", f"{name!r} is not one of {', '.join(X26X_PRESETS)}"
-            )
-        return ["-preset", name]
-    if encoder == "libsvtav1" and name.isdigit():
-        return ["-preset", name]
-    # Other encoders name speed differently; a preset is a hint, so drop what they lack.
+def _gop(spec: JobSpec) -> list[str]:
+    if spec.live and spec.fps > 0:
+        # A keyframe every two seconds: viewers can join, segmenters can cut.
+        return ["-g", str(max(1, round(2 * spec.fps)))]
     return []
 
 
@@ -209,6 +194,21 @@ def _audio(output_url: str) -> list[str]:
     # WebM only carries Opus/Vorbis; everything else gets AAC.
     codec = "libopus" if output_muxer(output_url) == "webm" else "aac"
     return ["-c:a", codec, "-b:a", "128k", "-ar", "48000"]
+
+
+def _output(spec: JobSpec, kind: OutputKind, output_url: str, has_audio: bool) -> list[str]:
+    if kind is OutputKind.NULL:
+        return ["-f", "null", "-"]
+    if kind is OutputKind.HLS:
+        count = max(1, len(spec.renditions))
+        variants = [f"v:{i},a:{i}" if has_audio else f"v:{i}" for i in range(count)]
+        return hls_muxer_args(output_url, hls_layout(spec.output), variants, spec.live)
+    muxer = output_muxer(output_url)
+    if muxer is None:
+        return [output_url]
+    # mp4/mov get +faststart so players can start before the end.
+    faststart = ["-movflags", "+faststart"] if muxer in FASTSTART_MUXERS else []
+    return ["-f", muxer, *faststart, output_url]
 
 
 def _num(value: float) -> str:

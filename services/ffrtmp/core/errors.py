@@ -8,6 +8,8 @@ class FfrtmpError(Exception):
     """Root of every error a client may see. `code` is a grpc.StatusCode name."""
 
     code = "INTERNAL"
+    # Sent as trailing metadata with the status (e.g. retry-after-ms).
+    metadata: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -40,6 +42,11 @@ class Unauthenticated(FfrtmpError):
 
 class ResourceExhausted(FfrtmpError):
     code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        if retry_after_s is not None:
+            self.metadata = (("retry-after-ms", str(max(1, round(retry_after_s * 1000)))),)
 
 
 class Unavailable(FfrtmpError):

@@ -10,44 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
+from ffrtmp.core.encoders import FAMILIES, encoder_family
 from ffrtmp.core.model import JobSpec
 
+# Codec families and encoder names live in core.encoders, so that what a worker
+# offers and what it then selects can never disagree.
+
 Tokens = frozenset[str]
-
-# Codec families and the encoder names that produce them.
-_FAMILY_PREFIXES = (("h264_", "h264"), ("hevc_", "h265"), ("av1_", "av1"), ("vp9_", "vp9"))
-_SOFTWARE = {
-    "libx264": "h264",
-    "libopenh264": "h264",
-    "libx264rgb": "h264",
-    "libx265": "h265",
-    "libkvazaar": "h265",
-    "libvpx-vp9": "vp9",
-    "libsvtav1": "av1",
-    "libaom-av1": "av1",
-    "librav1e": "av1",
-}
-FAMILIES = {
-    "h264": "h264",
-    "avc": "h264",
-    "h265": "h265",
-    "hevc": "h265",
-    "vp9": "vp9",
-    "av1": "av1",
-}
+RAW_ARGS = "raw-args"  # offered by workers started with --allow-raw-args
 
 
-def encoder_family(encoder: str) -> str | None:
-    if encoder in _SOFTWARE:
-        return _SOFTWARE[encoder]
-    for prefix, family in _FAMILY_PREFIXES:
-        if encoder.startswith(prefix):
-            return family
-    return None
-
-
-def offers(encoders: Iterable[str], gpus: int, labels: Mapping[str, str]) -> Tokens:
-    out = set()
+def offers(encoders: Iterable[str], gpus: int, labels: Mapping[str, str],
+           raw_args: bool = False) -> Tokens:
+    out = {RAW_ARGS} if raw_args else set()
     for e in encoders:
         out.add(f"encoder:{e}")
         family = encoder_family(e)
@@ -68,6 +43,8 @@ def requirements(spec: JobSpec) -> Tokens:
     if r.gpu:
         out.add("gpu")
     out.update(f"label:{k}={v}" for k, v in r.labels)
+    if spec.raw_args:
+        out.add(RAW_ARGS)
     return frozenset(out)
 
 

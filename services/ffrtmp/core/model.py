@@ -56,6 +56,19 @@ class Requirements:
 
 
 @dataclass(frozen=True, slots=True)
+class Rendition:
+    """One rung of an HLS ladder: its own size and video bitrate."""
+
+    width: int
+    height: int
+    bitrate: str
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Rendition:
+        return cls(int(d["width"]), int(d["height"]), str(d["bitrate"]))
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """A spec with every field resolved (scenario values filled in)."""
 
@@ -75,12 +88,19 @@ class JobSpec:
     max_retries: int | None = None
     timeout_s: float | None = None
     requirements: Requirements = field(default_factory=Requirements)
+    renditions: tuple[Rendition, ...] = ()  # HLS outputs only; empty: one rendition
+    threads: int = 0  # ffmpeg -threads; 0 lets ffmpeg choose
+    nice: int | None = None  # None: the worker's default
+    raw_args: tuple[str, ...] = ()  # extra ffmpeg output options; opt-in workers only
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobSpec:
-        """The inverse of dataclasses.asdict, as stored in SQLite."""
+        """The inverse of dataclasses.asdict, as stored in SQLite (older rows lack
+        the newer fields and get their defaults)."""
         fields = dict(d)
         fields["requirements"] = Requirements.from_dict(fields.get("requirements") or {})
+        fields["renditions"] = tuple(Rendition.from_dict(r) for r in d.get("renditions", ()))
+        fields["raw_args"] = tuple(d.get("raw_args", ()))
         return cls(**fields)
 
 
@@ -98,6 +118,40 @@ class ProgressInfo:
     speed: float = 0.0
     out_time_s: float = 0.0
     bitrate: str = ""
+    eta_s: float | None = None  # None while unknown (no duration or no speed yet)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """One stream of a finished output, as the worker's probe saw it."""
+
+    index: int
+    kind: str  # "video", "audio", "subtitle" or "data"
+    codec: str
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    sample_rate: int = 0
+    channels: str = ""  # ffmpeg's layout name: "mono", "stereo", "5.1", ...
+    bitrate_bps: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutputInfo:
+    """What a successful run produced: container, length, size and streams."""
+
+    format: str
+    duration_s: float
+    size_bytes: int
+    bitrate_bps: int = 0
+    streams: tuple[StreamInfo, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OutputInfo:
+        """The inverse of dataclasses.asdict, for a JSON column."""
+        fields = dict(d)
+        fields["streams"] = tuple(StreamInfo(**s) for s in d.get("streams", ()))
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +182,10 @@ class Job:
     log_tail: str = ""
     output: str = ""
     output_bytes: int = 0
+    output_info: OutputInfo | None = None  # probed after a success, when the output is local
     not_before_ms: int = 0  # RETRY_WAIT: not to be queued before this time
     retry_base: int = 0  # attempts made before the last manual retry
+    owner: str = ""  # who submitted it: an API key's user or a certificate's name
     events: list[JobEvent] = field(default_factory=list)
 
     @property

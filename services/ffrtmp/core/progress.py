@@ -4,11 +4,19 @@ ffmpeg writes blocks of `key=value` lines, each closed by `progress=continue` (o
 `progress=end` for the last one). The parser remembers the latest values and yields a
 ProgressInfo at every block end. It never raises: a progress line is a hint, and a
 garbled one must not fail the transcode it describes.
+
+Percent and ETA need the length of what is produced: the job's duration when it set
+one, else the input's, which ffmpeg prints in its log header ("Duration: ...").
 """
 
 from __future__ import annotations
 
+import re
+
 from ffrtmp.core.model import ProgressInfo
+
+# "  Duration: 00:01:02.50, start: 0.000000, bitrate: 1205 kb/s" ("N/A" for live sources).
+_DURATION_LINE = re.compile(r"^\s*Duration:\s*(\d+:\d{2}:\d{2}(?:\.\d+)?)")
 
 
 def _float(value: str) -> float | None:
@@ -18,6 +26,15 @@ def _float(value: str) -> float | None:
         return None
     # "nan"/"inf" parse as floats but mean nothing here.
     return number if number == number and abs(number) != float("inf") else None
+
+
+def parse_duration_line(line: str) -> float | None:
+    """Seconds of an input's "Duration:" header line; None for any other line."""
+    match = _DURATION_LINE.match(line)
+    if match is None:
+        return None
+    seconds = parse_clock(match.group(1))
+    return seconds if seconds is not None and seconds > 0 else None
 
 
 def parse_clock(value: str) -> float | None:
@@ -50,6 +67,12 @@ class ProgressParser:
         # Negative until a timestamp arrives, so out_time_us wins over its aliases.
         self._out_time_s = 0.0
         self._time_rank = -1
+
+    def learn_input_duration(self, seconds: float) -> None:
+        """The input's length, from the log header: the run ends at the shorter of
+        it and the job's own duration."""
+        if seconds > 0:
+            self._duration = min(self._duration, seconds) if self._duration else seconds
 
     def feed(self, line: str) -> ProgressInfo | None:
         key, sep, raw = line.strip().partition("=")
@@ -106,4 +129,13 @@ class ProgressParser:
             speed=self._speed,
             out_time_s=self._out_time_s,
             bitrate=self._bitrate,
+            eta_s=self._eta(),
         )
+
+    def _eta(self) -> float | None:
+        if self.done:
+            return 0.0
+        if self._duration <= 0 or self._speed <= 0:
+            return None  # no end known, or nothing encoded yet to measure the pace by
+        # speed is media seconds per wall second, so the rest takes remaining / speed.
+        return max(0.0, self._duration - self._out_time_s) / self._speed

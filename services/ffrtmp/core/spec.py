@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from ffrtmp.core.encoders import FAMILIES, preset_rank
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.core.model import JobSpec, Requirements
+from ffrtmp.core.model import JobSpec, Rendition, Requirements
+from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
 from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
 from ffrtmp.core.scenarios import BUILTIN, DEFAULT_SCENARIO, Scenario
 
@@ -22,8 +24,11 @@ MAX_DURATION_S = 7 * 86400.0
 MAX_RETRIES = 100
 MAX_REQUIRED = 16
 LIVE_TIMEOUT_MARGIN_S = 30.0
+MAX_RENDITIONS = 8
+MAX_THREADS = 128
+MAX_NICE = 19  # only ever lower a transcode's priority: raising it needs privileges
 
-CODEC_FAMILIES = frozenset({"h264", "h265", "hevc", "vp9", "av1"})
+CODEC_FAMILIES = frozenset(FAMILIES)
 INPUT_SCHEMES = frozenset({"http", "https", "rtmp", "rtmps", "srt"})
 OUTPUT_SCHEMES = frozenset({"rtmp", "rtmps", "srt"})
 FILE_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".flv", ".ts"})
@@ -61,6 +66,10 @@ class RawSpec:
     preset: str = ""
     timeout_s: float | None = None
     requirements: Requirements = field(default_factory=Requirements)
+    renditions: tuple[Rendition, ...] = ()
+    threads: int = 0
+    nice: int | None = None
+    raw_args: tuple[str, ...] = ()
 
 
 def bitrate_bps(text: str) -> int:
@@ -85,6 +94,7 @@ def _check_text(field: str, value: str, limit: int) -> None:
 
 
 def _check_path(field: str, value: str) -> None:
+    check_relative(field, value)
     parts = PurePosixPath(value).parts
     if ".." in parts:
         raise InvalidArgument(field, "may not contain '..'")
@@ -111,18 +121,55 @@ def _check_input(value: str) -> None:
 def _check_output(value: str) -> None:
     field = "spec.output"
     _check_text(field, value, MAX_URL)
-    if not value:
+    if not value or value == NULL_OUTPUT:
         return
     scheme = _scheme(value)
     if scheme is not None:
         if scheme not in OUTPUT_SCHEMES:
-            allowed = ", ".join(sorted(OUTPUT_SCHEMES))
+            allowed = ", ".join([*sorted(OUTPUT_SCHEMES), NULL_OUTPUT])
             raise InvalidArgument(field, f"scheme {scheme!r} is not allowed (allowed: {allowed})")
         return
     _check_path(field, value)
-    if PurePosixPath(value).suffix.lower() not in FILE_EXTENSIONS:
+    if output_kind(value, live=False) is OutputKind.HLS:
+        try:
+            hls_layout(value)
+        except ValueError as exc:
+            raise InvalidArgument(field, str(exc)) from None
+    elif PurePosixPath(value).suffix.lower() not in FILE_EXTENSIONS:
         allowed = ", ".join(sorted(FILE_EXTENSIONS))
-        raise InvalidArgument(field, f"file extension must be one of {allowed}")
+        raise InvalidArgument(
+            field, f"file extension must be one of {allowed} (or .m3u8 or a trailing / for HLS)"
+        )
+
+
+def _check_size(field: str, width: int, height: int) -> None:
+    for name, value, lo, hi in ((".width", width, 16, 7680), (".height", height, 16, 4320)):
+        if value and not (lo <= value <= hi and value % 2 == 0):
+            raise InvalidArgument(field + name, f"must be an even number from {lo} to {hi}")
+
+
+def _check_bitrate(field: str, bitrate: str) -> None:
+    try:
+        bps = bitrate_bps(bitrate)
+    except ValueError:
+        raise InvalidArgument(
+            field, f"malformed bitrate {bitrate[:64]!r} (use e.g. 2500k or 10M)"
+        ) from None
+    if not 1_000 <= bps <= 1_000_000_000:
+        raise InvalidArgument(field, "must be between 1k and 1000M")
+
+
+def _check_renditions(renditions: tuple[Rendition, ...], output: str, live: bool) -> None:
+    if renditions and output_kind(output, live) is not OutputKind.HLS:
+        raise InvalidArgument("spec.renditions", "only HLS outputs (.m3u8 or dir/) have renditions")
+    if len(renditions) > MAX_RENDITIONS:
+        raise InvalidArgument("spec.renditions", f"at most {MAX_RENDITIONS}")
+    for i, r in enumerate(renditions):
+        field = f"spec.renditions[{i}]"
+        if not (r.width and r.height):
+            raise InvalidArgument(field, "needs a width and a height")
+        _check_size(field, r.width, r.height)
+        _check_bitrate(field + ".bitrate", r.bitrate)
 
 
 def _check_requirements(r: Requirements) -> None:
@@ -164,20 +211,8 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     if codec not in CODEC_FAMILIES and not _ENCODER.match(codec):
         raise InvalidArgument("spec.codec", f"unknown codec {codec[:64]!r}")
     bitrate = raw.bitrate or sc.bitrate
-    try:
-        bps = bitrate_bps(bitrate)
-    except ValueError:
-        raise InvalidArgument(
-            "spec.bitrate", f"malformed bitrate {bitrate[:64]!r} (use e.g. 2500k or 10M)"
-        ) from None
-    if not 1_000 <= bps <= 1_000_000_000:
-        raise InvalidArgument("spec.bitrate", "must be between 1k and 1000M")
-    for name, value, lo, hi in (
-        ("spec.width", raw.width, 16, 7680),
-        ("spec.height", raw.height, 16, 4320),
-    ):
-        if value and not (lo <= value <= hi and value % 2 == 0):
-            raise InvalidArgument(name, f"must be an even number from {lo} to {hi}")
+    _check_bitrate("spec.bitrate", bitrate)
+    _check_size("spec", raw.width, raw.height)
     if not math.isfinite(raw.fps) or raw.fps < 0 or raw.fps > 240:
         raise InvalidArgument("spec.fps", "must be between 1 and 240")
     if not math.isfinite(raw.duration_s) or raw.duration_s < 0:
@@ -186,6 +221,12 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         raise InvalidArgument("spec.duration_s", f"must be at most {MAX_DURATION_S:g} seconds")
     if not _PRESET.match(raw.preset):
         raise InvalidArgument("spec.preset", "must be a short lowercase word such as veryfast")
+    if preset := raw.preset or sc.preset:
+        preset_rank(preset)  # names the field when no encoder would understand it
+    if not 0 <= raw.threads <= MAX_THREADS:
+        raise InvalidArgument("spec.threads", f"must be from 0 (ffmpeg decides) to {MAX_THREADS}")
+    if raw.nice is not None and not 0 <= raw.nice <= MAX_NICE:
+        raise InvalidArgument("spec.nice", f"must be from 0 to {MAX_NICE}")
     if raw.max_retries is not None and not 0 <= raw.max_retries <= MAX_RETRIES:
         raise InvalidArgument("spec.max_retries", f"must be from 0 to {MAX_RETRIES}")
     if raw.timeout_s is not None and (
@@ -197,6 +238,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     source = raw.input or "lavfi:testsrc2"
     _check_input(source)
     _check_output(raw.output)
+    _check_renditions(raw.renditions, raw.output, live)
     duration = raw.duration_s or (sc.duration_s if source.startswith("lavfi:") else 0.0)
     return JobSpec(
         scenario=sc.name,
@@ -211,10 +253,14 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         fps=raw.fps or sc.fps,
         duration_s=duration,
         live=live,
-        preset=raw.preset or sc.preset,
+        preset=preset,
         max_retries=raw.max_retries,
         timeout_s=raw.timeout_s if raw.timeout_s is not None else default_timeout(live, duration),
         requirements=raw.requirements,
+        renditions=raw.renditions,
+        threads=raw.threads,
+        nice=raw.nice,
+        raw_args=_check_raw_args(raw.raw_args),
     )
 
 
@@ -231,3 +277,23 @@ def check_request_id(request_id: str) -> None:
         raise InvalidArgument(
             "request_id", f"must be 1 to {MAX_REQUEST_ID} printable characters without spaces"
         )
+
+
+MAX_RAW_ARGS = 64
+
+
+def _check_raw_args(args: tuple[str, ...]) -> tuple[str, ...]:
+    """Bounded and printable. What they do is the opting-in worker's risk: only
+    workers started with --allow-raw-args take such jobs."""
+    if len(args) > MAX_RAW_ARGS:
+        raise InvalidArgument("spec.raw_args", f"at most {MAX_RAW_ARGS} arguments")
+    for a in args:
+        if len(a) > 256 or not a.isprintable():
+            raise InvalidArgument("spec.raw_args", "each at most 256 printable characters")
+    return args
+
+
+def check_relative(field: str, value: str) -> None:
+    """Paths are relative to the worker's roots; an absolute one names no root."""
+    if value.startswith("/") or value.startswith("~"):
+        raise InvalidArgument(field, "must be relative to the worker's input or output root")

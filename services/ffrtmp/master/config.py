@@ -25,6 +25,11 @@ class MasterConfig:
     stall_timeout_s: float = 60.0
     aging_interval_s: float = 0.0  # 0: off
     scenarios: dict[str, Scenario] = field(default_factory=lambda: dict(BUILTIN))
+    require_api_key: bool = False
+    rate_limit: float = 0.0  # requests per second per identity; 0: off
+    rate_burst: float = 50.0
+    max_watches: int = 16  # concurrent WatchJob streams per identity
+    deny_list: Path | None = None  # certificate serials refused, one hex number a line
     backoff: Backoff = field(default_factory=Backoff)
     sqlite_synchronous: str = "FULL"
     # Plaintext grpc.health.v1-only port for probes without mTLS; 0 = off.

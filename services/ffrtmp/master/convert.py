@@ -37,11 +37,17 @@ def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
         preset=p.preset,
         timeout_s=p.timeout_s if p.HasField("timeout_s") else None,
         requirements=wire.requirements(p.requirements),
+        raw_args=tuple(p.raw_args),
+        renditions=wire.renditions(list(p.renditions)),
+        threads=p.threads,
+        nice=p.nice if p.HasField("nice") else None,
     )
 
 
 def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
+    info = wire.output_info_pb(j.output_info) if j.output_info is not None else None
     return common_pb2.Job(
+        output_info=info,
         id=j.id,
         spec=spec_pb(j.spec),
         state=_state(int(j.state)),
@@ -58,6 +64,7 @@ def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
         output_bytes=j.output_bytes,
         request_id=j.request_id,
         pending_reason=pending_reason,
+        owner=j.owner,
         events=[
             common_pb2.JobEvent(
                 at_unix_ms=e.at_ms,
@@ -91,6 +98,7 @@ def capabilities(p: nodes_pb2.Capabilities) -> dict[str, object]:
         "slots": p.slots,
         "ffmpeg_version": p.ffmpeg_version,
         "gpus": p.gpus,
+        "allow_raw_args": p.allow_raw_args,
     }
 
 

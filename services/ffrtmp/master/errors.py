@@ -26,7 +26,7 @@ def status_of(exc: FfrtmpError) -> grpc.StatusCode:
 
 async def _abort(context: aio.ServicerContext[Any, Any], exc: Exception, method: str) -> None:
     if isinstance(exc, FfrtmpError):
-        await context.abort(status_of(exc), exc.message)
+        await context.abort(status_of(exc), exc.message, trailing_metadata=exc.metadata)
     log.error("unexpected error in %s", method, exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the master's log")
 

@@ -3,8 +3,7 @@ that observe calls (metrics, tracing) without changing what the call does.
 
 The context manager is entered before the servicer runs and exited when the
 call ends — for a streaming response, when the stream ends — with the
-exception, if any, that ended it (AbortError for a status set by abort). It
-yields a `Call`, on which the response of a unary-response call is left."""
+exception, if any, that ended it (AbortError for a status set by abort)."""
 
 from __future__ import annotations
 
@@ -19,14 +18,7 @@ from grpc import aio
 Ctx = aio.ServicerContext[Any, Any]
 
 
-class Call:
-    __slots__ = ("response",)
-
-    def __init__(self) -> None:
-        self.response: Any = None
-
-
-Around = Callable[[str, Ctx], AbstractAsyncContextManager[Call]]
+Around = Callable[[str, Ctx], AbstractAsyncContextManager[None]]
 if TYPE_CHECKING:  # grpc's classes are generic only in their stubs
     Continuation = Callable[
         [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
@@ -35,9 +27,8 @@ if TYPE_CHECKING:  # grpc's classes are generic only in their stubs
 
 def _unary(fn: Callable[..., Any], method: str, around: Around) -> Callable[..., Any]:
     async def handler(request: Any, context: Ctx) -> Any:
-        async with around(method, context) as call:
-            call.response = await fn(request, context)
-            return call.response
+        async with around(method, context):
+            return await fn(request, context)
 
     return handler
 
@@ -84,7 +75,7 @@ def wrap(
 class ObservingInterceptor(aio.ServerInterceptor):
     """Base for interceptors that only watch: subclasses implement `around`."""
 
-    def around(self, method: str, context: Ctx) -> AbstractAsyncContextManager[Call]:
+    def around(self, method: str, context: Ctx) -> AbstractAsyncContextManager[None]:
         raise NotImplementedError
 
     async def intercept_service(

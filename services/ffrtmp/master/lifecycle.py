@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from ffrtmp import tracing
 from ffrtmp.core.model import JobState
+from ffrtmp.master.job_traces import JobTraces
 from ffrtmp.master.metrics import MasterMetrics
-from ffrtmp.master.rpc_tracing import JobTraces
 
 log = logging.getLogger("ffrtmp.master.jobs")
 
@@ -83,7 +83,12 @@ class JobLifecycle:
         if to.terminal:
             self._assigned_ms.pop(job.job_id, None)
             self.traces.forget(job.job_id)
-        log.debug(
+        # Ends of attempts are what an operator follows; the rest is detail.
+        level = logging.DEBUG if to in _ACTIVE or to == JobState.QUEUED else logging.INFO
+        if job.state in _ACTIVE and to == JobState.QUEUED:
+            level = logging.INFO  # re-queued after its node was lost
+        log.log(
+            level,
             "job %s: %s -> %s",
             job.job_id,
             job.state.name,

@@ -25,7 +25,7 @@ def _offers(caps: dict[str, object]) -> frozenset[str]:
     encoders = caps.get("encoders") or []
     gpus = caps.get("gpus") or 0
     assert isinstance(labels, dict) and isinstance(encoders, list) and isinstance(gpus, int)
-    return offers(encoders, gpus, labels)
+    return offers(encoders, gpus, labels, bool(caps.get("allow_raw_args")))
 
 
 class Liveness:

@@ -122,6 +122,15 @@ def parser() -> argparse.ArgumentParser:
         choices=["none", "console", "otlp"],
         help="OpenTelemetry span exporter (needs the ffrtmp[otel] extra)",
     )
+    f(p, "--require-api-key", action="store_true",
+      help="refuse client RPCs without a valid `authorization: Bearer` API key")
+    f(p, "--rate-limit", default=0.0, type=float,
+      help="requests per second per identity (token bucket); 0 is off")
+    f(p, "--rate-burst", default=50.0, type=float, help="burst size of the rate limit")
+    f(p, "--max-watches", default=16, type=int,
+      help="concurrent WatchJob streams per identity")
+    f(p, "--deny-list", default=None, type=Path,
+      help="file of revoked certificate serials (hex, one per line); reread on SIGHUP")
     f(p, "--log-format", default="text", choices=list(logsetup.FORMATS), help="log line format")
     f(
         p,
@@ -161,6 +170,11 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
         retention_interval_s=max(0.05, args.retention_interval),
         trace_exporter=args.trace_exporter,
         scenarios=_scenarios(args.scenarios),
+        require_api_key=args.require_api_key,
+        rate_limit=args.rate_limit,
+        rate_burst=args.rate_burst,
+        max_watches=args.max_watches,
+        deny_list=args.deny_list,
     )
 
 
@@ -194,6 +208,7 @@ async def run(config: MasterConfig) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    loop.add_signal_handler(signal.SIGHUP, master.reload)
     # Tells a supervising test or script that the ports are bound.
     print(
         f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}"
@@ -207,8 +222,13 @@ async def run(config: MasterConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["backup"]:  # the one subcommand; `ffrtmp-master [flags]` runs the master
+    # Two subcommands; `ffrtmp-master [flags]` runs the master.
+    if argv[:1] == ["backup"]:
         return backup.main(argv[1:])
+    if argv[:1] == ["apikey"]:
+        from ffrtmp.master import keytool
+
+        return keytool.main(argv[1:])
     args = parser().parse_args(argv)
     logsetup.setup(args.log_level, args.log_format)
     tracing.setup("ffrtmp-master", args.trace_exporter)
@@ -216,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--max-retries must be at least 0")
     try:
         return asyncio.run(run(config_from(args)))
-    except (FileNotFoundError, OSError) as exc:
+    except (OSError, ValueError) as exc:
         print(f"ffrtmp-master: {exc}", file=sys.stderr)
         return 2
 

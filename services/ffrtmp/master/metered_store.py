@@ -6,9 +6,11 @@ Store's writer hands each batch to `_run` as `partial(_commit_batch, ops=[...])`
 `_run` calls carrying `ops` are timed (one batch = one transaction = one fsync).
 Other `_run` calls (the migrations) are not commits of the writer.
 
-Transitions: every state change goes through `apply_many`, a compare-and-set.
-Observing it here, in the same write, sees exactly the committed changes with
-the state each job left and since when — whichever scheduler path made them."""
+Inserts: observers learn a job's id as soon as it is committed (the submit's
+trace context is taken then). Transitions: every state change goes through
+`apply_many`, a compare-and-set. Observing it here, in the same write, sees
+exactly the committed changes with the state each job left and since when —
+whichever scheduler path made them."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from ffrtmp.core.model import JobState
+from ffrtmp.core.model import Job, JobEvent, JobState
 from ffrtmp.master.lifecycle import Before
 from ffrtmp.master.metrics import MasterMetrics
 from ffrtmp.master.store import Change, Store, _apply_change
@@ -43,6 +45,9 @@ class MeteredStore(Store):
         super().__init__(path, synchronous=synchronous)
         self.metrics = metrics
         self.observers: list[Observer] = []
+        # Called with a new job's id after its insert commits, before it is queued,
+        # in the task of the call that submitted it.
+        self.inserted: list[Callable[[str], None]] = []
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         ops = getattr(fn, "keywords", {}).get("ops")
@@ -54,6 +59,13 @@ class MeteredStore(Store):
         self.metrics.store_batch_size.observe(len(ops))
         self.metrics.store_batches.inc()
         return result
+
+    async def insert_job(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
+        stored, created = await super().insert_job(job, event)
+        if created:
+            for observe in self.inserted:
+                observe(stored.id)
+        return stored, created
 
     async def apply_many(self, changes: Iterable[Change]) -> list[bool]:
         items = list(changes)

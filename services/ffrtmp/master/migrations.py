@@ -52,6 +52,29 @@ MIGRATIONS: list[str] = [
         drained INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: job owners, API keys (hashes only) and the audit log.
+    """
+    ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    CREATE INDEX jobs_by_owner ON jobs(owner, seq);
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        role TEXT NOT NULL,
+        secret_sha256 BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL DEFAULT '',
+        revoked_ms INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL DEFAULT '',
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    """,
 ]
 
 

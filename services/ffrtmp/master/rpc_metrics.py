@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from ffrtmp.master.handlers import Call, Ctx, ObservingInterceptor
+from ffrtmp.master.handlers import Ctx, ObservingInterceptor
 from ffrtmp.master.metrics import MasterMetrics
 
 
@@ -34,11 +34,11 @@ class RpcMetricsInterceptor(ObservingInterceptor):
         self.metrics = metrics
 
     @asynccontextmanager
-    async def around(self, method: str, context: Ctx) -> AsyncIterator[Call]:
+    async def around(self, method: str, context: Ctx) -> AsyncIterator[None]:
         start = time.perf_counter()
         exc: BaseException | None = None
         try:
-            yield Call()
+            yield
         except BaseException as e:
             exc = e
             raise

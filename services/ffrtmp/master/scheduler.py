@@ -15,6 +15,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
+from ffrtmp.core.authz import SYSTEM, Actor, check_job_access
 from ffrtmp.core.errors import FailedPrecondition, NotFound, Unavailable
 from ffrtmp.core.matching import describe_missing
 from ffrtmp.core.model import ACTIVE, Job, JobEvent, JobState, Lease, ProgressInfo
@@ -116,7 +117,9 @@ class Scheduler:
                 s.outbox.put_nowait(None)
 
     # -- client operations -----------------------------------------------
-    async def submit(self, raw: RawSpec, request_id: str = "") -> tuple[Job, bool]:
+    async def submit(
+        self, raw: RawSpec, request_id: str = "", actor: Actor = SYSTEM
+    ) -> tuple[Job, bool]:
         st = self.st
         if not st.accepting:
             raise Unavailable("the master is shutting down and takes no new jobs")
@@ -131,6 +134,7 @@ class Scheduler:
             created_ms=now,
             updated_ms=now,
             request_id=request_id,
+            owner=actor.name,
         )
         event = JobEvent(now, None, JobState.QUEUED, "submitted", "", 0)
         stored, created = await st.store.insert_job(job, event)
@@ -168,11 +172,22 @@ class Scheduler:
         )
         return [self._decorate(j) for j in jobs]
 
-    async def cancel(self, job_id: str, reason: str = "") -> Job:
+    async def _audit(self, actor: Actor, action: str, target: str, detail: str = "") -> None:
+        await self.st.store.audit(
+            now_ms(), actor.name, actor.role or actor.kind, action, target, detail
+        )
+
+    async def logs(self, job_id: str, actor: Actor = SYSTEM) -> Job:
+        job = await self.get(job_id, with_events=False)
+        check_job_access(actor, job.owner, job.id)
+        return job
+
+    async def cancel(self, job_id: str, reason: str = "", actor: Actor = SYSTEM) -> Job:
         st = self.st
-        reason = reason or "canceled by user"
+        reason = reason or f"canceled by {actor.name}"
         for _ in range(5):  # the job may move while we look at it
             job = await self.get(job_id, with_events=False)
+            check_job_access(actor, job.owner, job.id)
             check_cancelable(job.state)
             if job.state in WAITING:
                 ok = await st.change(job, WAITING, JobState.CANCELED, reason)
@@ -188,13 +203,15 @@ class Scheduler:
                         s.send(CancelCmd(job.lease, reason))
             if ok:
                 st.finished(job, "canceled")
+                await self._audit(actor, "job.cancel", job_id, reason)
                 return await self.get(job_id)
         raise Unavailable("the job kept changing state; try again")
 
-    async def retry(self, job_id: str, reason: str = "") -> Job:
+    async def retry(self, job_id: str, reason: str = "", actor: Actor = SYSTEM) -> Job:
         """A FAILED or CANCELED job goes back to its queue with a fresh retry budget."""
         st = self.st
         job = await self.get(job_id, with_events=False)
+        check_job_access(actor, job.owner, job.id)
         if job.state not in (JobState.FAILED, JobState.CANCELED):
             raise FailedPrecondition(
                 f"job is {job.state.name}; only FAILED or CANCELED jobs can be retried"
@@ -210,15 +227,17 @@ class Scheduler:
             raise Unavailable("the job changed state meanwhile; try again")
         st.failed_on.pop(job_id, None)
         st.enqueue_job(job)
+        await self._audit(actor, "job.retry", job_id, reason)
         return await self.get(job_id)
 
-    async def pause(self, job_id: str, pause: bool) -> Job:
+    async def pause(self, job_id: str, pause: bool, actor: Actor = SYSTEM) -> Job:
         """SIGSTOP (or SIGCONT) a running job's ffmpeg; the lease stays."""
         st = self.st
         src, dst = (
             (JobState.RUNNING, JobState.PAUSED) if pause else (JobState.PAUSED, JobState.RUNNING)
         )
         job = await self.get(job_id, with_events=False)
+        check_job_access(actor, job.owner, job.id)
         if job.state != src:
             verb = "paused" if pause else "resumed"
             raise FailedPrecondition(f"job is {job.state.name}; only {src.name} jobs can be {verb}")
@@ -230,6 +249,7 @@ class Scheduler:
         ):
             raise Unavailable("the job changed state meanwhile; try again")
         s.send(PauseCmd(job.lease, pause))
+        await self._audit(actor, "job.pause" if pause else "job.resume", job_id)
         return await self.get(job_id)
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:
@@ -264,8 +284,10 @@ class Scheduler:
         )
 
     # -- nodes -------------------------------------------------------------
-    async def drain(self, node_id: str, drained: bool) -> NodeSession:
-        return await self.liveness.set_drained(node_id, drained)
+    async def drain(self, node_id: str, drained: bool, actor: Actor = SYSTEM) -> NodeSession:
+        node = await self.liveness.set_drained(node_id, drained)
+        await self._audit(actor, "node.drain" if drained else "node.undrain", node_id)
+        return node
 
     # -- the worker stream (delegated) -------------------------------------
     def connect(

@@ -7,6 +7,7 @@ peer without a certificate from that CA, so every request has an identity to aut
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -48,3 +49,33 @@ def channel_credentials(ca: Path, cert: Path, key: Path) -> grpc.ChannelCredenti
     return grpc.ssl_channel_credentials(
         root_certificates=ca_pem, private_key=key_pem, certificate_chain=cert_pem
     )
+
+
+class ReloadableServerCredentials:
+    """Server credentials whose certificate, key and CA bundle can be replaced
+    while the server runs: grpc asks the fetcher on every new handshake, and open
+    connections (worker streams) keep the session they have."""
+
+    def __init__(self, ca: Path, cert: Path, key: Path) -> None:
+        self.paths = (ca, cert, key)
+        self._config = self._load()
+        self._fresh: grpc.ServerCertificateConfiguration | None = None
+
+    def _load(self) -> grpc.ServerCertificateConfiguration:
+        ca_pem, cert_pem, key_pem = _read_all(*self.paths)
+        return grpc.ssl_server_certificate_configuration([(key_pem, cert_pem)], ca_pem)
+
+    def credentials(self) -> grpc.ServerCredentials:
+        # grpc's fetcher may return None ("unchanged"); its stubs do not say so.
+        fetch: Any = self._fetch
+        return grpc.dynamic_ssl_server_credentials(
+            self._config, fetch, require_client_authentication=True
+        )
+
+    def _fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        fresh, self._fresh = self._fresh, None
+        return fresh  # None: keep the current configuration
+
+    def reload(self) -> None:
+        """Read the files again; a broken set raises and the old one stays."""
+        self._fresh = self._load()

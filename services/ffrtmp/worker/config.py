@@ -22,3 +22,6 @@ class WorkerConfig:
     metrics_host: str = "0.0.0.0"
     reconnect_max_s: float = 10.0
     cancel_grace_s: float = 3.0
+    # Jobs writing under output_root are refused (transiently) below this much free.
+    min_free_disk_bytes: int = 1 << 30
+    ffmpeg_nice: int = 5  # for jobs that set no nice level of their own

@@ -286,7 +286,13 @@ class Worker:
             del self.unacked[job_id]
         run = self.runs.get(job_id)
         if run is not None and run.lease.attempt == attempt:
-            log.warning("job %s attempt %d aborted by the master: %s", job_id, attempt, reason)
+            log.warning(
+                "job %s attempt %d aborted by the master: %s",
+                job_id,
+                attempt,
+                reason,
+                extra={"job_id": job_id, "attempt": attempt},
+            )
             run.aborted = True
             if run.ffmpeg is not None:
                 self._background(run.ffmpeg.kill())
@@ -397,4 +403,9 @@ class Worker:
                 run.aborted = True
                 if run.ffmpeg is not None:
                     await run.ffmpeg.kill()
-                log.error("fenced: killed job %s attempt %d", run.lease.job_id, run.lease.attempt)
+                log.error(
+                    "fenced: killed job %s attempt %d",
+                    run.lease.job_id,
+                    run.lease.attempt,
+                    extra={"job_id": run.lease.job_id, "attempt": run.lease.attempt},
+                )

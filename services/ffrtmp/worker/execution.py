@@ -1,32 +1,49 @@
 """One assigned job on this worker, from its lease to its report.
 
-It resolves paths inside the worker's roots, picks the encoder, runs ffmpeg
-under a watchdog (stall and time limit), and writes file outputs under a
-hidden partial name that is renamed into place only on success: a reader never
-sees half a file under the final name, and a run cut off by a crash leaves only
-a partial file that the next start of the worker sweeps away.
+It resolves paths inside the worker's roots, picks the encoder, refuses to start
+when the output disk is nearly full, runs ffmpeg under a watchdog (stall and time
+limit), and stages local outputs (files and HLS directories) under a hidden
+partial name that is renamed into place only on success (see staging.py). After
+a success it probes what was written, for the job's record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ffrtmp.core.argv import build_argv, encoder_for
+from ffrtmp.core.argv import build_argv, is_synthetic
+from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo
-from ffrtmp.worker.paths import PathRefused, resolve_io
-from ffrtmp.worker.runner import FfmpegRun, RunResult
+from ffrtmp.core.model import JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
+from ffrtmp.core.outputs import OutputKind
+from ffrtmp.worker.output_probe import probe_output
+from ffrtmp.worker.paths import JobIO, PathRefused, resolve_io
+from ffrtmp.worker.runner import FFMPEG_NICE, FfmpegRun, RunResult
+from ffrtmp.worker.staging import PARTIAL_GLOB, Staged, free_bytes, partial_path, sweep_partials
+
+# The staging helpers are re-exported: the daemon sweeps partials at start.
+__all__ = [
+    "PARTIAL_GLOB",
+    "Environment",
+    "Execution",
+    "Refused",
+    "Report",
+    "partial_path",
+    "sweep_partials",
+]
 
 log = logging.getLogger("ffrtmp.worker")
 
 WATCHDOG_PERIOD_S = 0.5
-PARTIAL_GLOB = ".*.partial.*"
+# Below this much free space under the output root a run is refused (transiently:
+# another worker may have room), rather than failing half way with a full disk.
+DEFAULT_MIN_FREE_BYTES = 1 << 30
+MIB = 1 << 20
 
 
 class Refused(Exception):
@@ -42,6 +59,7 @@ class Report:
     log_tail: str = ""
     output: str = ""
     output_bytes: int = 0
+    output_info: OutputInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +72,25 @@ class Environment:
     output_root: Path
     rtmp_base: str
     stall_timeout: Callable[[], float]  # from the master's Welcome; may change
+    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
+    nice: int = FFMPEG_NICE  # for jobs that do not set their own
 
 
-def partial_path(final: Path, lease: Lease) -> Path:
-    # Same extension, so ffmpeg picks the same container.
-    return final.with_name(f".{final.stem}.{lease.job_id}-{lease.attempt}.partial{final.suffix}")
+def check_free_space(root: Path, minimum: int) -> None:
+    """Refuse a run whose output disk is nearly full (`root` may not exist yet)."""
+    existing = next((p for p in (root, *root.parents) if p.exists()), Path("/"))
+    free = free_bytes(existing)
+    if free < minimum:
+        raise Refused(f"output disk nearly full: {free // MIB} MiB free")
 
 
-def sweep_partials(root: Path) -> int:
-    """Delete partial outputs left by runs of an earlier life of this worker."""
-    count = 0
-    for p in root.rglob(PARTIAL_GLOB):
-        with contextlib.suppress(OSError):
-            p.unlink()
-            count += 1
-    return count
+async def input_has_audio(ffmpeg: str, spec: JobSpec, io: JobIO) -> bool:
+    """Whether the input carries audio; only asked where it matters (an HLS ladder
+    must map audio per rendition explicitly, and a missing stream fails it)."""
+    if io.kind is not OutputKind.HLS or is_synthetic(spec):
+        return True
+    info = await probe_output(ffmpeg, io.input_url, 0)
+    return info is not None and any(s.kind == "audio" for s in info.streams)
 
 
 @dataclass(slots=True)
@@ -131,14 +153,20 @@ class Execution:
             output_root=env.output_root,
             rtmp_base=env.rtmp_base,
         )
-        encoder = encoder_for(spec.codec, env.encoders)
-        target, partial = io.output_url, None
+        encoder = select_encoder(spec.codec, env.encoders)
+        staged = None
         if io.output_path is not None:
-            partial = partial_path(io.output_path, lease)
-            partial.parent.mkdir(parents=True, exist_ok=True)
-            target = str(partial)
+            check_free_space(env.output_root, env.min_free_bytes)
+            make = Staged.tree if io.kind is OutputKind.HLS else Staged.file
+            staged = make(io.output_path, lease)
+        has_audio = await input_has_audio(env.ffmpeg, spec, io)
         argv = build_argv(
-            env.ffmpeg, spec, input_url=io.input_url, output_url=target, encoder=encoder
+            env.ffmpeg,
+            spec,
+            input_url=io.input_url,
+            output_url=io.output_url if staged is None else str(staged.partial),
+            encoder=encoder,
+            has_audio=has_audio,
         )
 
         def progress(p: ProgressInfo) -> None:
@@ -147,50 +175,44 @@ class Execution:
                 on_progress(p)
 
         ff = self.ffmpeg = FfmpegRun(
-            argv, duration_s=spec.duration_s, output_path=partial, on_progress=progress
+            argv,
+            duration_s=spec.duration_s,
+            output_path=None if staged is None else staged.partial,
+            on_progress=progress,
+            nice=env.nice if spec.nice is None else spec.nice,
         )
         if self.aborted:
             raise Refused("aborted before it started")
-        pid = await ff.start()
-        log.info(
-            "job %s attempt %d: ffmpeg pid %d -> %s",
-            lease.job_id,
-            lease.attempt,
-            pid,
-            io.output_url,
-        )
-        on_started(pid)
+        committed = False
         try:
-            r, verdict = await self._supervise(ff, env)
-        finally:
-            if partial is not None and (self.aborted or ff.pid is None):
-                partial.unlink(missing_ok=True)
-        report = Report(
-            r.outcome,
-            r.exit_code,
-            r.error_class,
-            r.error,
-            r.log_tail,
-            io.output_url,
-            r.output_bytes,
-        )
-        if verdict is not None:
-            report = Report(
-                Outcome.FAILED,
-                r.exit_code,
-                verdict[0],
-                verdict[1],
-                r.log_tail,
+            if staged is not None:
+                staged.prepare()
+            pid = await ff.start()
+            log.info(
+                "job %s attempt %d: ffmpeg pid %d (%s) -> %s",
+                lease.job_id,
+                lease.attempt,
+                pid,
+                encoder,
                 io.output_url,
-                r.output_bytes,
             )
-        if partial is not None:
-            if report.outcome == Outcome.SUCCEEDED and not self.aborted:
-                assert io.output_path is not None
-                partial.replace(io.output_path)
-            else:
-                partial.unlink(missing_ok=True)
-        return report
+            on_started(pid)
+            r, verdict = await self._supervise(ff, env)
+            outcome, error_class, error = r.outcome, r.error_class, r.error
+            if verdict is not None:
+                outcome, error_class, error = Outcome.FAILED, verdict[0], verdict[1]
+            size, info = r.output_bytes, None
+            if staged is not None and outcome == Outcome.SUCCEEDED and not self.aborted:
+                staged.commit(lease)
+                committed = True
+                size = staged.size()
+                info = await probe_output(env.ffmpeg, _probe_target(io), size)
+        finally:
+            # Failed, canceled, fenced, or broken on the way: no partial survives.
+            if staged is not None and not committed:
+                staged.discard()
+        tail = r.log_tail
+        return Report(outcome, r.exit_code, error_class, error, tail, io.output_url, size, info)
 
     async def _supervise(
         self, ff: FfmpegRun, env: Environment
@@ -216,3 +238,9 @@ class Execution:
                 log.warning("job %s: %s; stopping ffmpeg", self.lease.job_id, verdict[1])
                 await ff.kill()
                 return await waiting, verdict
+
+
+def _probe_target(io: JobIO) -> str:
+    assert io.output_path is not None
+    # An HLS directory is probed through its master playlist: every rendition shows.
+    return str(io.output_path / io.playlist if io.playlist else io.output_path)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ffrtmp.core.model import JobSpec
+from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
 
 URL_SCHEMES = ("http://", "https://", "rtmp://", "rtmps://", "srt://")
 
@@ -17,8 +18,10 @@ class PathRefused(ValueError):
 @dataclass(frozen=True, slots=True)
 class JobIO:
     input_url: str
-    output_url: str
-    output_path: Path | None  # a local file, when the output is one
+    output_url: str  # what the job reports as its output
+    output_path: Path | None  # the local file, or the HLS directory, when there is one
+    kind: OutputKind = OutputKind.FILE
+    playlist: str = ""  # HLS: the master playlist's name inside output_path
 
 
 def _inside(root: Path, relative: str, what: str) -> Path:
@@ -36,9 +39,17 @@ def resolve_io(
         input_url = spec.input
     else:
         input_url = str(_inside(input_root, spec.input, "input"))
-    if spec.output.startswith(URL_SCHEMES):
-        return JobIO(input_url, spec.output, None)
-    if spec.live and not spec.output:
-        return JobIO(input_url, f"{rtmp_base.rstrip('/')}/{job_id}", None)
+    kind = output_kind(spec.output, spec.live)
+    if kind is OutputKind.NULL:
+        return JobIO(input_url, NULL_OUTPUT, None, kind)
+    if kind is OutputKind.STREAM:
+        url = spec.output or f"{rtmp_base.rstrip('/')}/{job_id}"
+        return JobIO(input_url, url, None, kind)
+    if kind is OutputKind.HLS:
+        layout = hls_layout(spec.output)
+        directory = _inside(output_root, layout.directory, "output")
+        if directory == output_root.resolve():
+            raise PathRefused("an HLS output needs a directory of its own under the output root")
+        return JobIO(input_url, str(directory / layout.master), directory, kind, layout.master)
     out = _inside(output_root, spec.output or f"{job_id}.mp4", "output")
-    return JobIO(input_url, str(out), out)
+    return JobIO(input_url, str(out), out, kind)

@@ -12,6 +12,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from ffrtmp.core.encoders import hw_device, hw_device_args
+
 PROBE_TIMEOUT_S = 15.0
 
 # " V....D libx264   libx264 H.264 / AVC ..." : six flag columns, then the name.
@@ -108,32 +110,6 @@ HW_MARKERS = (
     "_d3d12va",
     "_vdpau",
 )
-_HW_SETUP: dict[str, tuple[str, ...]] = {
-    "_vaapi": (
-        "-init_hw_device",
-        "vaapi=va",
-        "-filter_hw_device",
-        "va",
-        "-vf",
-        "format=nv12,hwupload",
-    ),
-    "_qsv": (
-        "-init_hw_device",
-        "qsv=hw",
-        "-filter_hw_device",
-        "hw",
-        "-vf",
-        "format=nv12,hwupload=extra_hw_frames=16",
-    ),
-    "_vulkan": (
-        "-init_hw_device",
-        "vulkan=vk",
-        "-filter_hw_device",
-        "vk",
-        "-vf",
-        "format=nv12,hwupload",
-    ),
-}
 
 
 def is_hardware(encoder: str) -> bool:
@@ -141,7 +117,10 @@ def is_hardware(encoder: str) -> bool:
 
 
 def test_encode_argv(ffmpeg: str, encoder: str) -> list[str]:
-    setup = next((v for k, v in _HW_SETUP.items() if k in encoder), ())
+    # The same device set-up and upload a job with this encoder gets, so what the
+    # test proves is what jobs will run.
+    device = hw_device(encoder)
+    setup = [*hw_device_args(encoder), "-vf", device[2]] if device is not None else []
     return [
         ffmpeg,
         "-hide_banner",

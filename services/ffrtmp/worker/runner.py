@@ -13,8 +13,9 @@ import contextlib
 import inspect
 import logging
 import os
+import re
+import shutil
 import signal
-import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,29 +23,12 @@ from pathlib import Path
 
 from ffrtmp.core.failures import classify
 from ffrtmp.core.model import Outcome, ProgressInfo
-from ffrtmp.core.progress import ProgressParser
+from ffrtmp.core.progress import ProgressParser, parse_duration_line
+from ffrtmp.worker.launcher import launch_argv
 
 log = logging.getLogger(__name__)
 
-FFMPEG_NICE = 5
-# ffmpeg runs in a session of its own, so signals aimed at the worker do not reach
-# it; but then a killed worker would leave it running beside the job's next
-# attempt. This launcher asks the kernel to SIGKILL it when the worker dies
-# (PR_SET_PDEATHSIG survives exec), then becomes ffmpeg. It is a separate
-# interpreter because a fork hook in the worker would run inside grpc's threads.
-_LAUNCHER = (
-    "import ctypes,os,sys\n"
-    "ctypes.CDLL(None,use_errno=True).prctl(1,9)\n"
-    "if os.getppid()!=int(sys.argv[1]):os._exit(137)\n"  # the worker died before prctl
-    "os.execv(sys.argv[2],sys.argv[2:])\n"
-)
-
-
-def launch_argv(argv: list[str]) -> list[str]:
-    if not sys.platform.startswith("linux"):
-        return argv
-    return [sys.executable, "-S", "-c", _LAUNCHER, str(os.getpid()), *argv]
-
+FFMPEG_NICE = 5  # the default; a job may ask for a lower priority still
 
 ProgressCallback = Callable[[ProgressInfo], Awaitable[None] | None]
 
@@ -56,6 +40,8 @@ ERROR_CHARS = 300
 DRAIN_TIMEOUT_S = 5.0  # after exit, how long the pipes and the last callback may take
 # Lines ffmpeg prints after every failure; they summarise nothing.
 _GENERIC = ("conversion failed", "exiting normally", "frame=")
+# Encoder statistics printed at every exit, e.g. "[aac @ 0x..] Qavg: nan".
+_STATS = re.compile(r"^\[\w+ @ 0x[0-9a-f]+\] (Qavg|frame I:|mb I |kb/s:|SSIM|PSNR)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +62,13 @@ class FfmpegRun:
         duration_s: float,
         on_progress: ProgressCallback,
         output_path: Path | None,
+        nice: int = FFMPEG_NICE,
     ) -> None:
         self.argv = list(argv)
         self.pid: int | None = None
-        self._duration_s = duration_s
+        self._nice = nice
+        self._parser = ProgressParser(duration_s)
+        self._saw_duration = False
         self._on_progress = on_progress
         self._output_path = output_path
         self._process: asyncio.subprocess.Process | None = None
@@ -107,7 +96,7 @@ class FfmpegRun:
         )
         with contextlib.suppress(OSError):
             # Transcodes yield to the worker's own loop: heartbeats must not starve.
-            os.setpriority(os.PRIO_PROCESS, process.pid, FFMPEG_NICE)
+            os.setpriority(os.PRIO_PROCESS, process.pid, self._nice)
         assert process.stdout is not None and process.stderr is not None
         self._process = process
         self.pid = process.pid
@@ -188,7 +177,10 @@ class FfmpegRun:
         if self._output_path is None:
             return
         try:
-            self._output_path.unlink(missing_ok=True)
+            if self._output_path.is_dir():
+                shutil.rmtree(self._output_path)
+            else:
+                self._output_path.unlink(missing_ok=True)
         except OSError as exc:  # e.g. a directory or no permission: report, don't fail cancel
             log.warning("could not remove partial output %s: %s", self._output_path, exc)
 
@@ -215,7 +207,7 @@ class FfmpegRun:
             return 0
 
     async def _read_progress(self, stream: asyncio.StreamReader) -> None:
-        parser = ProgressParser(self._duration_s)
+        parser = self._parser
         try:
             async for line in _lines(stream):
                 info = parser.feed(line)
@@ -234,6 +226,12 @@ class FfmpegRun:
             for piece in line.split("\r"):
                 if piece.strip():
                     self._log.append(piece[:LINE_CHARS])
+            if not self._saw_duration and line.lstrip().startswith("Duration:"):
+                # The first input's length: percent and ETA for jobs that set none.
+                self._saw_duration = True
+                seconds = parse_duration_line(line)
+                if seconds is not None:
+                    self._parser.learn_input_duration(seconds)
 
     async def _notify(self) -> None:
         """Deliver the latest progress, spaced by PROGRESS_INTERVAL_S except the last.
@@ -293,6 +291,6 @@ def error_line(lines: deque[str] | list[str]) -> str:
     """The last stderr line that says something, trimmed to one short line."""
     for line in reversed(lines):
         text = line.strip()
-        if text and not text.lower().startswith(_GENERIC):
+        if text and not text.lower().startswith(_GENERIC) and not _STATS.match(text):
             return text[:ERROR_CHARS]
     return ""

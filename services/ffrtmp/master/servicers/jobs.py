@@ -10,6 +10,7 @@ from grpc import aio
 
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.master import convert
+from ffrtmp.master.auth import current_actor
 from ffrtmp.master.scheduler import Scheduler
 from ffrtmp.v1 import jobs_pb2, jobs_pb2_grpc
 
@@ -49,7 +50,9 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def SubmitJob(
         self, request: jobs_pb2.SubmitJobRequest, context: Ctx
     ) -> jobs_pb2.SubmitJobResponse:
-        job, created = await self.s.submit(convert.raw_spec(request.spec), request.request_id)
+        job, created = await self.s.submit(
+            convert.raw_spec(request.spec), request.request_id, current_actor()
+        )
         return jobs_pb2.SubmitJobResponse(job=convert.job_pb(job), created=created)
 
     async def GetJob(
@@ -85,7 +88,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     ) -> jobs_pb2.CancelJobResponse:
         if len(request.reason) > 512:
             raise InvalidArgument("reason", "longer than 512 characters")
-        job = await self.s.cancel(_job_id(request.job_id), request.reason)
+        job = await self.s.cancel(_job_id(request.job_id), request.reason, current_actor())
         return jobs_pb2.CancelJobResponse(job=convert.job_pb(job))
 
     async def RetryJob(
@@ -93,19 +96,19 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     ) -> jobs_pb2.RetryJobResponse:
         if len(request.reason) > 512:
             raise InvalidArgument("reason", "longer than 512 characters")
-        job = await self.s.retry(_job_id(request.job_id), request.reason)
+        job = await self.s.retry(_job_id(request.job_id), request.reason, current_actor())
         return jobs_pb2.RetryJobResponse(job=convert.job_pb(job))
 
     async def PauseJob(
         self, request: jobs_pb2.PauseJobRequest, context: Ctx
     ) -> jobs_pb2.PauseJobResponse:
-        job = await self.s.pause(_job_id(request.job_id), True)
+        job = await self.s.pause(_job_id(request.job_id), True, current_actor())
         return jobs_pb2.PauseJobResponse(job=convert.job_pb(job))
 
     async def ResumeJob(
         self, request: jobs_pb2.ResumeJobRequest, context: Ctx
     ) -> jobs_pb2.ResumeJobResponse:
-        job = await self.s.pause(_job_id(request.job_id), False)
+        job = await self.s.pause(_job_id(request.job_id), False, current_actor())
         return jobs_pb2.ResumeJobResponse(job=convert.job_pb(job))
 
     async def ListScenarios(
@@ -132,7 +135,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def GetJobLogs(
         self, request: jobs_pb2.GetJobLogsRequest, context: Ctx
     ) -> jobs_pb2.GetJobLogsResponse:
-        job = await self.s.get(_job_id(request.job_id), with_events=False)
+        job = await self.s.logs(_job_id(request.job_id), current_actor())
         return jobs_pb2.GetJobLogsResponse(
             job_id=job.id, attempt=job.attempt, node_id=job.node_id, log_tail=job.log_tail
         )

@@ -8,6 +8,7 @@ from grpc import aio
 
 from ffrtmp.core.errors import InvalidArgument, NotFound
 from ffrtmp.master import convert
+from ffrtmp.master.auth import current_actor
 from ffrtmp.master.scheduler import Scheduler
 from ffrtmp.v1 import nodes_pb2, nodes_pb2_grpc
 
@@ -33,13 +34,13 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
     async def DrainNode(
         self, request: nodes_pb2.DrainNodeRequest, context: Ctx
     ) -> nodes_pb2.DrainNodeResponse:
-        node = await self.s.drain(_node_id(request.node_id), True)
+        node = await self.s.drain(_node_id(request.node_id), True, current_actor())
         return nodes_pb2.DrainNodeResponse(node=convert.node_pb(node))
 
     async def UndrainNode(
         self, request: nodes_pb2.UndrainNodeRequest, context: Ctx
     ) -> nodes_pb2.UndrainNodeResponse:
-        node = await self.s.drain(_node_id(request.node_id), False)
+        node = await self.s.drain(_node_id(request.node_id), False, current_actor())
         return nodes_pb2.UndrainNodeResponse(node=convert.node_pb(node))
 
     async def GetNode(

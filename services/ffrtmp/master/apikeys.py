@@ -1,0 +1,83 @@
+"""API keys: random secrets shown once, stored only as SHA-256 hashes, checked
+in constant time. A key names a user (the owner of the jobs it submits) and a
+role. Keys live in SQLite; this cache answers every request without I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, replace
+
+from ffrtmp.core.authz import ROLES
+from ffrtmp.core.errors import InvalidArgument, NotFound
+from ffrtmp.master.state import now_ms
+from ffrtmp.master.store import Store
+
+PREFIX = "ffk_"
+_TOKEN = re.compile(r"^ffk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_DUMMY = hashlib.sha256(b"no such key").digest()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    user: str
+    role: str
+    secret_sha256: bytes
+    created_ms: int
+    created_by: str
+    revoked_ms: int = 0
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class ApiKeys:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._keys: dict[str, ApiKey] = {}
+
+    async def load(self) -> None:
+        self._keys = {row[0]: ApiKey(*row) for row in await self.store.api_keys()}
+
+    def verify(self, token: str) -> ApiKey | None:
+        """The valid key `token` is, or None. The hash comparison runs whatever the
+        key id, so timing tells nothing about which ids exist."""
+        m = _TOKEN.match(token)
+        key = self._keys.get(m.group(1)) if m else None
+        supplied = _digest(m.group(2)) if m else _digest(token)
+        ok = hmac.compare_digest(supplied, key.secret_sha256 if key else _DUMMY)
+        if not ok or key is None or key.revoked_ms:
+            return None
+        return key
+
+    async def create(self, user: str, role: str, created_by: str) -> tuple[ApiKey, str]:
+        if not _USER.match(user):
+            raise InvalidArgument("user", "1-64 letters, digits, '.', '_', '@' or '-'")
+        if role not in ROLES:
+            raise InvalidArgument("role", f"must be one of {', '.join(ROLES)}")
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        key = ApiKey(key_id, user, role, _digest(secret), now_ms(), created_by)
+        await self.store.add_api_key(
+            key.id, key.user, key.role, key.secret_sha256, key.created_ms, key.created_by
+        )
+        self._keys[key.id] = key
+        return key, f"{PREFIX}{key_id}_{secret}"
+
+    async def revoke(self, key_id: str) -> ApiKey:
+        key = self._keys.get(key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id[:64]!r} not found")
+        if not key.revoked_ms:
+            at = now_ms()
+            await self.store.revoke_api_key(key_id, at)
+            key = self._keys[key_id] = replace(key, revoked_ms=at)
+        return key
+
+    def all(self) -> list[ApiKey]:
+        return sorted(self._keys.values(), key=lambda k: k.created_ms)

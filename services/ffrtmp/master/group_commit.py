@@ -1,0 +1,137 @@
+"""SQLite with group commit: one writer task and a reader connection.
+
+Every write is a function of a sqlite3 connection. The writer runs all the
+functions queued while the previous commit was in flight in one transaction, so
+many concurrent submits share one fsync. Each function runs in its own savepoint:
+one that raises is rolled back alone and its caller gets the exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from ffrtmp.master.migrations import migrate
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+
+MAX_BATCH = 512
+
+
+class GroupCommitDb:
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches = 0
+        self.writes = 0
+
+    # -- lifecycle -------------------------------------------------------
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._writer.execute("PRAGMA journal_mode=WAL")
+        await self._writer.execute(f"PRAGMA synchronous={self._synchronous}")
+        await self._writer.execute("PRAGMA busy_timeout=5000")
+        await self._writer.execute("PRAGMA foreign_keys=ON")
+        await self._run(migrate)
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._reader.execute("PRAGMA busy_timeout=5000")
+        self._task = asyncio.create_task(self._write_loop(), name="store-writer")
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    async def ping(self) -> bool:
+        try:
+            await self._read("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    # -- the writer ------------------------------------------------------
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        assert self._writer is not None
+        # aiosqlite runs the function in the connection's own thread: one hop per batch.
+        conn = self._writer
+        result: T = await conn._execute(lambda: fn(conn._conn))  # type: ignore[no-untyped-call]
+        return result
+
+    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closing or self._task is None:
+            raise RuntimeError("store is closed")
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((op, fut))
+        self._wake.set()
+        return await fut
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                ops = [op for op, _ in batch]
+                try:
+                    results = await self._run(partial(_commit_batch, ops=ops))
+                except Exception as exc:  # the commit itself failed: nobody's write landed
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                self.batches += 1
+                self.writes += len(batch)
+                for (_, fut), res in zip(batch, results, strict=True):
+                    if fut.done():
+                        continue
+                    if isinstance(res, BaseException):
+                        fut.set_exception(res)
+                    else:
+                        fut.set_result(res)
+            if self._closing:
+                return
+
+    async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        assert self._reader is not None
+        return list(await self._reader.execute_fetchall(sql, params))
+
+
+def _commit_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[Any]:
+    results: list[Any] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for op in ops:
+            conn.execute("SAVEPOINT op")
+            try:
+                results.append(op(conn))
+            except Exception as exc:
+                conn.execute("ROLLBACK TO op")
+                results.append(exc)
+            conn.execute("RELEASE op")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return results

@@ -1,0 +1,57 @@
+"""`ffrtmp-master apikey create|list|revoke --db PATH`: API keys made straight in
+the database, for the first admin key of a master started with
+--require-api-key. A running master picks changes up on SIGHUP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from ffrtmp.core.authz import ROLES
+from ffrtmp.core.errors import FfrtmpError
+from ffrtmp.master.apikeys import ApiKeys
+from ffrtmp.master.store import Store
+
+
+async def _run(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    await store.open()
+    try:
+        keys = ApiKeys(store)
+        await keys.load()
+        if args.command == "create":
+            key, secret = await keys.create(args.user, args.role, "ffrtmp-master apikey")
+            print(f"created API key {key.id} for {key.user} ({key.role}); send SIGHUP to a "
+                  "running master. The key, shown only now:")
+            print(secret)
+        elif args.command == "revoke":
+            key = await keys.revoke(args.id)
+            print(f"revoked API key {key.id} of {key.user}; send SIGHUP to a running master")
+        else:
+            for k in keys.all():
+                state = "revoked" if k.revoked_ms else "valid"
+                print(f"{k.id}  {k.user}  {k.role}  {state}")
+    finally:
+        await store.close()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="ffrtmp-master apikey",
+                                description="manage API keys in a master's database")
+    p.add_argument("--db", type=Path, required=True, help="the master's SQLite database")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("create")
+    c.add_argument("user")
+    c.add_argument("--role", required=True, choices=ROLES)
+    r = sub.add_parser("revoke")
+    r.add_argument("id")
+    sub.add_parser("list")
+    args = p.parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except FfrtmpError as exc:
+        print(f"ffrtmp-master apikey: {exc.message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,144 @@
+"""How jobs lie in SQLite: rows to domain objects, event rows, and the
+compare-and-set that every state change goes through."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, ProgressInfo
+
+_JOB_COLUMNS = (
+    "seq, id, request_id, spec, state, node_id, attempt, created_ms, updated_ms, progress,"
+    " exit_code, error, failure_reason, log_tail, output, output_bytes, not_before_ms, retry_base,"
+    " owner"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A state change to apply with compare-and-set on (state, attempt)."""
+
+    job_id: str
+    expect_states: frozenset[JobState]
+    to_state: JobState
+    reason: str
+    at_ms: int
+    expect_attempt: int | None = None
+    node_id: str | None = None
+    attempt: int | None = None
+    fields: tuple[tuple[str, Any], ...] = ()
+
+
+_SETTABLE = frozenset(
+    {
+        "exit_code",
+        "error",
+        "failure_reason",
+        "log_tail",
+        "output",
+        "output_bytes",
+        "progress",
+        "not_before_ms",
+        "retry_base",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedKey:
+    id: str
+    queue: str
+    priority: str
+    seq: int
+    created_ms: int
+    needs: str
+
+
+def encode_needs(tokens: frozenset[str]) -> str:
+    return "\n".join(sorted(tokens))
+
+
+def decode_needs(text: str) -> frozenset[str]:
+    return frozenset(text.split("\n")) if text else frozenset()
+
+
+def _row_to_job(row: Sequence[Any]) -> Job:
+    spec = JobSpec.from_dict(json.loads(row[3]))
+    return Job(
+        seq=row[0],
+        id=row[1],
+        request_id=row[2] or "",
+        spec=spec,
+        state=JobState(row[4]),
+        node_id=row[5],
+        attempt=row[6],
+        created_ms=row[7],
+        updated_ms=row[8],
+        progress=ProgressInfo(**json.loads(row[9])),
+        exit_code=row[10],
+        error=row[11],
+        failure_reason=row[12],
+        log_tail=row[13],
+        output=row[14],
+        output_bytes=row[15],
+        not_before_ms=row[16],
+        retry_base=row[17],
+        owner=row[18],
+    )
+
+
+def _insert_event(conn: sqlite3.Connection, job_id: str, ev: JobEvent) -> None:
+    conn.execute(
+        "INSERT INTO job_events(job_id, at_ms, from_state, to_state, reason, node_id, attempt)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (
+            job_id,
+            ev.at_ms,
+            None if ev.from_state is None else int(ev.from_state),
+            int(ev.to_state),
+            ev.reason,
+            ev.node_id,
+            ev.attempt,
+        ),
+    )
+
+
+def _apply_change(conn: sqlite3.Connection, ch: Change) -> bool:
+    states = [int(s) for s in ch.expect_states]
+    row = conn.execute(
+        "SELECT state, attempt, node_id FROM jobs WHERE id=?", (ch.job_id,)
+    ).fetchone()
+    if row is None or row[0] not in states:
+        return False
+    if ch.expect_attempt is not None and row[1] != ch.expect_attempt:
+        return False
+    sets = ["state=?", "updated_ms=?"]
+    params: list[Any] = [int(ch.to_state), ch.at_ms]
+    if ch.node_id is not None:
+        sets.append("node_id=?")
+        params.append(ch.node_id)
+    if ch.attempt is not None:
+        sets.append("attempt=?")
+        params.append(ch.attempt)
+    for name, value in ch.fields:
+        if name not in _SETTABLE:
+            raise ValueError(f"not a settable column: {name}")
+        sets.append(f"{name}=?")
+        params.append(value)
+    # The WHERE repeats the check so the update is itself a compare-and-set.
+    cur = conn.execute(
+        f"UPDATE jobs SET {', '.join(sets)} WHERE id=? AND state=? AND attempt=?",
+        (*params, ch.job_id, row[0], row[1]),
+    )
+    if cur.rowcount != 1:
+        return False
+    node = ch.node_id if ch.node_id is not None else row[2]
+    attempt = ch.attempt if ch.attempt is not None else row[1]
+    _insert_event(
+        conn, ch.job_id, JobEvent(ch.at_ms, JobState(row[0]), ch.to_state, ch.reason, node, attempt)
+    )
+    return True

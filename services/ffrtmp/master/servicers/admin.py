@@ -1,0 +1,83 @@
+"""AdminService: API keys and the audit log."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from grpc import aio
+
+from ffrtmp.core.errors import InvalidArgument
+from ffrtmp.master.apikeys import ApiKey, ApiKeys
+from ffrtmp.master.auth import current_actor
+from ffrtmp.master.state import now_ms
+from ffrtmp.master.store import Store
+from ffrtmp.v1 import admin_pb2, admin_pb2_grpc
+
+Ctx = aio.ServicerContext[Any, Any]
+
+
+def _key_pb(k: ApiKey) -> admin_pb2.ApiKey:
+    return admin_pb2.ApiKey(id=k.id, user=k.user, role=k.role, created_unix_ms=k.created_ms,
+                            created_by=k.created_by, revoked_unix_ms=k.revoked_ms)
+
+
+def _token(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"audit:{last_id}".encode()).decode()
+
+
+def _before(token: str) -> int | None:
+    if not token:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        if not text.startswith("audit:"):
+            raise ValueError
+        return int(text[6:])
+    except (ValueError, UnicodeError):
+        raise InvalidArgument("page_token", "not a token from a previous call") from None
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, keys: ApiKeys, store: Store) -> None:
+        self.keys = keys
+        self.store = store
+
+    async def _audit(self, action: str, target: str, detail: str = "") -> None:
+        actor = current_actor()
+        await self.store.audit(now_ms(), actor.name, actor.role or actor.kind, action, target,
+                               detail)
+
+    async def CreateApiKey(
+        self, request: admin_pb2.CreateApiKeyRequest, context: Ctx
+    ) -> admin_pb2.CreateApiKeyResponse:
+        key, secret = await self.keys.create(request.user, request.role, current_actor().name)
+        await self._audit("apikey.create", key.id, f"user={key.user} role={key.role}")
+        return admin_pb2.CreateApiKeyResponse(key=_key_pb(key), secret=secret)
+
+    async def ListApiKeys(
+        self, request: admin_pb2.ListApiKeysRequest, context: Ctx
+    ) -> admin_pb2.ListApiKeysResponse:
+        return admin_pb2.ListApiKeysResponse(keys=[_key_pb(k) for k in self.keys.all()])
+
+    async def RevokeApiKey(
+        self, request: admin_pb2.RevokeApiKeyRequest, context: Ctx
+    ) -> admin_pb2.RevokeApiKeyResponse:
+        if not request.id or len(request.id) > 64:
+            raise InvalidArgument("id", "is required, at most 64 characters")
+        key = await self.keys.revoke(request.id)
+        await self._audit("apikey.revoke", key.id, f"user={key.user}")
+        return admin_pb2.RevokeApiKeyResponse(key=_key_pb(key))
+
+    async def ListAuditEvents(
+        self, request: admin_pb2.ListAuditEventsRequest, context: Ctx
+    ) -> admin_pb2.ListAuditEventsResponse:
+        if request.page_size > 1000:
+            raise InvalidArgument("page_size", "must be at most 1000")
+        size = request.page_size or 100
+        rows = await self.store.audit_events(_before(request.page_token), size + 1)
+        events = [admin_pb2.AuditEvent(id=r[0], at_unix_ms=r[1], actor=r[2], role=r[3],
+                                       action=r[4], target=r[5], detail=r[6])
+                  for r in rows[:size]]
+        token = _token(rows[size - 1][0]) if len(rows) > size else ""
+        return admin_pb2.ListAuditEventsResponse(events=events, next_page_token=token)

@@ -1,0 +1,115 @@
+"""Outputs are written under a hidden partial name and renamed into place on success.
+
+A reader never sees half a file or half an HLS directory under the final name, and
+a run cut off by a crash leaves only a partial that the next start of the worker
+sweeps away. An HLS output is staged as a whole directory, so its master playlist
+never names a rendition that is not there yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ffrtmp.core.model import Lease
+
+log = logging.getLogger("ffrtmp.worker")
+
+PARTIAL_GLOB = ".*.partial.*"
+DIRECTORY_SUFFIX = ".hls"
+
+
+def partial_path(final: Path, lease: Lease) -> Path:
+    # Same extension, so ffmpeg picks the same container.
+    return final.with_name(f".{final.stem}.{lease.job_id}-{lease.attempt}.partial{final.suffix}")
+
+
+def partial_dir(final: Path, lease: Lease, tag: str = "partial") -> Path:
+    return final.with_name(f".{final.name}.{lease.job_id}-{lease.attempt}.{tag}{DIRECTORY_SUFFIX}")
+
+
+def remove(path: Path) -> None:
+    """Delete a file or a directory tree; a path already gone is fine."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except FileNotFoundError:
+        pass
+
+
+def sweep_partials(root: Path) -> int:
+    """Delete partial outputs left by runs of an earlier life of this worker."""
+    count = 0
+    # Shallowest first: a partial directory goes with everything inside it.
+    for p in sorted(root.rglob(PARTIAL_GLOB), key=lambda p: len(p.parts)):
+        if not p.exists() and not p.is_symlink():
+            continue
+        with contextlib.suppress(OSError):
+            remove(p)
+            count += 1
+    return count
+
+
+def tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def free_bytes(root: Path) -> int:
+    return shutil.disk_usage(root).free
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """One local output: where ffmpeg writes it and where it lands on success."""
+
+    final: Path
+    partial: Path
+    directory: bool
+
+    @classmethod
+    def file(cls, final: Path, lease: Lease) -> Staged:
+        return cls(final, partial_path(final, lease), directory=False)
+
+    @classmethod
+    def tree(cls, final: Path, lease: Lease) -> Staged:
+        return cls(final, partial_dir(final, lease), directory=True)
+
+    def prepare(self) -> None:
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        if self.directory:
+            remove(self.partial)  # a leftover of this very attempt, e.g. a re-sent Assign
+            self.partial.mkdir()
+
+    def commit(self, lease: Lease) -> None:
+        """Move the finished output to its final name, replacing an older one (as
+        ffmpeg -y would for a file)."""
+        if not self.directory:
+            self.partial.replace(self.final)
+            return
+        old = None
+        if self.final.exists():
+            # rename() will not replace a non-empty directory: move the old one aside.
+            old = partial_dir(self.final, lease, tag="old.partial")
+            self.final.replace(old)
+        self.partial.replace(self.final)
+        if old is not None:
+            remove(old)
+
+    def discard(self) -> None:
+        try:
+            remove(self.partial)
+        except OSError as exc:  # e.g. no permission: report, don't fail the run's ending
+            log.warning("could not remove partial output %s: %s", self.partial, exc)
+
+    def size(self) -> int:
+        try:
+            return tree_size(self.final)
+        except OSError:
+            return 0
