@@ -20,7 +20,7 @@ demo: install
 	$(PY) tools/demo.py
 
 ## Everything CI checks: lint, types, proto lint, and the whole test suite.
-test: install lint typecheck buflint
+test: install lint typecheck buflint opstools
 	$(PY) -m pytest -q
 
 unit: install

@@ -201,6 +201,7 @@ class Result(_message.Message):
     LOG_TAIL_FIELD_NUMBER: _builtins.int
     OUTPUT_FIELD_NUMBER: _builtins.int
     OUTPUT_BYTES_FIELD_NUMBER: _builtins.int
+    OUTPUT_INFO_FIELD_NUMBER: _builtins.int
     outcome: Global___Outcome.ValueType
     exit_code: _builtins.int
     error_class: _builtins.str
@@ -211,6 +212,10 @@ class Result(_message.Message):
     output_bytes: _builtins.int
     @_builtins.property
     def lease(self) -> _common_pb2.Lease: ...
+    @_builtins.property
+    def output_info(self) -> _common_pb2.OutputInfo:
+        """Probed after a success, for files and HLS directories."""
+
     def __init__(
         self,
         *,
@@ -222,10 +227,11 @@ class Result(_message.Message):
         log_tail: _builtins.str = ...,
         output: _builtins.str = ...,
         output_bytes: _builtins.int = ...,
+        output_info: _common_pb2.OutputInfo | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease", "output_info", b"output_info"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "error_class", b"error_class", "exit_code", b"exit_code", "lease", b"lease", "log_tail", b"log_tail", "outcome", b"outcome", "output", b"output", "output_bytes", b"output_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "error_class", b"error_class", "exit_code", b"exit_code", "lease", b"lease", "log_tail", b"log_tail", "outcome", b"outcome", "output", b"output", "output_bytes", b"output_bytes", "output_info", b"output_info"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ffrtmp.core import encoders
-from ffrtmp.core.encoders import X26X_PRESETS, select_encoder
+from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.model import JobSpec, Rendition
 from ffrtmp.core.outputs import (
     FASTSTART_MUXERS,
@@ -23,7 +23,7 @@ from ffrtmp.core.outputs import (
     output_muxer,
 )
 
-__all__ = ["X26X_PRESETS", "bitrate_bps", "build_argv", "encoder_for", "output_muxer"]
+__all__ = ["bitrate_bps", "build_argv", "encoder_for", "output_muxer"]
 
 LAVFI_PREFIX = "lavfi:"
 # A synthetic job carries a tone too, so audio paths are exercised like real content.
@@ -47,7 +47,7 @@ def bitrate_bps(text: str) -> int:
     return bps
 
 
-# Kept under its old name: the worker and older tests call it so.
+# The name older callers and tests use.
 encoder_for = select_encoder
 NETWORK_INPUTS = ("http://", "https://", "rtmp://", "rtmps://", "srt://")
 # A read that waits longer than this (µs) fails the run instead of hanging it.

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from ffrtmp.core.model import ACTIVE, JobState, Lease, Outcome, ProgressInfo
+from ffrtmp.core.model import ACTIVE, JobState, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.retry import decide
 from ffrtmp.master.sessions import AbortCmd, NodeSession, ResultAckCmd
 from ffrtmp.master.state import Fields, State, now_ms
@@ -26,6 +26,7 @@ class RunResult:
     log_tail: str = ""
     output: str = ""
     output_bytes: int = 0
+    output_info: OutputInfo | None = None
 
 
 class Attempts:
@@ -98,7 +99,9 @@ class Attempts:
         p = st.progress.pop(lease.job_id, ProgressInfo())
         if job is None:
             return
-        done = ProgressInfo(100.0, p.frame, p.fps, p.speed, p.out_time_s, p.bitrate)
+        done = replace(p, percent=100.0, eta_s=0.0)
+        if r.output_info is not None:
+            fields = (*fields, ("output_info", json.dumps(asdict(r.output_info))))
         if await st.change(
             job,
             ACTIVE,

@@ -137,6 +137,7 @@ def run_result(r: worker_pb2.Result) -> RunResult:
         log_tail=r.log_tail,
         output=r.output,
         output_bytes=r.output_bytes,
+        output_info=wire.output_info(r.output_info) if r.HasField("output_info") else None,
     )
 
 

@@ -104,7 +104,7 @@ class Dispatcher:
                 continue
             lease = Lease(job.id, job.attempt + 1)
             node.leases[job.id] = lease.attempt
-            node.send(AssignCmd(lease, job.spec))
+            node.send(AssignCmd(lease, job.spec, st.trace_context(job.id)))
             if job.id in st.canceled:
                 node.send(CancelCmd(lease, "canceled by user"))
             st.feed.publish(job.id)

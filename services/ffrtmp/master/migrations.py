@@ -75,6 +75,10 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 3: what a successful run wrote (OutputInfo as JSON), probed by the worker.
+    """
+    ALTER TABLE jobs ADD COLUMN output_info TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 

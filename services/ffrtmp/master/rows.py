@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, ProgressInfo
+from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, OutputInfo, ProgressInfo
 
 _JOB_COLUMNS = (
     "seq, id, request_id, spec, state, node_id, attempt, created_ms, updated_ms, progress,"
     " exit_code, error, failure_reason, log_tail, output, output_bytes, not_before_ms, retry_base,"
-    " owner"
+    " owner, output_info"
 )
 
 
@@ -41,6 +41,7 @@ _SETTABLE = frozenset(
         "log_tail",
         "output",
         "output_bytes",
+        "output_info",
         "progress",
         "not_before_ms",
         "retry_base",
@@ -88,6 +89,7 @@ def _row_to_job(row: Sequence[Any]) -> Job:
         not_before_ms=row[16],
         retry_base=row[17],
         owner=row[18],
+        output_info=OutputInfo.from_dict(json.loads(row[19])) if row[19] else None,
     )
 
 

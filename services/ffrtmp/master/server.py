@@ -82,8 +82,7 @@ class Master:
         self.tls = ReloadableServerCredentials(config.ca, config.cert, config.key)
         self.traces = JobTraces()
         self.store.inserted.append(self.traces.remember_current)
-        if hasattr(self.scheduler.st, "trace_context"):  # dispatch copies it into Assign
-            self.scheduler.st.trace_context = self.traces.carrier
+        self.scheduler.st.trace_context = self.traces.carrier  # dispatch puts it in Assign
         self.store.observers.append(JobLifecycle(self.metrics, self.traces).transition)
         self.health = MasterHealth(self.store, SERVICES, self.metrics)
         watch_certificates(self.metrics, master=config.cert, ca=config.ca)

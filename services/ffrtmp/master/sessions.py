@@ -13,6 +13,7 @@ from ffrtmp.core.model import JobSpec, Lease
 class AssignCmd:
     lease: Lease
     spec: JobSpec
+    trace_context: dict[str, str] = field(default_factory=dict)  # W3C traceparent
 
 
 @dataclass(frozen=True, slots=True)

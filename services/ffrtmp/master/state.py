@@ -56,6 +56,8 @@ class State:
         self.wake_timers = asyncio.Event()
         self.accepting = True
         self._needs: dict[str, Tokens] = {}  # interned requirement sets
+        # The submit's trace context for a job, carried in Assign (set when tracing).
+        self.trace_context: Callable[[str], dict[str, str]] = lambda job_id: {}
 
     async def change(
         self,

@@ -332,6 +332,7 @@ class Worker:
             log_tail=report.log_tail,
             output=report.output,
             output_bytes=report.output_bytes,
+            output_info=wire.output_info_pb(report.output_info) if report.output_info else None,
         )
         self.unacked[lease.job_id] = result
         self._send(worker_pb2.WorkerMessage(result=result))
@@ -345,6 +346,8 @@ class Worker:
             self.config.output_root,
             self.config.rtmp_base,
             lambda: self.stall_timeout,
+            min_free_bytes=self.config.min_free_disk_bytes,
+            nice=self.config.ffmpeg_nice,
         )
         try:
             if self.draining:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ffrtmp import flags, logsetup, tracing
+from ffrtmp.core.sizes import parse_size
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.daemon import Worker
 from ffrtmp.worker.ffmpeg import FfmpegNotFound
@@ -76,6 +77,14 @@ def parser() -> argparse.ArgumentParser:
     f(p, "--metrics-host", default="0.0.0.0", help="address for the metrics endpoint")
     f(
         p,
+        "--min-free-disk",
+        default=1 << 30,
+        type=parse_size,
+        help="refuse jobs writing under --output-root when less is free (e.g. 512M, 0 disables)",
+    )
+    f(p, "--ffmpeg-nice", default=5, type=int, help="nice level of jobs that set none (0-19)")
+    f(
+        p,
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -106,6 +115,8 @@ def config_from(args: argparse.Namespace) -> WorkerConfig:
         rtmp_base=args.rtmp_base,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        min_free_disk_bytes=args.min_free_disk,
+        ffmpeg_nice=args.ffmpeg_nice,
     )
 
 
@@ -136,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 1 <= args.slots <= 256:
         p.error("--slots must be from 1 to 256")
+    if not 0 <= args.ffmpeg_nice <= 19:
+        p.error("--ffmpeg-nice must be from 0 to 19")
     logsetup.setup(args.log_level, args.log_format)
     tracing.setup("ffrtmp-worker", args.trace_exporter)
     try:

@@ -69,7 +69,9 @@ def _command_pb(cmd: Command) -> worker_pb2.MasterMessage:
         return worker_pb2.MasterMessage(result_ack=worker_pb2.ResultAck(lease=lease))
     if isinstance(cmd, AssignCmd):
         return worker_pb2.MasterMessage(
-            assign=worker_pb2.Assign(lease=lease, spec=convert.spec_pb(cmd.spec))
+            assign=worker_pb2.Assign(
+                lease=lease, spec=convert.spec_pb(cmd.spec), trace_context=cmd.trace_context
+            )
         )
     if isinstance(cmd, CancelCmd):
         return worker_pb2.MasterMessage(cancel=worker_pb2.Cancel(lease=lease, reason=cmd.reason))
