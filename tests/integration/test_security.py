@@ -276,3 +276,53 @@ async def test_deny_list_and_sighup_reload(tmp_path: Path) -> None:
             assert [n.state for n in await admin.list_nodes()] == [1]
     finally:
         c.stop()
+
+
+async def test_sandbox_on_a_real_worker(tmp_path: Path) -> None:
+    c = Cluster(tmp_path, make_certs(tmp_path / "certs"))
+    try:
+        c.start_master()
+        c.start_worker("plain")
+        (tmp_path / "secret.txt").write_text("keep out")
+        (tmp_path / "inputs" / "escape.mp4").symlink_to(tmp_path / "secret.txt")
+        async with c.client() as admin:
+            # A symlink that leaves the input root: the worker refuses, permanently.
+            job = (await admin.submit(common_pb2.JobSpec(scenario="test",
+                                                         input="escape.mp4"))).job
+            done = await wait_job(c, job.id, lambda j: j.state in TERMINAL)
+            assert done.state == common_pb2.JOB_STATE_FAILED and done.attempt == 1
+            assert "outside the worker's input root" in done.error
+            # The master refuses the rest before anything is stored.
+            for field, spec in (
+                ("spec.input", common_pb2.JobSpec(input="/etc/passwd")),
+                ("spec.output", common_pb2.JobSpec(output="/tmp/out.mp4")),
+                ("spec.input", common_pb2.JobSpec(input="../inputs/x.mp4")),
+                ("spec.input", common_pb2.JobSpec(input="file:///etc/passwd")),
+                ("spec.input", common_pb2.JobSpec(input="concat:a.mp4|b.mp4")),
+                ("spec.input", common_pb2.JobSpec(input="lavfi:movie=/etc/passwd")),
+            ):
+                with pytest.raises(aio.AioRpcError) as info:
+                    await admin.submit(spec)
+                assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert info.value.details().startswith(field)
+            # Raw ffmpeg arguments wait for a worker that opted in.
+            spec = common_pb2.JobSpec(scenario="test", duration_s=0.5, output="raw.mp4",
+                                      raw_args=["-metadata", "title=raw-ok"])
+            raw = (await admin.submit(spec)).job
+            await asyncio.sleep(1.5)
+            waiting = await admin.get(raw.id)
+            assert waiting.state == common_pb2.JOB_STATE_QUEUED
+            assert "raw-args" in waiting.pending_reason
+        c.start_worker("trusting", "--allow-raw-args")
+        done = await wait_job(c, raw.id, lambda j: j.state in TERMINAL)
+        assert (done.state, done.node_id) == (common_pb2.JOB_STATE_SUCCEEDED, "trusting")
+        import subprocess
+
+        from ffrtmp.worker.ffmpeg import find_ffmpeg
+        from tests.helpers.media import probe_media  # noqa: F401 - same ffmpeg as the worker
+
+        head = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", done.output],
+                              capture_output=True, text=True, check=False).stderr
+        assert "raw-ok" in head
+    finally:
+        c.stop()

@@ -108,6 +108,9 @@ def build_argv(
     if is_synthetic(spec):
         # Generators are endless; stop with the shorter of video and tone.
         argv.append("-shortest")
+    # Raw options come last before the output, so they can override ours; only
+    # workers started with --allow-raw-args run such jobs (execution.py checks).
+    argv += spec.raw_args
     return argv + _output(spec, kind, output_url, has_audio or is_synthetic(spec))
 
 

@@ -25,3 +25,4 @@ class WorkerConfig:
     # Jobs writing under output_root are refused (transiently) below this much free.
     min_free_disk_bytes: int = 1 << 30
     ffmpeg_nice: int = 5  # for jobs that set no nice level of their own
+    allow_raw_args: bool = False  # run jobs that carry raw ffmpeg arguments

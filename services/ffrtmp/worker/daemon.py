@@ -26,6 +26,7 @@ from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
 from ffrtmp.wire import lease_pb
 from ffrtmp.worker.config import WorkerConfig
+from ffrtmp.worker.contact import Contact
 from ffrtmp.worker.execution import Environment, Execution, Refused, Report, sweep_partials
 from ffrtmp.worker.ffmpeg import find_ffmpeg
 from ffrtmp.worker.http import WorkerHttp
@@ -53,13 +54,9 @@ class Worker:
         self.drained = False  # drained by an operator: finish runs, take no new ones
         self.node_id = ""
         self.metrics_port = 0
-        self.heartbeat_interval = 30.0
-        self.heartbeat_timeout = 120.0
+        self.contact = Contact()
         self.stall_timeout = 60.0
         self._out: asyncio.Queue[worker_pb2.WorkerMessage | None] | None = None
-        self._hb_seq = 0
-        self._hb_sent: dict[int, float] = {}
-        self._contact: float | None = None  # send time of the last acknowledged heartbeat
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.metrics = WorkerMetrics()
@@ -150,10 +147,9 @@ class Worker:
                     kind = msg.WhichOneof("kind")
                     if kind == "welcome":
                         welcomed = True
-                        self._contact = hello_sent
                         self._out = out
                         self.metrics.connected.set(1)
-                        self._on_welcome(msg.welcome)
+                        self._on_welcome(msg.welcome, hello_sent)
                         hb = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
                     elif kind == "assign":
                         self._on_assign(msg.assign)
@@ -174,9 +170,7 @@ class Worker:
                     elif kind == "result_ack":
                         self.unacked.pop(msg.result_ack.lease.job_id, None)
                     elif kind == "heartbeat_ack":
-                        sent = self._hb_sent.pop(msg.heartbeat_ack.seq, None)
-                        if sent is not None:
-                            self._contact = max(self._contact or 0.0, sent)
+                        self.contact.acked(msg.heartbeat_ack.seq)
                 log.warning("master closed the stream")
         except aio.AioRpcError as exc:
             log.warning("master stream: %s %s", exc.code().name, exc.details())
@@ -207,6 +201,7 @@ class Worker:
             slots=self.config.slots,
             ffmpeg_version=c.ffmpeg_version,
             gpus=c.gpus,
+            allow_raw_args=self.config.allow_raw_args,
         )
         return worker_pb2.WorkerMessage(
             hello=worker_pb2.Hello(
@@ -224,37 +219,30 @@ class Worker:
             self._out.put_nowait(msg)
 
     def _heartbeat(self) -> None:
-        self._hb_seq += 1
-        self._hb_sent[self._hb_seq] = time.monotonic()
-        if len(self._hb_sent) > 64:
-            self._hb_sent.pop(min(self._hb_sent))
+        seq = self.contact.heartbeat(time.monotonic())
+        held = [lease_pb(lease) for lease in self._held()]
         self._send(
             worker_pb2.WorkerMessage(
-                heartbeat=worker_pb2.Heartbeat(
-                    running=[lease_pb(lease) for lease in self._held()],
-                    seq=self._hb_seq,
-                    draining=self.draining,
-                )
+                heartbeat=worker_pb2.Heartbeat(running=held, seq=seq, draining=self.draining)
             )
         )
 
     async def _heartbeat_loop(self) -> None:
         while True:
             self._heartbeat()
-            await asyncio.sleep(self.heartbeat_interval)
+            await asyncio.sleep(self.contact.interval)
 
     # -- master's commands -----------------------------------------------
-    def _on_welcome(self, w: worker_pb2.Welcome) -> None:
+    def _on_welcome(self, w: worker_pb2.Welcome, hello_sent: float) -> None:
         self.node_id = w.node_id
         logcontext.set_process_field("node_id", w.node_id)
-        self.heartbeat_interval = max(0.05, w.heartbeat_interval_s)
-        self.heartbeat_timeout = max(self.heartbeat_interval, w.heartbeat_timeout_s)
+        self.contact.welcomed(hello_sent, w.heartbeat_interval_s, w.heartbeat_timeout_s)
         self.stall_timeout = max(0.0, w.stall_timeout_s)
         log.info(
             "connected to master as %s (heartbeat %.1fs, timeout %.1fs)",
             w.node_id,
-            self.heartbeat_interval,
-            self.heartbeat_timeout,
+            self.contact.interval,
+            self.contact.timeout,
         )
         for lease in w.abort:
             self._on_abort(lease.job_id, lease.attempt, "not current after reconnect")
@@ -348,6 +336,7 @@ class Worker:
             lambda: self.stall_timeout,
             min_free_bytes=self.config.min_free_disk_bytes,
             nice=self.config.ffmpeg_nice,
+            allow_raw_args=self.config.allow_raw_args,
         )
         try:
             if self.draining:
@@ -382,24 +371,16 @@ class Worker:
             )
         )
 
-    # -- self-fencing ----------------------------------------------------
-    def fence_deadline(self) -> float | None:
-        """Kill our runs by then: the master loses us no earlier than the send time
-        of the last heartbeat it acknowledged plus its timeout; a quarter of the
-        timeout is kept as margin for scheduling delays and clock-rate drift."""
-        if self._contact is None:
-            return None
-        return self._contact + self.heartbeat_timeout * 0.75
-
+    # -- self-fencing (see contact.py) ------------------------------------
     async def _fence_loop(self) -> None:
         while True:
-            await asyncio.sleep(min(0.5, self.heartbeat_interval))
-            deadline = self.fence_deadline()
+            await asyncio.sleep(min(0.5, self.contact.interval))
+            deadline = self.contact.fence_deadline()
             if deadline is None or time.monotonic() < deadline or not self.runs:
                 continue
             log.error(
                 "no word from the master since %.1fs: fencing, killing %d runs",
-                time.monotonic() - (self._contact or 0.0),
+                time.monotonic() - (self.contact.last or 0.0),
                 len(self.runs),
             )
             for run in list(self.runs.values()):

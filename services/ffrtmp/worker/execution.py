@@ -74,6 +74,7 @@ class Environment:
     stall_timeout: Callable[[], float]  # from the master's Welcome; may change
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
     nice: int = FFMPEG_NICE  # for jobs that do not set their own
+    allow_raw_args: bool = False
 
 
 def check_free_space(root: Path, minimum: int) -> None:
@@ -160,6 +161,13 @@ class Execution:
             make = Staged.tree if io.kind is OutputKind.HLS else Staged.file
             staged = make(io.output_path, lease)
         has_audio = await input_has_audio(env.ffmpeg, spec, io)
+        if spec.raw_args and not env.allow_raw_args:
+            # The master only sends these to workers that offer them; a worker
+            # still never trusts that alone.
+            raise PathRefused(
+                "raw ffmpeg arguments are not allowed on this worker "
+                "(start it with --allow-raw-args)"
+            )
         argv = build_argv(
             env.ffmpeg,
             spec,

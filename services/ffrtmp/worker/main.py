@@ -85,6 +85,12 @@ def parser() -> argparse.ArgumentParser:
     f(p, "--ffmpeg-nice", default=5, type=int, help="nice level of jobs that set none (0-19)")
     f(
         p,
+        "--allow-raw-args",
+        action="store_true",
+        help="take jobs with raw ffmpeg arguments (they can read and write anywhere ffmpeg can)",
+    )
+    f(
+        p,
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -117,6 +123,7 @@ def config_from(args: argparse.Namespace) -> WorkerConfig:
         metrics_host=args.metrics_host,
         min_free_disk_bytes=args.min_free_disk,
         ffmpeg_nice=args.ffmpeg_nice,
+        allow_raw_args=args.allow_raw_args,
     )
 
 

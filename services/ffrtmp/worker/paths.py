@@ -32,10 +32,25 @@ def _inside(root: Path, relative: str, what: str) -> Path:
     return path
 
 
+def _check_lavfi(source: str) -> None:
+    """The master checked this already; a worker does not rely on that alone, since a
+    filter such as movie= would read any file ffmpeg can open."""
+    from ffrtmp.core.errors import InvalidArgument
+    from ffrtmp.core.spec import RawSpec, resolve
+
+    try:
+        resolve(RawSpec(scenario="test", input=source))
+    except InvalidArgument as exc:
+        raise PathRefused(f"input refused: {exc.message}") from None
+
+
 def resolve_io(
     spec: JobSpec, job_id: str, *, input_root: Path, output_root: Path, rtmp_base: str
 ) -> JobIO:
-    if spec.input.startswith("lavfi:") or spec.input.startswith(URL_SCHEMES):
+    if spec.input.startswith("lavfi:"):
+        _check_lavfi(spec.input)
+        input_url = spec.input
+    elif spec.input.startswith(URL_SCHEMES):
         input_url = spec.input
     else:
         input_url = str(_inside(input_root, spec.input, "input"))
