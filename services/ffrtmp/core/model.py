@@ -92,6 +92,14 @@ class JobSpec:
     threads: int = 0  # ffmpeg -threads; 0 lets ffmpeg choose
     nice: int | None = None  # None: the worker's default
     raw_args: tuple[str, ...] = ()  # extra ffmpeg output options; opt-in workers only
+    # The defaults below are what jobs stored before these fields existed ran with.
+    gop_s: float = 0.0  # keyframe interval; 0: the encoder's (2 s for live jobs)
+    maxrate: str = ""  # rate cap; "": none for file jobs, the bitrate for live ones
+    bufsize: str = ""  # its buffer; "": twice the cap
+    audio_codec: str = ""  # "aac", "opus" or "none"; "": AAC (Opus in WebM)
+    audio_bitrate: str = ""  # "": 128k
+    audio_sample_rate: int = 0  # 0: 48000
+    audio_channels: int = 0  # 0: as many as the input has
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobSpec:

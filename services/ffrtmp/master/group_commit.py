@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -37,6 +38,8 @@ class GroupCommitDb:
         self._closing = False
         self.batches = 0
         self.writes = 0
+        # Called after each group commit with (writes in it, seconds it took).
+        self.on_commit: list[Callable[[int, float], None]] = []
 
     # -- lifecycle -------------------------------------------------------
     async def open(self) -> None:
@@ -93,6 +96,7 @@ class GroupCommitDb:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
                 ops = [op for op, _ in batch]
+                started = time.perf_counter()
                 try:
                     results = await self._run(partial(_commit_batch, ops=ops))
                 except Exception as exc:  # the commit itself failed: nobody's write landed
@@ -102,6 +106,9 @@ class GroupCommitDb:
                     continue
                 self.batches += 1
                 self.writes += len(batch)
+                took = time.perf_counter() - started
+                for hook in self.on_commit:
+                    hook(len(batch), took)
                 for (_, fut), res in zip(batch, results, strict=True):
                     if fut.done():
                         continue

@@ -8,12 +8,12 @@ structured log line carrying job_id, node_id and attempt.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from ffrtmp import tracing
 from ffrtmp.core.model import JobState
 from ffrtmp.master.job_traces import JobTraces
 from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.rows import Before
 
 log = logging.getLogger("ffrtmp.master.jobs")
 
@@ -25,16 +25,6 @@ _ATTEMPT_ENDS = {
     JobState.QUEUED: "requeued",
 }
 _ACTIVE = frozenset({JobState.ASSIGNED, JobState.RUNNING})
-
-
-@dataclass(frozen=True, slots=True)
-class Before:
-    job_id: str
-    queue: str
-    state: JobState
-    since_ms: int  # when the job entered `state`
-    node_id: str
-    attempt: int
 
 
 class JobLifecycle:

@@ -56,6 +56,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
     CREATE INDEX jobs_by_owner ON jobs(owner, seq);
+    -- Retention finds old terminal jobs by state and age.
+    CREATE INDEX jobs_by_state_updated ON jobs(state, updated_ms);
     CREATE TABLE api_keys (
         id TEXT PRIMARY KEY,
         user TEXT NOT NULL,

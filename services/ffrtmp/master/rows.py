@@ -109,15 +109,28 @@ def _insert_event(conn: sqlite3.Connection, job_id: str, ev: JobEvent) -> None:
     )
 
 
-def _apply_change(conn: sqlite3.Connection, ch: Change) -> bool:
+@dataclass(frozen=True, slots=True)
+class Before:
+    """A job as a change found it: what observers of transitions need."""
+
+    job_id: str
+    queue: str
+    state: JobState
+    since_ms: int  # when the job entered `state`
+    node_id: str
+    attempt: int
+
+
+def _apply_change(conn: sqlite3.Connection, ch: Change) -> Before | None:
+    """The compare-and-set; the job as it was when the change applied, else None."""
     states = [int(s) for s in ch.expect_states]
     row = conn.execute(
-        "SELECT state, attempt, node_id FROM jobs WHERE id=?", (ch.job_id,)
+        "SELECT state, attempt, node_id, queue, updated_ms FROM jobs WHERE id=?", (ch.job_id,)
     ).fetchone()
     if row is None or row[0] not in states:
-        return False
+        return None
     if ch.expect_attempt is not None and row[1] != ch.expect_attempt:
-        return False
+        return None
     sets = ["state=?", "updated_ms=?"]
     params: list[Any] = [int(ch.to_state), ch.at_ms]
     if ch.node_id is not None:
@@ -137,10 +150,10 @@ def _apply_change(conn: sqlite3.Connection, ch: Change) -> bool:
         (*params, ch.job_id, row[0], row[1]),
     )
     if cur.rowcount != 1:
-        return False
+        return None
     node = ch.node_id if ch.node_id is not None else row[2]
     attempt = ch.attempt if ch.attempt is not None else row[1]
     _insert_event(
         conn, ch.job_id, JobEvent(ch.at_ms, JobState(row[0]), ch.to_state, ch.reason, node, attempt)
     )
-    return True
+    return Before(ch.job_id, row[3], JobState(row[0]), row[4], row[2], row[1])

@@ -22,7 +22,6 @@ from ffrtmp.master.errors import ErrorInterceptor
 from ffrtmp.master.health import MasterHealth
 from ffrtmp.master.job_traces import JobTraces
 from ffrtmp.master.lifecycle import JobLifecycle
-from ffrtmp.master.metered_store import MeteredStore
 from ffrtmp.master.metrics import MasterMetrics
 from ffrtmp.master.queue_metrics import QueueCollector
 from ffrtmp.master.retention import Retention
@@ -33,6 +32,7 @@ from ffrtmp.master.servicers.admin import AdminServicer
 from ffrtmp.master.servicers.jobs import JobServicer
 from ffrtmp.master.servicers.nodes import NodeServicer
 from ffrtmp.master.servicers.worker import WorkerServicer
+from ffrtmp.master.store import Store
 from ffrtmp.tls.credentials import ReloadableServerCredentials
 from ffrtmp.v1 import (
     admin_pb2,
@@ -68,7 +68,8 @@ class Master:
     def __init__(self, config: MasterConfig) -> None:
         self.config = config
         self.metrics = MasterMetrics()
-        self.store = MeteredStore(config.db, self.metrics, synchronous=config.sqlite_synchronous)
+        self.store = Store(config.db, synchronous=config.sqlite_synchronous)
+        self.store.on_commit.append(self._observe_commit)
         self.scheduler = Scheduler(self.store, config, self.metrics)
         self.metrics.registry.register(QueueCollector(self.scheduler))
         self.keys = ApiKeys(self.store)
@@ -157,6 +158,11 @@ class Master:
             self.metrics_port,
             self.config.db,
         )
+
+    def _observe_commit(self, writes: int, seconds: float) -> None:
+        self.metrics.store_commit_seconds.observe(seconds)
+        self.metrics.store_batch_size.observe(writes)
+        self.metrics.store_batches.inc()
 
     def reload(self) -> None:
         """SIGHUP: new certificate, key, CA bundle and deny list, no restart. Open

@@ -5,9 +5,11 @@ through the group-committing writer of `GroupCommitDb`."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from ffrtmp.core.errors import AlreadyExists
@@ -16,6 +18,7 @@ from ffrtmp.core.model import Job, JobEvent, JobState
 from ffrtmp.master.group_commit import GroupCommitDb
 from ffrtmp.master.rows import (
     _JOB_COLUMNS,
+    Before,
     Change,
     QueuedKey,
     _apply_change,
@@ -25,10 +28,21 @@ from ffrtmp.master.rows import (
     encode_needs,
 )
 
+log = logging.getLogger("ffrtmp.master.store")
+Observer = Callable[[Before, JobState, int, str, int], None]
+
 __all__ = ["Change", "QueuedKey", "Store", "_apply_change", "decode_needs", "encode_needs"]
 
 
 class Store(GroupCommitDb):
+    """Observers see every committed transition (the job as it was, where it went,
+    when, on which node and attempt): metrics, traces and logs hang off them.
+    `inserted` callbacks get each new job's id once its insert has committed."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        super().__init__(path, synchronous=synchronous)
+        self.observers: list[Observer] = []
+        self.inserted: list[Callable[[str], None]] = []
     # -- writes ----------------------------------------------------------
     async def insert_job(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
         """Store a new job, or return the one already stored under its request_id."""
@@ -66,7 +80,11 @@ class Store(GroupCommitDb):
             job.seq = int(cur.lastrowid or 0)
             return job, True
 
-        return await self.write(op)
+        stored, created = await self.write(op)
+        if created:
+            for observe in self.inserted:
+                observe(stored.id)
+        return stored, created
 
     async def apply(self, change: Change) -> bool:
         """Compare-and-set: False when the job is not in an expected state/attempt."""
@@ -75,10 +93,18 @@ class Store(GroupCommitDb):
     async def apply_many(self, changes: Iterable[Change]) -> list[bool]:
         items = list(changes)
 
-        def op(conn: sqlite3.Connection) -> list[bool]:
+        def op(conn: sqlite3.Connection) -> list[Before | None]:
             return [_apply_change(conn, ch) for ch in items]
 
-        return await self.write(op)
+        applied = await self.write(op)
+        for ch, before in zip(items, applied, strict=True):
+            if before is not None:
+                for observe in self.observers:
+                    try:
+                        observe(before, ch.to_state, ch.at_ms, ch.node_id or "", ch.attempt or 0)
+                    except Exception:  # observing must never fail a committed change
+                        log.exception("transition observer failed")
+        return [b is not None for b in applied]
 
     async def upsert_node(
         self, node_id: str, capabilities: dict[str, Any], address: str, now_ms: int

@@ -1,0 +1,105 @@
+"""Checks of a spec's input and output: schemes, paths and output kinds.
+
+Split from core.spec, which calls them; each problem is an InvalidArgument on
+spec.input or spec.output.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from ffrtmp.core.errors import InvalidArgument
+from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
+
+MAX_URL = 2048
+INPUT_SCHEMES = frozenset({"http", "https", "rtmp", "rtmps", "srt"})
+OUTPUT_SCHEMES = frozenset({"rtmp", "rtmps", "srt"})
+FILE_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".flv", ".ts"})
+# Synthetic sources that read nothing from disk (movie= and friends do).
+LAVFI_SOURCES = frozenset(
+    {"testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "color", "mandelbrot"}
+)
+
+_LAVFI = re.compile(r"^([a-z0-9]+)(?:=([A-Za-z0-9=:._#x-]{0,200}))?$")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def scheme(url: str) -> str | None:
+    m = _SCHEME.match(url)
+    # A single letter before ':' would be a drive, not a scheme; we have none.
+    return m.group(1).lower() if m else None
+
+
+def check_text(field: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidArgument(field, f"longer than {limit} characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InvalidArgument(field, "contains control characters")
+
+
+def check_relative(field: str, value: str) -> None:
+    """Paths are relative to the worker's roots; an absolute one names no root."""
+    if value.startswith("/") or value.startswith("~"):
+        raise InvalidArgument(field, "must be relative to the worker's input or output root")
+
+
+def _check_path(field: str, value: str) -> None:
+    check_relative(field, value)
+    if ".." in PurePosixPath(value).parts:
+        raise InvalidArgument(field, "may not contain '..'")
+
+
+def check_input(value: str) -> None:
+    field = "spec.input"
+    check_text(field, value, MAX_URL)
+    if value.startswith("lavfi:"):
+        m = _LAVFI.match(value[len("lavfi:") :])
+        if not m or m.group(1) not in LAVFI_SOURCES:
+            known = ", ".join(sorted(LAVFI_SOURCES))
+            raise InvalidArgument(field, f"lavfi source must be one of {known}, with options")
+        return
+    found = scheme(value)
+    if found is not None:
+        if found not in INPUT_SCHEMES:
+            allowed = ", ".join(sorted(INPUT_SCHEMES | {"lavfi"}))
+            raise InvalidArgument(field, f"scheme {found!r} is not allowed (allowed: {allowed})")
+        return
+    _check_path(field, value)
+
+
+def check_output(value: str) -> None:
+    field = "spec.output"
+    check_text(field, value, MAX_URL)
+    if not value or value == NULL_OUTPUT:
+        return
+    found = scheme(value)
+    if found is not None:
+        if found not in OUTPUT_SCHEMES:
+            allowed = ", ".join([*sorted(OUTPUT_SCHEMES), NULL_OUTPUT])
+            raise InvalidArgument(field, f"scheme {found!r} is not allowed (allowed: {allowed})")
+        return
+    _check_path(field, value)
+    if output_kind(value, live=False) is OutputKind.HLS:
+        try:
+            hls_layout(value)
+        except ValueError as exc:
+            raise InvalidArgument(field, str(exc)) from None
+    elif PurePosixPath(value).suffix.lower() not in FILE_EXTENSIONS:
+        allowed = ", ".join(sorted(FILE_EXTENSIONS))
+        raise InvalidArgument(
+            field, f"file extension must be one of {allowed} (or .m3u8 or a trailing / for HLS)"
+        )
+
+
+def carries_flv(output: str, live: bool) -> bool:
+    """Whether the output is FLV (an RTMP push, the live default, or a .flv file),
+    whose classic form carries AAC audio only."""
+    if output_kind(output, live) is OutputKind.STREAM:
+        return not output or output.lower().startswith(("rtmp://", "rtmps://"))
+    return PurePosixPath(output).suffix.lower() == ".flv"
+
+
+def is_mov(output: str) -> bool:
+    """QuickTime .mov: ffmpeg writes Opus only into MP4, not into MOV."""
+    return PurePosixPath(output).suffix.lower() == ".mov"
