@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults soak clean opstools
+.PHONY: install demo test lint typecheck buflint proto unit integration faults soak clean opstools bench bench-smoke
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ demo: install
 ## Everything CI checks: lint, types, proto lint, and the whole test suite.
 test: install lint typecheck buflint opstools
 	$(PY) -m pytest -q
+	$(MAKE) bench-smoke
 
 unit: install
 	$(PY) -m pytest -q tests/unit
@@ -36,8 +37,16 @@ faults: install
 soak: install
 	FFRTMP_SOAK_JOBS=1000 FFRTMP_SOAK_CHAOS_S=120 $(PY) -m pytest -q -s tests/faults/test_soak.py
 
+## Throughput and latency with simulated workers; prints a table, writes bench/results.json.
+bench: install
+	$(PY) -m bench.run
+
+## The same, small: proves every part of the benchmark works (CI runs it), not how fast.
+bench-smoke: install
+	$(PY) -m bench.run --smoke
+
 lint: install
-	$(VENV)/bin/ruff check services clients tests tools
+	$(VENV)/bin/ruff check services clients tests tools bench
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -32,6 +32,13 @@ def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
         renditions=[renditions_pb(r) for r in s.renditions],
         threads=s.threads,
         raw_args=list(s.raw_args),
+        gop_s=s.gop_s,
+        maxrate=s.maxrate,
+        bufsize=s.bufsize,
+        audio_codec=s.audio_codec,
+        audio_bitrate=s.audio_bitrate,
+        audio_sample_rate=s.audio_sample_rate,
+        audio_channels=s.audio_channels,
     )
     if s.nice is not None:
         p.nice = s.nice
@@ -81,6 +88,13 @@ def spec(p: common_pb2.JobSpec) -> JobSpec:
         renditions=renditions(list(p.renditions)),
         threads=p.threads,
         nice=p.nice if p.HasField("nice") else None,
+        gop_s=p.gop_s,
+        maxrate=p.maxrate,
+        bufsize=p.bufsize,
+        audio_codec=p.audio_codec,
+        audio_bitrate=p.audio_bitrate,
+        audio_sample_rate=p.audio_sample_rate,
+        audio_channels=p.audio_channels,
     )
 
 

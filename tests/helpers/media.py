@@ -58,3 +58,46 @@ def decode_errors(path: Path | str, ffmpeg: str | None = None) -> str:
     if result.returncode != 0:
         return result.stderr.strip() or f"ffmpeg exited {result.returncode}"
     return result.stderr.strip()
+
+
+# "Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, mono, fltp, 69 kb/s"
+_AUDIO = re.compile(r"Stream #\d+:\d+.*?: Audio: (\w+).*?, (\d+) Hz, ([^,\s]+)")
+_FRAME = re.compile(r"^frame=(\d+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    codec: str
+    sample_rate: int
+    channels: str  # ffmpeg's layout name: "mono", "stereo", ...
+
+
+def probe_audio(path: Path | str, ffmpeg: str | None = None) -> AudioInfo | None:
+    """Codec, sample rate and layout of the first audio stream; None without one."""
+    result = subprocess.run(
+        [ffmpeg or find_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    m = _AUDIO.search(result.stderr)
+    return AudioInfo(m.group(1), int(m.group(2)), m.group(3)) if m else None
+
+
+def keyframe_count(path: Path | str, ffmpeg: str | None = None) -> int:
+    """How many keyframes the first video stream has: decode only those and count."""
+    result = subprocess.run(
+        [
+            *[ffmpeg or find_ffmpeg(), "-nostdin", "-v", "error", "-skip_frame", "nokey"],
+            *["-i", str(path), "-map", "0:v:0", "-progress", "pipe:1", "-f", "null", "-"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    frames = _FRAME.findall(result.stdout)
+    if result.returncode != 0 or not frames:
+        raise AssertionError(f"cannot count keyframes of {path}: {result.stderr}")
+    return int(frames[-1])

@@ -4,47 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from collections import Counter
 
-from ffrtmp.cli import output
+from ffrtmp.cli import output, submit
 from ffrtmp.cli.context import client_from, wants_json
 from ffrtmp.cli.watch import follow
-from ffrtmp.core.durations import parse_duration
 from ffrtmp.v1 import common_pb2
 
 STATE_NAMES = [output.state_name(v) for v in common_pb2.JobState.values() if v]
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _spec(a: argparse.Namespace) -> common_pb2.JobSpec:
-    spec = common_pb2.JobSpec(
-        scenario=a.scenario or "",
-        queue=a.queue or "",
-        priority=a.priority or "",
-        input=a.input or "",
-        output=a.output_target or "",
-        codec=a.codec or "",
-        bitrate=a.bitrate or "",
-        width=a.width or 0,
-        height=a.height or 0,
-        fps=a.fps or 0.0,
-        duration_s=a.duration or 0.0,
-        preset=a.preset or "",
-    )
-    if a.live is not None:
-        spec.live = a.live
-    if a.max_retries is not None:
-        spec.max_retries = a.max_retries
-    if a.job_timeout is not None:
-        spec.timeout_s = a.job_timeout
-    return spec
 
 
 async def _show_jobs(args: argparse.Namespace, jobs: list[common_pb2.Job], title: str) -> None:
@@ -59,16 +26,6 @@ def _show_job(args: argparse.Namespace, job: common_pb2.Job) -> None:
         output.print_json(output.job_dict(job, events=True))
     else:
         output.job_detail(job)
-
-
-async def submit(args: argparse.Namespace) -> int:
-    async with client_from(args) as c:
-        # One request_id per invocation: a retried call cannot create a second job.
-        resp = await c.submit(_spec(args), args.request_id or uuid.uuid4().hex)
-        if args.wait:
-            return await follow(c, resp.job.id, as_json=wants_json(args))
-        _show_job(args, resp.job)
-    return 0
 
 
 async def get(args: argparse.Namespace) -> int:
@@ -157,42 +114,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     jobs = subparsers.add_parser("jobs", help="submit and manage transcoding jobs")
     sub = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("submit", help="submit a job")
-    p.add_argument("--scenario", help="named preset, e.g. 720p30-h264, live-4k, test")
-    p.add_argument("--queue", help="live, default or batch")
-    p.add_argument("--priority", help="high, medium or low")
-    p.add_argument("--input", help="file under the worker's input root, URL, or lavfi:SOURCE")
-    p.add_argument(
-        "--output",
-        dest="output_target",
-        metavar="TARGET",
-        help="file under the worker's output root or rtmp:// URL",
-    )
-    p.add_argument("--codec", help="h264, h265, ... or an encoder name")
-    p.add_argument("--bitrate", help="e.g. 2500k or 10M")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
-    p.add_argument("--fps", type=float)
-    p.add_argument("--duration", type=_duration, help="seconds of output (3600, 90s, 2m)")
-    p.add_argument("--preset", help="encoder preset, e.g. veryfast")
-    p.add_argument(
-        "--live",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="real-time push to RTMP (default: from the scenario)",
-    )
-    p.add_argument("--max-retries", type=int, help="override the master's --max-retries")
-    p.add_argument(
-        "--timeout",
-        dest="job_timeout",
-        type=_duration,
-        help="stop the job after this long (default: none; live: duration + margin)",
-    )
-    p.add_argument("--request-id", help="idempotency key (default: a fresh one)")
-    p.add_argument(
-        "--wait", action="store_true", help="watch the job to the end; exit status is its outcome"
-    )
-    p.set_defaults(func=submit)
+    submit.add_arguments(sub.add_parser("submit", help="submit a job"))
 
     p = sub.add_parser("get", help="show one job with its history")
     p.add_argument("job_id", metavar="ID")

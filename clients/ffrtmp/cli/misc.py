@@ -27,6 +27,13 @@ async def scenarios(args: argparse.Namespace) -> int:
             "duration_s": s.duration_s,
             "preset": s.preset,
             "description": s.description,
+            "gop_s": s.gop_s,
+            "maxrate": s.maxrate,
+            "bufsize": s.bufsize,
+            "audio_codec": s.audio_codec,
+            "audio_bitrate": s.audio_bitrate,
+            "audio_sample_rate": s.audio_sample_rate,
+            "audio_channels": s.audio_channels,
         }
         for s in items
     ]
@@ -34,7 +41,8 @@ async def scenarios(args: argparse.Namespace) -> int:
         output.print_json(rows)
         return 0
     t = Table(title="scenarios")
-    for col in ("NAME", "SIZE", "FPS", "CODEC", "BITRATE", "KIND", "DURATION", "PRESET", "ABOUT"):
+    columns = ("NAME", "SIZE", "FPS", "CODEC", "BITRATE", "GOP", "AUDIO", "KIND", "DURATION")
+    for col in (*columns, "PRESET", "ABOUT"):
         t.add_column(col)
     for r in rows:
         t.add_row(
@@ -42,14 +50,25 @@ async def scenarios(args: argparse.Namespace) -> int:
             f"{r['width']}x{r['height']}",
             f"{r['fps']:g}",
             r["codec"],
-            r["bitrate"],
+            r["bitrate"] + (f" (max {r['maxrate']}/{r['bufsize']})" if r["maxrate"] else ""),
+            f"{r['gop_s']:g}s" if r["gop_s"] else "-",
+            _audio(r),
             "live" if r["live"] else "file",
             f"{r['duration_s']:g}s",
             r["preset"],
             r["description"],
         )
-    Console(width=max(120, Console().width)).print(t)
+    Console(width=max(150, Console().width)).print(t)
     return 0
+
+
+def _audio(r: dict[str, Any]) -> str:
+    if r["audio_codec"] in ("", "none"):
+        return r["audio_codec"] or "-"
+    rate = f"{r['audio_sample_rate'] / 1000:g}kHz" if r["audio_sample_rate"] else ""
+    channels = f"{r['audio_channels']}ch" if r["audio_channels"] else ""
+    parts = (r["audio_codec"], r["audio_bitrate"], rate, channels)
+    return " ".join(p for p in parts if p)
 
 
 def config_show(args: argparse.Namespace) -> int:

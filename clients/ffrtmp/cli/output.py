@@ -11,6 +11,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ffrtmp.cli.media_output import (
+    eta_text,
+    media_rows,
+    output_info_dict,
+    output_info_lines,
+    spec_media_dict,
+)
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2
 
 
@@ -48,6 +55,8 @@ def job_dict(j: common_pb2.Job, *, events: bool = False) -> dict[str, Any]:
         "progress": round(j.progress.percent, 1),
         "fps_now": round(j.progress.fps, 1),
         "speed": round(j.progress.speed, 2),
+        "eta_s": round(j.progress.eta_s, 1) if j.progress.HasField("eta_s") else None,
+        "bitrate_now": j.progress.bitrate,
         "created_at": _iso(j.created_unix_ms),
         "updated_at": _iso(j.updated_unix_ms),
         "exit_code": j.exit_code,
@@ -56,6 +65,8 @@ def job_dict(j: common_pb2.Job, *, events: bool = False) -> dict[str, Any]:
         "output_bytes": j.output_bytes,
         "request_id": j.request_id,
         "pending_reason": j.pending_reason,
+        **spec_media_dict(s),
+        "output_info": output_info_dict(j),
     }
     if events:
         d["events"] = [
@@ -139,6 +150,7 @@ def job_detail(j: common_pb2.Job) -> None:
         "input",
         "output",
         "codec",
+        "preset",
         "bitrate",
         "width",
         "height",
@@ -155,6 +167,15 @@ def job_detail(j: common_pb2.Job) -> None:
     ):
         if d[key] not in ("", None) or key in ("id", "state"):
             t.add_row(key, str(d[key]))
+        if key == "progress" and d["eta_s"] is not None and d["state"] == "RUNNING":
+            t.add_row("eta", eta_text(d["eta_s"]))
+        if key == "duration_s":
+            for name, value in media_rows(d):
+                t.add_row(name, value)
+    if d["output_info"] is not None:
+        # The probe's view: what is really in the output, one stream a line.
+        for i, line in enumerate(output_info_lines(d["output_info"])):
+            t.add_row("output info" if i == 0 else "", line)
     con = _console()
     con.print(t)
     if d["events"]:

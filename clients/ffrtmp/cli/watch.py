@@ -8,6 +8,7 @@ import sys
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ffrtmp.cli import output
+from ffrtmp.cli.media_output import eta_text
 from ffrtmp.client import Client
 from ffrtmp.v1 import common_pb2
 
@@ -28,6 +29,11 @@ def _status(job: common_pb2.Job) -> str:
         parts.append(f"{p.fps:.0f} fps")
     if p.speed:
         parts.append(f"{p.speed:.2f}x")
+    if p.bitrate and p.bitrate != "N/A":
+        parts.append(p.bitrate)
+    # Unset while unknown (no length to aim at, or no speed yet); stale once finished.
+    if p.HasField("eta_s") and job.state == common_pb2.JOB_STATE_RUNNING:
+        parts.append(f"ETA {eta_text(p.eta_s)}")
     if job.pending_reason:
         parts.append(job.pending_reason)
     return " · ".join(parts)

@@ -101,6 +101,13 @@ class JobSpec(_message.Message):
     THREADS_FIELD_NUMBER: _builtins.int
     NICE_FIELD_NUMBER: _builtins.int
     RAW_ARGS_FIELD_NUMBER: _builtins.int
+    GOP_S_FIELD_NUMBER: _builtins.int
+    MAXRATE_FIELD_NUMBER: _builtins.int
+    BUFSIZE_FIELD_NUMBER: _builtins.int
+    AUDIO_CODEC_FIELD_NUMBER: _builtins.int
+    AUDIO_BITRATE_FIELD_NUMBER: _builtins.int
+    AUDIO_SAMPLE_RATE_FIELD_NUMBER: _builtins.int
+    AUDIO_CHANNELS_FIELD_NUMBER: _builtins.int
     scenario: _builtins.str
     """Named preset, e.g. "720p30-h264", "live-4k", "test"."""
     queue: _builtins.str
@@ -148,6 +155,25 @@ class JobSpec(_message.Message):
     """ffmpeg -threads for this job; 0 lets ffmpeg decide."""
     nice: _builtins.int
     """Nice level of the job's ffmpeg, 0 to 19. Unset: the worker's default."""
+    gop_s: _builtins.float
+    """Keyframe interval in seconds (ffmpeg -g and -keyint_min at the job's fps).
+    A resolved 0 leaves it to the encoder (2 s for live jobs).
+    """
+    maxrate: _builtins.str
+    """Rate cap and its buffer, such as "6000k" and "12000k". A job that sets its
+    own bitrate but no cap keeps the scenario's cap in proportion; a cap without
+    a buffer gets twice the cap. Resolved empty: none for file jobs, the bitrate
+    and twice it for live jobs.
+    """
+    bufsize: _builtins.str
+    audio_codec: _builtins.str
+    """"aac", "opus" or "none" (no audio track). RTMP, FLV and MOV outputs carry AAC."""
+    audio_bitrate: _builtins.str
+    """Audio bitrate such as "128k"."""
+    audio_sample_rate: _builtins.int
+    """Hz: 8000 to 96000 (Opus: 8000, 12000, 16000, 24000 or 48000)."""
+    audio_channels: _builtins.int
+    """1 to 8; a resolved 0 keeps the input's."""
     @_builtins.property
     def requirements(self) -> Global___Requirements:
         """What the worker must offer beyond the codec."""
@@ -187,10 +213,17 @@ class JobSpec(_message.Message):
         threads: _builtins.int = ...,
         nice: _builtins.int | None = ...,
         raw_args: _abc.Iterable[_builtins.str] | None = ...,
+        gop_s: _builtins.float = ...,
+        maxrate: _builtins.str = ...,
+        bufsize: _builtins.str = ...,
+        audio_codec: _builtins.str = ...,
+        audio_bitrate: _builtins.str = ...,
+        audio_sample_rate: _builtins.int = ...,
+        audio_channels: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "nice", b"nice", "requirements", b"requirements", "timeout_s", b"timeout_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "bitrate", b"bitrate", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "threads", b"threads", "timeout_s", b"timeout_s", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "threads", b"threads", "timeout_s", b"timeout_s", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__live: _TypeAlias = _typing.Literal["live"]  # noqa: Y015
     _WhichOneofArgType__live: _TypeAlias = _typing.Literal["_live", b"_live"]  # noqa: Y015

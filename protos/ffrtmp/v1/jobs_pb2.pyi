@@ -556,6 +556,13 @@ class Scenario(_message.Message):
     DURATION_S_FIELD_NUMBER: _builtins.int
     PRESET_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    GOP_S_FIELD_NUMBER: _builtins.int
+    MAXRATE_FIELD_NUMBER: _builtins.int
+    BUFSIZE_FIELD_NUMBER: _builtins.int
+    AUDIO_CODEC_FIELD_NUMBER: _builtins.int
+    AUDIO_BITRATE_FIELD_NUMBER: _builtins.int
+    AUDIO_SAMPLE_RATE_FIELD_NUMBER: _builtins.int
+    AUDIO_CHANNELS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     width: _builtins.int
     height: _builtins.int
@@ -566,6 +573,17 @@ class Scenario(_message.Message):
     duration_s: _builtins.float
     preset: _builtins.str
     description: _builtins.str
+    gop_s: _builtins.float
+    """Keyframe interval in seconds; 0 leaves it to the encoder."""
+    maxrate: _builtins.str
+    """Rate cap and its buffer; empty for none."""
+    bufsize: _builtins.str
+    audio_codec: _builtins.str
+    """"aac", "opus" or "none"."""
+    audio_bitrate: _builtins.str
+    audio_sample_rate: _builtins.int
+    audio_channels: _builtins.int
+    """0 keeps the input's channels."""
     def __init__(
         self,
         *,
@@ -579,10 +597,17 @@ class Scenario(_message.Message):
         duration_s: _builtins.float = ...,
         preset: _builtins.str = ...,
         description: _builtins.str = ...,
+        gop_s: _builtins.float = ...,
+        maxrate: _builtins.str = ...,
+        bufsize: _builtins.str = ...,
+        audio_codec: _builtins.str = ...,
+        audio_bitrate: _builtins.str = ...,
+        audio_sample_rate: _builtins.int = ...,
+        audio_channels: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bitrate", b"bitrate", "codec", b"codec", "description", b"description", "duration_s", b"duration_s", "fps", b"fps", "height", b"height", "live", b"live", "name", b"name", "preset", b"preset", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "description", b"description", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "live", b"live", "maxrate", b"maxrate", "name", b"name", "preset", b"preset", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

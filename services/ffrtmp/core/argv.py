@@ -28,6 +28,10 @@ __all__ = ["bitrate_bps", "build_argv", "encoder_for", "output_muxer"]
 LAVFI_PREFIX = "lavfi:"
 # A synthetic job carries a tone too, so audio paths are exercised like real content.
 LAVFI_AUDIO = "sine=frequency=440:sample_rate=48000"
+# A spec's audio codec and the ffmpeg encoder for it.
+AUDIO_ENCODERS = {"aac": "aac", "opus": "libopus"}
+# Jobs stored before the GOP was a spec field ran live ones at this interval.
+LIVE_GOP_S = 2.0
 # Generators that take size= and rate=; a bare name gets the spec's geometry appended.
 SIZED_SOURCES = frozenset(
     {"testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "yuvtestsrc", "color"}
@@ -88,33 +92,35 @@ def build_argv(
 ) -> list[str]:
     """The full argv. `input_url` is ignored for synthetic (lavfi:) inputs; for an HLS
     output `output_url` is the directory to write into; `has_audio` says whether a
-    real input carries audio, which an HLS ladder must map explicitly."""
+    real input carries audio, which an HLS ladder must map explicitly. A spec whose
+    audio codec is "none" gets no audio track (and a synthetic one no tone)."""
+    audio = spec.audio_codec != "none" and (has_audio or is_synthetic(spec))
     # -nostats with -progress: machine-readable progress on stdout, a clean log on stderr.
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-nostats"]
     argv += ["-progress", "pipe:1", "-loglevel", "info"]
     argv += encoders.hw_device_args(encoder)
-    argv += _inputs(spec, input_url)
+    argv += _inputs(spec, input_url, audio)
     kind = output_kind(spec.output, spec.live)
     if kind is OutputKind.HLS:
-        argv += _ladder(spec, encoder, has_audio or is_synthetic(spec))
+        argv += _ladder(spec, encoder, audio)
     else:
         argv += _video(spec, encoder)
-    argv += _audio(output_url if kind is not OutputKind.HLS else "")
+    argv += _audio(spec, output_url if kind is not OutputKind.HLS else "") if audio else ["-an"]
     threads = threads or spec.threads
     if threads > 0:
         argv += ["-threads", str(threads)]
     if spec.duration_s > 0:
         argv += ["-t", _num(spec.duration_s)]
-    if is_synthetic(spec):
+    if is_synthetic(spec) and audio:
         # Generators are endless; stop with the shorter of video and tone.
         argv.append("-shortest")
     # Raw options come last before the output, so they can override ours; only
     # workers started with --allow-raw-args run such jobs (execution.py checks).
     argv += spec.raw_args
-    return argv + _output(spec, kind, output_url, has_audio or is_synthetic(spec))
+    return argv + _output(spec, kind, output_url, audio)
 
 
-def _inputs(spec: JobSpec, input_url: str) -> list[str]:
+def _inputs(spec: JobSpec, input_url: str, audio: bool) -> list[str]:
     if not is_synthetic(spec):
         network = input_url.lower().startswith(NETWORK_INPUTS)
         # -re paces a file like a camera would; a network source already arrives live.
@@ -125,20 +131,15 @@ def _inputs(spec: JobSpec, input_url: str) -> list[str]:
             options += ["-reconnect", "1", "-reconnect_delay_max", "5"]
         return [*realtime, *options, "-i", input_url]
     realtime = ["-re"] if spec.live else []
-    return [
-        *realtime,
-        *["-f", "lavfi", "-i", lavfi_source(spec)],
-        *realtime,
-        *["-f", "lavfi", "-i", LAVFI_AUDIO],
-    ]
+    video = [*realtime, "-f", "lavfi", "-i", lavfi_source(spec)]
+    return [*video, *realtime, "-f", "lavfi", "-i", LAVFI_AUDIO] if audio else video
 
 
 def _video(spec: JobSpec, encoder: str) -> list[str]:
     args = ["-c:v", encoder]
     args += encoders.preset_args(encoder, spec.preset, spec.live)
     if spec.bitrate:
-        bitrate = spec.bitrate.strip()
-        args += encoders.rate_args(encoder, bitrate, bitrate_bps(bitrate), spec.live)
+        args += _rate(spec, encoder, spec.bitrate.strip())
     args += _gop(spec) + encoders.latency_args(encoder, spec.live)
     filters = []
     if spec.width > 0 and spec.height > 0 and not is_synthetic(spec):
@@ -175,28 +176,63 @@ def _ladder(spec: JobSpec, encoder: str, has_audio: bool) -> list[str]:
     args += encoders.preset_args(encoder, spec.preset, spec.live)
     for i, rung in enumerate(rungs):
         if rung.bitrate:
-            bitrate = rung.bitrate.strip()
-            bps = bitrate_bps(bitrate)
-            args += encoders.rate_args(encoder, bitrate, bps, spec.live, stream=f":v:{i}")
-    args += _gop(spec) + encoders.latency_args(encoder, spec.live)
-    # Every segment must start on a keyframe, whatever the encoder's own GOP.
-    args += ["-force_key_frames", f"expr:gte(t,n_forced*{HLS_SEGMENT_S})"]
+            args += _rate(spec, encoder, rung.bitrate.strip(), f":v:{i}")
+    args += _gop(spec, by_time=False) + encoders.latency_args(encoder, spec.live)
+    # Every segment must start on a keyframe, whatever the encoder's own GOP: one
+    # every GOP, so segments are whole GOPs and the rungs stay aligned for switching.
+    every = _num(_gop_s(spec) or HLS_SEGMENT_S)
+    args += ["-force_key_frames", f"expr:gte(t,n_forced*{every})"]
     if spec.fps > 0:
         args += ["-r", _num(spec.fps)]
     return args
 
 
-def _gop(spec: JobSpec) -> list[str]:
-    if spec.live and spec.fps > 0:
-        # A keyframe every two seconds: viewers can join, segmenters can cut.
-        return ["-g", str(max(1, round(2 * spec.fps)))]
-    return []
+def _rate(spec: JobSpec, encoder: str, bitrate: str, stream: str = "") -> list[str]:
+    """Bitrate and rate control, with the spec's cap and buffer where it has them.
+    A ladder rung's cap is the spec's in proportion to the rung's bitrate."""
+    bps = bitrate_bps(bitrate)
+    args = encoders.rate_args(encoder, bitrate, bps, spec.live, stream)
+    # The encoder's live flags say which caps it takes at all (SVT-AV1 refuses a
+    # maxrate outside CRF), so a file job's cap is only added where it is taken.
+    takes = encoders.rate_args(encoder, bitrate, bps, True, stream)
+    ratio = bps / bitrate_bps(spec.bitrate) if stream and spec.bitrate else 1.0
+    for name, value in ((f"-maxrate{stream}", spec.maxrate), (f"-bufsize{stream}", spec.bufsize)):
+        if not value or name not in takes:
+            continue
+        value = value if ratio == 1.0 else str(round(bitrate_bps(value) * ratio))
+        if name in args:
+            args[args.index(name) + 1] = value
+        else:
+            args += [name, value]
+    return args
 
 
-def _audio(output_url: str) -> list[str]:
-    # WebM only carries Opus/Vorbis; everything else gets AAC.
-    codec = "libopus" if output_muxer(output_url) == "webm" else "aac"
-    return ["-c:a", codec, "-b:a", "128k", "-ar", "48000"]
+def _gop_s(spec: JobSpec) -> float:
+    # A live job needs keyframes, so viewers can join and segmenters can cut.
+    return spec.gop_s or (LIVE_GOP_S if spec.live else 0.0)
+
+
+def _gop(spec: JobSpec, *, by_time: bool = True) -> list[str]:
+    """A fixed keyframe interval: -g and -keyint_min in frames at the job's rate."""
+    seconds = _gop_s(spec)
+    if seconds <= 0:
+        return []
+    if spec.fps <= 0:
+        # The input's rate is unknown here: force keyframes by time instead.
+        every = f"expr:gte(t,n_forced*{_num(seconds)})"
+        return ["-force_key_frames", every] if by_time else []
+    frames = str(max(1, round(seconds * spec.fps)))
+    return ["-g", frames, "-keyint_min", frames]
+
+
+def _audio(spec: JobSpec, output_url: str) -> list[str]:
+    # WebM only carries Opus/Vorbis; an unset codec (older jobs) gets AAC elsewhere.
+    webm = output_muxer(output_url) == "webm"
+    codec = "opus" if webm else spec.audio_codec or "aac"
+    args = ["-c:a", AUDIO_ENCODERS[codec], "-b:a", spec.audio_bitrate or "128k"]
+    args += ["-ar", str(spec.audio_sample_rate or 48000)]
+    # No -ac by default: the input's layout is kept.
+    return args + (["-ac", str(spec.audio_channels)] if spec.audio_channels else [])
 
 
 def _output(spec: JobSpec, kind: OutputKind, output_url: str, has_audio: bool) -> list[str]:

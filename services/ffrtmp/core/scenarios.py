@@ -50,9 +50,7 @@ BUILTIN: dict[str, Scenario] = {
         Scenario("1080p30-h264", 1920, 1080, 30, "h264", "5000k", description="Full HD file"),
         Scenario("1080p60-h264", 1920, 1080, 60, "h264", "8000k", description="Full HD, 60 fps"),
         Scenario("4K30-h264", 3840, 2160, 30, "h264", "20000k", description="UHD file"),
-        Scenario(
-            "1080p30-h265", 1920, 1080, 30, "h265", "3000k", description="Full HD HEVC file"
-        ),
+        Scenario("1080p30-h265", 1920, 1080, 30, "h265", "3000k", description="Full HD HEVC file"),
         Scenario("4K60-h265", 3840, 2160, 60, "h265", "25000k", description="UHD HEVC, 60 fps"),
         _live("live-1080p", 1920, 1080, "6000k", 6000, "Full HD live push over RTMP"),
         _live("live-4k", 3840, 2160, "15000k", 15000, "UHD live push over RTMP"),

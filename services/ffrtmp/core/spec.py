@@ -1,7 +1,8 @@
 """Validate a submitted spec and resolve it against its scenario.
 
 Every problem is an InvalidArgument naming the field, raised before anything is
-stored.
+stored. Input and output checks live in core.spec_paths, media fields (sizes,
+rates, GOP, audio) in core.spec_media.
 """
 
 from __future__ import annotations
@@ -9,39 +10,61 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 from ffrtmp.core.encoders import FAMILIES, preset_rank
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec, Rendition, Requirements
-from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
 from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
 from ffrtmp.core.scenarios import BUILTIN, DEFAULT_SCENARIO, Scenario
+from ffrtmp.core.spec_media import (
+    MAX_RENDITIONS,
+    Audio,
+    bitrate_bps,
+    check_bitrate,
+    check_gop,
+    check_renditions,
+    check_size,
+    rate_caps,
+    resolve_audio,
+)
+from ffrtmp.core.spec_paths import (
+    FILE_EXTENSIONS,
+    INPUT_SCHEMES,
+    LAVFI_SOURCES,
+    MAX_URL,
+    OUTPUT_SCHEMES,
+    check_input,
+    check_output,
+    check_relative,
+)
 
-MAX_URL = 2048
+__all__ = [
+    "FILE_EXTENSIONS",
+    "INPUT_SCHEMES",
+    "LAVFI_SOURCES",
+    "MAX_RENDITIONS",
+    "MAX_URL",
+    "OUTPUT_SCHEMES",
+    "RawSpec",
+    "bitrate_bps",
+    "check_relative",
+    "check_request_id",
+    "default_timeout",
+    "resolve",
+]
+
 MAX_REQUEST_ID = 128
 MAX_DURATION_S = 7 * 86400.0
 MAX_RETRIES = 100
 MAX_REQUIRED = 16
 LIVE_TIMEOUT_MARGIN_S = 30.0
-MAX_RENDITIONS = 8
 MAX_THREADS = 128
 MAX_NICE = 19  # only ever lower a transcode's priority: raising it needs privileges
 
 CODEC_FAMILIES = frozenset(FAMILIES)
-INPUT_SCHEMES = frozenset({"http", "https", "rtmp", "rtmps", "srt"})
-OUTPUT_SCHEMES = frozenset({"rtmp", "rtmps", "srt"})
-FILE_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".flv", ".ts"})
-# Synthetic sources that read nothing from disk (movie= and friends do).
-LAVFI_SOURCES = frozenset(
-    {"testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "color", "mandelbrot"}
-)
 
-_BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
 _ENCODER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _PRESET = re.compile(r"^[a-z0-9]{0,16}$")
-_LAVFI = re.compile(r"^([a-z0-9]+)(?:=([A-Za-z0-9=:._#x-]{0,200}))?$")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -70,106 +93,13 @@ class RawSpec:
     threads: int = 0
     nice: int | None = None
     raw_args: tuple[str, ...] = ()
-
-
-def bitrate_bps(text: str) -> int:
-    m = _BITRATE.match(text)
-    if not m:
-        raise ValueError(f"malformed bitrate {text!r}")
-    mult = {"": 1, "k": 1000, "m": 1_000_000}[m.group(2).lower()]
-    return int(float(m.group(1)) * mult)
-
-
-def _scheme(url: str) -> str | None:
-    m = _SCHEME.match(url)
-    # A single letter before ':' would be a drive, not a scheme; we have none.
-    return m.group(1).lower() if m else None
-
-
-def _check_text(field: str, value: str, limit: int) -> None:
-    if len(value) > limit:
-        raise InvalidArgument(field, f"longer than {limit} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise InvalidArgument(field, "contains control characters")
-
-
-def _check_path(field: str, value: str) -> None:
-    check_relative(field, value)
-    parts = PurePosixPath(value).parts
-    if ".." in parts:
-        raise InvalidArgument(field, "may not contain '..'")
-
-
-def _check_input(value: str) -> None:
-    field = "spec.input"
-    _check_text(field, value, MAX_URL)
-    if value.startswith("lavfi:"):
-        m = _LAVFI.match(value[len("lavfi:") :])
-        if not m or m.group(1) not in LAVFI_SOURCES:
-            known = ", ".join(sorted(LAVFI_SOURCES))
-            raise InvalidArgument(field, f"lavfi source must be one of {known}, with options")
-        return
-    scheme = _scheme(value)
-    if scheme is not None:
-        if scheme not in INPUT_SCHEMES:
-            allowed = ", ".join(sorted(INPUT_SCHEMES | {"lavfi"}))
-            raise InvalidArgument(field, f"scheme {scheme!r} is not allowed (allowed: {allowed})")
-        return
-    _check_path(field, value)
-
-
-def _check_output(value: str) -> None:
-    field = "spec.output"
-    _check_text(field, value, MAX_URL)
-    if not value or value == NULL_OUTPUT:
-        return
-    scheme = _scheme(value)
-    if scheme is not None:
-        if scheme not in OUTPUT_SCHEMES:
-            allowed = ", ".join([*sorted(OUTPUT_SCHEMES), NULL_OUTPUT])
-            raise InvalidArgument(field, f"scheme {scheme!r} is not allowed (allowed: {allowed})")
-        return
-    _check_path(field, value)
-    if output_kind(value, live=False) is OutputKind.HLS:
-        try:
-            hls_layout(value)
-        except ValueError as exc:
-            raise InvalidArgument(field, str(exc)) from None
-    elif PurePosixPath(value).suffix.lower() not in FILE_EXTENSIONS:
-        allowed = ", ".join(sorted(FILE_EXTENSIONS))
-        raise InvalidArgument(
-            field, f"file extension must be one of {allowed} (or .m3u8 or a trailing / for HLS)"
-        )
-
-
-def _check_size(field: str, width: int, height: int) -> None:
-    for name, value, lo, hi in ((".width", width, 16, 7680), (".height", height, 16, 4320)):
-        if value and not (lo <= value <= hi and value % 2 == 0):
-            raise InvalidArgument(field + name, f"must be an even number from {lo} to {hi}")
-
-
-def _check_bitrate(field: str, bitrate: str) -> None:
-    try:
-        bps = bitrate_bps(bitrate)
-    except ValueError:
-        raise InvalidArgument(
-            field, f"malformed bitrate {bitrate[:64]!r} (use e.g. 2500k or 10M)"
-        ) from None
-    if not 1_000 <= bps <= 1_000_000_000:
-        raise InvalidArgument(field, "must be between 1k and 1000M")
-
-
-def _check_renditions(renditions: tuple[Rendition, ...], output: str, live: bool) -> None:
-    if renditions and output_kind(output, live) is not OutputKind.HLS:
-        raise InvalidArgument("spec.renditions", "only HLS outputs (.m3u8 or dir/) have renditions")
-    if len(renditions) > MAX_RENDITIONS:
-        raise InvalidArgument("spec.renditions", f"at most {MAX_RENDITIONS}")
-    for i, r in enumerate(renditions):
-        field = f"spec.renditions[{i}]"
-        if not (r.width and r.height):
-            raise InvalidArgument(field, "needs a width and a height")
-        _check_size(field, r.width, r.height)
-        _check_bitrate(field + ".bitrate", r.bitrate)
+    gop_s: float = 0.0
+    maxrate: str = ""
+    bufsize: str = ""
+    audio_codec: str = ""
+    audio_bitrate: str = ""
+    audio_sample_rate: int = 0
+    audio_channels: int = 0
 
 
 def _check_requirements(r: Requirements) -> None:
@@ -193,36 +123,15 @@ def _scenario(name: str, catalog: dict[str, Scenario]) -> Scenario:
     return catalog[name]
 
 
-def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec:
-    """Check every field of `raw` and fill the gaps from its scenario."""
-    sc = _scenario(raw.scenario, catalog or BUILTIN)
-    queue = raw.queue or "default"
-    if queue not in QUEUE_WEIGHTS:
+def _choice(field: str, value: str, allowed: dict[str, int]) -> str:
+    if value not in allowed:
         raise InvalidArgument(
-            "spec.queue", f"unknown queue {queue[:64]!r}; use one of " + ", ".join(QUEUE_WEIGHTS)
+            field, f"unknown {field[5:]} {value[:64]!r}; use one of " + ", ".join(allowed)
         )
-    priority = raw.priority or "medium"
-    if priority not in PRIORITY_WEIGHTS:
-        raise InvalidArgument(
-            "spec.priority",
-            f"unknown priority {priority[:64]!r}; use one of " + ", ".join(PRIORITY_WEIGHTS),
-        )
-    codec = raw.codec or sc.codec
-    if codec not in CODEC_FAMILIES and not _ENCODER.match(codec):
-        raise InvalidArgument("spec.codec", f"unknown codec {codec[:64]!r}")
-    bitrate = raw.bitrate or sc.bitrate
-    _check_bitrate("spec.bitrate", bitrate)
-    _check_size("spec", raw.width, raw.height)
-    if not math.isfinite(raw.fps) or raw.fps < 0 or raw.fps > 240:
-        raise InvalidArgument("spec.fps", "must be between 1 and 240")
-    if not math.isfinite(raw.duration_s) or raw.duration_s < 0:
-        raise InvalidArgument("spec.duration_s", "must be a non-negative number of seconds")
-    if raw.duration_s > MAX_DURATION_S:
-        raise InvalidArgument("spec.duration_s", f"must be at most {MAX_DURATION_S:g} seconds")
-    if not _PRESET.match(raw.preset):
-        raise InvalidArgument("spec.preset", "must be a short lowercase word such as veryfast")
-    if preset := raw.preset or sc.preset:
-        preset_rank(preset)  # names the field when no encoder would understand it
+    return value
+
+
+def _check_limits(raw: RawSpec) -> None:
     if not 0 <= raw.threads <= MAX_THREADS:
         raise InvalidArgument("spec.threads", f"must be from 0 (ffmpeg decides) to {MAX_THREADS}")
     if raw.nice is not None and not 0 <= raw.nice <= MAX_NICE:
@@ -233,13 +142,45 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         not math.isfinite(raw.timeout_s) or not 0 < raw.timeout_s <= 2 * MAX_DURATION_S
     ):
         raise InvalidArgument("spec.timeout_s", "must be a positive number of seconds")
+
+
+def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec:
+    """Check every field of `raw` and fill the gaps from its scenario. The merged
+    values are what is checked, so a bad scenario from a file fails like a bad job."""
+    sc = _scenario(raw.scenario, catalog or BUILTIN)
+    queue = _choice("spec.queue", raw.queue or "default", QUEUE_WEIGHTS)
+    priority = _choice("spec.priority", raw.priority or "medium", PRIORITY_WEIGHTS)
+    codec = raw.codec or sc.codec
+    if codec not in CODEC_FAMILIES and not _ENCODER.match(codec):
+        raise InvalidArgument("spec.codec", f"unknown codec {codec[:64]!r}")
+    bitrate = raw.bitrate or sc.bitrate
+    check_bitrate("spec.bitrate", bitrate)
+    width, height = raw.width or sc.width, raw.height or sc.height
+    check_size("spec", width, height)
+    fps = raw.fps or sc.fps
+    if not math.isfinite(fps) or fps < 0 or fps > 240:
+        raise InvalidArgument("spec.fps", "must be between 1 and 240")
+    preset = raw.preset or sc.preset
+    if not _PRESET.match(preset):
+        raise InvalidArgument("spec.preset", "must be a short lowercase word such as veryfast")
+    if preset:
+        preset_rank(preset)  # names the field when no encoder would understand it
+    _check_limits(raw)
     _check_requirements(raw.requirements)
     live = sc.live if raw.live is None else raw.live
     source = raw.input or "lavfi:testsrc2"
-    _check_input(source)
-    _check_output(raw.output)
-    _check_renditions(raw.renditions, raw.output, live)
+    check_input(source)
+    check_output(raw.output)
+    check_renditions(raw.renditions, raw.output, live)
     duration = raw.duration_s or (sc.duration_s if source.startswith("lavfi:") else 0.0)
+    if not math.isfinite(duration) or duration < 0:
+        raise InvalidArgument("spec.duration_s", "must be a non-negative number of seconds")
+    if duration > MAX_DURATION_S:
+        raise InvalidArgument("spec.duration_s", f"must be at most {MAX_DURATION_S:g} seconds")
+    gop_s = check_gop(raw.gop_s or sc.gop_s)
+    maxrate, bufsize = rate_caps(raw.maxrate, raw.bufsize, bitrate, sc)
+    own_audio = Audio(raw.audio_codec, raw.audio_bitrate, raw.audio_sample_rate, raw.audio_channels)
+    audio = resolve_audio(own_audio, sc, raw.output, live)
     return JobSpec(
         scenario=sc.name,
         queue=queue,
@@ -248,9 +189,9 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         output=raw.output,
         codec=codec,
         bitrate=bitrate,
-        width=raw.width or sc.width,
-        height=raw.height or sc.height,
-        fps=raw.fps or sc.fps,
+        width=width,
+        height=height,
+        fps=fps,
         duration_s=duration,
         live=live,
         preset=preset,
@@ -261,6 +202,13 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         threads=raw.threads,
         nice=raw.nice,
         raw_args=_check_raw_args(raw.raw_args),
+        gop_s=gop_s,
+        maxrate=maxrate,
+        bufsize=bufsize,
+        audio_codec=audio.codec,
+        audio_bitrate=audio.bitrate,
+        audio_sample_rate=audio.sample_rate,
+        audio_channels=audio.channels,
     )
 
 
@@ -291,9 +239,3 @@ def _check_raw_args(args: tuple[str, ...]) -> tuple[str, ...]:
         if len(a) > 256 or not a.isprintable():
             raise InvalidArgument("spec.raw_args", "each at most 256 printable characters")
     return args
-
-
-def check_relative(field: str, value: str) -> None:
-    """Paths are relative to the worker's roots; an absolute one names no root."""
-    if value.startswith("/") or value.startswith("~"):
-        raise InvalidArgument(field, "must be relative to the worker's input or output root")

@@ -47,14 +47,9 @@ class Attempts:
     async def on_started(self, s: NodeSession, lease: Lease) -> None:
         if self.refuse_stale(s, lease) or lease.job_id in self.st.canceled:
             return
-        job = await self.st.store.get_job(lease.job_id)
-        if job is not None and job.state == JobState.ASSIGNED:
-            await self.st.change(
-                job,
-                frozenset({JobState.ASSIGNED}),
-                JobState.RUNNING,
-                f"ffmpeg started on {s.node_id}",
-            )
+        # No read first: the compare-and-set on (state, attempt) decides.
+        await self.st.change_lease(lease, frozenset({JobState.ASSIGNED}), JobState.RUNNING,
+                                   f"ffmpeg started on {s.node_id}")
 
     def on_progress(self, s: NodeSession, lease: Lease, progress: ProgressInfo) -> None:
         if self.refuse_stale(s, lease):
@@ -95,22 +90,15 @@ class Attempts:
                 fields=fields,
             )
             return
-        job = await st.store.get_job(lease.job_id)
         p = st.progress.pop(lease.job_id, ProgressInfo())
-        if job is None:
-            return
         done = replace(p, percent=100.0, eta_s=0.0)
         if r.output_info is not None:
             fields = (*fields, ("output_info", json.dumps(asdict(r.output_info))))
-        if await st.change(
-            job,
-            ACTIVE,
-            JobState.SUCCEEDED,
-            f"succeeded on {s.node_id}",
-            expect_attempt=lease.attempt,
-            fields=(*fields, ("progress", json.dumps(asdict(done)))),
-        ):
-            st.finished(job, "succeeded")
+        before = await st.change_lease(
+            lease, ACTIVE, JobState.SUCCEEDED, f"succeeded on {s.node_id}",
+            fields=(*fields, ("progress", json.dumps(asdict(done)))))
+        if before is not None:
+            st.finished_id(lease.job_id, before.queue, "succeeded")
 
     async def end_attempt(
         self,

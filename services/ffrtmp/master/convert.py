@@ -41,6 +41,13 @@ def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
         renditions=wire.renditions(list(p.renditions)),
         threads=p.threads,
         nice=p.nice if p.HasField("nice") else None,
+        gop_s=p.gop_s,
+        maxrate=p.maxrate,
+        bufsize=p.bufsize,
+        audio_codec=p.audio_codec,
+        audio_bitrate=p.audio_bitrate,
+        audio_sample_rate=p.audio_sample_rate,
+        audio_channels=p.audio_channels,
     )
 
 

@@ -215,8 +215,14 @@ async def run(config: MasterConfig) -> int:
         f" health_port={master.health_port}",
         flush=True,
     )
-    await master.wait()
-    await master.stop()
+    try:
+        await master.wait()
+        await master.stop()
+    finally:
+        # Removed while the loop still runs: removing them in loop.close() can wait
+        # forever on grpc's poller thread.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, OutputInfo, ProgressInfo
@@ -47,16 +47,6 @@ _SETTABLE = frozenset(
         "retry_base",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedKey:
-    id: str
-    queue: str
-    priority: str
-    seq: int
-    created_ms: int
-    needs: str
 
 
 def encode_needs(tokens: frozenset[str]) -> str:
@@ -157,3 +147,15 @@ def _apply_change(conn: sqlite3.Connection, ch: Change) -> Before | None:
         conn, ch.job_id, JobEvent(ch.at_ms, JobState(row[0]), ch.to_state, ch.reason, node, attempt)
     )
     return Before(ch.job_id, row[3], JobState(row[0]), row[4], row[2], row[1])
+
+
+_SPEC_FIELDS = tuple(f.name for f in fields(JobSpec))
+
+
+def spec_json(spec: JobSpec) -> str:
+    """JSON of a spec. Shallow where it can be: dataclasses.asdict deep-copies every
+    field, and this runs once per submit."""
+    d = {name: getattr(spec, name) for name in _SPEC_FIELDS}
+    d["requirements"] = asdict(spec.requirements)
+    d["renditions"] = [asdict(r) for r in spec.renditions]
+    return json.dumps(d)

@@ -84,8 +84,7 @@ class Scheduler:
         for node_id, caps, address, seen_ms, drained in await st.store.known_nodes():
             s = self.liveness.session(node_id)
             s.capabilities, s.address, s.last_seen_ms, s.drained = caps, address, seen_ms, drained
-        for k in await st.store.queued_keys():
-            st.enqueue(k.id, k.queue, k.priority, k.seq, k.created_ms, st.intern_needs(k.needs))
+        st.load_queued(await st.store.queued_keys())
         now, now_ms_ = st.clock(), now_ms()
         for job in await st.store.jobs_in_states(ACTIVE | {JobState.RETRY_WAIT}):
             if job.state == JobState.RETRY_WAIT:

@@ -11,11 +11,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ffrtmp.core.matching import Tokens, requirements
-from ffrtmp.core.model import Job, JobState, ProgressInfo
+from ffrtmp.core.model import Job, JobState, Lease, ProgressInfo
 from ffrtmp.core.priority import heap_key
 from ffrtmp.core.queue import PendingJobs
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.rows import Before
 from ffrtmp.master.sessions import NodeSession
 from ffrtmp.master.store import Change, Store, decode_needs
 from ffrtmp.master.watch import ChangeFeed
@@ -88,6 +89,17 @@ class State:
             self.feed.publish(job.id)
         return ok
 
+    async def change_lease(self, lease: Lease, expect: frozenset[JobState], to: JobState,
+                           reason: str, *, fields: Fields = ()) -> Before | None:
+        """A change for a worker's lease, without reading the job first: the
+        compare-and-set on (state, attempt) decides. Returns the job as it was."""
+        before = await self.store.apply_before(Change(
+            lease.job_id, expect, to, reason, now_ms(), expect_attempt=lease.attempt,
+            fields=fields))
+        if before is not None:
+            self.feed.publish(lease.job_id)
+        return before
+
     def intern_needs(self, encoded: str) -> Tokens:
         needs = self._needs.get(encoded)
         if needs is None:
@@ -107,6 +119,17 @@ class State:
         self.pending.push(job_id, needs, key, queue, priority, enqueued_ms)
         self.wake_dispatch.set()
 
+    def load_queued(self, rows: list[tuple[str, str, str, int, int, str]]) -> None:
+        """Start-up: every QUEUED job as (id, queue, priority, seq, created ms, needs)."""
+        aging = self.config.aging_interval_s
+        intern = self.intern_needs
+        self.pending.load(
+            (job_id, intern(needs),
+             heap_key(queue, priority, seq, enqueued_ms=created, aging_interval_s=aging),
+             queue, priority, created)
+            for job_id, queue, priority, seq, created, needs in rows)
+        self.wake_dispatch.set()
+
     def enqueue_job(self, job: Job) -> None:
         # Aging counts from submission, so a retried job keeps what it earned.
         self.enqueue(
@@ -119,8 +142,11 @@ class State:
         )
 
     def finished(self, job: Job, outcome: str) -> None:
-        self.failed_on.pop(job.id, None)
-        self.metrics.jobs_finished.labels(job.spec.queue, outcome).inc()
+        self.finished_id(job.id, job.spec.queue, outcome)
+
+    def finished_id(self, job_id: str, queue: str, outcome: str) -> None:
+        self.failed_on.pop(job_id, None)
+        self.metrics.jobs_finished.labels(queue, outcome).inc()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

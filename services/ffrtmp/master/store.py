@@ -8,7 +8,6 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,18 @@ from ffrtmp.master.rows import (
     _JOB_COLUMNS,
     Before,
     Change,
-    QueuedKey,
     _apply_change,
     _insert_event,
     _row_to_job,
     decode_needs,
     encode_needs,
+    spec_json,
 )
 
 log = logging.getLogger("ffrtmp.master.store")
 Observer = Callable[[Before, JobState, int, str, int], None]
 
-__all__ = ["Change", "QueuedKey", "Store", "_apply_change", "decode_needs", "encode_needs"]
+__all__ = ["Change", "Store", "_apply_change", "decode_needs", "encode_needs"]
 
 
 class Store(GroupCommitDb):
@@ -66,7 +65,7 @@ class Store(GroupCommitDb):
                 (
                     job.id,
                     job.request_id or None,
-                    json.dumps(asdict(job.spec)),
+                    spec_json(job.spec),
                     job.spec.queue,
                     job.spec.priority,
                     int(job.state),
@@ -90,7 +89,14 @@ class Store(GroupCommitDb):
         """Compare-and-set: False when the job is not in an expected state/attempt."""
         return (await self.apply_many([change]))[0]
 
+    async def apply_before(self, change: Change) -> Before | None:
+        """Like apply, returning the job as it was when the change applied."""
+        return (await self._apply(change))[0]
+
     async def apply_many(self, changes: Iterable[Change]) -> list[bool]:
+        return [b is not None for b in await self._apply(*changes)]
+
+    async def _apply(self, *changes: Change) -> list[Before | None]:
         items = list(changes)
 
         def op(conn: sqlite3.Connection) -> list[Before | None]:
@@ -104,7 +110,7 @@ class Store(GroupCommitDb):
                         observe(before, ch.to_state, ch.at_ms, ch.node_id or "", ch.attempt or 0)
                     except Exception:  # observing must never fail a committed change
                         log.exception("transition observer failed")
-        return [b is not None for b in applied]
+        return applied
 
     async def upsert_node(
         self, node_id: str, capabilities: dict[str, Any], address: str, now_ms: int
@@ -191,14 +197,14 @@ class Store(GroupCommitDb):
         )
         return [_row_to_job(r) for r in rows]
 
-    async def queued_keys(self) -> list[QueuedKey]:
+    async def queued_keys(self) -> list[tuple[str, str, str, int, int, str]]:
         """What the heaps need of every queued job, without parsing specs."""
         rows = await self._read(
             "SELECT id, queue, priority, seq, created_ms, needs FROM jobs WHERE state=?"
             " ORDER BY seq",
             (int(JobState.QUEUED),),
         )
-        return [QueuedKey(*r) for r in rows]
+        return rows  # plain tuples: a restart reads a million of them
 
     async def known_nodes(self) -> list[tuple[str, dict[str, Any], str, int, bool]]:
         """(id, capabilities, address, last seen ms, drained) of every node seen."""

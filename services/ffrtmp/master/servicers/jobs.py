@@ -127,6 +127,13 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                     duration_s=s.duration_s,
                     preset=s.preset,
                     description=s.description,
+                    gop_s=s.gop_s,
+                    maxrate=s.maxrate,
+                    bufsize=s.bufsize,
+                    audio_codec=s.audio_codec,
+                    audio_bitrate=s.audio_bitrate,
+                    audio_sample_rate=s.audio_sample_rate,
+                    audio_channels=s.audio_channels,
                 )
                 for s in sorted(self.s.config.scenarios.values(), key=lambda s: s.name)
             ]

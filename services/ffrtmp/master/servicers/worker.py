@@ -129,17 +129,13 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 )
             )
         )
-        reader = asyncio.create_task(self._read(session, request_iterator), name="worker-reader")
+        reader = asyncio.create_task(
+            self._read(session, request_iterator, outbox), name="worker-reader"
+        )
         try:
-            while True:
-                get = asyncio.ensure_future(outbox.get())
-                done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if get not in done:
-                    get.cancel()
-                    break
-                cmd = get.result()
-                if cmd is None:
-                    break
+            # The reader ends this loop with a None when the worker's side closes; so
+            # does the scheduler when it ends the stream. No task per message.
+            while (cmd := await outbox.get()) is not None:
                 await context.write(_command_pb(cmd))
         finally:
             reader.cancel()
@@ -149,7 +145,10 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             log.info("node %s stream closed", ident.name)
 
     async def _read(
-        self, session: NodeSession, requests: AsyncIterator[worker_pb2.WorkerMessage]
+        self,
+        session: NodeSession,
+        requests: AsyncIterator[worker_pb2.WorkerMessage],
+        outbox: asyncio.Queue[Command | None],
     ) -> None:
         try:
             async for msg in requests:
@@ -158,6 +157,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             pass
         except Exception:
             log.exception("worker stream of %s failed", session.node_id)
+        finally:
+            outbox.put_nowait(None)
 
     async def _handle(self, session: NodeSession, msg: worker_pb2.WorkerMessage) -> None:
         self.s.touch(session)
