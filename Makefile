@@ -20,9 +20,8 @@ demo: install
 	$(PY) tools/demo.py
 
 ## Everything CI checks: lint, types, proto lint, and the whole test suite.
-test: install lint typecheck buflint opstools
+test: install lint typecheck buflint opstools bench-smoke
 	$(PY) -m pytest -q
-	$(MAKE) bench-smoke
 
 unit: install
 	$(PY) -m pytest -q tests/unit
