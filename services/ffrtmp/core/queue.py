@@ -23,8 +23,9 @@ class Entry:
 
     __slots__ = ("enqueued_ms", "key", "needs", "priority", "queue")
 
-    def __init__(self, key: Key, needs: Tokens, queue: str, priority: str,
-                 enqueued_ms: int) -> None:
+    def __init__(
+        self, key: Key, needs: Tokens, queue: str, priority: str, enqueued_ms: int
+    ) -> None:
         self.key = key
         self.needs = needs
         self.queue = queue
@@ -64,22 +65,25 @@ class PendingJobs:
     def load(self, jobs: Iterable[tuple[str, Tokens, Key, str, str, int]]) -> None:
         """Bulk push of (id, needs, key, queue, priority, enqueued ms), for start-up:
         one heapify per heap instead of a sift per job."""
-        entries = self._entries
-        touched: set[Tokens] = set()
+        entries, heaps = self._entries, self._heaps
+        pairs: list[tuple[str, str]] = []
+        needs_seen: list[Tokens] = []
         for job_id, needs, key, queue, priority, enqueued_ms in jobs:
             if job_id in entries:
                 continue
             entries[job_id] = Entry(key, needs, queue, priority, enqueued_ms)
-            self._depth[(queue, priority)] += 1
-            self._by_needs[needs] += 1
-            heap = self._heaps.get(needs)
+            heap = heaps.get(needs)
             if heap is None:
-                heap = self._heaps[needs] = []
+                heap = heaps[needs] = []
                 self._fits.clear()
             heap.append((key, job_id))
-            touched.add(needs)
-        for needs in touched:
-            heapq.heapify(self._heaps[needs])
+            pairs.append((queue, priority))
+            needs_seen.append(needs)
+        # Counting in one pass each (Counter.update runs in C) beats += per job.
+        self._depth.update(pairs)
+        self._by_needs.update(needs_seen)
+        for needs in set(needs_seen):
+            heapq.heapify(heaps[needs])
 
     def remove(self, job_id: str) -> bool:
         entry = self._entries.pop(job_id, None)

@@ -10,6 +10,7 @@ going and being lost), sharing a `State`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -84,7 +85,15 @@ class Scheduler:
         for node_id, caps, address, seen_ms, drained in await st.store.known_nodes():
             s = self.liveness.session(node_id)
             s.capabilities, s.address, s.last_seen_ms, s.drained = caps, address, seen_ms, drained
-        st.load_queued(await st.store.queued_keys())
+        # A million queued jobs are millions of new objects, none of which can form
+        # a cycle: the cyclic collector would run hundreds of times for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            st.load_queued(await st.store.queued_keys())
+        finally:
+            if collecting:
+                gc.enable()
         now, now_ms_ = st.clock(), now_ms()
         for job in await st.store.jobs_in_states(ACTIVE | {JobState.RETRY_WAIT}):
             if job.state == JobState.RETRY_WAIT:

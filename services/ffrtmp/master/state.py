@@ -12,7 +12,7 @@ from typing import Any
 
 from ffrtmp.core.matching import Tokens, requirements
 from ffrtmp.core.model import Job, JobState, Lease, ProgressInfo
-from ffrtmp.core.priority import heap_key
+from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS, heap_key, score
 from ffrtmp.core.queue import PendingJobs
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.metrics import MasterMetrics
@@ -89,13 +89,28 @@ class State:
             self.feed.publish(job.id)
         return ok
 
-    async def change_lease(self, lease: Lease, expect: frozenset[JobState], to: JobState,
-                           reason: str, *, fields: Fields = ()) -> Before | None:
+    async def change_lease(
+        self,
+        lease: Lease,
+        expect: frozenset[JobState],
+        to: JobState,
+        reason: str,
+        *,
+        fields: Fields = (),
+    ) -> Before | None:
         """A change for a worker's lease, without reading the job first: the
         compare-and-set on (state, attempt) decides. Returns the job as it was."""
-        before = await self.store.apply_before(Change(
-            lease.job_id, expect, to, reason, now_ms(), expect_attempt=lease.attempt,
-            fields=fields))
+        before = await self.store.apply_before(
+            Change(
+                lease.job_id,
+                expect,
+                to,
+                reason,
+                now_ms(),
+                expect_attempt=lease.attempt,
+                fields=fields,
+            )
+        )
         if before is not None:
             self.feed.publish(lease.job_id)
         return before
@@ -123,11 +138,17 @@ class State:
         """Start-up: every QUEUED job as (id, queue, priority, seq, created ms, needs)."""
         aging = self.config.aging_interval_s
         intern = self.intern_needs
+        if aging > 0:
+            keys = [
+                heap_key(q, p, seq, enqueued_ms=c, aging_interval_s=aging)
+                for _, q, p, seq, c, _ in rows
+            ]
+        else:  # the common case, a million times: the nine scores looked up, not computed
+            scores = {(q, p): float(-score(q, p)) for q in QUEUE_WEIGHTS for p in PRIORITY_WEIGHTS}
+            keys = [(scores[(q, p)], seq) for _, q, p, seq, _, _ in rows]
         self.pending.load(
-            (job_id, intern(needs),
-             heap_key(queue, priority, seq, enqueued_ms=created, aging_interval_s=aging),
-             queue, priority, created)
-            for job_id, queue, priority, seq, created, needs in rows)
+            (r[0], intern(r[5]), key, r[1], r[2], r[4]) for r, key in zip(rows, keys, strict=True)
+        )
         self.wake_dispatch.set()
 
     def enqueue_job(self, job: Job) -> None:
