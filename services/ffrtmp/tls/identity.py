@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from cryptography import x509
@@ -101,6 +102,12 @@ def identity_from_auth_context(auth: Mapping[str, Iterable[bytes]]) -> Identity:
     pem = _first(auth, PEM_KEY)
     if pem is None:
         return UNKNOWN
+    return identity_from_pem(bytes(pem))
+
+
+@lru_cache(maxsize=4096)
+def identity_from_pem(pem: bytes) -> Identity:
+    """Parsing a certificate costs more than a whole small RPC; a cluster has few."""
     try:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
