@@ -180,3 +180,22 @@ def test_a_toml_scenario_sets_every_media_field() -> None:
 def test_bad_media_keys_in_a_scenario_file(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_catalog(text)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        RawSpec(scenario="live-1080p", gop_s=1.5, audio_channels=1),
+        RawSpec(maxrate="4M", bufsize="3M", audio_codec="opus", output="a.mkv"),
+        RawSpec(audio_codec="none"),
+    ],
+)
+def test_media_fields_survive_submit_and_assign(raw: RawSpec) -> None:
+    from ffrtmp import wire
+    from ffrtmp.master import convert
+
+    spec = resolve(raw)
+    # A client's submit reaches the master as a RawSpec, resolves the same, and the
+    # resolved spec reaches the worker unchanged in Assign.
+    assert resolve(convert.raw_spec(wire.spec_pb(spec))) == spec
+    assert wire.spec(wire.spec_pb(spec)) == spec

@@ -58,7 +58,7 @@ async def scenarios(args: argparse.Namespace) -> int:
             r["preset"],
             r["description"],
         )
-    Console(width=max(150, Console().width)).print(t)
+    Console(width=max(180, Console().width)).print(t)
     return 0
 
 

@@ -45,6 +45,8 @@ def requirements(spec: JobSpec) -> Tokens:
     out.update(f"label:{k}={v}" for k, v in r.labels)
     if spec.raw_args:
         out.add(RAW_ARGS)
+    if spec.audio_codec == "opus":
+        out.add("encoder:libopus")  # audio encoders are in a worker's offers too
     return frozenset(out)
 
 
