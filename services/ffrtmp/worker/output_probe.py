@@ -102,7 +102,8 @@ def parse_header(text: str, size_bytes: int) -> OutputInfo | None:
             )
     if not fmt:
         return None
-    if not bitrate and duration > 0:
+    # ffmpeg rates an HLS playlist by the playlist file's own size: use every segment's.
+    if (not bitrate or fmt == "hls") and duration > 0:
         bitrate = round(size_bytes * 8 / duration)
     return OutputInfo(fmt, duration, size_bytes, bitrate, tuple(streams))
 
