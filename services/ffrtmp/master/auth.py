@@ -25,6 +25,7 @@ from ffrtmp.core.authz import SYSTEM, Actor, authorize
 from ffrtmp.core.errors import ResourceExhausted, Unauthenticated
 from ffrtmp.core.ratelimit import RateLimiter
 from ffrtmp.master.apikeys import ApiKeys
+from ffrtmp.master.handlers import CachingInterceptor
 from ffrtmp.tls.identity import PEM_KEY, identity_from_auth_context
 
 Ctx = aio.ServicerContext[Any, Any]
@@ -87,21 +88,14 @@ class AuthPolicy:
             )
 
 
-class AuthInterceptor(aio.ServerInterceptor):
+class AuthInterceptor(CachingInterceptor):
     def __init__(self, policy: AuthPolicy) -> None:
+        super().__init__()
         self.policy = policy
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        method = details.method
+    def wrap_handler(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         kinds = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
         kind = next(k for k in kinds if getattr(handler, k))
         inner = getattr(handler, kind)

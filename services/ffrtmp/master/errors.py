@@ -16,6 +16,7 @@ import grpc
 from grpc import aio
 
 from ffrtmp.core.errors import FfrtmpError
+from ffrtmp.master.handlers import CachingInterceptor
 
 log = logging.getLogger("ffrtmp.master.errors")
 
@@ -66,40 +67,28 @@ def _wrap_stream(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
     return gen_handler if inspect.isasyncgenfunction(fn) else coro_handler
 
 
-class ErrorInterceptor(aio.ServerInterceptor):
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        method = details.method
+class ErrorInterceptor(CachingInterceptor):
+    def wrap_handler(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        kw: dict[str, Any] = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                _wrap_unary(handler.unary_unary, method), **kw
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                _wrap_stream(handler.unary_stream, method), **kw
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary(handler.stream_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                _wrap_unary(handler.stream_unary, method), **kw
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                _wrap_stream(handler.stream_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                _wrap_stream(handler.stream_stream, method), **kw
             )
         return handler

@@ -72,16 +72,39 @@ def wrap(
     return handler
 
 
-class ObservingInterceptor(aio.ServerInterceptor):
-    """Base for interceptors that only watch: subclasses implement `around`."""
+class CachingInterceptor(aio.ServerInterceptor):
+    """An interceptor whose wrapping depends only on the method: the wrapped
+    handler is built once per method, not once per call. Per-call state lives in
+    the wrapper (it gets the call's context), never in `intercept_service`."""
 
-    def around(self, method: str, context: Ctx) -> AbstractAsyncContextManager[None]:
-        raise NotImplementedError
+    def __init__(self) -> None:
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any] | None] = {}
+
+    def wrap_handler(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        raise NotImplementedError  # abstract
 
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        method = details.method
+        if method in self._wrapped:
+            return self._wrapped[method]
         handler = await continuation(details)
-        if handler is None:
-            return None
-        return wrap(handler, details.method, self.around)
+        wrapped = None if handler is None else self.wrap_handler(handler, method)
+        if handler is not None:  # unknown methods are not remembered: a flood would grow this
+            self._wrapped[method] = wrapped
+        return wrapped
+
+
+class ObservingInterceptor(CachingInterceptor):
+    """Base for interceptors that only watch: subclasses implement `around`."""
+
+    def around(self, method: str, context: Ctx) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError  # abstract
+
+    def wrap_handler(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return wrap(handler, method, self.around)
