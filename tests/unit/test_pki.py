@@ -206,3 +206,16 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     lines = err.strip().splitlines()
     assert len(lines) == 4 and all(line.startswith("error: ") for line in lines)
     assert "Traceback" not in err
+
+
+def test_certs_show_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from ffrtmp.cli.main import main as cli_main
+
+    pki.init_ca(tmp_path)
+    pki.issue(tmp_path, "client", "carol", role="operator")
+    assert cli_main(["-o", "json", "certs", "show", str(tmp_path / "carol.crt")]) == 0
+    [info] = json.loads(capsys.readouterr().out)
+    assert (info["common_name"], info["kind"], info["role"]) == ("carol", "client", "operator")
+    assert info["days_left"] > 800 and int(info["serial"], 16) > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -65,9 +66,36 @@ def _issue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _info_dict(info: pki.CertInfo, now: dt.datetime) -> dict[str, object]:
+    return {
+        "path": str(info.path),
+        "subject": info.subject,
+        "issuer": info.issuer,
+        "common_name": info.common_name,
+        "kind": info.kind,
+        "role": info.role,
+        "serial": f"{info.serial:x}",
+        "not_before": info.not_before.isoformat(),
+        "not_after": info.not_after.isoformat(),
+        "days_left": info.days_left(now),
+        "sans": list(info.sans),
+    }
+
+
 def _show(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     status = 0
+    if getattr(args, "output", "table") == "json":
+        found = []
+        for file in args.files:
+            try:
+                found.append(_info_dict(pki.describe(Path(file)), now))
+            except (OSError, ValueError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                status = 2
+        json.dump(found, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return status
     for i, file in enumerate(args.files):
         try:
             info = pki.describe(Path(file))
