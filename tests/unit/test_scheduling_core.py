@@ -315,3 +315,22 @@ def test_node_loss_retries_immediately() -> None:
         immediate=True,
     )
     assert d.retry and d.delay_s == 0
+
+
+def test_bulk_load_orders_like_pushes() -> None:
+    import random
+
+    rng = random.Random(3)
+    jobs = []
+    for seq in range(500):
+        queue = rng.choice(["live", "default", "batch"])
+        prio = rng.choice(["high", "medium", "low"])
+        needs = rng.choice([CPU, frozenset({"codec:h264", "gpu"})])
+        jobs.append((f"j{seq}", needs, heap_key(queue, prio, seq), queue, prio, seq))
+    pushed, loaded = PendingJobs(), PendingJobs()
+    for j in rng.sample(jobs, len(jobs)):
+        pushed.push(*j)
+    loaded.load(rng.sample(jobs, len(jobs)))
+    assert loaded.depth() == pushed.depth() and loaded.needs_sets() == pushed.needs_sets()
+    gpu_worker = frozenset({"codec:h264", "gpu"})
+    assert _drain(loaded, gpu_worker) == _drain(pushed, gpu_worker)

@@ -91,6 +91,9 @@ class Scheduler:
         gc.disable()
         try:
             st.load_queued(await st.store.queued_keys())
+            # What was just loaded stays for a while: keep the collector's full
+            # passes from walking it again and again.
+            gc.freeze()
         finally:
             if collecting:
                 gc.enable()

@@ -12,13 +12,13 @@ from typing import Any
 
 from ffrtmp.core.matching import Tokens, requirements
 from ffrtmp.core.model import Job, JobState, Lease, ProgressInfo
-from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS, heap_key, score
+from ffrtmp.core.priority import heap_key, score
 from ffrtmp.core.queue import PendingJobs
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.metrics import MasterMetrics
 from ffrtmp.master.rows import Before
 from ffrtmp.master.sessions import NodeSession
-from ffrtmp.master.store import Change, Store, decode_needs
+from ffrtmp.master.store import QUEUE_CLASSES, Change, Store, decode_needs
 from ffrtmp.master.watch import ChangeFeed
 
 log = logging.getLogger("ffrtmp.master.scheduler")
@@ -134,20 +134,23 @@ class State:
         self.pending.push(job_id, needs, key, queue, priority, enqueued_ms)
         self.wake_dispatch.set()
 
-    def load_queued(self, rows: list[tuple[str, str, str, int, int, str]]) -> None:
-        """Start-up: every QUEUED job as (id, queue, priority, seq, created ms, needs)."""
+    def load_queued(self, rows: list[tuple[str, int, int, int, str]]) -> None:
+        """Start-up: every QUEUED job as (id, class, seq, created ms, needs), the class
+        indexing QUEUE_CLASSES (see Store.queued_keys)."""
         aging = self.config.aging_interval_s
         intern = self.intern_needs
+        classes = QUEUE_CLASSES
         if aging > 0:
             keys = [
-                heap_key(q, p, seq, enqueued_ms=c, aging_interval_s=aging)
-                for _, q, p, seq, c, _ in rows
+                heap_key(*classes[c], seq, enqueued_ms=ms, aging_interval_s=aging)
+                for _, c, seq, ms, _ in rows
             ]
         else:  # the common case, a million times: the nine scores looked up, not computed
-            scores = {(q, p): float(-score(q, p)) for q in QUEUE_WEIGHTS for p in PRIORITY_WEIGHTS}
-            keys = [(scores[(q, p)], seq) for _, q, p, seq, _, _ in rows]
+            scores = [float(-score(q, p)) for q, p in classes]
+            keys = [(scores[c], seq) for _, c, seq, _, _ in rows]
         self.pending.load(
-            (r[0], intern(r[5]), key, r[1], r[2], r[4]) for r, key in zip(rows, keys, strict=True)
+            (r[0], intern(r[4]), key, *classes[r[1]], r[3])
+            for r, key in zip(rows, keys, strict=True)
         )
         self.wake_dispatch.set()
 

@@ -14,6 +14,7 @@ from typing import Any
 from ffrtmp.core.errors import AlreadyExists
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobState
+from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
 from ffrtmp.master.group_commit import GroupCommitDb
 from ffrtmp.master.rows import (
     _JOB_COLUMNS,
@@ -33,6 +34,15 @@ Observer = Callable[[Before, JobState, int, str, int], None]
 __all__ = ["Change", "Store", "_apply_change", "decode_needs", "encode_needs"]
 
 
+# Every (queue, priority) pair, numbered; SQL turns a row's pair into its number.
+QUEUE_CLASSES = [(q, p) for q in QUEUE_WEIGHTS for p in PRIORITY_WEIGHTS]
+_CLASS_SQL = (
+    "CASE queue||'/'||priority "
+    + " ".join(f"WHEN '{q}/{p}' THEN {i}" for i, (q, p) in enumerate(QUEUE_CLASSES))
+    + " END"
+)
+
+
 class Store(GroupCommitDb):
     """Observers see every committed transition (the job as it was, where it went,
     when, on which node and attempt): metrics, traces and logs hang off them.
@@ -42,6 +52,7 @@ class Store(GroupCommitDb):
         super().__init__(path, synchronous=synchronous)
         self.observers: list[Observer] = []
         self.inserted: list[Callable[[str], None]] = []
+
     # -- writes ----------------------------------------------------------
     async def insert_job(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
         """Store a new job, or return the one already stored under its request_id."""
@@ -197,14 +208,16 @@ class Store(GroupCommitDb):
         )
         return [_row_to_job(r) for r in rows]
 
-    async def queued_keys(self) -> list[tuple[str, str, str, int, int, str]]:
-        """What the heaps need of every queued job, without parsing specs."""
+    async def queued_keys(self) -> list[tuple[str, int, int, int, str]]:
+        """What the heaps need of every queued job, without parsing specs:
+        (id, index of its (queue, priority) in QUEUE_CLASSES, seq, created ms, needs).
+        A restart reads a million of these; small ints cost Python nothing to make,
+        strings do."""
         rows = await self._read(
-            "SELECT id, queue, priority, seq, created_ms, needs FROM jobs WHERE state=?"
-            " ORDER BY seq",
+            f"SELECT id, {_CLASS_SQL}, seq, created_ms, needs FROM jobs WHERE state=?",
             (int(JobState.QUEUED),),
         )
-        return rows  # plain tuples: a restart reads a million of them
+        return rows
 
     async def known_nodes(self) -> list[tuple[str, dict[str, Any], str, int, bool]]:
         """(id, capabilities, address, last seen ms, drained) of every node seen."""
