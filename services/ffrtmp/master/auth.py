@@ -25,7 +25,7 @@ from ffrtmp.core.authz import SYSTEM, Actor, authorize
 from ffrtmp.core.errors import ResourceExhausted, Unauthenticated
 from ffrtmp.core.ratelimit import RateLimiter
 from ffrtmp.master.apikeys import ApiKeys
-from ffrtmp.master.handlers import CachingInterceptor
+from ffrtmp.master.handlers import CachingInterceptor, rebuild
 from ffrtmp.tls.identity import PEM_KEY, identity_from_auth_context
 
 Ctx = aio.ServicerContext[Any, Any]
@@ -96,17 +96,11 @@ class AuthInterceptor(CachingInterceptor):
     def wrap_handler(
         self, handler: grpc.RpcMethodHandler[Any, Any], method: str
     ) -> grpc.RpcMethodHandler[Any, Any]:
-        kinds = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
-        kind = next(k for k in kinds if getattr(handler, k))
-        inner = getattr(handler, kind)
-        make = getattr(grpc, f"{kind}_rpc_method_handler")
-        wrap = self._wrap_stream if inspect.isasyncgenfunction(inner) else self._wrap_call
-        wrapped: grpc.RpcMethodHandler[Any, Any] = make(
-            wrap(inner, method),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        return wrapped
+        def behaviour(fn: Callable[..., Any]) -> Callable[..., Any]:
+            wrap = self._wrap_stream if inspect.isasyncgenfunction(fn) else self._wrap_call
+            return wrap(fn, method)
+
+        return rebuild(handler, behaviour)
 
     def _enter(self, context: Ctx, method: str) -> Actor:
         p = self.policy

@@ -16,7 +16,7 @@ import grpc
 from grpc import aio
 
 from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.master.handlers import CachingInterceptor
+from ffrtmp.master.handlers import CachingInterceptor, rebuild
 
 log = logging.getLogger("ffrtmp.master.errors")
 
@@ -71,24 +71,5 @@ class ErrorInterceptor(CachingInterceptor):
     def wrap_handler(
         self, handler: grpc.RpcMethodHandler[Any, Any], method: str
     ) -> grpc.RpcMethodHandler[Any, Any]:
-        kw: dict[str, Any] = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(handler.unary_unary, method), **kw
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method), **kw
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary(handler.stream_unary, method), **kw
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                _wrap_stream(handler.stream_stream, method), **kw
-            )
-        return handler
+        streaming = bool(handler.unary_stream or handler.stream_stream)
+        return rebuild(handler, lambda fn: (_wrap_stream if streaming else _wrap_unary)(fn, method))

@@ -46,30 +46,33 @@ def _stream(fn: Callable[..., Any], method: str, around: Around) -> Callable[...
     return gen_handler
 
 
+_KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
+
+
+def rebuild(
+    handler: grpc.RpcMethodHandler[Any, Any], behaviour: Callable[[Callable[..., Any]], Any]
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """The same handler with its behaviour function replaced by `behaviour(fn)`:
+    the one place that knows grpc's four handler kinds."""
+    for kind in _KINDS:
+        fn = getattr(handler, kind)
+        if fn:
+            make = getattr(grpc, f"{kind}_rpc_method_handler")
+            rebuilt: grpc.RpcMethodHandler[Any, Any] = make(
+                behaviour(fn),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+            return rebuilt
+    return handler
+
+
 def wrap(
     handler: grpc.RpcMethodHandler[Any, Any], method: str, around: Around
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    kw: dict[str, Any] = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(
-            _unary(handler.unary_unary, method, around), **kw
-        )
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(
-            _stream(handler.unary_stream, method, around), **kw
-        )
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(
-            _unary(handler.stream_unary, method, around), **kw
-        )
-    if handler.stream_stream:
-        return grpc.stream_stream_rpc_method_handler(
-            _stream(handler.stream_stream, method, around), **kw
-        )
-    return handler
+    # A streaming request is an iterator argument: _unary wraps it as well.
+    streaming = bool(handler.unary_stream or handler.stream_stream)
+    return rebuild(handler, lambda fn: (_stream if streaming else _unary)(fn, method, around))
 
 
 class CachingInterceptor(aio.ServerInterceptor):
