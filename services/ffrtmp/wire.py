@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ffrtmp.core.model import (
     JobSpec,
     Lease,
@@ -65,37 +67,45 @@ def requirements(p: common_pb2.Requirements) -> Requirements:
     return Requirements(tuple(p.encoders), p.gpu, tuple(sorted(p.labels.items())))
 
 
+def spec_fields(p: common_pb2.JobSpec) -> dict[str, Any]:
+    """The spec's fields as keyword arguments, optional ones as None when unset:
+    shared by the resolved spec (Assign) and the raw one (SubmitJob)."""
+    return {
+        "scenario": p.scenario,
+        "queue": p.queue,
+        "priority": p.priority,
+        "input": p.input,
+        "output": p.output,
+        "codec": p.codec,
+        "bitrate": p.bitrate,
+        "width": p.width,
+        "height": p.height,
+        "fps": p.fps,
+        "duration_s": p.duration_s,
+        "live": p.live if p.HasField("live") else None,
+        "preset": p.preset,
+        "max_retries": p.max_retries if p.HasField("max_retries") else None,
+        "timeout_s": p.timeout_s if p.HasField("timeout_s") else None,
+        "requirements": requirements(p.requirements),
+        "raw_args": tuple(p.raw_args),
+        "renditions": renditions(list(p.renditions)),
+        "threads": p.threads,
+        "nice": p.nice if p.HasField("nice") else None,
+        "gop_s": p.gop_s,
+        "maxrate": p.maxrate,
+        "bufsize": p.bufsize,
+        "audio_codec": p.audio_codec,
+        "audio_bitrate": p.audio_bitrate,
+        "audio_sample_rate": p.audio_sample_rate,
+        "audio_channels": p.audio_channels,
+    }
+
+
 def spec(p: common_pb2.JobSpec) -> JobSpec:
     """A resolved spec as the master sends it in Assign."""
-    return JobSpec(
-        scenario=p.scenario,
-        queue=p.queue,
-        priority=p.priority,
-        input=p.input,
-        output=p.output,
-        codec=p.codec,
-        bitrate=p.bitrate,
-        width=p.width,
-        height=p.height,
-        fps=p.fps,
-        duration_s=p.duration_s,
-        live=p.live,
-        preset=p.preset,
-        max_retries=p.max_retries if p.HasField("max_retries") else None,
-        timeout_s=p.timeout_s if p.HasField("timeout_s") else None,
-        requirements=requirements(p.requirements),
-        raw_args=tuple(p.raw_args),
-        renditions=renditions(list(p.renditions)),
-        threads=p.threads,
-        nice=p.nice if p.HasField("nice") else None,
-        gop_s=p.gop_s,
-        maxrate=p.maxrate,
-        bufsize=p.bufsize,
-        audio_codec=p.audio_codec,
-        audio_bitrate=p.audio_bitrate,
-        audio_sample_rate=p.audio_sample_rate,
-        audio_channels=p.audio_channels,
-    )
+    fields = spec_fields(p)
+    fields["live"] = bool(fields["live"])
+    return JobSpec(**fields)
 
 
 def lease(p: common_pb2.Lease) -> Lease:

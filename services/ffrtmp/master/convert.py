@@ -20,35 +20,7 @@ def _state(value: int) -> common_pb2.JobState.ValueType:
 
 
 def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
-    return RawSpec(
-        scenario=p.scenario,
-        queue=p.queue,
-        priority=p.priority,
-        input=p.input,
-        output=p.output,
-        codec=p.codec,
-        bitrate=p.bitrate,
-        width=p.width,
-        height=p.height,
-        fps=p.fps,
-        duration_s=p.duration_s,
-        live=p.live if p.HasField("live") else None,
-        max_retries=p.max_retries if p.HasField("max_retries") else None,
-        preset=p.preset,
-        timeout_s=p.timeout_s if p.HasField("timeout_s") else None,
-        requirements=wire.requirements(p.requirements),
-        raw_args=tuple(p.raw_args),
-        renditions=wire.renditions(list(p.renditions)),
-        threads=p.threads,
-        nice=p.nice if p.HasField("nice") else None,
-        gop_s=p.gop_s,
-        maxrate=p.maxrate,
-        bufsize=p.bufsize,
-        audio_codec=p.audio_codec,
-        audio_bitrate=p.audio_bitrate,
-        audio_sample_rate=p.audio_sample_rate,
-        audio_channels=p.audio_channels,
-    )
+    return RawSpec(**wire.spec_fields(p))
 
 
 def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
