@@ -6,6 +6,7 @@ from typing import cast
 
 from ffrtmp import wire
 from ffrtmp.core.model import Job, JobState, Outcome
+from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.spec import RawSpec
 from ffrtmp.master.scheduler import QueueStats, RunResult
 from ffrtmp.master.sessions import NodeSession
@@ -146,4 +147,26 @@ def queue_stats_pb(st: QueueStats) -> jobs_pb2.GetQueueStatsResponse:
             jobs_pb2.BlockedJobs(needs=sorted(needs), count=count, reason=reason)
             for needs, count, reason in st.blocked
         ],
+    )
+
+
+def scenario_pb(s: Scenario) -> jobs_pb2.Scenario:
+    return jobs_pb2.Scenario(
+        name=s.name,
+        width=s.width,
+        height=s.height,
+        fps=s.fps,
+        codec=s.codec,
+        bitrate=s.bitrate,
+        live=s.live,
+        duration_s=s.duration_s,
+        preset=s.preset,
+        description=s.description,
+        gop_s=s.gop_s,
+        maxrate=s.maxrate,
+        bufsize=s.bufsize,
+        audio_codec=s.audio_codec,
+        audio_bitrate=s.audio_bitrate,
+        audio_sample_rate=s.audio_sample_rate,
+        audio_channels=s.audio_channels,
     )

@@ -114,30 +114,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def ListScenarios(
         self, request: jobs_pb2.ListScenariosRequest, context: Ctx
     ) -> jobs_pb2.ListScenariosResponse:
-        return jobs_pb2.ListScenariosResponse(
-            scenarios=[
-                jobs_pb2.Scenario(
-                    name=s.name,
-                    width=s.width,
-                    height=s.height,
-                    fps=s.fps,
-                    codec=s.codec,
-                    bitrate=s.bitrate,
-                    live=s.live,
-                    duration_s=s.duration_s,
-                    preset=s.preset,
-                    description=s.description,
-                    gop_s=s.gop_s,
-                    maxrate=s.maxrate,
-                    bufsize=s.bufsize,
-                    audio_codec=s.audio_codec,
-                    audio_bitrate=s.audio_bitrate,
-                    audio_sample_rate=s.audio_sample_rate,
-                    audio_channels=s.audio_channels,
-                )
-                for s in sorted(self.s.config.scenarios.values(), key=lambda s: s.name)
-            ]
-        )
+        catalog = sorted(self.s.config.scenarios.values(), key=lambda s: s.name)
+        return jobs_pb2.ListScenariosResponse(scenarios=[convert.scenario_pb(s) for s in catalog])
 
     async def GetJobLogs(
         self, request: jobs_pb2.GetJobLogsRequest, context: Ctx
