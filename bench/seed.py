@@ -15,8 +15,8 @@ from pathlib import Path
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import JobState
 from ffrtmp.core.spec import RawSpec, resolve
-from ffrtmp.master.migrations import migrate
-from ffrtmp.master.store import encode_needs
+from ffrtmp.master.storage.migrations import migrate
+from ffrtmp.master.storage.store import encode_needs
 
 QUEUES = ("live", "default", "batch")
 PRIORITIES = ("high", "medium", "low")

@@ -26,8 +26,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.scheduling.sessions import AssignCmd
 from ffrtmp.master.server import Master
-from ffrtmp.master.sessions import AssignCmd
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 from ffrtmp.worker.config import WorkerConfig
@@ -148,7 +148,7 @@ async def test_worker_run_span_is_a_child_of_the_submit(traced_job: dict[str, An
 def assign_with_trace(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stands in for the scheduler's part (copying the job's submit context into
     Assign), to test the worker's part and the master's per-job registry."""
-    from ffrtmp.master.servicers import worker as servicer
+    from ffrtmp.master.rpc.servicers import worker as servicer
 
     real = servicer._command_pb
 

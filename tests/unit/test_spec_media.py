@@ -192,7 +192,7 @@ def test_bad_media_keys_in_a_scenario_file(text: str, problem: str) -> None:
 )
 def test_media_fields_survive_submit_and_assign(raw: RawSpec) -> None:
     from ffrtmp import wire
-    from ffrtmp.master import convert
+    from ffrtmp.master.rpc import convert
 
     spec = resolve(raw)
     # A client's submit reaches the master as a RawSpec, resolves the same, and the

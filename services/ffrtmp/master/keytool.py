@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ffrtmp.core.authz import ROLES
 from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.master.apikeys import ApiKeys
-from ffrtmp.master.store import Store
+from ffrtmp.master.rpc.apikeys import ApiKeys
+from ffrtmp.master.storage.store import Store
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -12,9 +12,9 @@ from pathlib import Path
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import BUILTIN, Scenario, parse_catalog
-from ffrtmp.master import backup
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
+from ffrtmp.master.storage import backup
 
 log = logging.getLogger("ffrtmp.master")
 

@@ -13,26 +13,27 @@ from prometheus_client import start_http_server
 
 from ffrtmp import tracing
 from ffrtmp.core.ratelimit import RateLimiter
-from ffrtmp.master import denylist, sqlite_file
-from ffrtmp.master.apikeys import ApiKeys
-from ffrtmp.master.auth import AuthInterceptor, AuthPolicy
-from ffrtmp.master.cert_metrics import watch_certificates
 from ffrtmp.master.config import MasterConfig
-from ffrtmp.master.errors import ErrorInterceptor
-from ffrtmp.master.health import MasterHealth
-from ffrtmp.master.job_traces import JobTraces
-from ffrtmp.master.lifecycle import JobLifecycle
-from ffrtmp.master.metrics import MasterMetrics
-from ffrtmp.master.queue_metrics import QueueCollector
-from ffrtmp.master.retention import Retention
-from ffrtmp.master.rpc_metrics import RpcMetricsInterceptor
-from ffrtmp.master.rpc_tracing import RpcTracingInterceptor
-from ffrtmp.master.scheduler import Scheduler
-from ffrtmp.master.servicers.admin import AdminServicer
-from ffrtmp.master.servicers.jobs import JobServicer
-from ffrtmp.master.servicers.nodes import NodeServicer
-from ffrtmp.master.servicers.worker import WorkerServicer
-from ffrtmp.master.store import Store
+from ffrtmp.master.observe.cert_metrics import watch_certificates
+from ffrtmp.master.observe.health import MasterHealth
+from ffrtmp.master.observe.job_traces import JobTraces
+from ffrtmp.master.observe.lifecycle import JobLifecycle
+from ffrtmp.master.observe.metrics import MasterMetrics
+from ffrtmp.master.observe.queue_metrics import QueueCollector
+from ffrtmp.master.observe.rpc_metrics import RpcMetricsInterceptor
+from ffrtmp.master.observe.rpc_tracing import RpcTracingInterceptor
+from ffrtmp.master.rpc import denylist
+from ffrtmp.master.rpc.apikeys import ApiKeys
+from ffrtmp.master.rpc.auth import AuthInterceptor, AuthPolicy
+from ffrtmp.master.rpc.errors import ErrorInterceptor
+from ffrtmp.master.rpc.servicers.admin import AdminServicer
+from ffrtmp.master.rpc.servicers.jobs import JobServicer
+from ffrtmp.master.rpc.servicers.nodes import NodeServicer
+from ffrtmp.master.rpc.servicers.worker import WorkerServicer
+from ffrtmp.master.scheduling.scheduler import Scheduler
+from ffrtmp.master.storage import sqlite_file
+from ffrtmp.master.storage.retention import Retention
+from ffrtmp.master.storage.store import Store
 from ffrtmp.tls.credentials import ReloadableServerCredentials
 from ffrtmp.v1 import (
     admin_pb2,

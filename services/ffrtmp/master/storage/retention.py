@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 
 from ffrtmp.core.model import JobState
-from ffrtmp.master.metrics import MasterMetrics
-from ffrtmp.master.sqlite_file import incremental_vacuum
-from ffrtmp.master.store import Store
+from ffrtmp.master.observe.metrics import MasterMetrics
+from ffrtmp.master.storage.sqlite_file import incremental_vacuum
+from ffrtmp.master.storage.store import Store
 
-log = logging.getLogger("ffrtmp.master.retention")
+log = logging.getLogger("ffrtmp.master.storage.retention")
 
 TERMINAL = (int(JobState.SUCCEEDED), int(JobState.FAILED), int(JobState.CANCELED))
 BATCH = 500

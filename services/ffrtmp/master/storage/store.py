@@ -15,8 +15,8 @@ from ffrtmp.core.errors import AlreadyExists
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobState
 from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
-from ffrtmp.master.group_commit import GroupCommitDb
-from ffrtmp.master.rows import (
+from ffrtmp.master.storage.group_commit import GroupCommitDb
+from ffrtmp.master.storage.rows import (
     _JOB_COLUMNS,
     Before,
     Change,
@@ -28,7 +28,7 @@ from ffrtmp.master.rows import (
     spec_json,
 )
 
-log = logging.getLogger("ffrtmp.master.store")
+log = logging.getLogger("ffrtmp.master.storage.store")
 Observer = Callable[[Before, JobState, int, str, int], None]
 
 __all__ = ["Change", "Store", "_apply_change", "decode_needs", "encode_needs"]

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, replace
 
 from ffrtmp.core.model import ACTIVE, JobState, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.retry import decide
-from ffrtmp.master.sessions import AbortCmd, NodeSession, ResultAckCmd
-from ffrtmp.master.state import Fields, State, now_ms
+from ffrtmp.master.scheduling.sessions import AbortCmd, NodeSession, ResultAckCmd
+from ffrtmp.master.scheduling.state import Fields, State, now_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ from typing import Any
 from grpc import aio
 
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.master import convert
-from ffrtmp.master.auth import current_actor
-from ffrtmp.master.scheduler import Scheduler
+from ffrtmp.master.rpc import convert
+from ffrtmp.master.rpc.auth import current_actor
+from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.v1 import jobs_pb2, jobs_pb2_grpc
 
 MAX_PAGE = 1000

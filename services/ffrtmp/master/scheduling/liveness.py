@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from ffrtmp.core.errors import NotFound
 from ffrtmp.core.matching import offers
 from ffrtmp.core.model import Lease
-from ffrtmp.master.attempts import Attempts
-from ffrtmp.master.dispatch import RESERVED
-from ffrtmp.master.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
-from ffrtmp.master.state import State, now_ms
+from ffrtmp.master.scheduling.attempts import Attempts
+from ffrtmp.master.scheduling.dispatch import RESERVED
+from ffrtmp.master.scheduling.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
+from ffrtmp.master.scheduling.state import State, now_ms
 
-log = logging.getLogger("ffrtmp.master.scheduler")
+log = logging.getLogger("ffrtmp.master.scheduling.scheduler")
 
 
 def _offers(caps: dict[str, object]) -> frozenset[str]:

@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 from pathlib import Path
 
-from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.tls import pki
 
 log = logging.getLogger("ffrtmp.master.certs")

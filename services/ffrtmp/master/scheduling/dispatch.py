@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from ffrtmp.core.matching import Tokens, describe_missing
 from ffrtmp.core.model import Job, JobState, Lease
-from ffrtmp.master.sessions import AssignCmd, CancelCmd, NodeSession
-from ffrtmp.master.state import State, now_ms
-from ffrtmp.master.store import Change
+from ffrtmp.master.scheduling.sessions import AssignCmd, CancelCmd, NodeSession
+from ffrtmp.master.scheduling.state import State, now_ms
+from ffrtmp.master.storage.store import Change
 
 RESERVED = -1  # a slot taken by a dispatch whose commit is in flight
 

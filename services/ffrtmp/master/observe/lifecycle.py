@@ -11,9 +11,9 @@ import logging
 
 from ffrtmp import tracing
 from ffrtmp.core.model import JobState
-from ffrtmp.master.job_traces import JobTraces
-from ffrtmp.master.metrics import MasterMetrics
-from ffrtmp.master.rows import Before
+from ffrtmp.master.observe.job_traces import JobTraces
+from ffrtmp.master.observe.metrics import MasterMetrics
+from ffrtmp.master.storage.rows import Before
 
 log = logging.getLogger("ffrtmp.master.jobs")
 

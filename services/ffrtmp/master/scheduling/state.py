@@ -15,13 +15,13 @@ from ffrtmp.core.model import Job, JobState, Lease, ProgressInfo
 from ffrtmp.core.priority import heap_key, score
 from ffrtmp.core.queue import PendingJobs
 from ffrtmp.master.config import MasterConfig
-from ffrtmp.master.metrics import MasterMetrics
-from ffrtmp.master.rows import Before
-from ffrtmp.master.sessions import NodeSession
-from ffrtmp.master.store import QUEUE_CLASSES, Change, Store, decode_needs
-from ffrtmp.master.watch import ChangeFeed
+from ffrtmp.master.observe.metrics import MasterMetrics
+from ffrtmp.master.scheduling.sessions import NodeSession
+from ffrtmp.master.scheduling.watch import ChangeFeed
+from ffrtmp.master.storage.rows import Before
+from ffrtmp.master.storage.store import QUEUE_CLASSES, Change, Store, decode_needs
 
-log = logging.getLogger("ffrtmp.master.scheduler")
+log = logging.getLogger("ffrtmp.master.scheduling.scheduler")
 
 Fields = tuple[tuple[str, object], ...]
 

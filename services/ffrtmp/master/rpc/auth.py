@@ -24,8 +24,8 @@ from grpc import aio
 from ffrtmp.core.authz import SYSTEM, Actor, authorize
 from ffrtmp.core.errors import ResourceExhausted, Unauthenticated
 from ffrtmp.core.ratelimit import RateLimiter
-from ffrtmp.master.apikeys import ApiKeys
-from ffrtmp.master.handlers import CachingInterceptor, rebuild
+from ffrtmp.master.rpc.apikeys import ApiKeys
+from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
 from ffrtmp.tls.identity import PEM_KEY, identity_from_auth_context
 
 Ctx = aio.ServicerContext[Any, Any]

@@ -14,8 +14,8 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from ffrtmp.master.handlers import Ctx, ObservingInterceptor
-from ffrtmp.master.metrics import MasterMetrics
+from ffrtmp.master.observe.metrics import MasterMetrics
+from ffrtmp.master.rpc.handlers import Ctx, ObservingInterceptor
 
 
 def final_code(context: Ctx, exc: BaseException | None) -> str:

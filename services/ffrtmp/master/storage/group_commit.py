@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from ffrtmp.master.migrations import migrate
+from ffrtmp.master.storage.migrations import migrate
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]

@@ -14,10 +14,10 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ffrtmp.master.metrics import MasterMetrics
-from ffrtmp.master.store import Store
+from ffrtmp.master.observe.metrics import MasterMetrics
+from ffrtmp.master.storage.store import Store
 
-log = logging.getLogger("ffrtmp.master.health")
+log = logging.getLogger("ffrtmp.master.observe.health")
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 

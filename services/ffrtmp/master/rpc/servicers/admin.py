@@ -8,10 +8,10 @@ from typing import Any
 from grpc import aio
 
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.master.apikeys import ApiKey, ApiKeys
-from ffrtmp.master.auth import current_actor
-from ffrtmp.master.state import now_ms
-from ffrtmp.master.store import Store
+from ffrtmp.master.rpc.apikeys import ApiKey, ApiKeys
+from ffrtmp.master.rpc.auth import current_actor
+from ffrtmp.master.scheduling.state import now_ms
+from ffrtmp.master.storage.store import Store
 from ffrtmp.v1 import admin_pb2, admin_pb2_grpc
 
 Ctx = aio.ServicerContext[Any, Any]

@@ -16,9 +16,9 @@ import grpc
 from grpc import aio
 
 from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.master.handlers import CachingInterceptor, rebuild
+from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
 
-log = logging.getLogger("ffrtmp.master.errors")
+log = logging.getLogger("ffrtmp.master.rpc.errors")
 
 
 def status_of(exc: FfrtmpError) -> grpc.StatusCode:

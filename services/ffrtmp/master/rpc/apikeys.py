@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 from ffrtmp.core.authz import ROLES
 from ffrtmp.core.errors import InvalidArgument, NotFound
-from ffrtmp.master.state import now_ms
-from ffrtmp.master.store import Store
+from ffrtmp.master.scheduling.state import now_ms
+from ffrtmp.master.storage.store import Store
 
 PREFIX = "ffk_"
 _TOKEN = re.compile(r"^ffk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")

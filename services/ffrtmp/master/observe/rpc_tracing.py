@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ffrtmp import tracing
-from ffrtmp.master.handlers import Ctx, ObservingInterceptor
-from ffrtmp.master.rpc_metrics import final_code
+from ffrtmp.master.observe.rpc_metrics import final_code
+from ffrtmp.master.rpc.handlers import Ctx, ObservingInterceptor
 
 
 def _metadata(context: Ctx) -> dict[str, str]:

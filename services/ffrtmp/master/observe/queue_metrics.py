@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ffrtmp.master.scheduler import Scheduler
+from ffrtmp.master.scheduling.scheduler import Scheduler
 
 
 class QueueCollector(Collector):

@@ -22,18 +22,18 @@ from ffrtmp.core.matching import describe_missing
 from ffrtmp.core.model import ACTIVE, Job, JobEvent, JobState, Lease, ProgressInfo
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 from ffrtmp.core.states import check_cancelable
-from ffrtmp.master.attempts import Attempts, RunResult
 from ffrtmp.master.config import MasterConfig
-from ffrtmp.master.dispatch import Dispatcher
-from ffrtmp.master.liveness import Liveness
-from ffrtmp.master.metrics import MasterMetrics
-from ffrtmp.master.sessions import CancelCmd, NodeSession, PauseCmd
-from ffrtmp.master.state import State, now_ms
-from ffrtmp.master.store import Store
+from ffrtmp.master.observe.metrics import MasterMetrics
+from ffrtmp.master.scheduling.attempts import Attempts, RunResult
+from ffrtmp.master.scheduling.dispatch import Dispatcher
+from ffrtmp.master.scheduling.liveness import Liveness
+from ffrtmp.master.scheduling.sessions import CancelCmd, NodeSession, PauseCmd
+from ffrtmp.master.scheduling.state import State, now_ms
+from ffrtmp.master.storage.store import Store
 
 __all__ = ["QueueStats", "RunResult", "Scheduler"]
 
-log = logging.getLogger("ffrtmp.master.scheduler")
+log = logging.getLogger("ffrtmp.master.scheduling.scheduler")
 
 WAITING = frozenset({JobState.QUEUED, JobState.RETRY_WAIT})
 

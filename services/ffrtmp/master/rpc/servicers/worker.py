@@ -16,9 +16,9 @@ from typing import Any
 from grpc import aio
 
 from ffrtmp.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from ffrtmp.master import convert
-from ffrtmp.master.scheduler import Scheduler
-from ffrtmp.master.sessions import (
+from ffrtmp.master.rpc import convert
+from ffrtmp.master.scheduling.scheduler import Scheduler
+from ffrtmp.master.scheduling.sessions import (
     AbortCmd,
     AssignCmd,
     CancelCmd,
