@@ -1,4 +1,4 @@
-"""build_argv, encoder_for and bitrate_bps: spec in, ffmpeg flags out.
+"""build_argv, select_encoder and bitrate_bps: spec in, ffmpeg flags out.
 
 Encoder choice and per-encoder flags are table-tested in test_encoders.py.
 """
@@ -9,9 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from ffrtmp.core.argv import bitrate_bps, build_argv, encoder_for, lavfi_source, output_muxer
+from ffrtmp.core.argv import build_argv, lavfi_source, output_muxer, select_encoder
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec, Rendition
+from ffrtmp.core.sizes import bitrate_bps
 
 FILE_SPEC = JobSpec(
     scenario="test",
@@ -205,17 +206,17 @@ def test_output_muxer(url: str, muxer: str | None) -> None:
         ("libx264", ["libx264"], "libx264"),
     ],
 )
-def test_encoder_for(codec: str, available: list[str], expected: str) -> None:
-    assert encoder_for(codec, available) == expected
+def test_select_encoder(codec: str, available: list[str], expected: str) -> None:
+    assert select_encoder(codec, available) == expected
 
 
 @pytest.mark.parametrize(
     ("codec", "available"),
     [("h264", ["aac"]), ("av1", []), ("h264_nvenc", ["libx264"]), ("prores", ["libx264"])],
 )
-def test_encoder_for_missing(codec: str, available: list[str]) -> None:
+def test_select_encoder_missing(codec: str, available: list[str]) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        encoder_for(codec, iter(available))
+        select_encoder(codec, iter(available))
     assert caught.value.field == "spec.codec"
     assert codec in caught.value.message
 

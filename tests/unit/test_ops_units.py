@@ -18,7 +18,7 @@ from ffrtmp.master.storage import sqlite_file
 from ffrtmp.master.storage.backup import backup
 from ffrtmp.master.storage.migrations import migrate
 from ffrtmp.master.storage.retention import delete_batch
-from ffrtmp.worker.metrics import bitrate_bps
+from ffrtmp.worker.metrics import stats_bitrate_bps
 
 
 def _record(msg: str = "job %s done", **fields: object) -> logging.LogRecord:
@@ -76,12 +76,12 @@ def test_bound_fields_reach_records_of_their_task_only() -> None:
     [("1234.5kbits/s", 1_234_500.0), ("2.5mbits/s", 2_500_000.0), ("800bits/s", 800.0)],
 )
 def test_ffmpeg_bitrate_is_read_in_bits_per_second(text: str, bps: float) -> None:
-    assert bitrate_bps(text) == pytest.approx(bps)
+    assert stats_bitrate_bps(text) == pytest.approx(bps)
 
 
 @pytest.mark.parametrize("text", ["N/A", "", "fast"])
 def test_unknown_bitrate_is_none(text: str) -> None:
-    assert bitrate_bps(text) is None
+    assert stats_bitrate_bps(text) is None
 
 
 def _db(path: Path, jobs: list[tuple[str, JobState, int]]) -> sqlite3.Connection:

@@ -7,8 +7,8 @@ import pytest
 
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.scenarios import BUILTIN, parse_catalog
+from ffrtmp.core.sizes import bitrate_bps
 from ffrtmp.core.spec import RawSpec, resolve
-from ffrtmp.core.spec_media import bitrate_bps
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ffrtmp.core.authz import ROLES
 from ffrtmp.tls import pki
-from ffrtmp.tls.identity import ROLES
 
 DIR_ENV = "FFRTMP_CERTS_DIR"
 Handler = Callable[[argparse.Namespace], int]

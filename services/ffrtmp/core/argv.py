@@ -8,8 +8,6 @@ core.outputs.
 
 from __future__ import annotations
 
-import re
-
 from ffrtmp.core import encoders
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.model import JobSpec, Rendition
@@ -22,8 +20,9 @@ from ffrtmp.core.outputs import (
     output_kind,
     output_muxer,
 )
+from ffrtmp.core.sizes import bitrate_bps
 
-__all__ = ["bitrate_bps", "build_argv", "encoder_for", "output_muxer"]
+__all__ = ["build_argv", "output_muxer", "select_encoder"]
 
 LAVFI_PREFIX = "lavfi:"
 # A synthetic job carries a tone too, so audio paths are exercised like real content.
@@ -36,23 +35,7 @@ LIVE_GOP_S = 2.0
 SIZED_SOURCES = frozenset(
     {"testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "yuvtestsrc", "color"}
 )
-_BITRATE = re.compile(r"(\d+(?:\.\d+)?)([kKmMgG]?)")
-_SCALE = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 
-
-def bitrate_bps(text: str) -> int:
-    """Bits per second of "2500k", "10M", "1.5M" or "800000"; ValueError otherwise."""
-    match = _BITRATE.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"malformed bitrate {text!r} (expected e.g. 2500k, 10M, 800000)")
-    bps = round(float(match.group(1)) * _SCALE[match.group(2).lower()])
-    if bps <= 0:
-        raise ValueError(f"bitrate {text!r} must be positive")
-    return bps
-
-
-# The name older callers and tests use.
-encoder_for = select_encoder
 NETWORK_INPUTS = ("http://", "https://", "rtmp://", "rtmps://", "srt://")
 # A read that waits longer than this (µs) fails the run instead of hanging it.
 NETWORK_TIMEOUT_US = "15000000"

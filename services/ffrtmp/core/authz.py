@@ -60,10 +60,6 @@ RULES: dict[str, Rule] = {
 }
 
 
-def rule_for(method: str) -> Rule | None:
-    return RULES.get(method)
-
-
 def authorize(method: str, kind: str, role: str | None) -> Rule:
     """The method's rule, or PermissionDenied saying who may call it."""
     rule = RULES.get(method)

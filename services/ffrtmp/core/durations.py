@@ -30,13 +30,3 @@ def parse_duration(text: str) -> float:
     if pos != len(s):
         raise ValueError(f"invalid duration {text!r} (use e.g. 500ms, 10s, 2m, 1h)")
     return total
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    if seconds < 60:
-        return f"{seconds:g}s"
-    if seconds < 3600:
-        return f"{seconds / 60:g}m"
-    return f"{seconds / 3600:g}h"

@@ -8,7 +8,7 @@ heap, so the number of heaps is the number of distinct needs, not of jobs.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ffrtmp.core.encoders import FAMILIES, encoder_family
 from ffrtmp.core.model import JobSpec
@@ -58,17 +58,3 @@ def describe_missing(needs: Tokens, offered: Iterable[Tokens]) -> str:
     closest = min(offered, key=lambda o: len(needs - o))
     missing = ", ".join(sorted(needs - closest))
     return f"no connected worker offers {missing}"
-
-
-def choose_node(free: dict[str, int], avoid: Collection[str] = ()) -> str | None:
-    """The node with the most free slots, preferring nodes not in `avoid` (where
-    this job already failed); ties go to the smallest node id, for stable tests."""
-    best: str | None = None
-    best_key: tuple[bool, int, str] | None = None
-    for node_id, slots in free.items():
-        if slots <= 0:
-            continue
-        key = (node_id in avoid, -slots, node_id)
-        if best_key is None or key < best_key:
-            best, best_key = node_id, key
-    return best

@@ -19,7 +19,6 @@ from ffrtmp.core.scenarios import BUILTIN, DEFAULT_SCENARIO, Scenario
 from ffrtmp.core.spec_media import (
     MAX_RENDITIONS,
     Audio,
-    bitrate_bps,
     check_bitrate,
     check_gop,
     check_renditions,
@@ -46,7 +45,6 @@ __all__ = [
     "MAX_URL",
     "OUTPUT_SCHEMES",
     "RawSpec",
-    "bitrate_bps",
     "check_relative",
     "check_request_id",
     "default_timeout",

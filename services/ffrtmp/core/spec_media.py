@@ -8,13 +8,13 @@ the field.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import Rendition
 from ffrtmp.core.outputs import OutputKind, output_kind
 from ffrtmp.core.scenarios import Scenario
+from ffrtmp.core.sizes import bitrate_bps
 from ffrtmp.core.spec_paths import carries_flv, is_mov
 
 MAX_RENDITIONS = 8
@@ -24,15 +24,6 @@ SAMPLE_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100,
 OPUS_RATES = frozenset({8000, 12000, 16000, 24000, 48000})  # all that libopus takes
 MAX_CHANNELS = 8  # 7.1, the most either encoder maps
 
-_BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
-
-
-def bitrate_bps(text: str) -> int:
-    m = _BITRATE.match(text)
-    if not m:
-        raise ValueError(f"malformed bitrate {text!r}")
-    mult = {"": 1, "k": 1000, "m": 1_000_000}[m.group(2).lower()]
-    return int(float(m.group(1)) * mult)
 
 
 def check_bitrate(field: str, bitrate: str, low: int = 1_000, high: int = 1_000_000_000) -> int:

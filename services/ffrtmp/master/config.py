@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import BUILTIN, Scenario
+from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +21,8 @@ class MasterConfig:
     key: Path = Path("certs/master.key")
     max_retries: int = 3
     scheduler_interval_s: float = 10.0
-    heartbeat_interval_s: float = 30.0
-    heartbeat_timeout_s: float = 120.0
+    heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
+    heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S
     stall_timeout_s: float = 60.0
     aging_interval_s: float = 0.0  # 0: off
     scenarios: dict[str, Scenario] = field(default_factory=lambda: dict(BUILTIN))

@@ -12,6 +12,7 @@ from pathlib import Path
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import BUILTIN, Scenario, parse_catalog
+from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
 from ffrtmp.master.storage import backup
@@ -58,14 +59,14 @@ def parser() -> argparse.ArgumentParser:
     f(
         p,
         "--heartbeat-interval",
-        default=30.0,
+        default=HEARTBEAT_INTERVAL_S,
         type=flags.duration,
         help="how often workers heartbeat (e.g. 30s)",
     )
     f(
         p,
         "--heartbeat-timeout",
-        default=120.0,
+        default=HEARTBEAT_TIMEOUT_S,
         type=flags.duration,
         help="silence after which a worker is lost and its jobs move on (e.g. 2m)",
     )

@@ -16,8 +16,9 @@ from typing import Final
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from ffrtmp.core.authz import ROLES
+
 KINDS: Final = ("worker", "client", "master")
-ROLES: Final = ("admin", "operator", "submitter", "viewer")
 ROLE_PREFIX: Final = "role:"
 # Names become file names and node ids, so keep them to a portable, shell-safe alphabet.
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ffrtmp.tls.identity import ROLE_PREFIX, ROLES, common_name, kind_and_role, validate_name
+from ffrtmp.core.authz import ROLES
+from ffrtmp.tls.identity import ROLE_PREFIX, common_name, kind_and_role, validate_name
 
 CA_CERT: Final = "ca.crt"
 CA_KEY: Final = "ca.key"

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ffrtmp.worker.execution import DEFAULT_MIN_FREE_BYTES
+from ffrtmp.worker.runner import FFMPEG_NICE
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
@@ -23,6 +26,6 @@ class WorkerConfig:
     reconnect_max_s: float = 10.0
     cancel_grace_s: float = 3.0
     # Jobs writing under output_root are refused (transiently) below this much free.
-    min_free_disk_bytes: int = 1 << 30
-    ffmpeg_nice: int = 5  # for jobs that set no nice level of their own
+    min_free_disk_bytes: int = DEFAULT_MIN_FREE_BYTES
+    ffmpeg_nice: int = FFMPEG_NICE  # for jobs that set no nice level of their own
     allow_raw_args: bool = False  # run jobs that carry raw ffmpeg arguments

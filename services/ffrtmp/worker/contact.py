@@ -11,14 +11,16 @@ drift. Only durations are compared, never two clocks' readings.
 
 from __future__ import annotations
 
+from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
+
 FENCE_FRACTION = 0.75
 KEEP_SENT = 64
 
 
 class Contact:
     def __init__(self) -> None:
-        self.interval = 30.0
-        self.timeout = 120.0
+        self.interval = HEARTBEAT_INTERVAL_S
+        self.timeout = HEARTBEAT_TIMEOUT_S
         self.last: float | None = None  # send time of the last acknowledged message
         self._seq = 0
         self._sent: dict[int, float] = {}

@@ -14,7 +14,9 @@ from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.sizes import parse_size
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.daemon import Worker
+from ffrtmp.worker.execution import DEFAULT_MIN_FREE_BYTES
 from ffrtmp.worker.ffmpeg import FfmpegNotFound
+from ffrtmp.worker.runner import FFMPEG_NICE
 
 log = logging.getLogger("ffrtmp.worker")
 
@@ -78,11 +80,17 @@ def parser() -> argparse.ArgumentParser:
     f(
         p,
         "--min-free-disk",
-        default=1 << 30,
+        default=DEFAULT_MIN_FREE_BYTES,
         type=parse_size,
         help="refuse jobs writing under --output-root when less is free (e.g. 512M, 0 disables)",
     )
-    f(p, "--ffmpeg-nice", default=5, type=int, help="nice level of jobs that set none (0-19)")
+    f(
+        p,
+        "--ffmpeg-nice",
+        default=FFMPEG_NICE,
+        type=int,
+        help="nice level of jobs that set none (0-19)",
+    )
     f(
         p,
         "--allow-raw-args",

@@ -16,7 +16,7 @@ _BITRATE = re.compile(r"^\s*([0-9.]+)\s*([kmg]?)bits/s\s*$", re.IGNORECASE)
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
 
 
-def bitrate_bps(text: str) -> float | None:
+def stats_bitrate_bps(text: str) -> float | None:
     """ffmpeg's "1234.5kbits/s" in bits per second; None for "N/A" or nothing."""
     m = _BITRATE.match(text or "")
     if m is None:
@@ -53,7 +53,7 @@ class WorkerMetrics:
     def progress(self, job_id: str, p: ProgressInfo) -> None:
         self.fps.labels(job_id).set(p.fps)
         self.speed.labels(job_id).set(p.speed)
-        bps = bitrate_bps(p.bitrate)
+        bps = stats_bitrate_bps(p.bitrate)
         if bps is not None:
             self.bitrate.labels(job_id).set(bps)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.tls import pki
 
-log = logging.getLogger("ffrtmp.master.certs")
+log = logging.getLogger(__name__)
 
 
 def _seconds_left(path: Path) -> float:

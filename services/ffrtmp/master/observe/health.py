@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.storage.store import Store
 
-log = logging.getLogger("ffrtmp.master.observe.health")
+log = logging.getLogger(__name__)
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 

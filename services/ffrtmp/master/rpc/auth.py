@@ -19,16 +19,14 @@ from typing import Any
 
 import grpc
 from cryptography import x509
-from grpc import aio
 
 from ffrtmp.core.authz import SYSTEM, Actor, authorize
 from ffrtmp.core.errors import ResourceExhausted, Unauthenticated
 from ffrtmp.core.ratelimit import RateLimiter
 from ffrtmp.master.rpc.apikeys import ApiKeys
-from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
+from ffrtmp.master.rpc.handlers import CachingInterceptor, Ctx, rebuild
 from ffrtmp.tls.identity import PEM_KEY, identity_from_auth_context
 
-Ctx = aio.ServicerContext[Any, Any]
 _CURRENT: ContextVar[Actor] = ContextVar("ffrtmp_actor", default=SYSTEM)
 WATCH = "/ffrtmp.v1.JobService/WatchJob"
 UNLIMITED = ("/ffrtmp.v1.WorkerService/", "/grpc.health.v1.Health/")

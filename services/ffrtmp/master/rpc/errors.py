@@ -18,7 +18,7 @@ from grpc import aio
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
 
-log = logging.getLogger("ffrtmp.master.rpc.errors")
+log = logging.getLogger(__name__)
 
 
 def status_of(exc: FfrtmpError) -> grpc.StatusCode:

@@ -17,7 +17,7 @@ from ffrtmp.master.scheduling.dispatch import RESERVED
 from ffrtmp.master.scheduling.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
 from ffrtmp.master.scheduling.state import State, now_ms
 
-log = logging.getLogger("ffrtmp.master.scheduling.scheduler")
+log = logging.getLogger(__name__)
 
 
 def _offers(caps: dict[str, object]) -> frozenset[str]:

@@ -33,7 +33,7 @@ from ffrtmp.master.storage.store import Store
 
 __all__ = ["QueueStats", "RunResult", "Scheduler"]
 
-log = logging.getLogger("ffrtmp.master.scheduling.scheduler")
+log = logging.getLogger(__name__)
 
 WAITING = frozenset({JobState.QUEUED, JobState.RETRY_WAIT})
 

@@ -21,7 +21,7 @@ from ffrtmp.master.scheduling.watch import ChangeFeed
 from ffrtmp.master.storage.rows import Before
 from ffrtmp.master.storage.store import QUEUE_CLASSES, Change, Store, decode_needs
 
-log = logging.getLogger("ffrtmp.master.scheduling.scheduler")
+log = logging.getLogger(__name__)
 
 Fields = tuple[tuple[str, object], ...]
 

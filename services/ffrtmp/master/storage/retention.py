@@ -17,7 +17,7 @@ from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.storage.sqlite_file import incremental_vacuum
 from ffrtmp.master.storage.store import Store
 
-log = logging.getLogger("ffrtmp.master.storage.retention")
+log = logging.getLogger(__name__)
 
 TERMINAL = (int(JobState.SUCCEEDED), int(JobState.FAILED), int(JobState.CANCELED))
 BATCH = 500

@@ -28,7 +28,7 @@ from ffrtmp.master.storage.rows import (
     spec_json,
 )
 
-log = logging.getLogger("ffrtmp.master.storage.store")
+log = logging.getLogger(__name__)
 Observer = Callable[[Before, JobState, int, str, int], None]
 
 __all__ = ["Change", "Store", "_apply_change", "decode_needs", "encode_needs"]

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
-
-from grpc import aio
 
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.master.rpc.apikeys import ApiKey, ApiKeys
 from ffrtmp.master.rpc.auth import current_actor
+from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.state import now_ms
 from ffrtmp.master.storage.store import Store
 from ffrtmp.v1 import admin_pb2, admin_pb2_grpc
-
-Ctx = aio.ServicerContext[Any, Any]
 
 
 def _key_pb(k: ApiKey) -> admin_pb2.ApiKey:

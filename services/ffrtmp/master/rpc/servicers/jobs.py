@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from typing import Any
-
-from grpc import aio
 
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.master.rpc import convert
 from ffrtmp.master.rpc.auth import current_actor
+from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.v1 import jobs_pb2, jobs_pb2_grpc
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
-Ctx = aio.ServicerContext[Any, Any]
 
 
 def _job_id(value: str) -> str:

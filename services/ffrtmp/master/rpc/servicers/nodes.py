@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from grpc import aio
-
 from ffrtmp.core.errors import InvalidArgument, NotFound
 from ffrtmp.master.rpc import convert
 from ffrtmp.master.rpc.auth import current_actor
+from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.v1 import nodes_pb2, nodes_pb2_grpc
-
-Ctx = aio.ServicerContext[Any, Any]
 
 
 def _node_id(value: str) -> str:

@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from grpc import aio
 
 from ffrtmp.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from ffrtmp.master.rpc import convert
+from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.scheduling.sessions import (
     AbortCmd,
@@ -32,8 +32,7 @@ from ffrtmp.master.scheduling.sessions import (
 from ffrtmp.tls.identity import identity_from_auth_context
 from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
 
-log = logging.getLogger("ffrtmp.master.worker")
-Ctx = aio.ServicerContext[Any, Any]
+log = logging.getLogger(__name__)
 
 MAX_LIST = 1024
 MAX_LABELS = 64
