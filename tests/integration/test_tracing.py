@@ -5,7 +5,6 @@ with the SDK's in-memory exporter, master and worker in this process."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -26,7 +25,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from ffrtmp.master.config import MasterConfig
-from ffrtmp.master.scheduling.sessions import AssignCmd
 from ffrtmp.master.server import Master
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
@@ -36,7 +34,6 @@ from tests.helpers.cluster import make_certs
 
 EXPORTER = InMemorySpanExporter()
 CURRENT: dict[str, Master] = {}
-ASSIGN_CARRIES_TRACE = "trace_context" in {f.name for f in dataclasses.fields(AssignCmd)}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -131,9 +128,6 @@ async def test_rpc_and_lifecycle_spans_join_the_callers_trace(traced_job: dict[s
     assert wait.end_time <= attempt.start_time + 1_000_000  # ms precision of the store
 
 
-@pytest.mark.skipif(
-    not ASSIGN_CARRIES_TRACE, reason="the scheduler does not yet put trace_context in Assign"
-)
 async def test_worker_run_span_is_a_child_of_the_submit(traced_job: dict[str, Any]) -> None:
     (submit,) = _by_name("ffrtmp.v1.JobService/SubmitJob")
     (run,) = _by_name("job.run")
@@ -144,26 +138,8 @@ async def test_worker_run_span_is_a_child_of_the_submit(traced_job: dict[str, An
     assert run.attributes["job.outcome"] == "succeeded"
 
 
-@pytest.fixture
-def assign_with_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stands in for the scheduler's part (copying the job's submit context into
-    Assign), to test the worker's part and the master's per-job registry."""
-    from ffrtmp.master.rpc.servicers import worker as servicer
-
-    real = servicer._command_pb
-
-    def command_pb(cmd: Any) -> Any:
-        msg = real(cmd)
-        if isinstance(cmd, AssignCmd):
-            msg.assign.trace_context.update(CURRENT["master"].traces.carrier(cmd.lease.job_id))
-        return msg
-
-    monkeypatch.setattr(servicer, "_command_pb", command_pb)
-
-
-async def test_worker_joins_the_trace_context_sent_in_assign(
-    assign_with_trace: None, traced_job: dict[str, Any]
-) -> None:
+async def test_worker_joins_the_trace_context_sent_in_assign(traced_job: dict[str, Any]) -> None:
+    # The real dispatch puts the submit's context in Assign; nothing is patched in.
     (submit,) = _by_name("ffrtmp.v1.JobService/SubmitJob")
     (run,) = _by_name("job.run")
     assert run.parent is not None and run.parent.span_id == submit.context.span_id

@@ -1,4 +1,5 @@
-"""A typed async client for the master's JobService and NodeService."""
+"""A typed async client for the master's JobService, NodeService and AdminService:
+mutual TLS, an optional API key, and retries of UNAVAILABLE calls with backoff."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """`ffrtmp_certificate_expiry_seconds`: how long the master's own certificate
 and its CA stay valid, computed at scrape time from the files on disk, so a
-rotated certificate (picked up at the next restart) and plain passing time both
-show without any timer."""
+rotated certificate (reloaded on SIGHUP) and plain passing time both show
+without any timer."""
 
 from __future__ import annotations
 
