@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -226,6 +227,12 @@ async def test_probe_capabilities_on_the_real_binary() -> None:
     assert "aac" in caps.encoders
     assert 1 <= caps.cpu_threads <= (os.cpu_count() or 1)
     assert caps.ram_bytes > 64 * 1024 * 1024
-    assert caps.ffmpeg_version.startswith("ffmpeg version")
+    # The short version ("5.1.6", "9.0.2"), not the banner.
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)?", caps.ffmpeg_version), caps.ffmpeg_version
+    f = caps.features
+    assert f.version.short == caps.ffmpeg_version and f.stats_period
+    assert {"scale", "format", "split", "hwupload"} <= f.filters
+    assert {"file", "pipe", "rtmp", "http"} <= f.protocols
+    assert {"out_time_us", "speed", "progress"} <= f.progress_keys
     assert caps.gpus == len(glob.glob("/dev/nvidia[0-9]*"))  # devices, not nvidiactl
     assert all(" " not in name for name in caps.hwaccels)

@@ -11,6 +11,7 @@ import pytest
 
 from ffrtmp.core.argv import build_argv, lavfi_source, output_muxer, select_encoder
 from ffrtmp.core.errors import InvalidArgument
+from ffrtmp.core.ffmpeg_build import FfmpegFeatures
 from ffrtmp.core.model import JobSpec, Rendition
 from ffrtmp.core.sizes import bitrate_bps
 
@@ -52,7 +53,7 @@ def flag(argv: list[str], name: str) -> str | None:
 def test_file_job_full_argv() -> None:
     assert argv_of(FILE_SPEC, "/out/a.mp4") == [
         *["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats"],
-        *["-progress", "pipe:1", "-loglevel", "info"],
+        *["-progress", "pipe:1", "-loglevel", "info", "-stats_period", "0.5"],
         *["-i", "/in/a.mov"],
         *["-c:v", "libx264", "-preset", "veryfast", "-b:v", "2500k"],
         *["-vf", "scale=1280:720", "-r", "30", "-pix_fmt", "yuv420p"],
@@ -64,7 +65,7 @@ def test_file_job_full_argv() -> None:
 def test_synthetic_job_full_argv() -> None:
     assert argv_of(SYNTH_SPEC, "/out/a.mp4", threads=2) == [
         *["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats"],
-        *["-progress", "pipe:1", "-loglevel", "info"],
+        *["-progress", "pipe:1", "-loglevel", "info", "-stats_period", "0.5"],
         *["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10"],
         *["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
         *["-c:v", "libx264", "-preset", "veryfast", "-b:v", "2500k"],
@@ -78,7 +79,7 @@ def test_synthetic_job_full_argv() -> None:
 def test_live_job_full_argv() -> None:
     assert argv_of(LIVE_SPEC) == [
         *["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats"],
-        *["-progress", "pipe:1", "-loglevel", "info"],
+        *["-progress", "pipe:1", "-loglevel", "info", "-stats_period", "0.5"],
         *["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"],
         *["-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
         *["-c:v", "libx264", "-preset", "veryfast", "-b:v", "10000k"],
@@ -253,7 +254,7 @@ HLS_SPEC = replace(
 def test_hls_ladder_full_argv() -> None:
     assert argv_of(HLS_SPEC, "/out/.show.j-1.partial.hls") == [
         *["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats"],
-        *["-progress", "pipe:1", "-loglevel", "info"],
+        *["-progress", "pipe:1", "-loglevel", "info", "-stats_period", "0.5"],
         # The synthetic source takes the largest rendition's size.
         *["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10"],
         *["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
@@ -367,3 +368,16 @@ def test_live_pull_is_not_paced_again() -> None:
     spec = replace(LIVE_SPEC, input=url)
     argv = build_argv("ffmpeg", spec, input_url=url, output_url="rtmp://o/l/k", encoder="libx264")
     assert "-re" not in argv
+
+
+@pytest.mark.parametrize(
+    ("stats_period", "expected"), [(True, ["-stats_period", "0.5"]), (False, [])]
+)
+def test_stats_period_only_where_the_build_has_it(stats_period: bool, expected: list[str]) -> None:
+    features = FfmpegFeatures(stats_period=stats_period)
+    argv = build_argv(
+        "ffmpeg", SYNTH_SPEC, input_url="", output_url="o.mp4", encoder="libx264", features=features
+    )
+    at = argv.index("-loglevel") + 2
+    assert argv[at : at + len(expected)] == expected
+    assert ("-stats_period" in argv) is stats_period

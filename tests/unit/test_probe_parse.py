@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ffrtmp.worker.probe import parse_encoders, parse_hwaccels, parse_meminfo, parse_version
+from ffrtmp.worker.probe import parse_encoders, parse_hwaccels, parse_meminfo
 
 ENCODERS = """\
 Encoders:
@@ -78,21 +78,6 @@ def test_parse_encoders(text: str, expected: tuple[str, ...]) -> None:
 )
 def test_parse_hwaccels(text: str, expected: tuple[str, ...]) -> None:
     assert parse_hwaccels(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (
-            "ffmpeg version n9.0.2 Copyright (c) 2000-2026 the FFmpeg developers\nbuilt with gcc",
-            "ffmpeg version n9.0.2 Copyright (c) 2000-2026 the FFmpeg developers",
-        ),
-        ("\n  ffmpeg version 6.1\n", "ffmpeg version 6.1"),
-        ("", ""),
-    ],
-)
-def test_parse_version(text: str, expected: str) -> None:
-    assert parse_version(text) == expected
 
 
 @pytest.mark.parametrize(

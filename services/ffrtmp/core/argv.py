@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ffrtmp.core import encoders
 from ffrtmp.core.encoders import select_encoder
+from ffrtmp.core.ffmpeg_build import STATS_PERIOD_S, FfmpegFeatures
 from ffrtmp.core.model import JobSpec, Rendition
 from ffrtmp.core.outputs import (
     FASTSTART_MUXERS,
@@ -72,15 +73,22 @@ def build_argv(
     encoder: str,
     threads: int = 0,
     has_audio: bool = True,
+    features: FfmpegFeatures | None = None,
 ) -> list[str]:
     """The full argv. `input_url` is ignored for synthetic (lavfi:) inputs; for an HLS
     output `output_url` is the directory to write into; `has_audio` says whether a
     real input carries audio, which an HLS ladder must map explicitly. A spec whose
-    audio codec is "none" gets no audio track (and a synthetic one no tone)."""
+    audio codec is "none" gets no audio track (and a synthetic one no tone).
+    `features` is what the worker's probe found in the binary (None: the supported
+    baseline); the argv uses only what it has."""
+    features = features or FfmpegFeatures()
     audio = spec.audio_codec != "none" and (has_audio or is_synthetic(spec))
     # -nostats with -progress: machine-readable progress on stdout, a clean log on stderr.
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-nostats"]
     argv += ["-progress", "pipe:1", "-loglevel", "info"]
+    if features.stats_period:
+        # The cadence the ETA's pace is measured at, whatever the build's default.
+        argv += ["-stats_period", _num(STATS_PERIOD_S)]
     argv += encoders.hw_device_args(encoder)
     argv += _inputs(spec, input_url, audio)
     kind = output_kind(spec.output, spec.live)

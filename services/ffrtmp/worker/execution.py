@@ -19,10 +19,12 @@ from pathlib import Path
 from ffrtmp.core.argv import build_argv, is_synthetic
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
+from ffrtmp.core.ffmpeg_build import FfmpegFeatures
 from ffrtmp.core.model import JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
 from ffrtmp.worker.output_probe import probe_output
 from ffrtmp.worker.paths import JobIO, PathRefused, resolve_io
+from ffrtmp.worker.probe import features_of
 from ffrtmp.worker.runner import FFMPEG_NICE, FfmpegRun, RunResult
 from ffrtmp.worker.staging import PARTIAL_GLOB, Staged, free_bytes, partial_path, sweep_partials
 
@@ -75,6 +77,18 @@ class Environment:
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
     nice: int = FFMPEG_NICE  # for jobs that do not set their own
     allow_raw_args: bool = False
+    # What the worker's probe found in the binary; None: look it up by path.
+    features: FfmpegFeatures | None = None
+
+
+def check_protocols(features: FfmpegFeatures, *urls: str) -> None:
+    """Refuse a run whose input or output needs a protocol this build lacks
+    (transiently: another worker's build may have it)."""
+    for url in urls:
+        missing = features.missing_protocol(url)
+        if missing is not None:
+            short = features.version.short
+            raise Refused(f"this worker's ffmpeg {short} has no {missing} protocol")
 
 
 def check_free_space(root: Path, minimum: int) -> None:
@@ -155,6 +169,8 @@ class Execution:
             rtmp_base=env.rtmp_base,
         )
         encoder = select_encoder(spec.codec, env.encoders)
+        features = env.features or features_of(env.ffmpeg)
+        check_protocols(features, io.input_url, io.output_url)
         staged = None
         if io.output_path is not None:
             check_free_space(env.output_root, env.min_free_bytes)
@@ -175,6 +191,7 @@ class Execution:
             output_url=io.output_url if staged is None else str(staged.partial),
             encoder=encoder,
             has_audio=has_audio,
+            features=features,
         )
 
         def progress(p: ProgressInfo) -> None:

@@ -10,6 +10,11 @@ class FfmpegNotFound(FileNotFoundError):
     """No usable ffmpeg; the message says where we looked."""
 
 
+class FfmpegUnsupported(FfmpegNotFound):
+    """An ffmpeg too old, or lacking what every job needs; the message names the
+    version found, the minimum and --ffmpeg."""
+
+
 def find_ffmpeg(explicit: str | None = None) -> str:
     """An explicit path (or name on PATH) > `ffmpeg` on PATH > the imageio-ffmpeg binary.
 

@@ -10,9 +10,17 @@ import asyncio
 import glob
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ffrtmp.core.encoders import hw_device, hw_device_args
+from ffrtmp.core.ffmpeg_build import (
+    FfmpegFeatures,
+    missing_features,
+    parse_version,
+    unsupported_reason,
+)
+from ffrtmp.worker.features import probe_features
+from ffrtmp.worker.ffmpeg import FfmpegUnsupported
 
 PROBE_TIMEOUT_S = 15.0
 
@@ -29,8 +37,13 @@ class Capabilities:
     hwaccels: tuple[str, ...]
     cpu_threads: int
     ram_bytes: int
-    ffmpeg_version: str
+    ffmpeg_version: str  # short: "5.1.6", "N-112345-gabc"
     gpus: int
+    features: FfmpegFeatures = field(default_factory=FfmpegFeatures)
+
+
+# What each probed binary offers, for the runs that use it (see features_of).
+_PROBED: dict[str, FfmpegFeatures] = {}
 
 
 def parse_encoders(text: str) -> tuple[str, ...]:
@@ -65,14 +78,6 @@ def parse_hwaccels(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def parse_version(text: str) -> str:
-    """The first line of `ffmpeg -version`, e.g. "ffmpeg version n7.1 Copyright ..."."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
 def parse_meminfo(text: str) -> int | None:
     """MemTotal of /proc/meminfo in bytes."""
     match = re.search(r"^MemTotal:\s+(\d+)\s*kB", text, re.MULTILINE)
@@ -80,19 +85,40 @@ def parse_meminfo(text: str) -> int | None:
 
 
 async def probe_capabilities(ffmpeg: str) -> Capabilities:
-    encoders, hwaccels, version = await asyncio.gather(
+    """What this host offers; FfmpegUnsupported when the binary is too old or
+    lacks something every job needs (the worker must not start with it)."""
+    version = parse_version(await _run(ffmpeg, "-version"))
+    reason = unsupported_reason(version, ffmpeg)
+    if reason is not None:
+        raise FfmpegUnsupported(reason)
+    encoders, hwaccels = await asyncio.gather(
         _run(ffmpeg, "-hide_banner", "-encoders"),
         _run(ffmpeg, "-hide_banner", "-hwaccels"),
-        _run(ffmpeg, "-version"),
     )
+    listed = parse_encoders(encoders)
+    features = await probe_features(lambda *a: _run(ffmpeg, *a), version, listed)
+    missing = missing_features(features)
+    if missing:
+        raise FfmpegUnsupported(
+            f"{ffmpeg} (ffmpeg {version.short}) lacks {', '.join(missing)}; "
+            "point the worker at a complete build with --ffmpeg PATH (FFRTMP_FFMPEG)"
+        )
+    _PROBED[ffmpeg] = features
     return Capabilities(
-        encoders=await verify_hardware(ffmpeg, parse_encoders(encoders)),
+        encoders=await verify_hardware(ffmpeg, listed),
         hwaccels=parse_hwaccels(hwaccels),
         cpu_threads=cpu_threads(),
         ram_bytes=ram_bytes(),
-        ffmpeg_version=parse_version(version),
+        ffmpeg_version=version.short,
         gpus=gpu_count(),
+        features=features,
     )
+
+
+def features_of(ffmpeg: str) -> FfmpegFeatures:
+    """What the worker's probe found in this binary; the supported baseline for one
+    it never probed (a tool or test running ffmpeg directly)."""
+    return _PROBED.get(ffmpeg, FfmpegFeatures())
 
 
 # Encoders that need a device. ffmpeg lists every one it was built with, whether or

@@ -79,6 +79,7 @@ class FfmpegRun:
         self._wait_lock = asyncio.Lock()
         # Progress hand-off between the stdout reader and the notifier (latest wins).
         self._pending: ProgressInfo | None = None
+        self._delivered: ProgressInfo | None = None  # the last report handed on
         self._wake = asyncio.Event()
         self._flush = asyncio.Event()
 
@@ -118,6 +119,11 @@ class FfmpegRun:
                 for task in late:
                     task.cancel()
                 self._result = self._summarize(exit_code)
+                if self._result.outcome is Outcome.SUCCEEDED:
+                    # Some releases' last block stops short of the end (see progress.py).
+                    final = self._parser.finish()
+                    if final != self._delivered:
+                        await self._deliver(final)
             return self._result
 
     async def cancel(self, grace: float = 3.0) -> None:
@@ -208,9 +214,10 @@ class FfmpegRun:
 
     async def _read_progress(self, stream: asyncio.StreamReader) -> None:
         parser = self._parser
+        clock = asyncio.get_running_loop().time
         try:
             async for line in _lines(stream):
-                info = parser.feed(line)
+                info = parser.feed(line, clock())
                 if info is not None:
                     self._pending = info
                     self._wake.set()
@@ -256,6 +263,7 @@ class FfmpegRun:
                 return
 
     async def _deliver(self, info: ProgressInfo) -> None:
+        self._delivered = info
         try:
             result = self._on_progress(info)
             if inspect.isawaitable(result):
