@@ -8,6 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cluster import Cluster, running_cluster
+from tests.helpers.media import SETTING, build_name, ffmpeg_under_test
+
+
+def pytest_report_header() -> str:
+    # Which build every ffmpeg run and worker of this session uses.
+    return f"ffmpeg: {build_name()} ({ffmpeg_under_test()}; choose with {SETTING})"
 
 
 @pytest.fixture(scope="module")

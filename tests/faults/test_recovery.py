@@ -12,9 +12,9 @@ import pytest
 from grpc import aio
 
 from ffrtmp.v1 import common_pb2, worker_pb2, worker_pb2_grpc
-from ffrtmp.worker.ffmpeg import find_ffmpeg
 from tests.faults.common import TERMINAL, event_states, metrics, wait_job
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.media import ffmpeg_under_test
 from tests.helpers.rtmp import RtmpReceiver, free_port
 
 SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED
@@ -118,7 +118,7 @@ async def test_retry_job_requeues_a_failed_job(cluster: Cluster) -> None:
 
         subprocess.run(
             [
-                find_ffmpeg(),
+                ffmpeg_under_test(),
                 "-v",
                 "error",
                 "-f",

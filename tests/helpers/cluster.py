@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ffrtmp.client import Client
 from ffrtmp.tls import pki
+from tests.helpers.media import ffmpeg_under_test
 
 READY = re.compile(r"ffrtmp-master ready port=(\d+) metrics_port=(\d+)")
 
@@ -192,12 +193,16 @@ class Cluster:
             str(out),
             "--input-root",
             str(self.root / "inputs"),
+            # The build FFRTMP_TEST_FFMPEG chose; a test's own --ffmpeg comes later and wins.
+            "--ffmpeg",
+            ffmpeg_under_test(),
             *extra,
         ]
         (self.root / "inputs").mkdir(exist_ok=True)
         proc = Proc(args, self.root / f"worker-{name}.log")
         self.workers[name] = proc
-        proc.wait_for(r"ffrtmp-worker ready")
+        # Generous: the start-up probe runs several ffmpeg calls, slow on a busy host.
+        proc.wait_for(r"ffrtmp-worker ready", timeout=60)
         return proc
 
     def output_dir(self, name: str) -> Path:

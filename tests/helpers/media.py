@@ -1,13 +1,68 @@
-"""Inspect media files that tests produce, with the same ffmpeg the worker uses."""
+"""Which ffmpeg the tests run, and helpers that inspect the media they produce.
+
+One setting chooses the build for the whole run, the helpers here and every worker
+the tests start (through --ffmpeg): FFRTMP_TEST_FFMPEG=bundled (the default: the
+imageio-ffmpeg static build), system (the `ffmpeg` on PATH, e.g. the distribution's)
+or a path to any other binary.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ffrtmp.worker.ffmpeg import find_ffmpeg
+from ffrtmp.core.ffmpeg_build import parse_version
+from ffrtmp.worker.probe import parse_encoders
+
+SETTING = "FFRTMP_TEST_FFMPEG"
+
+
+@functools.cache
+def ffmpeg_under_test() -> str:
+    """The binary FFRTMP_TEST_FFMPEG names; an error, not a skip, when it is absent:
+    a run asked to test a build must not pass without it."""
+    choice = os.environ.get(SETTING, "").strip() or "bundled"
+    if choice == "bundled":
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    found = shutil.which("ffmpeg" if choice == "system" else choice)
+    if found is None:
+        raise RuntimeError(f"{SETTING}={choice}: no such ffmpeg (apt-get install ffmpeg?)")
+    return found
+
+
+@functools.cache
+def build_name() -> str:
+    """How skip reasons and the report header name the build, e.g. "system ffmpeg 5.1.6"."""
+    choice = os.environ.get(SETTING, "").strip() or "bundled"
+    kind = choice if choice in ("bundled", "system") else "custom"
+    text = subprocess.run(
+        [ffmpeg_under_test(), "-version"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    return f"{kind} ffmpeg {parse_version(text).short}"
+
+
+@functools.cache
+def encoders_under_test() -> frozenset[str]:
+    text = subprocess.run(
+        [ffmpeg_under_test(), "-hide_banner", "-encoders"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    return frozenset(parse_encoders(text))
+
+
+def lacks(what: str) -> str:
+    """A skip reason naming the build: "system ffmpeg 5.1.6 has no libkvazaar"."""
+    return f"{build_name()} has no {what}"
 
 # "  Duration: 00:00:02.00, start: ..." and "Stream #0:0[0x1](und): Video: h264 (...), ..., 320x240"
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -26,7 +81,7 @@ def probe_media(path: Path | str, ffmpeg: str | None = None) -> MediaInfo:
     """Width, height, duration and codec of the first video stream (`ffmpeg -i` header)."""
     # ffmpeg -i without an output exits 1 by design; the header on stderr is what we want.
     result = subprocess.run(
-        [ffmpeg or find_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)],
+        [ffmpeg or ffmpeg_under_test(), "-hide_banner", "-nostdin", "-i", str(path)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -49,7 +104,10 @@ def probe_media(path: Path | str, ffmpeg: str | None = None) -> MediaInfo:
 def decode_errors(path: Path | str, ffmpeg: str | None = None) -> str:
     """Decode every frame; "" when the file decodes cleanly, else ffmpeg's complaints."""
     result = subprocess.run(
-        [ffmpeg or find_ffmpeg(), "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        [
+            *[ffmpeg or ffmpeg_under_test(), "-nostdin", "-v", "error"],
+            *["-i", str(path), "-f", "null", "-"],
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -75,7 +133,7 @@ class AudioInfo:
 def probe_audio(path: Path | str, ffmpeg: str | None = None) -> AudioInfo | None:
     """Codec, sample rate and layout of the first audio stream; None without one."""
     result = subprocess.run(
-        [ffmpeg or find_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)],
+        [ffmpeg or ffmpeg_under_test(), "-hide_banner", "-nostdin", "-i", str(path)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -89,7 +147,7 @@ def keyframe_count(path: Path | str, ffmpeg: str | None = None) -> int:
     """How many keyframes the first video stream has: decode only those and count."""
     result = subprocess.run(
         [
-            *[ffmpeg or find_ffmpeg(), "-nostdin", "-v", "error", "-skip_frame", "nokey"],
+            *[ffmpeg or ffmpeg_under_test(), "-nostdin", "-v", "error", "-skip_frame", "nokey"],
             *["-i", str(path), "-map", "0:v:0", "-progress", "pipe:1", "-f", "null", "-"],
         ],
         capture_output=True,

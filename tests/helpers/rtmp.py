@@ -6,7 +6,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from ffrtmp.worker.ffmpeg import find_ffmpeg
+from tests.helpers.media import ffmpeg_under_test
 
 
 def free_port() -> int:
@@ -23,7 +23,7 @@ class RtmpReceiver:
         self.out = out
         self.proc = subprocess.Popen(
             [
-                find_ffmpeg(),
+                ffmpeg_under_test(),
                 "-hide_banner",
                 "-nostdin",
                 "-loglevel",

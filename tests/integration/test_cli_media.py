@@ -7,7 +7,12 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from tests.helpers.cluster import Cluster
+
+# Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
+pytestmark = pytest.mark.media
 
 
 def cli_json(cluster: Cluster, *args: str) -> tuple[int, Any, str]:

@@ -14,6 +14,9 @@ from ffrtmp.v1 import common_pb2
 from tests.helpers.cluster import Cluster
 from tests.helpers.media import decode_errors, probe_media
 
+# Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
+pytestmark = pytest.mark.media
+
 SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED
 
 

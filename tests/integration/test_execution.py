@@ -15,13 +15,15 @@ import pytest
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo, Rendition
 from ffrtmp.worker.execution import Environment, Execution, Report
-from ffrtmp.worker.ffmpeg import find_ffmpeg
 from ffrtmp.worker.probe import parse_encoders
 from ffrtmp.worker.runner import FfmpegRun
 from ffrtmp.worker.staging import Staged, partial_dir, sweep_partials
-from tests.helpers.media import decode_errors, probe_media
+from tests.helpers.media import decode_errors, ffmpeg_under_test, lacks, probe_media
 
-FFMPEG = find_ffmpeg(os.environ.get("FFRTMP_FFMPEG"))
+# Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
+pytestmark = pytest.mark.media
+
+FFMPEG = ffmpeg_under_test()
 ENCODERS = parse_encoders(
     subprocess.run(
         [FFMPEG, "-hide_banner", "-encoders"], capture_output=True, text=True, check=True
@@ -222,7 +224,7 @@ def test_translated_flags_are_accepted(
     tmp_path: Path, family: str, encoder: str, live: bool
 ) -> None:
     if encoder not in ENCODERS:
-        pytest.skip(f"this ffmpeg has no {encoder}")
+        pytest.skip(lacks(encoder))
     spec = replace(SPEC, codec=encoder, live=live, duration_s=0.5, preset="veryfast")
     out = tmp_path / ("o.webm" if family == "vp9" else "o.mkv")
     argv = build_argv(FFMPEG, spec, input_url="", output_url=str(out), encoder=encoder)

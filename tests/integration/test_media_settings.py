@@ -10,14 +10,24 @@ import pytest
 
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.spec import RawSpec, resolve
-from ffrtmp.worker.ffmpeg import find_ffmpeg
-from tests.helpers.media import AudioInfo, decode_errors, keyframe_count, probe_audio, probe_media
+from tests.helpers.media import (
+    AudioInfo,
+    decode_errors,
+    ffmpeg_under_test,
+    keyframe_count,
+    probe_audio,
+    probe_media,
+)
+
+# Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
+pytestmark = pytest.mark.media
 
 
 def encode(tmp_path: Path, name: str, **fields: object) -> Path:
     spec = resolve(RawSpec(scenario="test", output=name, duration_s=4, **fields))  # type: ignore[arg-type]
     out = tmp_path / name
-    argv = build_argv(find_ffmpeg(), spec, input_url="", output_url=str(out), encoder="libx264")
+    ffmpeg = ffmpeg_under_test()
+    argv = build_argv(ffmpeg, spec, input_url="", output_url=str(out), encoder="libx264")
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert decode_errors(out) == ""

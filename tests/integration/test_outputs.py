@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from ffrtmp.v1 import common_pb2, worker_pb2
-from ffrtmp.worker.ffmpeg import find_ffmpeg
 from ffrtmp.worker.main import parser as worker_parser
 from tests.helpers.cluster import Cluster, make_certs
-from tests.helpers.media import decode_errors, probe_media
+from tests.helpers.media import decode_errors, ffmpeg_under_test, probe_media
 from tests.helpers.rtmp import RtmpReceiver, free_port
+
+# Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
+pytestmark = pytest.mark.media
 
 SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED
 TINY = {"scenario": "test", "width": 160, "height": 120, "fps": 10, "bitrate": "200k"}
@@ -121,7 +123,7 @@ def clip(tmp_path: Path) -> Path:
     path = tmp_path / "clip.mp4"
     subprocess.run(
         [
-            *[find_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y"],
+            *[ffmpeg_under_test(), "-hide_banner", "-nostdin", "-v", "error", "-y"],
             *["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10"],
             *["-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000"],
             *["-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"],
@@ -168,7 +170,10 @@ async def test_http_input_to_hls_keeps_its_audio(cluster: Cluster, http_base: st
     directory = Path(job.output).parent
     ts = sorted(directory.glob("master_0_*.ts"))[0]
     header = subprocess.run(
-        [find_ffmpeg(), "-hide_banner", "-i", str(ts)], capture_output=True, text=True, check=False
+        [ffmpeg_under_test(), "-hide_banner", "-i", str(ts)],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stderr
     assert "Audio: aac" in header and "Video: h264" in header
 
@@ -178,7 +183,7 @@ async def test_rtmp_pull_input(cluster: Cluster, tmp_path: Path) -> None:
     url = f"rtmp://127.0.0.1:{free_port()}/live/src"
     source = subprocess.Popen(
         [
-            *[find_ffmpeg(), "-hide_banner", "-nostdin", "-v", "warning", "-re"],
+            *[ffmpeg_under_test(), "-hide_banner", "-nostdin", "-v", "warning", "-re"],
             *["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10", "-t", "3"],
             *["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"],
             *["-f", "flv", "-listen", "1", "-timeout", "60", url],

@@ -6,10 +6,14 @@ import asyncio
 from pathlib import Path
 
 import psutil
+import pytest
 
 from ffrtmp.v1 import common_pb2
 from tests.faults.common import TERMINAL, wait_job
 from tests.helpers.cluster import Cluster, make_certs
+
+# Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
+pytestmark = pytest.mark.media
 
 RUNNING, PAUSED = common_pb2.JOB_STATE_RUNNING, common_pb2.JOB_STATE_PAUSED
 

@@ -15,12 +15,14 @@ import pytest
 
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.model import JobSpec, Outcome, ProgressInfo
-from ffrtmp.worker.ffmpeg import find_ffmpeg
 from ffrtmp.worker.probe import probe_capabilities
 from ffrtmp.worker.runner import FfmpegRun
-from tests.helpers.media import decode_errors, probe_media
+from tests.helpers.media import decode_errors, ffmpeg_under_test, probe_media
 
-FFMPEG = find_ffmpeg(os.environ.get("FFRTMP_FFMPEG"))
+# Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
+pytestmark = pytest.mark.media
+
+FFMPEG = ffmpeg_under_test()
 SPEC = JobSpec(
     scenario="test",
     queue="default",

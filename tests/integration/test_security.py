@@ -318,10 +318,9 @@ async def test_sandbox_on_a_real_worker(tmp_path: Path) -> None:
         assert (done.state, done.node_id) == (common_pb2.JOB_STATE_SUCCEEDED, "trusting")
         import subprocess
 
-        from ffrtmp.worker.ffmpeg import find_ffmpeg
-        from tests.helpers.media import probe_media  # noqa: F401 - same ffmpeg as the worker
+        from tests.helpers.media import ffmpeg_under_test
 
-        head = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", done.output],
+        head = subprocess.run([ffmpeg_under_test(), "-hide_banner", "-i", done.output],
                               capture_output=True, text=True, check=False).stderr
         assert "raw-ok" in head
     finally:

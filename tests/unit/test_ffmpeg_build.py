@@ -10,6 +10,7 @@ from ffrtmp.core.ffmpeg_build import (
     FfmpegVersion,
     missing_features,
     parse_version,
+    short_version,
     unsupported_reason,
 )
 
@@ -106,3 +107,18 @@ def test_missing_features(change: dict[str, frozenset[str]], missing: list[str])
 def test_missing_protocol(url: str, missing: str | None) -> None:
     assert FULL.missing_protocol(url) == missing
     assert FfmpegFeatures().missing_protocol(url) is None  # nothing probed: no claim
+
+
+@pytest.mark.parametrize(
+    ("field", "shown"),
+    [
+        ("5.1.6", "5.1.6"),  # what current workers send
+        ("N-12345-gabc", "N-12345-gabc"),
+        # Workers from before sent the whole first line of `ffmpeg -version`.
+        ("ffmpeg version 5.1.6-0+deb12u1 Copyright (c) 2000-2024 the FFmpeg developers", "5.1.6"),
+        ("ffmpeg version n9.0.2-17-g2a571b6068-20260930 Copyright (c) 2000-2026", "9.0.2"),
+        ("", ""),
+    ],
+)
+def test_short_version(field: str, shown: str) -> None:
+    assert short_version(field) == shown

@@ -18,6 +18,7 @@ from ffrtmp.cli.media_output import (
     output_info_lines,
     spec_media_dict,
 )
+from ffrtmp.core.ffmpeg_build import short_version
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2
 
 
@@ -207,7 +208,7 @@ def nodes_table(nodes: Iterable[nodes_pb2.Node]) -> None:
             str(len(d["running_job_ids"])),
             str(d["cpu_threads"]),
             f"{d['ram_bytes'] / 2**30:.1f} GiB",
-            d["ffmpeg_version"][:40],
+            short_version(d["ffmpeg_version"]) or "-",
             d["last_seen_at"] or "-",
         )
     _console().print(t)

@@ -58,6 +58,14 @@ def parse_version(text: str) -> FfmpegVersion:
     return FfmpegVersion(_release_of_avutil(text), short)
 
 
+def short_version(text: str) -> str:
+    """What to show for a node's ffmpeg: already short from current workers, the
+    whole banner from older ones."""
+    if _BANNER.search(text):
+        return parse_version(text).short
+    return text.strip()[:SHORT_CHARS]
+
+
 def _release_of_avutil(text: str) -> tuple[int, int, int] | None:
     m = _AVUTIL.search(text)
     if m is None:

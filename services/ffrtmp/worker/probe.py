@@ -168,12 +168,34 @@ def test_encode_argv(ffmpeg: str, encoder: str) -> list[str]:
     ]
 
 
+# Device nodes an encoder family cannot work without on Linux: where none exists the
+# test encode is not even tried (each may take seconds on a busy host).
+DEVICE_NODES = {
+    "_nvenc": "/dev/nvidia[0-9]*",
+    "_vaapi": "/dev/dri/renderD*",
+    "_qsv": "/dev/dri/renderD*",
+    "_amf": "/dev/dri/renderD*",
+    "_v4l2m2m": "/dev/video*",
+}
+
+
+def device_missing(encoder: str) -> bool:
+    pattern = next((g for k, g in DEVICE_NODES.items() if encoder.endswith(k)), None)
+    return pattern is not None and not glob.glob(pattern)
+
+
 async def verify_hardware(ffmpeg: str, encoders: tuple[str, ...]) -> tuple[str, ...]:
     """The encoders, less the hardware ones whose tiny test encode fails here."""
     hardware = [e for e in encoders if is_hardware(e)]
-    results = await asyncio.gather(*(_encodes(ffmpeg, e) for e in hardware))
+    results = await asyncio.gather(
+        *(_absent() if device_missing(e) else _encodes(ffmpeg, e) for e in hardware)
+    )
     failed = {e for e, ok in zip(hardware, results, strict=True) if not ok}
     return tuple(e for e in encoders if e not in failed)
+
+
+async def _absent() -> bool:
+    return False
 
 
 async def _encodes(ffmpeg: str, encoder: str) -> bool:
