@@ -119,11 +119,10 @@ class FfmpegRun:
                 for task in late:
                     task.cancel()
                 self._result = self._summarize(exit_code)
-                if self._result.outcome is Outcome.SUCCEEDED:
-                    # Some releases' last block stops short of the end (see progress.py).
-                    final = self._parser.finish()
-                    if final != self._delivered:
-                        await self._deliver(final)
+                # A success ends at 100 %: 5.1's last block stops short (see progress.py).
+                done = self._result.outcome is Outcome.SUCCEEDED
+                if done and (final := self._parser.finish()) != self._delivered:
+                    await self._deliver(final)
             return self._result
 
     async def cancel(self, grace: float = 3.0) -> None:
