@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ffrtmp.worker.probe import parse_encoders, parse_hwaccels, parse_meminfo
+from ffrtmp.worker.probe import device_pattern, parse_encoders, parse_hwaccels, parse_meminfo
 
 ENCODERS = """\
 Encoders:
@@ -91,3 +91,19 @@ def test_parse_hwaccels(text: str, expected: tuple[str, ...]) -> None:
 )
 def test_parse_meminfo(text: str, expected: int | None) -> None:
     assert parse_meminfo(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("encoder", "pattern"),
+    [
+        ("h264_nvenc", "/dev/nvidia[0-9]*"),
+        ("hevc_vaapi", "/dev/dri/renderD*"),
+        ("av1_qsv", "/dev/dri/renderD*"),
+        ("h264_amf", "/dev/dri/renderD*"),
+        ("h264_v4l2m2m", "/dev/video*"),
+        ("h264_vulkan", None),  # may run on a software Vulkan device: always test-encoded
+        ("libx264", None),
+    ],
+)
+def test_device_a_hardware_encoder_needs(encoder: str, pattern: str | None) -> None:
+    assert device_pattern(encoder) == pattern

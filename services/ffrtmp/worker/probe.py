@@ -179,8 +179,12 @@ DEVICE_NODES = {
 }
 
 
+def device_pattern(encoder: str) -> str | None:
+    return next((g for k, g in DEVICE_NODES.items() if encoder.endswith(k)), None)
+
+
 def device_missing(encoder: str) -> bool:
-    pattern = next((g for k, g in DEVICE_NODES.items() if encoder.endswith(k)), None)
+    pattern = device_pattern(encoder)
     return pattern is not None and not glob.glob(pattern)
 
 
