@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ffrtmp.core.argv import build_argv
+from ffrtmp.core.ffmpeg_build import FfmpegFeatures
 from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo, Rendition
 from ffrtmp.worker.execution import Environment, Execution, Report
 from ffrtmp.worker.probe import parse_encoders
@@ -232,3 +233,12 @@ def test_translated_flags_are_accepted(
     assert done.returncode == 0, done.stderr[-3000:]
     assert probe_media(out).video_codec == {"h265": "hevc"}.get(family, family)
     assert decode_errors(out) == ""
+
+
+async def test_a_protocol_the_build_lacks_refuses_transiently(tmp_path: Path) -> None:
+    # What the probe of a build without libsrt finds; another worker's build may have it.
+    features = FfmpegFeatures(protocols=frozenset({"file", "pipe", "rtmp", "http"}))
+    spec = replace(SPEC, output="srt://127.0.0.1:9/live", live=True)
+    report = await execute(spec, env_for(tmp_path, features=features))
+    assert (report.outcome, report.error_class) == (Outcome.FAILED, "transient")
+    assert report.error == "this worker's ffmpeg 4.4 has no srt protocol"
