@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults soak clean opstools bench bench-smoke systemffmpeg media media7
+.PHONY: install demo test lint typecheck buflint proto unit integration faults soak clean opstools bench bench-smoke systemffmpeg media
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,19 +69,6 @@ buflint: $(BUF)
 opstools:
 	command -v promtool >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
-
-## A third release, 7.0 (the static build imageio-ffmpeg 0.6 ships), for the tests
-## that run ffmpeg without a cluster: `make media7`. Not part of `make test`.
-FFMPEG7_DIR := $(TOOLS)/ffmpeg7
-$(FFMPEG7_DIR)/.installed:
-	$(PY) -m pip install --quiet --no-deps --target $(FFMPEG7_DIR) imageio-ffmpeg==0.6.0
-	touch $@
-
-media7: install $(FFMPEG7_DIR)/.installed
-	FFRTMP_TEST_FFMPEG=$$(ls $(FFMPEG7_DIR)/imageio_ffmpeg/binaries/ffmpeg-*) \
-	  $(PY) -m pytest -q -rs -m media tests/integration/test_execution.py \
-	  tests/integration/test_runner.py tests/integration/test_media_settings.py \
-	  tests/integration/test_encoder_options.py
 
 ## The distribution's ffmpeg (Debian's package), which workers prefer when present and
 ## the media tests run on too; needs root and apt when it is missing.
