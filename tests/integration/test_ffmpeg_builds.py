@@ -47,6 +47,21 @@ def test_worker_refuses_an_ffmpeg_below_the_minimum(tmp_path: Path) -> None:
         assert part in message, message
 
 
+def test_worker_refuses_a_build_without_progress_output(tmp_path: Path) -> None:
+    # The real binary, except that its -progress runs fail (as on a build without lavfi).
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" -progress "*) echo "no lavfi" >&2; exit 1;; esac\n'
+        f'exec "{ffmpeg_under_test()}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    done = worker("--ffmpeg", str(wrapper), "--output-root", str(tmp_path / "out"))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "lacks -progress output with out_time" in done.stderr and "--ffmpeg" in done.stderr
+
+
 def test_nodes_list_shows_the_short_version(cluster: Cluster) -> None:
     text = subprocess.run(
         [ffmpeg_under_test(), "-version"], capture_output=True, text=True, check=True

@@ -92,7 +92,7 @@ async def probe_features(
         run("-hide_banner", "-filters"),
         run("-hide_banner", "-protocols"),
         run("-hide_banner", "-h", "long"),
-        run("-hide_banner", *PROGRESS_PROBE),
+        _or_nothing(run("-hide_banner", *PROGRESS_PROBE)),
     )
     return FfmpegFeatures(
         version=version,
@@ -102,3 +102,12 @@ async def probe_features(
         protocols=parse_protocols(protocols),
         progress_keys=parse_progress_keys(progress),
     )
+
+
+async def _or_nothing(call: Awaitable[str]) -> str:
+    # A build that cannot run the tiny encode (no lavfi, say) reports no -progress
+    # keys, and the worker refuses it by name instead of failing with a traceback.
+    try:
+        return await call
+    except RuntimeError:
+        return ""
