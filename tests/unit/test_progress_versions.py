@@ -117,3 +117,18 @@ def test_pace(samples: list[tuple[float, float]], rate: float | None) -> None:
     for now, media in samples:
         pace.observe(now, media, speed=99.0)  # ffmpeg's speed is ignored with a clock
     assert pace.rate == (pytest.approx(rate) if rate is not None else None)
+
+
+def test_a_pause_is_not_counted_as_slow_progress() -> None:
+    def at(now: float, t: int) -> tuple[float, str]:
+        return (now, block(t * 1_000_000, "1x", t * 10))
+
+    paused, resumed = ProgressParser(10.0), ProgressParser(10.0)
+    before = [at(0.0, 0), at(1.0, 1), at(2.0, 2)]
+    run(paused, before)
+    run(resumed, before)
+    resumed.resumed()  # told of the resume: the next block starts a new span
+    # 60 s stopped, then real time again.
+    after = [at(62.0, 2), at(63.0, 3), at(64.0, 4)]
+    assert run(paused, after)[-1].eta_s > 6.5  # still slowed by the pause
+    assert run(resumed, after)[-1].eta_s == pytest.approx(6.0)

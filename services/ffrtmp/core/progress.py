@@ -93,6 +93,10 @@ class Pace:
         w = PACE_WEIGHT if self._samples > 1 else 1.0
         self._rate = w * sample + (1 - w) * self._rate
 
+    def restart(self) -> None:
+        """Measure the next span from the next block (after a pause)."""
+        self._mark = None
+
     @property
     def rate(self) -> float | None:
         if self._samples < PACE_SAMPLES or self._rate <= 0:
@@ -168,6 +172,11 @@ class ProgressParser:
         self._time_rank = rank
         # The first packets may carry a negative timestamp; report them as zero.
         self._out_time_s = max(0.0, seconds)
+
+    def resumed(self) -> None:
+        """ffmpeg runs again after a pause: the pace keeps its value, but the next
+        span is measured from the next block, not across the pause."""
+        self._pace.restart()
 
     def finish(self) -> ProgressInfo:
         """The last report of a run that succeeded: all of it is done, whatever the

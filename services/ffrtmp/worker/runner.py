@@ -164,6 +164,7 @@ class FfmpegRun:
 
     async def resume(self) -> None:
         self._started()
+        self._parser.resumed()  # the paused time is no measure of the pace
         self._signal(signal.SIGCONT)
 
     def _started(self) -> asyncio.subprocess.Process:
