@@ -15,8 +15,8 @@ from pathlib import Path
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import JobState
 from ffrtmp.core.spec import RawSpec, resolve
-from ffrtmp.master.storage.migrations import migrate
-from ffrtmp.master.storage.store import encode_needs
+from ffrtmp.master.storage.protocol import encode_needs
+from ffrtmp.master.storage.sqlite.migrations import migrate
 
 QUEUES = ("live", "default", "batch")
 PRIORITIES = ("high", "medium", "low")
@@ -25,7 +25,7 @@ OWNER = "bench"  # the CN of the client certificate the other figures submit wit
 
 
 def _specs() -> list[tuple[str, str, str, str]]:
-    # (queue, priority, spec JSON, needs) exactly as Store.insert_job writes a
+    # (queue, priority, spec JSON, needs) exactly as SqliteStore.insert_job writes a
     # resolved spec, so the master reads back what it would have written itself.
     out = []
     for q, p in itertools.product(QUEUES, PRIORITIES):

@@ -14,10 +14,10 @@ import pytest
 from ffrtmp import logcontext
 from ffrtmp.core.model import JobState
 from ffrtmp.logsetup import JsonFormatter, TextFormatter
-from ffrtmp.master.storage import sqlite_file
-from ffrtmp.master.storage.backup import backup
-from ffrtmp.master.storage.migrations import migrate
-from ffrtmp.master.storage.retention import delete_batch
+from ffrtmp.master.storage.sqlite import file as sqlite_file
+from ffrtmp.master.storage.sqlite.backup import backup
+from ffrtmp.master.storage.sqlite.migrations import migrate
+from ffrtmp.master.storage.sqlite.upkeep import delete_batch
 from ffrtmp.worker.metrics import stats_bitrate_bps
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 QUEUE_WEIGHTS: dict[str, int] = {"live": 10, "default": 5, "batch": 1}
 PRIORITY_WEIGHTS: dict[str, int] = {"high": 3, "medium": 2, "low": 1}
+# Every (queue, priority) pair, numbered: a store hands queued jobs to a restart
+# as these small numbers rather than as strings.
+QUEUE_CLASSES: list[tuple[str, str]] = [(q, p) for q in QUEUE_WEIGHTS for p in PRIORITY_WEIGHTS]
 
 
 def score(queue: str, priority: str) -> int:

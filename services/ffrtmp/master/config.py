@@ -15,7 +15,7 @@ class MasterConfig:
     listen: str = "0.0.0.0:50051"
     metrics_port: int = 9090
     metrics_host: str = "0.0.0.0"
-    db: Path = Path("ffrtmp.db")
+    db: str | Path = "ffrtmp.db"  # a SQLite file, or sqlite:PATH
     ca: Path = Path("certs/ca.crt")
     cert: Path = Path("certs/master.crt")
     key: Path = Path("certs/master.key")

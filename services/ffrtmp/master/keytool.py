@@ -7,16 +7,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 from ffrtmp.core.authz import ROLES
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.master.rpc.apikeys import ApiKeys
-from ffrtmp.master.storage.store import Store
+from ffrtmp.master.storage.factory import make_store
 
 
 async def _run(args: argparse.Namespace) -> int:
-    store = Store(args.db)
+    store = make_store(args.db)
     await store.open()
     try:
         keys = ApiKeys(store)
@@ -41,7 +40,7 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="ffrtmp-master apikey",
                                 description="manage API keys in a master's database")
-    p.add_argument("--db", type=Path, required=True, help="the master's SQLite database")
+    p.add_argument("--db", required=True, help="the master's job store (as its --db)")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("create")
     c.add_argument("user")
@@ -54,4 +53,7 @@ def main(argv: list[str]) -> int:
         return asyncio.run(_run(args))
     except FfrtmpError as exc:
         print(f"ffrtmp-master apikey: {exc.message}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a --db the store factory refuses
+        print(f"ffrtmp-master apikey: {exc}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ from ffrtmp.core.scenarios import BUILTIN, Scenario, parse_catalog
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
-from ffrtmp.master.storage import backup
+from ffrtmp.master.storage.sqlite import backup
 
 log = logging.getLogger("ffrtmp.master")
 
@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
         help="plaintext grpc.health.v1-only port for probes without mTLS; 0 disables",
     )
     f(p, "--health-host", default="127.0.0.1", help="address for the health-only port")
-    f(p, "--db", default="ffrtmp.db", type=Path, help="SQLite database file")
+    f(p, "--db", default="ffrtmp.db", help="the job store: a SQLite file path (or sqlite:PATH)")
     f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate that signs peers")
     f(p, "--cert", default="certs/master.crt", type=Path, help="master certificate")
     f(p, "--key", default="certs/master.key", type=Path, help="master private key")

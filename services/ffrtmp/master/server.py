@@ -31,9 +31,8 @@ from ffrtmp.master.rpc.servicers.jobs import JobServicer
 from ffrtmp.master.rpc.servicers.nodes import NodeServicer
 from ffrtmp.master.rpc.servicers.worker import WorkerServicer
 from ffrtmp.master.scheduling.scheduler import Scheduler
-from ffrtmp.master.storage import sqlite_file
+from ffrtmp.master.storage.factory import make_store
 from ffrtmp.master.storage.retention import Retention
-from ffrtmp.master.storage.store import Store
 from ffrtmp.tls.credentials import ReloadableServerCredentials
 from ffrtmp.v1 import (
     admin_pb2,
@@ -69,7 +68,7 @@ class Master:
     def __init__(self, config: MasterConfig) -> None:
         self.config = config
         self.metrics = MasterMetrics()
-        self.store = Store(config.db, synchronous=config.sqlite_synchronous)
+        self.store = make_store(config.db, synchronous=config.sqlite_synchronous)
         self.store.on_commit.append(self._observe_commit)
         self.scheduler = Scheduler(self.store, config, self.metrics)
         self.metrics.registry.register(QueueCollector(self.scheduler))
@@ -104,7 +103,6 @@ class Master:
         self._stopping = False
 
     async def start(self) -> None:
-        sqlite_file.prepare(self.config.db)
         await self.store.open()
         await self.keys.load()
         await self.scheduler.start()

@@ -13,7 +13,7 @@ from ffrtmp import tracing
 from ffrtmp.core.model import JobState
 from ffrtmp.master.observe.job_traces import JobTraces
 from ffrtmp.master.observe.metrics import MasterMetrics
-from ffrtmp.master.storage.rows import Before
+from ffrtmp.master.storage.protocol import Before
 
 log = logging.getLogger("ffrtmp.master.jobs")
 

@@ -1,6 +1,6 @@
 """API keys: random secrets shown once, stored only as SHA-256 hashes, checked
 in constant time. A key names a user (the owner of the jobs it submits) and a
-role. Keys live in SQLite; this cache answers every request without I/O."""
+role. Keys live in the job store; this cache answers every request without I/O."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ffrtmp.core.authz import ROLES
 from ffrtmp.core.errors import InvalidArgument, NotFound
 from ffrtmp.master.scheduling.state import now_ms
-from ffrtmp.master.storage.store import Store
+from ffrtmp.master.storage.protocol import ApiKey, JobStore
 
 PREFIX = "ffk_"
 _TOKEN = re.compile(r"^ffk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
@@ -21,28 +21,17 @@ _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _DUMMY = hashlib.sha256(b"no such key").digest()
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: str
-    user: str
-    role: str
-    secret_sha256: bytes
-    created_ms: int
-    created_by: str
-    revoked_ms: int = 0
-
-
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
 class ApiKeys:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: JobStore) -> None:
         self.store = store
         self._keys: dict[str, ApiKey] = {}
 
     async def load(self) -> None:
-        self._keys = {row[0]: ApiKey(*row) for row in await self.store.api_keys()}
+        self._keys = {key.id: key for key in await self.store.api_keys()}
 
     def verify(self, token: str) -> ApiKey | None:
         """The valid key `token` is, or None. The hash comparison runs whatever the
@@ -63,9 +52,7 @@ class ApiKeys:
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         key = ApiKey(key_id, user, role, _digest(secret), now_ms(), created_by)
-        await self.store.add_api_key(
-            key.id, key.user, key.role, key.secret_sha256, key.created_ms, key.created_by
-        )
+        await self.store.add_api_key(key)
         self._keys[key.id] = key
         return key, f"{PREFIX}{key_id}_{secret}"
 

@@ -12,7 +12,7 @@ from ffrtmp.core.matching import Tokens, describe_missing
 from ffrtmp.core.model import Job, JobState, Lease
 from ffrtmp.master.scheduling.sessions import AssignCmd, CancelCmd, NodeSession
 from ffrtmp.master.scheduling.state import State, now_ms
-from ffrtmp.master.storage.store import Change
+from ffrtmp.master.storage.protocol import Change
 
 RESERVED = -1  # a slot taken by a dispatch whose commit is in flight
 
@@ -97,9 +97,9 @@ class Dispatcher:
                 )
             )
             chosen.append((node, job))
-        results = await st.store.apply_many(changes) if changes else []
-        for (node, job), ok in zip(chosen, results, strict=True):
-            if not ok:
+        results = await st.store.apply(changes) if changes else []
+        for (node, job), before in zip(chosen, results, strict=True):
+            if before is None:
                 node.leases.pop(job.id, None)
                 continue
             lease = Lease(job.id, job.attempt + 1)

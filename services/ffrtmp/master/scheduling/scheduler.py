@@ -29,7 +29,7 @@ from ffrtmp.master.scheduling.dispatch import Dispatcher
 from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.sessions import CancelCmd, NodeSession, PauseCmd
 from ffrtmp.master.scheduling.state import State, now_ms
-from ffrtmp.master.storage.store import Store
+from ffrtmp.master.storage.protocol import JobStore
 
 __all__ = ["QueueStats", "RunResult", "Scheduler"]
 
@@ -50,7 +50,11 @@ class QueueStats:
 
 class Scheduler:
     def __init__(
-        self, store: Store, config: MasterConfig, metrics: MasterMetrics, **kw: Callable[[], float]
+        self,
+        store: JobStore,
+        config: MasterConfig,
+        metrics: MasterMetrics,
+        **kw: Callable[[], float],
     ) -> None:
         self.st = State(store, config, metrics, **kw)
         self.attempts = Attempts(self.st)
@@ -82,9 +86,10 @@ class Scheduler:
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
         st = self.st
-        for node_id, caps, address, seen_ms, drained in await st.store.known_nodes():
-            s = self.liveness.session(node_id)
-            s.capabilities, s.address, s.last_seen_ms, s.drained = caps, address, seen_ms, drained
+        for n in await st.store.known_nodes():
+            s = self.liveness.session(n.node_id)
+            s.capabilities, s.address, s.last_seen_ms = n.capabilities, n.address, n.last_seen_ms
+            s.drained = n.drained
         # A million queued jobs are millions of new objects, none of which can form
         # a cycle: the cyclic collector would run hundreds of times for nothing.
         collecting = gc.isenabled()

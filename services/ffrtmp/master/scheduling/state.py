@@ -12,14 +12,13 @@ from typing import Any
 
 from ffrtmp.core.matching import Tokens, requirements
 from ffrtmp.core.model import Job, JobState, Lease, ProgressInfo
-from ffrtmp.core.priority import heap_key, score
+from ffrtmp.core.priority import QUEUE_CLASSES, heap_key, score
 from ffrtmp.core.queue import PendingJobs
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.sessions import NodeSession
 from ffrtmp.master.scheduling.watch import ChangeFeed
-from ffrtmp.master.storage.rows import Before
-from ffrtmp.master.storage.store import QUEUE_CLASSES, Change, Store, decode_needs
+from ffrtmp.master.storage.protocol import Before, Change, JobStore, QueuedKey, decode_needs
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def now_ms() -> int:
 class State:
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         config: MasterConfig,
         metrics: MasterMetrics,
         *,
@@ -72,7 +71,7 @@ class State:
         attempt: int | None = None,
         fields: Fields = (),
     ) -> bool:
-        ok = await self.store.apply(
+        [before] = await self.store.apply([
             Change(
                 job.id,
                 expect,
@@ -84,10 +83,10 @@ class State:
                 attempt=attempt,
                 fields=fields,
             )
-        )
-        if ok:
+        ])
+        if before is not None:
             self.feed.publish(job.id)
-        return ok
+        return before is not None
 
     async def change_lease(
         self,
@@ -100,7 +99,7 @@ class State:
     ) -> Before | None:
         """A change for a worker's lease, without reading the job first: the
         compare-and-set on (state, attempt) decides. Returns the job as it was."""
-        before = await self.store.apply_before(
+        [before] = await self.store.apply([
             Change(
                 lease.job_id,
                 expect,
@@ -110,7 +109,7 @@ class State:
                 expect_attempt=lease.attempt,
                 fields=fields,
             )
-        )
+        ])
         if before is not None:
             self.feed.publish(lease.job_id)
         return before
@@ -134,9 +133,8 @@ class State:
         self.pending.push(job_id, needs, key, queue, priority, enqueued_ms)
         self.wake_dispatch.set()
 
-    def load_queued(self, rows: list[tuple[str, int, int, int, str]]) -> None:
-        """Start-up: every QUEUED job as (id, class, seq, created ms, needs), the class
-        indexing QUEUE_CLASSES (see Store.queued_keys)."""
+    def load_queued(self, rows: list[QueuedKey]) -> None:
+        """Start-up: every QUEUED job (see JobStore.queued_keys)."""
         aging = self.config.aging_interval_s
         intern = self.intern_needs
         classes = QUEUE_CLASSES

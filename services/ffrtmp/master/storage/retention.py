@@ -1,62 +1,27 @@
 """Retention: terminal jobs and their events older than `--retention` are
-deleted, a few hundred per transaction through the store's writer so that
-submits and results never wait behind one long delete. After a sweep that
-deleted something, `PRAGMA optimize` refreshes the planner's statistics and an
-incremental vacuum gives freed pages back to the file system."""
+deleted, a few hundred per transaction, so that submits and results never wait
+behind one long delete. After a sweep that deleted something, the store
+reclaims the space as its database needs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 
-from ffrtmp.core.model import JobState
 from ffrtmp.master.observe.metrics import MasterMetrics
-from ffrtmp.master.storage.sqlite_file import incremental_vacuum
-from ffrtmp.master.storage.store import Store
+from ffrtmp.master.storage.protocol import JobStore, StoreClosed, StoreError
 
 log = logging.getLogger(__name__)
 
-TERMINAL = (int(JobState.SUCCEEDED), int(JobState.FAILED), int(JobState.CANCELED))
 BATCH = 500
-VACUUM_PAGES = 2000  # ~8 MB of 4 KiB pages per writer turn
-
-
-def delete_batch(cutoff_ms: int, limit: int = BATCH) -> Callable[[sqlite3.Connection], int]:
-    """A write op deleting up to `limit` terminal jobs last changed before `cutoff_ms`."""
-
-    def op(conn: sqlite3.Connection) -> int:
-        ids = [
-            r[0]
-            for r in conn.execute(
-                "SELECT id FROM jobs WHERE state IN (?,?,?) AND updated_ms < ? LIMIT ?",
-                (*TERMINAL, cutoff_ms, limit),
-            )
-        ]
-        if ids:
-            marks = ",".join("?" * len(ids))
-            conn.execute(f"DELETE FROM job_events WHERE job_id IN ({marks})", ids)
-            conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", ids)
-        return len(ids)
-
-    return op
-
-
-def _optimize(conn: sqlite3.Connection) -> int:
-    conn.execute("PRAGMA optimize")
-    return 0
-
-
-def _vacuum(conn: sqlite3.Connection) -> int:
-    return incremental_vacuum(conn, VACUUM_PAGES)
 
 
 class Retention:
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         metrics: MasterMetrics,
         *,
         keep_s: float,
@@ -73,15 +38,12 @@ class Retention:
         """One pass; returns how many jobs were deleted."""
         cutoff_ms = int((self.wall() - self.keep_s) * 1000)
         total = 0
-        while (n := await self.store.write(delete_batch(cutoff_ms))) > 0:
+        while (n := await self.store.delete_finished(cutoff_ms, BATCH)) > 0:
             total += n
             self.metrics.retention_deleted.inc(n)
             await asyncio.sleep(0)  # let waiting writes into the next batch
         if total:
-            await self.store.write(_optimize)
-            freed = 0
-            while (n := await self.store.write(_vacuum)) > 0:
-                freed += n
+            freed = await self.store.reclaim()
             log.info(
                 "retention: deleted %d jobs older than %.0fs, freed %d pages",
                 total,
@@ -94,8 +56,8 @@ class Retention:
         while True:
             try:
                 await self.sweep()
-            except RuntimeError:
-                return  # the store closed under us: the master is stopping
-            except sqlite3.Error as exc:  # a busy or full disk: try again next time
+            except StoreClosed:
+                return  # the master is stopping
+            except StoreError as exc:  # a busy or full disk: try again next time
                 log.error("retention sweep failed: %s", exc)
             await asyncio.sleep(self.interval_s)

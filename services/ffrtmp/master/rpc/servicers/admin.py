@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.master.rpc.apikeys import ApiKey, ApiKeys
+from ffrtmp.master.rpc.apikeys import ApiKeys
 from ffrtmp.master.rpc.auth import current_actor
 from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.state import now_ms
-from ffrtmp.master.storage.store import Store
+from ffrtmp.master.storage.protocol import ApiKey, JobStore
 from ffrtmp.v1 import admin_pb2, admin_pb2_grpc
 
 
@@ -35,7 +35,7 @@ def _before(token: str) -> int | None:
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, keys: ApiKeys, store: Store) -> None:
+    def __init__(self, keys: ApiKeys, store: JobStore) -> None:
         self.keys = keys
         self.store = store
 
@@ -72,8 +72,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             raise InvalidArgument("page_size", "must be at most 1000")
         size = request.page_size or 100
         rows = await self.store.audit_events(_before(request.page_token), size + 1)
-        events = [admin_pb2.AuditEvent(id=r[0], at_unix_ms=r[1], actor=r[2], role=r[3],
-                                       action=r[4], target=r[5], detail=r[6])
-                  for r in rows[:size]]
-        token = _token(rows[size - 1][0]) if len(rows) > size else ""
+        events = [admin_pb2.AuditEvent(id=e.id, at_unix_ms=e.at_ms, actor=e.actor, role=e.role,
+                                       action=e.action, target=e.target, detail=e.detail)
+                  for e in rows[:size]]
+        token = _token(rows[size - 1].id) if len(rows) > size else ""
         return admin_pb2.ListAuditEventsResponse(events=events, next_page_token=token)

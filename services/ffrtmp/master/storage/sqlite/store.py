@@ -1,6 +1,5 @@
-"""The store: jobs, their history, nodes, API keys and the audit log, in SQLite
-behind a small interface (a PostgreSQL store could sit beside it). Writes go
-through the group-committing writer of `GroupCommitDb`."""
+"""The SQLite job store: `JobStore` over one file, writes group-committed by
+`GroupCommitDb`. Jobs, their history, nodes, API keys and the audit log."""
 
 from __future__ import annotations
 
@@ -14,28 +13,31 @@ from typing import Any
 from ffrtmp.core.errors import AlreadyExists
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobState
-from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
-from ffrtmp.master.storage.group_commit import GroupCommitDb
-from ffrtmp.master.storage.rows import (
-    _JOB_COLUMNS,
+from ffrtmp.core.priority import QUEUE_CLASSES
+from ffrtmp.master.storage.protocol import (
+    ApiKey,
+    AuditEvent,
     Before,
     Change,
-    _apply_change,
-    _insert_event,
-    _row_to_job,
-    decode_needs,
+    NodeRecord,
+    Observer,
+    QueuedKey,
+    StoreError,
     encode_needs,
+)
+from ffrtmp.master.storage.sqlite import upkeep
+from ffrtmp.master.storage.sqlite.group_commit import GroupCommitDb
+from ffrtmp.master.storage.sqlite.rows import (
+    JOB_COLUMNS,
+    apply_change,
+    insert_event,
+    row_to_job,
     spec_json,
 )
 
 log = logging.getLogger(__name__)
-Observer = Callable[[Before, JobState, int, str, int], None]
 
-__all__ = ["Change", "Store", "_apply_change", "decode_needs", "encode_needs"]
-
-
-# Every (queue, priority) pair, numbered; SQL turns a row's pair into its number.
-QUEUE_CLASSES = [(q, p) for q in QUEUE_WEIGHTS for p in PRIORITY_WEIGHTS]
+# SQL turns a row's (queue, priority) into its index in QUEUE_CLASSES.
 _CLASS_SQL = (
     "CASE queue||'/'||priority "
     + " ".join(f"WHEN '{q}/{p}' THEN {i}" for i, (q, p) in enumerate(QUEUE_CLASSES))
@@ -43,10 +45,9 @@ _CLASS_SQL = (
 )
 
 
-class Store(GroupCommitDb):
-    """Observers see every committed transition (the job as it was, where it went,
-    when, on which node and attempt): metrics, traces and logs hang off them.
-    `inserted` callbacks get each new job's id once its insert has committed."""
+class SqliteStore(GroupCommitDb):
+    """A `JobStore` in one SQLite file. Hooks run after the commit that made
+    their change durable."""
 
     def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
         super().__init__(path, synchronous=synchronous)
@@ -60,10 +61,10 @@ class Store(GroupCommitDb):
         def op(conn: sqlite3.Connection) -> tuple[Job, bool]:
             if job.request_id:
                 row = conn.execute(
-                    f"SELECT {_JOB_COLUMNS} FROM jobs WHERE request_id=?", (job.request_id,)
+                    f"SELECT {JOB_COLUMNS} FROM jobs WHERE request_id=?", (job.request_id,)
                 ).fetchone()
                 if row is not None:
-                    existing = _row_to_job(row)
+                    existing = row_to_job(row)
                     if existing.owner != job.owner:
                         # request_ids are per user: another's id is not a repeat.
                         raise AlreadyExists(
@@ -86,7 +87,7 @@ class Store(GroupCommitDb):
                     job.owner,
                 ),
             )
-            _insert_event(conn, job.id, event)
+            insert_event(conn, job.id, event)
             job.seq = int(cur.lastrowid or 0)
             return job, True
 
@@ -96,22 +97,11 @@ class Store(GroupCommitDb):
                 observe(stored.id)
         return stored, created
 
-    async def apply(self, change: Change) -> bool:
-        """Compare-and-set: False when the job is not in an expected state/attempt."""
-        return (await self.apply_many([change]))[0]
-
-    async def apply_before(self, change: Change) -> Before | None:
-        """Like apply, returning the job as it was when the change applied."""
-        return (await self._apply(change))[0]
-
-    async def apply_many(self, changes: Iterable[Change]) -> list[bool]:
-        return [b is not None for b in await self._apply(*changes)]
-
-    async def _apply(self, *changes: Change) -> list[Before | None]:
+    async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
         items = list(changes)
 
         def op(conn: sqlite3.Connection) -> list[Before | None]:
-            return [_apply_change(conn, ch) for ch in items]
+            return [apply_change(conn, ch) for ch in items]
 
         applied = await self.write(op)
         for ch, before in zip(items, applied, strict=True):
@@ -138,10 +128,10 @@ class Store(GroupCommitDb):
         await self.write(op)
 
     async def get_job(self, job_id: str, *, with_events: bool = False) -> Job | None:
-        rows = await self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,))
+        rows = await self._read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,))
         if not rows:
             return None
-        job = _row_to_job(rows[0])
+        job = row_to_job(rows[0])
         if with_events:
             job.events = await self.events(job_id)
         return job
@@ -150,9 +140,9 @@ class Store(GroupCommitDb):
         if not ids:
             return {}
         rows = await self._read(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(ids))})", list(ids)
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(ids))})", list(ids)
         )
-        return {j.id: j for j in map(_row_to_job, rows)}
+        return {j.id: j for j in map(row_to_job, rows)}
 
     async def events(self, job_id: str) -> list[JobEvent]:
         rows = await self._read(
@@ -191,40 +181,37 @@ class Store(GroupCommitDb):
         if before_seq is not None:
             where.append("seq<?")
             params.append(before_seq)
-        sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY seq DESC LIMIT ?"
         params.append(limit)
-        return [_row_to_job(r) for r in await self._read(sql, params)]
+        return [row_to_job(r) for r in await self._read(sql, params)]
 
     async def jobs_in_states(self, states: Iterable[JobState]) -> list[Job]:
         """Every job in `states`, oldest first (start-up recovery)."""
         state_list = [int(s) for s in states]
         rows = await self._read(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ({','.join('?' * len(state_list))})"
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ({','.join('?' * len(state_list))})"
             " ORDER BY seq",
             state_list,
         )
-        return [_row_to_job(r) for r in rows]
+        return [row_to_job(r) for r in rows]
 
-    async def queued_keys(self) -> list[tuple[str, int, int, int, str]]:
-        """What the heaps need of every queued job, without parsing specs:
-        (id, index of its (queue, priority) in QUEUE_CLASSES, seq, created ms, needs).
-        A restart reads a million of these; small ints cost Python nothing to make,
-        strings do."""
-        rows = await self._read(
+    async def queued_keys(self) -> list[QueuedKey]:
+        # A restart reads a million of these: small ints cost Python nothing to
+        # make, strings do.
+        rows: list[QueuedKey] = await self._read(
             f"SELECT id, {_CLASS_SQL}, seq, created_ms, needs FROM jobs WHERE state=?",
             (int(JobState.QUEUED),),
         )
         return rows
 
-    async def known_nodes(self) -> list[tuple[str, dict[str, Any], str, int, bool]]:
-        """(id, capabilities, address, last seen ms, drained) of every node seen."""
+    async def known_nodes(self) -> list[NodeRecord]:
         rows = await self._read(
             "SELECT id, capabilities, address, last_seen_ms, drained FROM nodes ORDER BY id"
         )
-        return [(r[0], json.loads(r[1]), r[2], r[3], bool(r[4])) for r in rows]
+        return [NodeRecord(r[0], json.loads(r[1]), r[2], r[3], bool(r[4])) for r in rows]
 
     async def set_drained(self, node_id: str, drained: bool, now_ms: int) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -237,20 +224,13 @@ class Store(GroupCommitDb):
         await self.write(op)
 
     # -- API keys and audit --------------------------------------------------
-    async def add_api_key(
-        self,
-        key_id: str,
-        user: str,
-        role: str,
-        secret_sha256: bytes,
-        created_ms: int,
-        created_by: str,
-    ) -> None:
+    async def add_api_key(self, key: ApiKey) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO api_keys(id, user, role, secret_sha256, created_ms, created_by)"
-                " VALUES (?,?,?,?,?,?)",
-                (key_id, user, role, secret_sha256, created_ms, created_by),
+                "INSERT INTO api_keys(id, user, role, secret_sha256, created_ms, created_by,"
+                " revoked_ms) VALUES (?,?,?,?,?,?,?)",
+                (key.id, key.user, key.role, key.secret_sha256, key.created_ms,
+                 key.created_by, key.revoked_ms),
             )
 
         await self.write(op)
@@ -264,13 +244,12 @@ class Store(GroupCommitDb):
 
         return await self.write(op)
 
-    async def api_keys(self) -> list[tuple[str, str, str, bytes, int, str, int]]:
-        """(id, user, role, secret hash, created ms, created by, revoked ms) of every key."""
+    async def api_keys(self) -> list[ApiKey]:
         rows = await self._read(
             "SELECT id, user, role, secret_sha256, created_ms, created_by, revoked_ms"
-            " FROM api_keys ORDER BY created_ms"
+            " FROM api_keys ORDER BY created_ms, id"
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [ApiKey(*r) for r in rows]
 
     async def audit(
         self, at_ms: int, actor: str, role: str, action: str, target: str, detail: str
@@ -284,14 +263,40 @@ class Store(GroupCommitDb):
 
         await self.write(op)
 
-    async def audit_events(
-        self, before_id: int | None, limit: int
-    ) -> list[tuple[int, int, str, str, str, str, str]]:
-        """(id, at ms, actor, role, action, target, detail), newest first."""
+    async def audit_events(self, before_id: int | None, limit: int) -> list[AuditEvent]:
         rows = await self._read(
             "SELECT id, at_ms, actor, role, action, target, detail FROM audit"
             + (" WHERE id<?" if before_id is not None else "")
             + " ORDER BY id DESC LIMIT ?",
             (*(() if before_id is None else (before_id,)), limit),
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [AuditEvent(*r) for r in rows]
+
+    # -- health and upkeep ----------------------------------------------------
+    async def ping(self) -> bool:
+        """The reader answers and a write transaction goes through the writer task
+        (a dead writer or a locked or read-only file fails or hangs here)."""
+        try:
+            await self._read("SELECT 1")
+            return bool(await self.write(upkeep.select_one) == 1)
+        except (sqlite3.Error, RuntimeError):
+            return False
+
+    async def delete_finished(self, before_ms: int, limit: int) -> int:
+        try:
+            return await self.write(upkeep.delete_batch(before_ms, limit))
+        except sqlite3.Error as exc:
+            raise StoreError(f"deleting finished jobs failed: {exc}") from exc
+
+    async def reclaim(self) -> int:
+        """`PRAGMA optimize` refreshes the planner's statistics; then an incremental
+        vacuum hands free pages back to the file system, a few per writer turn so
+        other writes are never held up for long."""
+        try:
+            await self.write(upkeep.optimize)
+            freed = 0
+            while (n := await self.write(upkeep.vacuum_some)) > 0:
+                freed += n
+            return freed
+        except sqlite3.Error as exc:
+            raise StoreError(f"reclaiming space failed: {exc}") from exc

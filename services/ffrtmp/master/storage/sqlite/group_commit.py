@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from ffrtmp.master.storage.migrations import migrate
+from ffrtmp.master.storage.protocol import StoreClosed
+from ffrtmp.master.storage.sqlite.file import prepare
+from ffrtmp.master.storage.sqlite.migrations import migrate
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
@@ -43,7 +45,7 @@ class GroupCommitDb:
 
     # -- lifecycle -------------------------------------------------------
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prepare(self.path)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await self._writer.execute("PRAGMA journal_mode=WAL")
         await self._writer.execute(f"PRAGMA synchronous={self._synchronous}")
@@ -65,13 +67,6 @@ class GroupCommitDb:
                 await conn.close()
         self._reader = self._writer = None
 
-    async def ping(self) -> bool:
-        try:
-            await self._read("SELECT 1")
-        except Exception:
-            return False
-        return True
-
     # -- the writer ------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         assert self._writer is not None
@@ -82,7 +77,7 @@ class GroupCommitDb:
 
     async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         if self._closing or self._task is None:
-            raise RuntimeError("store is closed")
+            raise StoreClosed("store is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((op, fut))
         self._wake.set()
@@ -120,7 +115,8 @@ class GroupCommitDb:
                 return
 
     async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        assert self._reader is not None
+        if self._reader is None:
+            raise StoreClosed("store is closed")
         return list(await self._reader.execute_fetchall(sql, params))
 
 

@@ -6,58 +6,20 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from typing import Any
 
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, OutputInfo, ProgressInfo
+from ffrtmp.master.storage.protocol import SETTABLE, Before, Change
 
-_JOB_COLUMNS = (
+JOB_COLUMNS = (
     "seq, id, request_id, spec, state, node_id, attempt, created_ms, updated_ms, progress,"
     " exit_code, error, failure_reason, log_tail, output, output_bytes, not_before_ms, retry_base,"
     " owner, output_info"
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A state change to apply with compare-and-set on (state, attempt)."""
-
-    job_id: str
-    expect_states: frozenset[JobState]
-    to_state: JobState
-    reason: str
-    at_ms: int
-    expect_attempt: int | None = None
-    node_id: str | None = None
-    attempt: int | None = None
-    fields: tuple[tuple[str, Any], ...] = ()
-
-
-_SETTABLE = frozenset(
-    {
-        "exit_code",
-        "error",
-        "failure_reason",
-        "log_tail",
-        "output",
-        "output_bytes",
-        "output_info",
-        "progress",
-        "not_before_ms",
-        "retry_base",
-    }
-)
-
-
-def encode_needs(tokens: frozenset[str]) -> str:
-    return "\n".join(sorted(tokens))
-
-
-def decode_needs(text: str) -> frozenset[str]:
-    return frozenset(text.split("\n")) if text else frozenset()
-
-
-def _row_to_job(row: Sequence[Any]) -> Job:
+def row_to_job(row: Sequence[Any]) -> Job:
     spec = JobSpec.from_dict(json.loads(row[3]))
     return Job(
         seq=row[0],
@@ -83,7 +45,7 @@ def _row_to_job(row: Sequence[Any]) -> Job:
     )
 
 
-def _insert_event(conn: sqlite3.Connection, job_id: str, ev: JobEvent) -> None:
+def insert_event(conn: sqlite3.Connection, job_id: str, ev: JobEvent) -> None:
     conn.execute(
         "INSERT INTO job_events(job_id, at_ms, from_state, to_state, reason, node_id, attempt)"
         " VALUES (?,?,?,?,?,?,?)",
@@ -99,19 +61,7 @@ def _insert_event(conn: sqlite3.Connection, job_id: str, ev: JobEvent) -> None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Before:
-    """A job as a change found it: what observers of transitions need."""
-
-    job_id: str
-    queue: str
-    state: JobState
-    since_ms: int  # when the job entered `state`
-    node_id: str
-    attempt: int
-
-
-def _apply_change(conn: sqlite3.Connection, ch: Change) -> Before | None:
+def apply_change(conn: sqlite3.Connection, ch: Change) -> Before | None:
     """The compare-and-set; the job as it was when the change applied, else None."""
     states = [int(s) for s in ch.expect_states]
     row = conn.execute(
@@ -130,7 +80,7 @@ def _apply_change(conn: sqlite3.Connection, ch: Change) -> Before | None:
         sets.append("attempt=?")
         params.append(ch.attempt)
     for name, value in ch.fields:
-        if name not in _SETTABLE:
+        if name not in SETTABLE:
             raise ValueError(f"not a settable column: {name}")
         sets.append(f"{name}=?")
         params.append(value)
@@ -143,7 +93,7 @@ def _apply_change(conn: sqlite3.Connection, ch: Change) -> Before | None:
         return None
     node = ch.node_id if ch.node_id is not None else row[2]
     attempt = ch.attempt if ch.attempt is not None else row[1]
-    _insert_event(
+    insert_event(
         conn, ch.job_id, JobEvent(ch.at_ms, JobState(row[0]), ch.to_state, ch.reason, node, attempt)
     )
     return Before(ch.job_id, row[3], JobState(row[0]), row[4], row[2], row[1])
