@@ -70,7 +70,10 @@ class Master:
         self.metrics = MasterMetrics()
         self.store = make_store(config.db, synchronous=config.sqlite_synchronous)
         self.store.on_commit.append(self._observe_commit)
-        self.scheduler = Scheduler(self.store, config, self.metrics)
+        self.traces = JobTraces()
+        self.scheduler = Scheduler(
+            self.store, config, self.metrics, trace_context=self.traces.carrier
+        )
         self.metrics.registry.register(QueueCollector(self.scheduler))
         self.keys = ApiKeys(self.store)
         self.auth = AuthPolicy(
@@ -81,9 +84,7 @@ class Master:
             max_watches=config.max_watches,
         )
         self.tls = ReloadableServerCredentials(config.ca, config.cert, config.key)
-        self.traces = JobTraces()
         self.store.inserted.append(self.traces.remember_current)
-        self.scheduler.st.trace_context = self.traces.carrier  # dispatch puts it in Assign
         self.store.observers.append(JobLifecycle(self.metrics, self.traces).transition)
         self.health = MasterHealth(self.store, SERVICES, self.metrics)
         watch_certificates(self.metrics, master=config.cert, ca=config.ca)
@@ -117,7 +118,8 @@ class Master:
         server = aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
         jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.scheduler), server)
         nodes_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.scheduler), server)
-        worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(self.scheduler), server)
+        worker = WorkerServicer(self.scheduler.liveness, self.scheduler.attempts, self.config)
+        worker_pb2_grpc.add_WorkerServiceServicer_to_server(worker, server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(self.keys, self.store), server
         )
@@ -195,12 +197,12 @@ class Master:
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking jobs, let calls finish for `grace` seconds, close the store.
-        Idempotent. The job state stays in SQLite for the next start."""
+        Idempotent. The job state stays in the store for the next start."""
         if self._stopping:
             await self._stopped.wait()
             return
         self._stopping = True
-        self.scheduler.accepting = False
+        self.scheduler.stop_intake()
         if self.server is not None:
             await self.health.set_accepting(False)
             await self.scheduler.stop()

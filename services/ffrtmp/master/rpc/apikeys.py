@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from ffrtmp.core.authz import ROLES
 from ffrtmp.core.errors import InvalidArgument, NotFound
-from ffrtmp.master.scheduling.state import now_ms
+from ffrtmp.master.scheduling.state import wall_ms
 from ffrtmp.master.storage.protocol import ApiKey, JobStore
 
 PREFIX = "ffk_"
@@ -51,7 +51,7 @@ class ApiKeys:
             raise InvalidArgument("role", f"must be one of {', '.join(ROLES)}")
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        key = ApiKey(key_id, user, role, _digest(secret), now_ms(), created_by)
+        key = ApiKey(key_id, user, role, _digest(secret), wall_ms(), created_by)
         await self.store.add_api_key(key)
         self._keys[key.id] = key
         return key, f"{PREFIX}{key_id}_{secret}"
@@ -61,7 +61,7 @@ class ApiKeys:
         if key is None:
             raise NotFound(f"API key {key_id[:64]!r} not found")
         if not key.revoked_ms:
-            at = now_ms()
+            at = wall_ms()
             await self.store.revoke_api_key(key_id, at)
             key = self._keys[key_id] = replace(key, revoked_ms=at)
         return key

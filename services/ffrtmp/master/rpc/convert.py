@@ -8,7 +8,8 @@ from ffrtmp import wire
 from ffrtmp.core.model import Job, JobState, Outcome
 from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.spec import RawSpec
-from ffrtmp.master.scheduling.scheduler import QueueStats, RunResult
+from ffrtmp.master.scheduling.attempts import RunResult
+from ffrtmp.master.scheduling.scheduler import QueueStats
 from ffrtmp.master.scheduling.sessions import NodeSession
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2, worker_pb2
 from ffrtmp.wire import lease, lease_pb, progress, progress_pb, spec_pb

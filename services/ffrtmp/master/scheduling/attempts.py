@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from ffrtmp.core.model import ACTIVE, JobState, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.retry import decide
 from ffrtmp.master.scheduling.sessions import AbortCmd, NodeSession, ResultAckCmd
-from ffrtmp.master.scheduling.state import Fields, State, now_ms
+from ffrtmp.master.scheduling.state import Fields, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class Attempts:
             self.refuse_stale(s, lease)
 
     async def on_started(self, s: NodeSession, lease: Lease) -> None:
-        if self.refuse_stale(s, lease) or lease.job_id in self.st.canceled:
+        if self.refuse_stale(s, lease) or self.st.is_canceled(lease.job_id):
             return
         # No read first: the compare-and-set on (state, attempt) decides.
         await self.st.change_lease(lease, frozenset({JobState.ASSIGNED}), JobState.RUNNING,
@@ -54,8 +54,7 @@ class Attempts:
     def on_progress(self, s: NodeSession, lease: Lease, progress: ProgressInfo) -> None:
         if self.refuse_stale(s, lease):
             return
-        self.st.progress[lease.job_id] = progress
-        self.st.feed.publish(lease.job_id)
+        self.st.set_progress(lease.job_id, progress)
 
     async def on_result(self, s: NodeSession, lease: Lease, r: RunResult) -> None:
         if self.refuse_stale(s, lease):
@@ -69,9 +68,8 @@ class Attempts:
         st = self.st
         del s.leases[lease.job_id]  # the run is over either way: free the slot
         st.wake_dispatch.set()
-        if lease.job_id in st.canceled:
-            st.canceled.discard(lease.job_id)
-            st.progress.pop(lease.job_id, None)
+        if st.settle_canceled(lease.job_id):
+            st.take_progress(lease.job_id)
             st.feed.publish(lease.job_id)
             return
         fields: Fields = (
@@ -90,7 +88,7 @@ class Attempts:
                 fields=fields,
             )
             return
-        p = st.progress.pop(lease.job_id, ProgressInfo())
+        p = st.take_progress(lease.job_id) or ProgressInfo()
         done = replace(p, percent=100.0, eta_s=0.0)
         if r.output_info is not None:
             fields = (*fields, ("output_info", json.dumps(asdict(r.output_info))))
@@ -112,15 +110,14 @@ class Attempts:
     ) -> None:
         """An attempt failed or its worker was lost: retry the job or fail it."""
         st = self.st
-        st.progress.pop(job_id, None)
-        if job_id in st.canceled:
-            st.canceled.discard(job_id)
+        st.take_progress(job_id)
+        if st.settle_canceled(job_id):
             return
         job = await st.store.get_job(job_id)
         if job is None or job.attempt != attempt or not job.state.active:
             return
         if job.node_id:
-            st.failed_on.setdefault(job_id, set()).add(job.node_id)
+            st.failed_on(job_id, job.node_id)
         max_retries = (
             job.spec.max_retries if job.spec.max_retries is not None else st.config.max_retries
         )
@@ -150,7 +147,7 @@ class Attempts:
                 st.metrics.jobs_reassigned.inc()
                 st.enqueue_job(job)
         else:
-            due_ms = now_ms() + int(d.delay_s * 1000)
+            due_ms = st.now_ms() + int(d.delay_s * 1000)
             if await st.change(
                 job,
                 ACTIVE,
@@ -160,8 +157,7 @@ class Attempts:
                 fields=(*fields, ("not_before_ms", due_ms)),
             ):
                 st.metrics.retries_scheduled.inc()
-                st.retry_at[job.id] = st.clock() + d.delay_s
-                st.wake_timers.set()
+                st.wait_retry(job.id, d.delay_s)
 
     async def requeue_after_backoff(self, job_id: str) -> None:
         st = self.st

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ffrtmp.core.matching import Tokens, describe_missing
 from ffrtmp.core.model import Job, JobState, Lease
 from ffrtmp.master.scheduling.sessions import AssignCmd, CancelCmd, NodeSession
-from ffrtmp.master.scheduling.state import State, now_ms
+from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.protocol import Change
 
 RESERVED = -1  # a slot taken by a dispatch whose commit is in flight
@@ -63,7 +63,7 @@ class Dispatcher:
     ) -> NodeSession:
         """`node_id`, unless the job failed there and another free worker can run it."""
         nodes = self.st.nodes
-        avoid = self.st.failed_on.get(job_id)
+        avoid = self.st.avoid(job_id)
         if avoid and node_id in avoid:
             for other in free:
                 if other not in avoid and needs <= nodes[other].offers:
@@ -77,7 +77,7 @@ class Dispatcher:
         if not picks:
             return False
         jobs = await st.store.get_jobs([j for _, j in picks])
-        now = now_ms()
+        now = st.now_ms()
         changes, chosen = [], []
         for node, job_id in picks:
             job = jobs.get(job_id)
@@ -97,7 +97,7 @@ class Dispatcher:
                 )
             )
             chosen.append((node, job))
-        results = await st.store.apply(changes) if changes else []
+        results = await st.apply(changes)
         for (node, job), before in zip(chosen, results, strict=True):
             if before is None:
                 node.leases.pop(job.id, None)
@@ -105,9 +105,8 @@ class Dispatcher:
             lease = Lease(job.id, job.attempt + 1)
             node.leases[job.id] = lease.attempt
             node.send(AssignCmd(lease, job.spec, st.trace_context(job.id)))
-            if job.id in st.canceled:
+            if st.is_canceled(job.id):
                 node.send(CancelCmd(lease, "canceled by user"))
-            st.feed.publish(job.id)
         return True
 
     def pending_reason(self, job: Job) -> str:

@@ -15,7 +15,7 @@ from ffrtmp.core.model import Lease
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.dispatch import RESERVED
 from ffrtmp.master.scheduling.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
-from ffrtmp.master.scheduling.state import State, now_ms
+from ffrtmp.master.scheduling.state import State
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,6 @@ class Liveness:
         self.st = state
         self.attempts = attempts
 
-    def session(self, node_id: str) -> NodeSession:
-        s = self.st.nodes.get(node_id)
-        if s is None:
-            s = self.st.nodes[node_id] = NodeSession(node_id, {}, 0, last_seen=self.st.clock())
-        return s
-
     def connect(
         self,
         node_id: str,
@@ -50,14 +44,14 @@ class Liveness:
         """Register a (re)connected worker; returns its session and which offered
         leases it keeps or must abort."""
         st = self.st
-        s = self.session(node_id)
+        s = st.session(node_id)
         if s.connected:
             s.outbox.put_nowait(None)  # the newer stream wins; end the old one
         s.outbox = asyncio.Queue()
         s.generation += 1
         s.capabilities, s.slots, s.address = capabilities, max(1, slots), address
         s.offers = _offers(capabilities)
-        s.connected, s.connected_ms, s.draining = True, now_ms(), False
+        s.connected, s.connected_ms, s.draining = True, st.now_ms(), False
         self.touch(s)
         keep: list[Lease] = []
         abort: list[Lease] = []
@@ -78,11 +72,11 @@ class Liveness:
                         immediate=True,
                     )
                 )
-        for job_id in st.canceled & set(s.leases):
+        for job_id in st.canceled_among(s.leases):
             s.send(CancelCmd(Lease(job_id, s.leases[job_id]), "canceled by user"))
         if s.drained:
             s.send(DrainCmd(True))
-        st.spawn(st.store.upsert_node(node_id, capabilities, address, now_ms()))
+        st.spawn(st.store.upsert_node(node_id, capabilities, address, st.now_ms()))
         st.wake_dispatch.set()
         return s, keep, abort
 
@@ -93,7 +87,7 @@ class Liveness:
 
     def touch(self, s: NodeSession) -> None:
         s.last_seen = self.st.clock()
-        s.last_seen_ms = now_ms()
+        s.last_seen_ms = self.st.now_ms()
 
     def on_heartbeat(
         self, s: NodeSession, running: Iterable[Lease], seq: int, draining: bool = False
@@ -109,7 +103,7 @@ class Liveness:
         s = self.st.nodes.get(node_id)
         if s is None:
             raise NotFound(f"node {node_id!r} not found")
-        await self.st.store.set_drained(node_id, drained, now_ms())
+        await self.st.store.set_drained(node_id, drained, self.st.now_ms())
         s.drained = drained
         if s.connected:
             s.send(DrainCmd(drained))
@@ -118,26 +112,27 @@ class Liveness:
         return s
 
     async def run_timers(self) -> None:
-        """Loses silent nodes and wakes jobs whose retry backoff is over."""
         st = self.st
-        timeout = st.config.heartbeat_timeout_s
         while True:
-            now = st.clock()
-            for s in list(st.nodes.values()):
-                if (s.leases or s.connected) and now - s.last_seen >= timeout:
-                    await self._lose(s)
-            for job_id, due in list(st.retry_at.items()):
-                if due <= now:
-                    del st.retry_at[job_id]
-                    await self.attempts.requeue_after_backoff(job_id)
-            deadlines = [
-                s.last_seen + timeout for s in st.nodes.values() if s.leases or s.connected
-            ]
-            deadlines += list(st.retry_at.values())
-            wait = min([st.config.scheduler_interval_s, *(d - now for d in deadlines)])
+            wait = await self.sweep()
             st.wake_timers.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(st.wake_timers.wait(), max(0.01, wait))
+
+    async def sweep(self) -> float:
+        """Loses silent nodes and wakes jobs whose retry backoff is over; returns
+        the seconds until the next timer is due."""
+        st = self.st
+        timeout = st.config.heartbeat_timeout_s
+        now = st.clock()
+        for s in list(st.nodes.values()):
+            if (s.leases or s.connected) and now - s.last_seen >= timeout:
+                await self._lose(s)
+        for job_id in st.due_retries(now):
+            await self.attempts.requeue_after_backoff(job_id)
+        deadlines = [s.last_seen + timeout for s in st.nodes.values() if s.leases or s.connected]
+        deadlines += st.retry_deadlines()
+        return min([st.config.scheduler_interval_s, *(d - now for d in deadlines)])
 
     async def _lose(self, s: NodeSession) -> None:
         log.warning(

@@ -1,10 +1,12 @@
-"""The scheduler: every job transition, behind one facade for the servicers.
+"""The scheduler: what clients ask of jobs and nodes, and the parts that do the
+rest, built and started together.
 
-SQLite is the truth; the heaps and the lease map are rebuilt from it at start.
-Each transition is a compare-and-set in the store, so a stale lease can never
-overwrite a newer attempt. The work is split by concept: `dispatch` (queued jobs
-to free slots), `attempts` (what workers report), `liveness` (workers coming,
-going and being lost), sharing a `State`.
+The store is the truth; the heaps and the lease map are rebuilt from it at
+start. Each transition is a compare-and-set in the store, so a stale lease can
+never overwrite a newer attempt. The parts, sharing one `State`: `dispatcher`
+(queued jobs to free slots), `attempts` (what workers report), `liveness`
+(workers coming, going and being lost). The worker servicer calls the last two
+directly.
 """
 
 from __future__ import annotations
@@ -12,26 +14,26 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import random
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 from ffrtmp.core.authz import SYSTEM, Actor, check_job_access
 from ffrtmp.core.errors import FailedPrecondition, NotFound, Unavailable
 from ffrtmp.core.matching import describe_missing
-from ffrtmp.core.model import ACTIVE, Job, JobEvent, JobState, Lease, ProgressInfo
+from ffrtmp.core.model import ACTIVE, Job, JobEvent, JobState
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 from ffrtmp.core.states import check_cancelable
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
-from ffrtmp.master.scheduling.attempts import Attempts, RunResult
+from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.dispatch import Dispatcher
 from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.sessions import CancelCmd, NodeSession, PauseCmd
-from ffrtmp.master.scheduling.state import State, now_ms
+from ffrtmp.master.scheduling.state import State, wall_ms
 from ffrtmp.master.storage.protocol import JobStore
-
-__all__ = ["QueueStats", "RunResult", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +56,36 @@ class Scheduler:
         store: JobStore,
         config: MasterConfig,
         metrics: MasterMetrics,
-        **kw: Callable[[], float],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], int] = wall_ms,
+        rand: Callable[[], float] = random.random,
+        trace_context: Callable[[str], dict[str, str]] = lambda job_id: {},
     ) -> None:
-        self.st = State(store, config, metrics, **kw)
+        """Time, randomness (retry jitter) and the trace context put in Assign are
+        injected: tests drive them, tracing supplies the last."""
+        self.config = config
+        self.st = State(
+            store, config, metrics, clock=clock, wall=wall, rand=rand, trace_context=trace_context
+        )
         self.attempts = Attempts(self.st)
         self.dispatcher = Dispatcher(self.st)
         self.liveness = Liveness(self.st, self.attempts)
-        self._tasks: list[asyncio.Task[None]] = []
-
-    # -- what the servicers read ---------------------------------------
-    @property
-    def config(self) -> MasterConfig:
-        return self.st.config
-
-    @property
-    def nodes(self) -> dict[str, NodeSession]:
-        return self.st.nodes
-
-    @property
-    def accepting(self) -> bool:
-        return self.st.accepting
-
-    @accepting.setter
-    def accepting(self, value: bool) -> None:
-        self.st.accepting = value
-
-    @property
-    def tasks(self) -> list[asyncio.Task[None]]:
-        return self._tasks
+        self.tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
+        await self.load()
+        self.tasks = [
+            asyncio.create_task(self.dispatcher.run(), name="dispatch"),
+            asyncio.create_task(self.liveness.run_timers(), name="timers"),
+        ]
+
+    async def load(self) -> None:
+        """Rebuild the heaps, sessions and timers from the store."""
         st = self.st
         for n in await st.store.known_nodes():
-            s = self.liveness.session(n.node_id)
+            s = st.session(n.node_id)
             s.capabilities, s.address, s.last_seen_ms = n.capabilities, n.address, n.last_seen_ms
             s.drained = n.drained
         # A million queued jobs are millions of new objects, none of which can form
@@ -102,14 +100,14 @@ class Scheduler:
         finally:
             if collecting:
                 gc.enable()
-        now, now_ms_ = st.clock(), now_ms()
+        now, now_ms = st.clock(), st.now_ms()
         for job in await st.store.jobs_in_states(ACTIVE | {JobState.RETRY_WAIT}):
             if job.state == JobState.RETRY_WAIT:
-                st.retry_at[job.id] = now + max(0, job.not_before_ms - now_ms_) / 1000
+                st.wait_retry(job.id, max(0, job.not_before_ms - now_ms) / 1000)
             else:
                 # Leases from before the restart: their workers get one heartbeat
                 # timeout to come back and re-offer them.
-                s = self.liveness.session(job.node_id)
+                s = st.session(job.node_id)
                 s.last_seen = now
                 s.leases[job.id] = job.attempt
         log.info(
@@ -117,17 +115,16 @@ class Scheduler:
             len(st.pending),
             sum(len(s.leases) for s in st.nodes.values()),
         )
-        self._tasks = [
-            asyncio.create_task(self.dispatcher.run(), name="dispatch"),
-            asyncio.create_task(self.liveness.run_timers(), name="timers"),
-        ]
+
+    def stop_intake(self) -> None:
+        self.st.accepting = False
 
     async def stop(self) -> None:
-        self.st.accepting = False
-        for t in self._tasks:
+        self.stop_intake()
+        for t in self.tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
         for s in self.st.nodes.values():
             if s.connected:
                 s.outbox.put_nowait(None)
@@ -141,7 +138,7 @@ class Scheduler:
             raise Unavailable("the master is shutting down and takes no new jobs")
         check_request_id(request_id)
         spec = resolve(raw, st.config.scenarios)
-        now = now_ms()
+        now = st.now_ms()
         job = Job(
             id=secrets.token_hex(8),
             seq=0,
@@ -166,13 +163,10 @@ class Scheduler:
         return self._decorate(job)
 
     def _decorate(self, job: Job) -> Job:
-        p = self.st.progress.get(job.id)
+        p = self.st.progress(job.id)
         if p is not None and job.state.active:
             job.progress = p
         return job
-
-    def pending_reason(self, job: Job) -> str:
-        return self.dispatcher.pending_reason(job)
 
     async def list_jobs(
         self,
@@ -190,7 +184,7 @@ class Scheduler:
 
     async def _audit(self, actor: Actor, action: str, target: str, detail: str = "") -> None:
         await self.st.store.audit(
-            now_ms(), actor.name, actor.role or actor.kind, action, target, detail
+            self.st.now_ms(), actor.name, actor.role or actor.kind, action, target, detail
         )
 
     async def logs(self, job_id: str, actor: Actor = SYSTEM) -> Job:
@@ -208,12 +202,11 @@ class Scheduler:
             if job.state in WAITING:
                 ok = await st.change(job, WAITING, JobState.CANCELED, reason)
                 if ok:
-                    st.pending.remove(job_id)
-                    st.retry_at.pop(job_id, None)
+                    st.unqueue(job_id)
             else:
                 ok = await st.change(job, ACTIVE, JobState.CANCELED, reason)
                 if ok:
-                    st.canceled.add(job_id)
+                    st.mark_canceled(job_id)
                     s = st.nodes.get(job.node_id)
                     if s is not None and s.holds(job.lease):
                         s.send(CancelCmd(job.lease, reason))
@@ -241,7 +234,7 @@ class Scheduler:
         )
         if not ok:
             raise Unavailable("the job changed state meanwhile; try again")
-        st.failed_on.pop(job_id, None)
+        st.forget_failures(job_id)
         st.enqueue_job(job)
         await self._audit(actor, "job.retry", job_id, reason)
         return await self.get(job_id)
@@ -281,7 +274,7 @@ class Scheduler:
 
     def stats(self) -> QueueStats:
         st = self.st
-        now = now_ms()
+        now = st.now_ms()
         offered = [s.offers for s in st.nodes.values() if s.accepting]
         blocked = [
             (needs, n, describe_missing(needs, offered))
@@ -293,7 +286,7 @@ class Scheduler:
             oldest_wait_s={
                 q: max(0.0, (now - t) / 1000) for q, t in st.pending.oldest_ms().items()
             },
-            retry_waiting=len(st.retry_at),
+            retry_waiting=st.retry_waiting,
             running=sum(1 for s in st.nodes.values() for a in s.leases.values() if a > 0),
             nodes=sorted(st.nodes.values(), key=lambda s: s.node_id),
             blocked=blocked,
@@ -304,34 +297,3 @@ class Scheduler:
         node = await self.liveness.set_drained(node_id, drained)
         await self._audit(actor, "node.drain" if drained else "node.undrain", node_id)
         return node
-
-    # -- the worker stream (delegated) -------------------------------------
-    def connect(
-        self,
-        node_id: str,
-        capabilities: dict[str, object],
-        slots: int,
-        address: str,
-        offered: Iterable[Lease],
-    ) -> tuple[NodeSession, list[Lease], list[Lease]]:
-        return self.liveness.connect(node_id, capabilities, slots, address, offered)
-
-    def disconnect(self, s: NodeSession, generation: int) -> None:
-        self.liveness.disconnect(s, generation)
-
-    def touch(self, s: NodeSession) -> None:
-        self.liveness.touch(s)
-
-    def on_heartbeat(
-        self, s: NodeSession, running: Iterable[Lease], seq: int, draining: bool = False
-    ) -> None:
-        self.liveness.on_heartbeat(s, running, seq, draining)
-
-    async def on_started(self, s: NodeSession, lease: Lease) -> None:
-        await self.attempts.on_started(s, lease)
-
-    def on_progress(self, s: NodeSession, lease: Lease, progress: ProgressInfo) -> None:
-        self.attempts.on_progress(s, lease, progress)
-
-    async def on_result(self, s: NodeSession, lease: Lease, r: RunResult) -> None:
-        await self.attempts.on_result(s, lease, r)

@@ -1,5 +1,10 @@
-"""What the scheduler's parts share: the store, the pending heaps, the sessions
-of workers, and the one way to change a job (a compare-and-set in the store)."""
+"""What the scheduler's parts share, each change behind one method.
+
+The store holds the truth; `State` holds what is rebuilt from it at start (the
+pending heaps, the worker sessions) and what lives only in memory (progress,
+cancels awaiting their worker, retry timers, where a job failed). Time and
+randomness are injected, so a test can drive every race by hand.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,14 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from ffrtmp.core.matching import Tokens, requirements
 from ffrtmp.core.model import Job, JobState, Lease, ProgressInfo
 from ffrtmp.core.priority import QUEUE_CLASSES, heap_key, score
 from ffrtmp.core.queue import PendingJobs
+from ffrtmp.core.states import check_changes
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.sessions import NodeSession
@@ -25,7 +31,8 @@ log = logging.getLogger(__name__)
 Fields = tuple[tuple[str, object], ...]
 
 
-def now_ms() -> int:
+def wall_ms() -> int:
+    """Wall-clock milliseconds: the times stored and shown to users."""
     return int(time.time() * 1000)
 
 
@@ -37,28 +44,33 @@ class State:
         metrics: MasterMetrics,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], int] = wall_ms,
         rand: Callable[[], float] = random.random,
+        trace_context: Callable[[str], dict[str, str]] = lambda job_id: {},
     ) -> None:
         self.store = store
         self.config = config
         self.metrics = metrics
-        self.clock = clock
-        self.rand = rand
+        self.clock = clock  # monotonic seconds: timeouts and backoffs
+        self.now_ms = wall
+        self.rand = rand  # retry jitter
+        # The submit's trace context for a job, carried in Assign.
+        self.trace_context = trace_context
         self.pending = PendingJobs()
         self.nodes: dict[str, NodeSession] = {}
         self.feed = ChangeFeed()
-        self.progress: dict[str, ProgressInfo] = {}  # live progress of running jobs
-        self.canceled: set[str] = set()  # active jobs canceled, awaiting their worker
-        self.retry_at: dict[str, float] = {}  # RETRY_WAIT job -> monotonic due time
-        # Nodes where a job's attempts failed, so its retry goes elsewhere if it can.
-        self.failed_on: dict[str, set[str]] = {}
         self.wake_dispatch = asyncio.Event()
         self.wake_timers = asyncio.Event()
         self.accepting = True
+        self._progress: dict[str, ProgressInfo] = {}  # live progress of running jobs
+        self._canceled: set[str] = set()  # active jobs canceled, awaiting their worker
+        self._retry_at: dict[str, float] = {}  # RETRY_WAIT job -> monotonic due time
+        # Nodes where a job's attempts failed, so its retry goes elsewhere if it can.
+        self._failed_on: dict[str, set[str]] = {}
         self._needs: dict[str, Tokens] = {}  # interned requirement sets
-        # The submit's trace context for a job, carried in Assign (set when tracing).
-        self.trace_context: Callable[[str], dict[str, str]] = lambda job_id: {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
+    # -- the one way to change a job ----------------------------------------
     async def change(
         self,
         job: Job,
@@ -71,21 +83,21 @@ class State:
         attempt: int | None = None,
         fields: Fields = (),
     ) -> bool:
-        [before] = await self.store.apply([
-            Change(
-                job.id,
-                expect,
-                to,
-                reason,
-                now_ms(),
-                expect_attempt=job.attempt if expect_attempt is None else expect_attempt,
-                node_id=node_id,
-                attempt=attempt,
-                fields=fields,
-            )
-        ])
-        if before is not None:
-            self.feed.publish(job.id)
+        [before] = await self.apply(
+            [
+                Change(
+                    job.id,
+                    expect,
+                    to,
+                    reason,
+                    self.now_ms(),
+                    expect_attempt=job.attempt if expect_attempt is None else expect_attempt,
+                    node_id=node_id,
+                    attempt=attempt,
+                    fields=fields,
+                )
+            ]
+        )
         return before is not None
 
     async def change_lease(
@@ -99,21 +111,24 @@ class State:
     ) -> Before | None:
         """A change for a worker's lease, without reading the job first: the
         compare-and-set on (state, attempt) decides. Returns the job as it was."""
-        [before] = await self.store.apply([
-            Change(
-                lease.job_id,
-                expect,
-                to,
-                reason,
-                now_ms(),
-                expect_attempt=lease.attempt,
-                fields=fields,
-            )
-        ])
-        if before is not None:
-            self.feed.publish(lease.job_id)
+        change = Change(
+            lease.job_id, expect, to, reason, self.now_ms(),
+            expect_attempt=lease.attempt, fields=fields,
+        )
+        [before] = await self.apply([change])
         return before
 
+    async def apply(self, changes: list[Change]) -> list[Before | None]:
+        """Commit changes the transition table allows; watchers hear of those applied."""
+        for ch in changes:
+            check_changes(ch.expect_states, ch.to_state)
+        applied = await self.store.apply(changes) if changes else []
+        for ch, before in zip(changes, applied, strict=True):
+            if before is not None:
+                self.feed.publish(ch.job_id)
+        return applied
+
+    # -- the pending heaps ----------------------------------------------------
     def intern_needs(self, encoded: str) -> Tokens:
         needs = self._needs.get(encoded)
         if needs is None:
@@ -163,18 +178,97 @@ class State:
             requirements(job.spec),
         )
 
+    def unqueue(self, job_id: str) -> None:
+        """A waiting job was canceled: out of the heaps and off the retry timers."""
+        self.pending.remove(job_id)
+        self._retry_at.pop(job_id, None)
+
+    # -- retry timers -----------------------------------------------------------
+    def wait_retry(self, job_id: str, delay_s: float) -> None:
+        self._retry_at[job_id] = self.clock() + delay_s
+        self.wake_timers.set()
+
+    def due_retries(self, now: float) -> list[str]:
+        """Jobs whose backoff is over, taken off the timers."""
+        due = [job_id for job_id, at in self._retry_at.items() if at <= now]
+        for job_id in due:
+            del self._retry_at[job_id]
+        return due
+
+    def retry_deadlines(self) -> Iterable[float]:
+        return self._retry_at.values()
+
+    @property
+    def retry_waiting(self) -> int:
+        return len(self._retry_at)
+
+    # -- cancels awaiting their worker ------------------------------------------
+    def mark_canceled(self, job_id: str) -> None:
+        self._canceled.add(job_id)
+
+    def is_canceled(self, job_id: str) -> bool:
+        return job_id in self._canceled
+
+    def settle_canceled(self, job_id: str) -> bool:
+        """The canceled job's run is over: True if it was canceled."""
+        if job_id not in self._canceled:
+            return False
+        self._canceled.discard(job_id)
+        return True
+
+    def canceled_among(self, job_ids: Iterable[str]) -> list[str]:
+        return [j for j in job_ids if j in self._canceled]
+
+    # -- live progress ---------------------------------------------------------
+    def set_progress(self, job_id: str, progress: ProgressInfo) -> None:
+        self._progress[job_id] = progress
+        self.feed.publish(job_id)
+
+    def progress(self, job_id: str) -> ProgressInfo | None:
+        return self._progress.get(job_id)
+
+    def take_progress(self, job_id: str) -> ProgressInfo | None:
+        return self._progress.pop(job_id, None)
+
+    # -- where a job failed ------------------------------------------------------
+    def failed_on(self, job_id: str, node_id: str) -> None:
+        self._failed_on.setdefault(job_id, set()).add(node_id)
+
+    def avoid(self, job_id: str) -> set[str] | None:
+        """Nodes the job failed on: its retry goes elsewhere when it can."""
+        return self._failed_on.get(job_id)
+
+    def forget_failures(self, job_id: str) -> None:
+        self._failed_on.pop(job_id, None)
+
     def finished(self, job: Job, outcome: str) -> None:
         self.finished_id(job.id, job.spec.queue, outcome)
 
     def finished_id(self, job_id: str, queue: str, outcome: str) -> None:
-        self.failed_on.pop(job_id, None)
+        self.forget_failures(job_id)
         self.metrics.jobs_finished.labels(queue, outcome).inc()
 
+    # -- workers -------------------------------------------------------------
+    def session(self, node_id: str) -> NodeSession:
+        """The node's session, made on first sight."""
+        s = self.nodes.get(node_id)
+        if s is None:
+            s = self.nodes[node_id] = NodeSession(node_id, {}, 0, last_seen=self.clock())
+        return s
+
+    # -- background steps ---------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A step that need not hold up its caller; failures are logged."""
         task = asyncio.ensure_future(coro)
-        task.add_done_callback(_log_failure)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background step failed", exc_info=task.exception())
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background step failed", exc_info=task.exception())
+    async def settle(self) -> None:
+        """Wait until every spawned step has finished (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -8,7 +8,7 @@ from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.master.rpc.apikeys import ApiKeys
 from ffrtmp.master.rpc.auth import current_actor
 from ffrtmp.master.rpc.handlers import Ctx
-from ffrtmp.master.scheduling.state import now_ms
+from ffrtmp.master.scheduling.state import wall_ms
 from ffrtmp.master.storage.protocol import ApiKey, JobStore
 from ffrtmp.v1 import admin_pb2, admin_pb2_grpc
 
@@ -41,7 +41,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def _audit(self, action: str, target: str, detail: str = "") -> None:
         actor = current_actor()
-        await self.store.audit(now_ms(), actor.name, actor.role or actor.kind, action, target,
+        await self.store.audit(wall_ms(), actor.name, actor.role or actor.kind, action, target,
                                detail)
 
     async def CreateApiKey(

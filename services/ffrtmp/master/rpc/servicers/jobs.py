@@ -43,6 +43,7 @@ def _decode_token(token: str) -> int | None:
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
         self.s = scheduler
+        self.pending_reason = scheduler.dispatcher.pending_reason  # why a job waits
 
     async def SubmitJob(
         self, request: jobs_pb2.SubmitJobRequest, context: Ctx
@@ -56,7 +57,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.GetJobRequest, context: Ctx
     ) -> jobs_pb2.GetJobResponse:
         job = await self.s.get(_job_id(request.job_id))
-        return jobs_pb2.GetJobResponse(job=convert.job_pb(job, self.s.pending_reason(job)))
+        return jobs_pb2.GetJobResponse(job=convert.job_pb(job, self.pending_reason(job)))
 
     async def ListJobs(
         self, request: jobs_pb2.ListJobsRequest, context: Ctx
@@ -131,4 +132,4 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.WatchJobRequest, context: Ctx
     ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
         async for job in self.s.watch(_job_id(request.job_id)):
-            yield jobs_pb2.WatchJobResponse(job=convert.job_pb(job, self.s.pending_reason(job)))
+            yield jobs_pb2.WatchJobResponse(job=convert.job_pb(job, self.pending_reason(job)))

@@ -23,7 +23,7 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
     async def ListNodes(
         self, request: nodes_pb2.ListNodesRequest, context: Ctx
     ) -> nodes_pb2.ListNodesResponse:
-        nodes = sorted(self.s.nodes.values(), key=lambda n: n.node_id)
+        nodes = sorted(self.s.st.nodes.values(), key=lambda n: n.node_id)
         return nodes_pb2.ListNodesResponse(nodes=[convert.node_pb(n) for n in nodes])
 
     async def DrainNode(
@@ -43,7 +43,7 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
     ) -> nodes_pb2.GetNodeResponse:
         if not request.node_id or len(request.node_id) > 64:
             raise InvalidArgument("node_id", "is required, at most 64 characters")
-        node = self.s.nodes.get(request.node_id)
+        node = self.s.st.nodes.get(request.node_id)
         if node is None:
             raise NotFound(f"node {request.node_id!r} not found")
         return nodes_pb2.GetNodeResponse(node=convert.node_pb(node))

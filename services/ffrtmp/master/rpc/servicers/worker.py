@@ -1,8 +1,8 @@
 """WorkerService.Connect: one bidirectional stream per worker.
 
 The worker's certificate names the node. The servicer reads worker messages in
-one task and writes the session's outbox in another; the scheduler decides
-everything.
+one task and writes the session's outbox in another; `Liveness` (the stream
+coming and going, heartbeats) and `Attempts` (what runs report) decide everything.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator
 from grpc import aio
 
 from ffrtmp.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.rpc import convert
 from ffrtmp.master.rpc.handlers import Ctx
-from ffrtmp.master.scheduling.scheduler import Scheduler
+from ffrtmp.master.scheduling.attempts import Attempts
+from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.sessions import (
     AbortCmd,
     AssignCmd,
@@ -79,8 +81,10 @@ def _command_pb(cmd: Command) -> worker_pb2.MasterMessage:
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
-    def __init__(self, scheduler: Scheduler) -> None:
-        self.s = scheduler
+    def __init__(self, liveness: Liveness, attempts: Attempts, config: MasterConfig) -> None:
+        self.liveness = liveness
+        self.attempts = attempts
+        self.config = config
 
     async def Connect(  # type: ignore[override]
         self, request_iterator: AsyncIterator[worker_pb2.WorkerMessage], context: Ctx
@@ -100,7 +104,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             )
         _check_hello(hello)
         caps = convert.capabilities(hello.capabilities)
-        session, keep, abort = self.s.connect(
+        session, keep, abort = self.liveness.connect(
             ident.name,
             caps,
             hello.capabilities.slots,
@@ -115,7 +119,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             session.slots,
             len(keep),
         )
-        cfg = self.s.config
+        cfg = self.config
         await context.write(
             worker_pb2.MasterMessage(
                 welcome=worker_pb2.Welcome(
@@ -140,7 +144,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
-            self.s.disconnect(session, generation)
+            self.liveness.disconnect(session, generation)
             log.info("node %s stream closed", ident.name)
 
     async def _read(
@@ -160,22 +164,22 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             outbox.put_nowait(None)
 
     async def _handle(self, session: NodeSession, msg: worker_pb2.WorkerMessage) -> None:
-        self.s.touch(session)
+        self.liveness.touch(session)
         kind = msg.WhichOneof("kind")
         if kind == "heartbeat":
-            self.s.on_heartbeat(
+            self.liveness.on_heartbeat(
                 session,
                 [convert.lease(x) for x in msg.heartbeat.running],
                 msg.heartbeat.seq,
                 msg.heartbeat.draining,
             )
         elif kind == "started":
-            await self.s.on_started(session, convert.lease(msg.started.lease))
+            await self.attempts.on_started(session, convert.lease(msg.started.lease))
         elif kind == "progress":
-            self.s.on_progress(
+            self.attempts.on_progress(
                 session, convert.lease(msg.progress.lease), convert.progress(msg.progress.progress)
             )
         elif kind == "result":
-            await self.s.on_result(
+            await self.attempts.on_result(
                 session, convert.lease(msg.result.lease), convert.run_result(msg.result)
             )
