@@ -204,9 +204,12 @@ class SchedHarness:
         while await self.scheduler.dispatcher.dispatch_round():
             await st.settle()
 
-    async def tick(self, seconds: float) -> None:
-        """Let `seconds` pass, then sweep the timers (node loss, retry backoffs)."""
+    async def tick(self, seconds: float, *, beating: Sequence[str] = ()) -> None:
+        """Let `seconds` pass (the workers named in `beating` heartbeat meanwhile),
+        then sweep the timers: node loss, retry backoffs."""
         self.clock.advance(seconds)
+        for node_id in beating:
+            self.workers[node_id].heartbeat()
         await self.scheduler.liveness.sweep()
         await self.settle()
 

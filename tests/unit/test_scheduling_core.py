@@ -8,11 +8,16 @@ import pytest
 
 from ffrtmp.core.durations import parse_duration
 from ffrtmp.core.errors import FailedPrecondition
-from ffrtmp.core.model import JobState
+from ffrtmp.core.model import ACTIVE, JobState
 from ffrtmp.core.priority import heap_key, score
 from ffrtmp.core.queue import PendingJobs
 from ffrtmp.core.retry import Backoff, decide
-from ffrtmp.core.states import can_transition, check_cancelable, check_transition
+from ffrtmp.core.states import (
+    can_transition,
+    check_cancelable,
+    check_changes,
+    check_transition,
+)
 
 S = JobState
 
@@ -205,6 +210,7 @@ LEGAL = {
     (S.RUNNING, S.CANCELED),
     (S.RUNNING, S.PAUSED),
     (S.PAUSED, S.RUNNING),
+    (S.PAUSED, S.SUCCEEDED),  # the run ended before the pause reached it
     (S.RUNNING, S.QUEUED),
     (S.RUNNING, S.RETRY_WAIT),
     (S.RETRY_WAIT, S.QUEUED),
@@ -242,6 +248,12 @@ def test_nothing_leaves_succeeded_and_terminal_states_are_exactly_three() -> Non
     for src, dst in itertools.product(S, S):
         if src == dst:
             assert not can_transition(src, dst)
+
+
+def test_changes_the_table_forbids_are_refused_before_the_store() -> None:
+    check_changes(ACTIVE, S.SUCCEEDED)
+    with pytest.raises(ValueError, match="SUCCEEDED from QUEUED"):
+        check_changes({S.QUEUED, S.RUNNING}, S.SUCCEEDED)
 
 
 @pytest.mark.parametrize("state", [S.SUCCEEDED, S.FAILED, S.CANCELED])

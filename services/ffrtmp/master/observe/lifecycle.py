@@ -3,20 +3,23 @@ histograms, the job's lifecycle spans (joined to its submit's trace) and a
 structured log line carrying job_id, node_id and attempt.
 
 `transition()` is called after each committed change, with the job as it was
-*before* the change: the state it leaves and since when it was in it."""
+*before* the change: the state it leaves and since when it was in it. An
+attempt runs from its assignment until its job leaves the active states; a
+pause and its resume happen inside it."""
 
 from __future__ import annotations
 
 import logging
 
 from ffrtmp import tracing
-from ffrtmp.core.model import JobState
+from ffrtmp.core.model import ACTIVE, JobState
 from ffrtmp.master.observe.job_traces import JobTraces
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.storage.protocol import Before
 
 log = logging.getLogger("ffrtmp.master.jobs")
 
+_ROUTINE = frozenset({JobState.QUEUED, JobState.ASSIGNED, JobState.RUNNING})
 _ATTEMPT_ENDS = {
     JobState.SUCCEEDED: "succeeded",
     JobState.FAILED: "failed",
@@ -24,7 +27,6 @@ _ATTEMPT_ENDS = {
     JobState.RETRY_WAIT: "retry",
     JobState.QUEUED: "requeued",
 }
-_ACTIVE = frozenset({JobState.ASSIGNED, JobState.RUNNING})
 
 
 class JobLifecycle:
@@ -57,7 +59,7 @@ class JobLifecycle:
                 attributes=attrs,
             )
             self._assigned_ms[job.job_id] = at_ms
-        elif job.state in _ACTIVE and to not in _ACTIVE:
+        elif job.state in ACTIVE and to not in ACTIVE:
             began = self._assigned_ms.pop(job.job_id, job.since_ms)
             outcome = _ATTEMPT_ENDS.get(to, to.name.lower())
             self.metrics.job_run_seconds.labels(queue, outcome).observe(
@@ -73,9 +75,11 @@ class JobLifecycle:
         if to.terminal:
             self._assigned_ms.pop(job.job_id, None)
             self.traces.forget(job.job_id)
-        # Ends of attempts are what an operator follows; the rest is detail.
-        level = logging.DEBUG if to in _ACTIVE or to == JobState.QUEUED else logging.INFO
-        if job.state in _ACTIVE and to == JobState.QUEUED:
+        # Ends of attempts, pauses and resumes are what an operator follows; the
+        # rest is detail.
+        routine = to in _ROUTINE and JobState.PAUSED not in (job.state, to)
+        level = logging.DEBUG if routine else logging.INFO
+        if job.state in ACTIVE and to == JobState.QUEUED:
             level = logging.INFO  # re-queued after its node was lost
         log.log(
             level,
