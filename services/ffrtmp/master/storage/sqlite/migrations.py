@@ -1,8 +1,10 @@
-"""Versioned schema migrations. Append only: a released migration never changes."""
+"""Versioned schema migrations of the SQLite store. Append only: a released
+migration never changes."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 MIGRATIONS: list[str] = [
     # 1: jobs, their full state history, and the nodes seen.
@@ -84,19 +86,23 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
     """Bring the schema up to date; returns the resulting version."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
+    if version > len(migrations):
         raise RuntimeError(
             f"database schema version {version} is newer than this ffrtmp "
-            f"({len(MIGRATIONS)}); upgrade ffrtmp"
+            f"({len(migrations)}); upgrade ffrtmp"
         )
-    for i in range(version, len(MIGRATIONS)):
-        conn.execute("BEGIN IMMEDIATE")
-        for statement in MIGRATIONS[i].split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {i + 1}")
-        conn.execute("COMMIT")
-    return len(MIGRATIONS)
+    for i in range(version, len(migrations)):
+        # One script per step, run by SQLite's own parser (a trigger body or a
+        # string may hold semicolons), inside a transaction with its version.
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{migrations[i]}\n;\nPRAGMA user_version = {i + 1};\nCOMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return len(migrations)
