@@ -1,4 +1,9 @@
-"""Workers die or are cut off mid-job: the job moves on, never runs twice at once."""
+"""Workers die or are cut off mid-job: the job moves on, never runs twice at once.
+
+End-to-end proof with real processes. The scheduler's side of these races —
+silence against the heartbeat timeout, short partitions, results that arrive
+after their lease expired — is tested deterministically in
+tests/unit/test_sched_leases.py."""
 
 from __future__ import annotations
 
@@ -101,28 +106,5 @@ async def test_long_partition_fences_before_reassignment(cluster: Cluster) -> No
             job = await c.get(job_id)
             assert (job.state, job.node_id, job.attempt) == (RUNNING, "b", 2)
             await c.cancel(job_id)
-    finally:
-        proxy.close()
-
-
-async def test_short_partition_keeps_the_job(cluster: Cluster) -> None:
-    proxy = TcpProxy(cluster.port)
-    try:
-        cluster.start_worker("a", master=f"127.0.0.1:{proxy.port}")
-        job_id = await _submit(cluster, 3600)
-        await _running_on(cluster, job_id, "a", 1)
-        cluster.start_worker("b")  # somewhere the job could go, were it lost
-        await cluster.wait_nodes(2)
-        proxy.pause()
-        await asyncio.sleep(TIMEOUT_S / 3)
-        proxy.resume()
-        await asyncio.sleep(TIMEOUT_S + 2)
-        async with cluster.client() as c:
-            job = await c.get(job_id)
-            assert (job.state, job.node_id, job.attempt) == (RUNNING, "a", 1)
-            assert common_pb2.JOB_STATE_QUEUED not in event_states(job)[1:]
-            await c.cancel(job_id)
-        assert "fenced" not in "".join(cluster.workers["a"].lines)
-        assert metrics(cluster)["ffrtmp_recovery_nodes_lost_total"] == 0
     finally:
         proxy.close()

@@ -45,6 +45,7 @@ class GroupCommitDb:
 
     # -- lifecycle -------------------------------------------------------
     async def open(self) -> None:
+        self._closing = False
         prepare(self.path)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await self._writer.execute("PRAGMA journal_mode=WAL")

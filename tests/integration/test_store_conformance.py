@@ -1,0 +1,213 @@
+"""What every JobStore must do, run against each implementation in
+tests/helpers/stores.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from ffrtmp.core.errors import AlreadyExists
+from ffrtmp.core.model import Job, JobEvent, JobState, ProgressInfo
+from ffrtmp.core.priority import QUEUE_CLASSES
+from ffrtmp.core.spec import RawSpec, resolve
+from ffrtmp.master.storage.protocol import (
+    ApiKey,
+    Before,
+    Change,
+    JobStore,
+    StoreClosed,
+    decode_needs,
+)
+from tests.helpers.stores import STORES
+
+S = JobState
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture(params=sorted(STORES))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
+    s = STORES[request.param](tmp_path)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def _job(n: int, *, queue: str = "default", priority: str = "medium", request_id: str = "",
+         owner: str = "alice") -> Job:
+    spec = resolve(RawSpec(scenario="test", queue=queue, priority=priority))
+    return Job(id=f"job{n}", seq=0, spec=spec, state=S.QUEUED, created_ms=T0 + n,
+               updated_ms=T0 + n, request_id=request_id, owner=owner)
+
+
+async def _insert(store: JobStore, n: int, **kw: str) -> Job:
+    job = _job(n, **kw)
+    stored, created = await store.insert_job(job, JobEvent(job.created_ms, None, S.QUEUED,
+                                                           "submitted", "", 0))
+    assert created
+    return stored
+
+
+def _assign(job_id: str, attempt: int, node: str = "a", at: int = T0 + 100) -> Change:
+    return Change(job_id, frozenset({S.QUEUED}), S.ASSIGNED, f"assigned to {node}", at,
+                  expect_attempt=attempt - 1, node_id=node, attempt=attempt)
+
+
+async def test_submit_is_idempotent_per_owner(store: JobStore) -> None:
+    first = await _insert(store, 1, request_id="r1")
+    again, created = await store.insert_job(_job(2, request_id="r1"),
+                                            JobEvent(T0, None, S.QUEUED, "submitted", "", 0))
+    assert not created and again.id == first.id and again.seq == first.seq
+    with pytest.raises(AlreadyExists):
+        await store.insert_job(_job(3, request_id="r1", owner="mallory"),
+                               JobEvent(T0, None, S.QUEUED, "submitted", "", 0))
+    second = await _insert(store, 4)  # no request_id: never a repeat
+    assert second.seq > first.seq
+    assert [j.id for j in await store.list_jobs()] == ["job4", "job1"]
+
+
+async def test_inserted_hook_sees_new_jobs_only(store: JobStore) -> None:
+    seen: list[str] = []
+    store.inserted.append(seen.append)
+    await _insert(store, 1, request_id="r")
+    await store.insert_job(_job(2, request_id="r"), JobEvent(T0, None, S.QUEUED, "", "", 0))
+    assert seen == ["job1"]
+
+
+async def test_compare_and_set_on_state_and_attempt(store: JobStore) -> None:
+    seen: list[tuple[Before, JobState]] = []
+    store.observers.append(lambda b, to, at, node, attempt: seen.append((b, to)))
+    await _insert(store, 1)
+    [before] = await store.apply([_assign("job1", 1)])
+    assert before == Before("job1", "default", S.QUEUED, T0 + 1, "", 0)
+    # A stale (state, attempt) changes nothing and writes no event.
+    stale = [
+        _assign("job1", 1),  # no longer QUEUED
+        Change("job1", frozenset({S.ASSIGNED}), S.RUNNING, "started", T0 + 200,
+               expect_attempt=0),  # an older attempt
+        Change("nosuch", frozenset({S.QUEUED}), S.CANCELED, "x", T0 + 200),
+    ]
+    assert await store.apply(stale) == [None, None, None]
+    job = await store.get_job("job1", with_events=True)
+    assert job is not None
+    assert (job.state, job.node_id, job.attempt, job.updated_ms) == (S.ASSIGNED, "a", 1, T0 + 100)
+    assert [e.to_state for e in job.events] == [S.QUEUED, S.ASSIGNED]
+    assert [to for _, to in seen] == [S.ASSIGNED]
+    # Attempt None: only the state is compared.
+    [b] = await store.apply([Change("job1", frozenset({S.ASSIGNED}), S.RUNNING, "started",
+                                    T0 + 300)])
+    assert b is not None and b.state == S.ASSIGNED and b.since_ms == T0 + 100
+
+
+async def test_changes_set_fields_and_history(store: JobStore) -> None:
+    await _insert(store, 1)
+    await store.apply([_assign("job1", 1)])
+    progress = ProgressInfo(percent=100.0, frame=50)
+    fields = (("exit_code", 0), ("output", "o.mp4"), ("output_bytes", 123),
+              ("progress", json.dumps(asdict(progress))), ("log_tail", "done"))
+    await store.apply([Change("job1", frozenset({S.ASSIGNED}), S.SUCCEEDED, "succeeded on a",
+                              T0 + 500, expect_attempt=1, fields=fields)])
+    job = await store.get_job("job1")
+    assert job is not None and job.events == []  # events only when asked
+    assert (job.state, job.output, job.output_bytes, job.log_tail) == (
+        S.SUCCEEDED, "o.mp4", 123, "done")
+    assert job.progress == progress
+    events = await store.events("job1")
+    assert [(e.from_state, e.to_state, e.reason, e.node_id, e.attempt) for e in events] == [
+        (None, S.QUEUED, "submitted", "", 0),
+        (S.QUEUED, S.ASSIGNED, "assigned to a", "a", 1),
+        (S.ASSIGNED, S.SUCCEEDED, "succeeded on a", "a", 1),
+    ]
+    with pytest.raises(ValueError, match="settable"):
+        await store.apply([Change("job1", frozenset({S.SUCCEEDED}), S.QUEUED, "x", T0,
+                                  fields=(("owner", "eve"),))])
+    assert (await store.get_job("job1")).state == S.SUCCEEDED  # type: ignore[union-attr]
+
+
+async def test_listing_filters_and_pages(store: JobStore) -> None:
+    for n in range(1, 8):
+        await _insert(store, n, queue="live" if n % 2 else "batch")
+    await store.apply([_assign("job3", 1, node="a"), _assign("job4", 1, node="b")])
+    page = await store.list_jobs(limit=3)
+    assert [j.id for j in page] == ["job7", "job6", "job5"]
+    rest = await store.list_jobs(before_seq=page[-1].seq, limit=10)
+    assert [j.id for j in rest] == ["job4", "job3", "job2", "job1"]
+    assert [j.id for j in await store.list_jobs(queue="live")] == ["job7", "job5", "job3", "job1"]
+    assert [j.id for j in await store.list_jobs(node_id="b")] == ["job4"]
+    assert [j.id for j in await store.list_jobs(states=[S.ASSIGNED])] == ["job4", "job3"]
+    assert [j.id for j in await store.list_jobs(states=[S.ASSIGNED], queue="live")] == ["job3"]
+    active = await store.jobs_in_states([S.ASSIGNED, S.RUNNING])
+    assert [j.id for j in active] == ["job3", "job4"]  # oldest first
+    assert set(await store.get_jobs(["job1", "job3", "nosuch"])) == {"job1", "job3"}
+
+
+async def test_queued_keys(store: JobStore) -> None:
+    job = await _insert(store, 1, queue="live", priority="high")
+    await _insert(store, 2)
+    await store.apply([_assign("job2", 1)])
+    [(job_id, cls, seq, created_ms, needs)] = await store.queued_keys()
+    assert (job_id, QUEUE_CLASSES[cls], seq, created_ms) == ("job1", ("live", "high"), job.seq,
+                                                             T0 + 1)
+    assert "codec:h264" in decode_needs(needs)
+
+
+async def test_retention_deletes_old_finished_jobs_only(store: JobStore) -> None:
+    for n in range(1, 6):
+        await _insert(store, n)
+        await store.apply([Change(f"job{n}", frozenset({S.QUEUED}), S.CANCELED, "x",
+                                  T0 + n * 1000)])
+    await _insert(store, 9)  # queued, and old: never deleted
+    assert await store.delete_finished(T0 + 4500, limit=3) == 3
+    assert await store.delete_finished(T0 + 4500, limit=3) == 1
+    assert await store.delete_finished(T0 + 4500, limit=3) == 0
+    assert sorted(j.id for j in await store.list_jobs()) == ["job5", "job9"]
+    assert await store.events("job1") == []
+    assert await store.reclaim() >= 0
+
+
+async def test_nodes(store: JobStore) -> None:
+    await store.set_drained("b", True, T0)  # drained before it was ever seen
+    await store.upsert_node("a", {"encoders": ["libx264"], "slots": 2}, "10.0.0.1", T0)
+    await store.upsert_node("b", {"slots": 1}, "10.0.0.2", T0 + 5)
+    await store.set_drained("a", True, T0 + 6)
+    await store.set_drained("a", False, T0 + 7)
+    await store.upsert_node("a", {"encoders": ["libx265"]}, "10.0.0.3", T0 + 8)
+    a, b = await store.known_nodes()
+    assert (a.node_id, a.capabilities, a.address, a.last_seen_ms, a.drained) == (
+        "a", {"encoders": ["libx265"]}, "10.0.0.3", T0 + 8, False)
+    assert (b.node_id, b.drained, b.last_seen_ms) == ("b", True, T0 + 5)  # a reconnect keeps it
+
+
+async def test_api_keys(store: JobStore) -> None:
+    k1 = ApiKey("k1", "alice", "admin", b"\x01" * 32, T0, "root")
+    k2 = ApiKey("k2", "bob", "viewer", b"\x02" * 32, T0 + 1, "alice")
+    await store.add_api_key(k2)
+    await store.add_api_key(k1)
+    assert await store.api_keys() == [k1, k2]
+    assert await store.revoke_api_key("k2", T0 + 9)
+    assert not await store.revoke_api_key("k2", T0 + 10)  # already revoked
+    assert not await store.revoke_api_key("nosuch", T0 + 10)
+    assert (await store.api_keys())[1].revoked_ms == T0 + 9
+
+
+async def test_audit_pages_newest_first(store: JobStore) -> None:
+    for n in range(5):
+        await store.audit(T0 + n, "alice", "admin", "job.cancel", f"job{n}", "x" * 2000)
+    first = await store.audit_events(None, 2)
+    assert [e.target for e in first] == ["job4", "job3"]
+    assert len(first[0].detail) == 1024 and first[0].actor == "alice"
+    rest = await store.audit_events(first[-1].id, 10)
+    assert [e.target for e in rest] == ["job2", "job1", "job0"]
+
+
+async def test_ping_and_closed(store: JobStore) -> None:
+    assert await store.ping()
+    await store.close()
+    assert not await store.ping()
+    with pytest.raises(StoreClosed):
+        await _insert(store, 1)
