@@ -147,7 +147,7 @@ async def _until_draining(c: Client, node_id: str, timeout: float = 20) -> None:
     """Until the master has heard the worker say it is draining."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        if any(n.node_id == node_id and n.state == nodes_pb2.NODE_STATE_DRAINING
+        if any(n.id == node_id and n.state == nodes_pb2.NODE_STATE_DRAINING
                for n in await c.list_nodes()):
             return
         await asyncio.sleep(0.05)

@@ -166,30 +166,22 @@ class SqliteStore(GroupCommitDb):
         before_seq: int | None = None,
         limit: int = 100,
     ) -> list[Job]:
-        """Newest first; `before_seq` continues a previous page."""
-        where, params = [], []  # type: tuple[list[str], list[Any]]
         state_list = [int(s) for s in states]
-        if state_list:
-            where.append(f"state IN ({','.join('?' * len(state_list))})")
-            params.extend(state_list)
-        if queue:
-            where.append("queue=?")
-            params.append(queue)
-        if node_id:
-            where.append("node_id=?")
-            params.append(node_id)
-        if before_seq is not None:
-            where.append("seq<?")
-            params.append(before_seq)
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY seq DESC LIMIT ?"
-        params.append(limit)
-        return [row_to_job(r) for r in await self._read(sql, params)]
+        conditions: list[tuple[bool, str, list[Any]]] = [
+            (bool(state_list), f"state IN ({','.join('?' * len(state_list))})", state_list),
+            (bool(queue), "queue=?", [queue]),
+            (bool(node_id), "node_id=?", [node_id]),
+            (before_seq is not None, "seq<?", [before_seq]),
+        ]
+        used = [(sql, values) for on, sql, values in conditions if on]
+        where = " WHERE " + " AND ".join(sql for sql, _ in used) if used else ""
+        params: list[Any] = [v for _, values in used for v in values]
+        rows = await self._read(
+            f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY seq DESC LIMIT ?", [*params, limit]
+        )
+        return [row_to_job(r) for r in rows]
 
     async def jobs_in_states(self, states: Iterable[JobState]) -> list[Job]:
-        """Every job in `states`, oldest first (start-up recovery)."""
         state_list = [int(s) for s in states]
         rows = await self._read(
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ({','.join('?' * len(state_list))})"
