@@ -75,6 +75,23 @@ async def test_result_in_flight_when_the_lease_expires_is_refused(tmp_path: Path
         assert h.metric("ffrtmp_recovery_stale_leases_refused_total") == 1
 
 
+async def test_timeout_while_a_result_commits_does_not_requeue(tmp_path: Path) -> None:
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a")
+        job_id, lease = await _running(h, "a")
+        b = h.worker("b")
+
+        async def time_out(changes: Sequence[Change]) -> None:
+            await h.tick(TIMEOUT, beating=["b"])  # a's success is being committed
+
+        h.store.before_apply.append(time_out)
+        await a.result(lease)
+        job = await h.job(job_id)
+        assert (job.state, job.node_id, job.attempt) == (SUCCEEDED, "a", 1)
+        assert JobState.QUEUED not in [e.to_state for e in job.events][1:]
+        assert b.assigned() == [] and h.metric("ffrtmp_recovery_nodes_lost_total") == 1
+
+
 async def test_stale_attempt_cannot_overwrite_the_newer_one(tmp_path: Path) -> None:
     async with SchedHarness(tmp_path) as h:
         a = h.worker("a")
