@@ -4,6 +4,14 @@ The store holds the truth; `State` holds what is rebuilt from it at start (the
 pending heaps, the worker sessions) and what lives only in memory (progress,
 cancels awaiting their worker, retry timers, where a job failed). Time and
 randomness are injected, so a test can drive every race by hand.
+
+Who changes what: the heaps are filled by `enqueue*` (submit, retries, lost
+nodes), popped by the dispatcher and emptied of canceled jobs by `unqueue`;
+retry timers are set by attempts and taken by liveness's sweep; cancels are
+marked by the scheduler and settled by attempts when the run is over; progress
+and failure notes belong to attempts; sessions are made here and connected,
+touched and lost by liveness; a session's leases are reserved and granted by
+the dispatcher and released by attempts (a result) or liveness (a loss).
 """
 
 from __future__ import annotations
