@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -144,10 +143,9 @@ class FakeWorker:
     async def result(self, lease: Lease, outcome: Outcome = Outcome.SUCCEEDED,
                      **fields: Any) -> None:
         self.h.scheduler.liveness.touch(self.s)
-        r = RunResult(outcome, **fields)
         if outcome == Outcome.SUCCEEDED:
-            r = replace(r, output="out.mp4", output_bytes=fields.get("output_bytes", 1000))
-        await self.h.scheduler.attempts.on_result(self.s, lease, r)
+            fields = {"output": "out.mp4", "output_bytes": 1000, **fields}
+        await self.h.scheduler.attempts.on_result(self.s, lease, RunResult(outcome, **fields))
         await self.h.settle()
 
 
