@@ -102,3 +102,29 @@ async def test_cancel_reaches_a_worker_that_was_away(tmp_path: Path) -> None:
         assert a.keep == [lease] and lease in a.canceled()
         await a.result(lease, Outcome.CANCELED)
         assert (await h.state(job.id))[0] == CANCELED and a.s.free_slots == 1
+
+
+async def test_a_job_retried_after_a_cancel_runs_on_its_new_attempt(tmp_path: Path) -> None:
+    """A cancel belongs to the attempt it stopped: retrying the job by hand while
+    the canceled run has not reported back must not cancel the new attempt."""
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a")
+        job = await h.submit()
+        await h.settle()
+        [old] = a.assigned()
+        await a.started(old)
+        await h.scheduler.cancel(job.id)
+        a.disconnect()  # gone before its canceled run reported anything
+        await h.scheduler.retry(job.id)
+        b = h.worker("b")
+        await h.settle()
+        [new] = b.assigned()
+        assert new == Lease(job.id, 2) and b.canceled() == []
+        await b.started(new)
+        assert (await h.state(job.id)) == (JobState.RUNNING, "b", 2)
+        await b.result(new)
+        assert (await h.state(job.id)) == (JobState.SUCCEEDED, "b", 2)
+        a.connect(running=[old])  # the old run, back at last, is told again to stop
+        assert old in a.canceled()
+        await a.result(old, Outcome.CANCELED)
+        assert (await h.state(job.id)) == (JobState.SUCCEEDED, "b", 2)

@@ -45,7 +45,7 @@ class Attempts:
             self.refuse_stale(s, lease)
 
     async def on_started(self, s: NodeSession, lease: Lease) -> None:
-        if self.refuse_stale(s, lease) or self.st.is_canceled(lease.job_id):
+        if self.refuse_stale(s, lease) or self.st.is_canceled(lease):
             return
         # No read first: the compare-and-set on (state, attempt) decides.
         await self.st.change_lease(lease, frozenset({JobState.ASSIGNED}), JobState.RUNNING,
@@ -68,7 +68,7 @@ class Attempts:
         st = self.st
         del s.leases[lease.job_id]  # the run is over either way: free the slot
         st.wake_dispatch.set()
-        if st.settle_canceled(lease.job_id):
+        if st.settle_canceled(lease):
             st.take_progress(lease.job_id)
             st.feed.publish(lease.job_id)
             return
@@ -111,7 +111,7 @@ class Attempts:
         """An attempt failed or its worker was lost: retry the job or fail it."""
         st = self.st
         st.take_progress(job_id)
-        if st.settle_canceled(job_id):
+        if st.settle_canceled(Lease(job_id, attempt)):
             return
         job = await st.store.get_job(job_id)
         if job is None or job.attempt != attempt or not job.state.active:

@@ -105,7 +105,7 @@ class Dispatcher:
             lease = Lease(job.id, job.attempt + 1)
             node.leases[job.id] = lease.attempt
             node.send(AssignCmd(lease, job.spec, st.trace_context(job.id)))
-            if st.is_canceled(job.id):
+            if st.is_canceled(lease):
                 node.send(CancelCmd(lease, "canceled by user"))
         return True
 

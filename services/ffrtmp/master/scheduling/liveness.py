@@ -72,8 +72,8 @@ class Liveness:
                         immediate=True,
                     )
                 )
-        for job_id in st.canceled_among(s.leases):
-            s.send(CancelCmd(Lease(job_id, s.leases[job_id]), "canceled by user"))
+        for lease in st.canceled_among(Lease(j, a) for j, a in s.leases.items()):
+            s.send(CancelCmd(lease, "canceled by user"))
         if s.drained:
             s.send(DrainCmd(True))
         st.spawn(st.store.upsert_node(node_id, capabilities, address, st.now_ms()))

@@ -206,7 +206,7 @@ class Scheduler:
             else:
                 ok = await st.change(job, ACTIVE, JobState.CANCELED, reason)
                 if ok:
-                    st.mark_canceled(job_id)
+                    st.mark_canceled(job.lease)
                     s = st.nodes.get(job.node_id)
                     if s is not None and s.holds(job.lease):
                         s.send(CancelCmd(job.lease, reason))

@@ -71,7 +71,9 @@ class State:
         self.wake_timers = asyncio.Event()
         self.accepting = True
         self._progress: dict[str, ProgressInfo] = {}  # live progress of running jobs
-        self._canceled: set[str] = set()  # active jobs canceled, awaiting their worker
+        # Attempts canceled while active, awaiting their worker's report. Keyed by
+        # lease: a job retried meanwhile runs its next attempt uncanceled.
+        self._canceled: set[Lease] = set()
         self._retry_at: dict[str, float] = {}  # RETRY_WAIT job -> monotonic due time
         # Nodes where a job's attempts failed, so its retry goes elsewhere if it can.
         self._failed_on: dict[str, set[str]] = {}
@@ -211,21 +213,21 @@ class State:
         return len(self._retry_at)
 
     # -- cancels awaiting their worker ------------------------------------------
-    def mark_canceled(self, job_id: str) -> None:
-        self._canceled.add(job_id)
+    def mark_canceled(self, lease: Lease) -> None:
+        self._canceled.add(lease)
 
-    def is_canceled(self, job_id: str) -> bool:
-        return job_id in self._canceled
+    def is_canceled(self, lease: Lease) -> bool:
+        return lease in self._canceled
 
-    def settle_canceled(self, job_id: str) -> bool:
-        """The canceled job's run is over: True if it was canceled."""
-        if job_id not in self._canceled:
+    def settle_canceled(self, lease: Lease) -> bool:
+        """The attempt's run is over: True if it had been canceled."""
+        if lease not in self._canceled:
             return False
-        self._canceled.discard(job_id)
+        self._canceled.discard(lease)
         return True
 
-    def canceled_among(self, job_ids: Iterable[str]) -> list[str]:
-        return [j for j in job_ids if j in self._canceled]
+    def canceled_among(self, leases: Iterable[Lease]) -> list[Lease]:
+        return [lease for lease in leases if lease in self._canceled]
 
     # -- live progress ---------------------------------------------------------
     def set_progress(self, job_id: str, progress: ProgressInfo) -> None:
