@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -115,10 +116,24 @@ def _console() -> Console:
     return Console(soft_wrap=False, width=max(100, Console().width))
 
 
+_FFMPEG_PREFIX = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")
+NOTE_CHARS = 60
+
+
+def job_note(d: dict[str, Any]) -> str:
+    """One short line on why a job is where it is: its error (the cause is at the end
+    of ffmpeg's lines, so a long one keeps its end) or why it still waits."""
+    if d["state"] == "SUCCEEDED":
+        return ""
+    text = _FFMPEG_PREFIX.sub("", d["error"]) if d["error"] else d["pending_reason"]
+    return text if len(text) <= NOTE_CHARS else "…" + text[-(NOTE_CHARS - 1):]
+
+
 def jobs_table(jobs: Iterable[common_pb2.Job], title: str | None = None) -> None:
     t = Table(title=title)
     for col in ("ID", "STATE", "QUEUE", "PRIORITY", "SCENARIO", "NODE", "ATTEMPT", "PROGRESS"):
         t.add_column(col)
+    t.add_column("NOTE", no_wrap=True)
     for j in jobs:
         d = job_dict(j)
         t.add_row(
@@ -130,6 +145,7 @@ def jobs_table(jobs: Iterable[common_pb2.Job], title: str | None = None) -> None
             d["node_id"] or "-",
             str(d["attempt"]),
             f"{d['progress']:.0f}%",
+            job_note(d),
         )
     _console().print(t)
 

@@ -10,6 +10,7 @@ CBR-like for live jobs, whose links were sized for the bitrate.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 
@@ -77,6 +78,41 @@ HW_DEVICES: dict[str, tuple[str, str, str]] = {
     "_qsv": ("qsv=hw", "hw", "format=nv12,hwupload=extra_hw_frames=16"),
     "_vulkan": ("vulkan=vk", "vk", "format=nv12,hwupload"),
 }
+
+
+# Hardware back ends an encoder name may end in (h264_nvenc, hevc_amf, av1_vaapi...).
+HW_SUFFIXES = frozenset(
+    {"nvenc", "qsv", "vaapi", "amf", "videotoolbox", "v4l2m2m", "mf", "vulkan", "omx",
+     "mediacodec", "rkmpp", "d3d12va"}
+)
+AUDIO_ENCODERS = frozenset({"aac", "libfdk_aac", "libopus"})
+
+
+def known_encoder(name: str, *, audio: bool = False) -> bool:
+    """A video encoder of a family we drive (the tables above), or with `audio` an
+    audio encoder a job may require; anything else is a typo no worker would offer."""
+    if name in _SOFTWARE or (audio and name in AUDIO_ENCODERS):
+        return True
+    prefix, _, suffix = name.partition("_")
+    return f"{prefix}_" in dict(_HW_PREFIXES) and suffix in HW_SUFFIXES
+
+
+def check_codec(field: str, codec: str, *, required: bool = False) -> None:
+    """InvalidArgument on `field` unless `codec` is a family or a known encoder; a
+    `required` encoder (spec.requirements) may be an audio one but not a family."""
+    if (codec in FAMILIES and not required) or known_encoder(codec, audio=required):
+        return
+    names = [*FAMILIES, *_SOFTWARE, *(f"{p}nvenc" for p, _ in _HW_PREFIXES)]
+    # A swapped pair of letters (h246) first, then whatever difflib finds closest.
+    close = [n for n in names if sorted(n) == sorted(codec.lower())] or (
+        difflib.get_close_matches(codec.lower(), names, n=1)
+    )
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise InvalidArgument(
+        field,
+        f"unknown codec {codec[:64]!r}: {hint}use a family ({', '.join(FAMILIES)}) "
+        "or an encoder such as libx264, libx265, libsvtav1, h264_nvenc or hevc_vaapi",
+    )
 
 
 def encoder_family(encoder: str) -> str | None:

@@ -12,6 +12,11 @@ Rules, in order:
    because ffmpeg prints the root cause and then generic summaries of it.
 3. Nothing recognised: permanent. Retrying an unknown failure burns a worker slot per
    attempt; an operator can always RetryJob by hand.
+
+Some transient causes say that the far end is not there (nobody listens on the RTMP
+port, the server cuts the file short, the name does not resolve) rather than that the
+network hiccuped. One retry is worth it; when the same cause ends the next attempt
+too, more retries would only repeat it for minutes (`repeat_key`, used by core.retry).
 """
 
 from __future__ import annotations
@@ -83,4 +88,28 @@ def classify_line(line: str, *, networked: bool = False) -> FailureClass | None:
             return verdict
     if networked and _NETWORK_ONLY_RE.search(line):
         return "transient"
+    return None
+
+
+# Causes that, repeated on consecutive attempts of one job, mean the input or output is
+# missing, not flaky. Keys, not whole lines: lines carry addresses that change per run.
+_REPEAT_FINAL: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (key, re.compile(p, re.IGNORECASE))
+    for key, p in (
+        ("connection refused", r"connection refused"),
+        ("stream ends prematurely", r"stream ends prematurely"),
+        ("unknown host", r"no such host|name or service not known|could not resolve|"
+                         r"failed to resolve"),
+        ("server error", r"server returned 5(\d\d|xx)"),
+        ("end of file", r"end of file"),
+        ("input/output error", r"input/output error"),
+    )
+)
+
+
+def repeat_key(error: str) -> str | None:
+    """The cause an error line names, when a repeat of it should end the retries."""
+    for key, pattern in _REPEAT_FINAL:
+        if pattern.search(error):
+            return key
     return None

@@ -50,9 +50,15 @@ def requirements(spec: JobSpec) -> Tokens:
     return frozenset(out)
 
 
-def describe_missing(needs: Tokens, offered: Iterable[Tokens]) -> str:
-    """Why no connected worker can run a job with `needs`, for GetJob and stats."""
+def describe_missing(
+    needs: Tokens, offered: Iterable[Tokens], draining: Mapping[str, Tokens] | None = None
+) -> str:
+    """Why no connected worker can run a job with `needs`, for GetJob and stats.
+    `draining` holds the connected workers that take no new jobs, by node id."""
     offered = list(offered)
+    able = sorted(n for n, o in (draining or {}).items() if needs <= o)
+    if able:
+        return f"the workers that could run it are draining: {', '.join(able[:5])}"
     if not offered:
         return "no worker is connected"
     closest = min(offered, key=lambda o: len(needs - o))

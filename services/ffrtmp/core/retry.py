@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ffrtmp.core.failures import repeat_key
+
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
@@ -33,14 +35,21 @@ def decide(
     backoff: Backoff,
     rand: float,
     immediate: bool = False,
+    error: str = "",
+    previous_error: str = "",
 ) -> Decision:
-    """`attempt` is the 1-based attempt that just failed.
+    """`attempt` is the 1-based attempt that just failed; `previous_error` is what
+    ended the attempt before it ("" for the first).
 
     Only transient failures are retried, and at most `max_retries` times. A lost
-    node counts as an attempt too, so a job that kills every worker still ends.
+    node counts as an attempt too, so a job that kills every worker still ends. A
+    cause that says the far end is missing ends the job when it repeats.
     """
     if error_class != "transient":
         return Decision(False, 0.0, "permanent failure")
+    key = repeat_key(error)
+    if key is not None and key == repeat_key(previous_error):
+        return Decision(False, 0.0, f"{key} twice in a row, not retried again")
     if attempt > max_retries:
         return Decision(False, 0.0, f"retries exhausted after {attempt} attempts")
     delay = 0.0 if immediate else backoff.delay(attempt, rand)

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ffrtmp.core.encoders import FAMILIES, preset_rank
+from ffrtmp.core.encoders import check_codec, preset_rank
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec, Rendition, Requirements
 from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
@@ -59,9 +59,6 @@ LIVE_TIMEOUT_MARGIN_S = 30.0
 MAX_THREADS = 128
 MAX_NICE = 19  # only ever lower a transcode's priority: raising it needs privileges
 
-CODEC_FAMILIES = frozenset(FAMILIES)
-
-_ENCODER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _PRESET = re.compile(r"^[a-z0-9]{0,16}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -104,8 +101,7 @@ def _check_requirements(r: Requirements) -> None:
     if len(r.encoders) > MAX_REQUIRED:
         raise InvalidArgument("spec.requirements.encoders", f"at most {MAX_REQUIRED}")
     for e in r.encoders:
-        if not _ENCODER.match(e):
-            raise InvalidArgument("spec.requirements.encoders", f"bad encoder name {e[:64]!r}")
+        check_codec("spec.requirements.encoders", e, required=True)
     if len(r.labels) > MAX_REQUIRED:
         raise InvalidArgument("spec.requirements.labels", f"at most {MAX_REQUIRED}")
     for k, v in r.labels:
@@ -149,8 +145,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     queue = _choice("spec.queue", raw.queue or "default", QUEUE_WEIGHTS)
     priority = _choice("spec.priority", raw.priority or "medium", PRIORITY_WEIGHTS)
     codec = raw.codec or sc.codec
-    if codec not in CODEC_FAMILIES and not _ENCODER.match(codec):
-        raise InvalidArgument("spec.codec", f"unknown codec {codec[:64]!r}")
+    check_codec("spec.codec", codec)
     bitrate = raw.bitrate or sc.bitrate
     check_bitrate("spec.bitrate", bitrate)
     width, height = raw.width or sc.width, raw.height or sc.height

@@ -128,6 +128,9 @@ class Attempts:
             backoff=st.config.backoff,
             rand=st.rand(),
             immediate=immediate,
+            error=error,
+            # The job's own previous failure, not one from before a RetryJob by hand.
+            previous_error=job.error if attempt - job.retry_base > 1 else "",
         )
         reason = f"{error} ({d.reason})"
         if not d.retry:

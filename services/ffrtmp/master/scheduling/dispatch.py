@@ -118,5 +118,5 @@ class Dispatcher:
         offers = [s.offers for s in st.nodes.values() if s.accepting]
         able = [o for o in offers if entry.needs <= o]
         if not able:
-            return describe_missing(entry.needs, offers)
+            return describe_missing(entry.needs, offers, st.draining_offers())
         return "waiting for a free slot"

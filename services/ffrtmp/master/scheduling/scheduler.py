@@ -277,7 +277,7 @@ class Scheduler:
         now = st.now_ms()
         offered = [s.offers for s in st.nodes.values() if s.accepting]
         blocked = [
-            (needs, n, describe_missing(needs, offered))
+            (needs, n, describe_missing(needs, offered, st.draining_offers()))
             for needs, n in st.pending.needs_sets().items()
             if not any(needs <= o for o in offered)
         ]

@@ -138,6 +138,10 @@ class State:
                 self.feed.publish(ch.job_id)
         return applied
 
+    def draining_offers(self) -> dict[str, Tokens]:
+        """Connected workers that take no new jobs (drained or shutting down)."""
+        return {s.node_id: s.offers for s in self.nodes.values() if s.connected and not s.accepting}
+
     # -- the pending heaps ----------------------------------------------------
     def intern_needs(self, encoded: str) -> Tokens:
         needs = self._needs.get(encoded)
