@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import re
+import signal
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from ffrtmp.worker.ffmpeg import find_ffmpeg
 from tests.helpers.cluster import Cluster, make_certs
-from tests.helpers.rtmp import free_port
+from tests.helpers.rtmp import RtmpReceiver, free_port
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +126,71 @@ def test_with_the_only_worker_drained_the_reason_says_draining(hour: Cluster) ->
         assert hour.cli("nodes", "undrain", "w1").returncode == 0
     r = hour.cli("jobs", "watch", job["id"])  # type: ignore[index]
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_job_canceled_halfway_keeps_its_progress(hour: Cluster) -> None:
+    receiver = RtmpReceiver(free_port(), "live", "half", hour.root / "half.flv")
+    try:
+        job = _json(hour.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--live",
+                             "--duration", "60", "--output", receiver.url))
+        job_id = job["id"]  # type: ignore[index]
+        deadline = time.monotonic() + 60
+        seen = 0.0
+        while seen < 5 and time.monotonic() < deadline:  # -re: real time, 3 s of 60
+            seen = _json(hour.cli("-o", "json", "jobs", "get", job_id))["progress"]  # type: ignore[index]
+            time.sleep(0.3)
+        assert seen >= 5, seen
+        canceled = _json(hour.cli("-o", "json", "jobs", "cancel", job_id))
+        assert canceled["state"] == "CANCELED" and canceled["progress"] >= seen, canceled  # type: ignore[index]
+        time.sleep(1)  # the worker's CANCELED result arrives and is acknowledged
+        after = _json(hour.cli("-o", "json", "jobs", "get", job_id))
+        assert after["progress"] >= seen, after  # type: ignore[index]
+    finally:
+        receiver.stop()
+
+
+def test_wait_ends_with_the_output_path_and_get_shows_the_log(hour: Cluster) -> None:
+    r = hour.cli("jobs", "submit", "--scenario", "test", "--output", "first/hour.mp4", "--wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    last = r.stdout.strip().splitlines()[-1]
+    assert "succeeded" in last and last.endswith("first/hour.mp4"), r.stdout
+    job_id = last.split()[0]
+    r = hour.cli("jobs", "get", job_id)
+    assert "log tail" in r.stdout and "frame=" in r.stdout, r.stdout
+
+
+def test_ctrl_c_leaves_the_job_running_and_says_how_to_follow_it(hour: Cluster) -> None:
+    receiver = RtmpReceiver(free_port(), "live", "ctrlc", hour.root / "ctrlc.flv")
+    cert, key = hour.certs.pair("admin")
+    env = {**os.environ, "FFRTMP_MASTER": hour.address, "FFRTMP_CA": str(hour.certs.ca),
+           "FFRTMP_CERT": str(cert), "FFRTMP_KEY": str(key), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ffrtmp.cli.main", "jobs", "submit", "--scenario", "test",
+         "--live", "--duration", "60", "--output", receiver.url, "--wait"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        job_id = proc.stdout.readline().split()[0]  # the first status line names the job
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, out + err
+        assert f"job {job_id} goes on" in err and f"ffrtmp jobs cancel {job_id}" in err, err
+        assert "Traceback" not in err, err
+        state = _json(hour.cli("-o", "json", "jobs", "get", job_id))["state"]  # type: ignore[index]
+        assert state in ("QUEUED", "ASSIGNED", "RUNNING"), state
+        hour.cli("jobs", "cancel", job_id)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        receiver.stop()
+
+
+def test_nodes_list_shows_a_short_ffmpeg_version(hour: Cluster) -> None:
+    full = _json(hour.cli("-o", "json", "nodes", "list"))[0]["ffmpeg_version"]  # type: ignore[index]
+    assert full.startswith("ffmpeg version"), full
+    r = hour.cli("nodes", "list")
+    row = next(line for line in r.stdout.splitlines() if " w1 " in line)
+    release = re.search(r"version n?(\d+(\.\d+)+)", full)
+    assert release is not None and f" {release.group(1)} " in row, r.stdout
+    assert "version" not in r.stdout and "Copyright" not in r.stdout, r.stdout

@@ -118,6 +118,7 @@ def _console() -> Console:
 
 _FFMPEG_PREFIX = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")
 NOTE_CHARS = 60
+LOG_LINES = 12
 
 
 def job_note(d: dict[str, Any]) -> str:
@@ -209,12 +210,17 @@ def job_detail(j: common_pb2.Job) -> None:
                 e["reason"],
             )
         con.print(ev)
+    tail = d["log_tail"].splitlines()[-LOG_LINES:]
+    if tail:
+        # Plain print: ffmpeg's brackets are not rich markup.
+        print(f"\nlog tail (last {len(tail)} lines; `ffrtmp jobs logs {d['id']}` has more):")
+        print("\n".join(tail))
 
 
 def nodes_table(nodes: Iterable[nodes_pb2.Node]) -> None:
     t = Table()
     for col in ("ID", "STATE", "SLOTS", "RUNNING", "CPU", "RAM", "FFMPEG", "LAST SEEN"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)
     for n in nodes:
         d = node_dict(n)
         t.add_row(

@@ -3,6 +3,7 @@ elsewhere (pipes, CI logs), the final job as JSON with --output json."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -40,6 +41,27 @@ def _status(job: common_pb2.Job) -> str:
 
 
 async def follow(c: Client, job_id: str, *, as_json: bool) -> int:
+    try:
+        last = await _follow(c, job_id, as_json=as_json)
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us, then raises
+        print(
+            f"\nstopped watching; job {job_id} goes on. Follow it with `ffrtmp jobs watch "
+            f"{job_id}`, stop it with `ffrtmp jobs cancel {job_id}`.",
+            file=sys.stderr,
+        )
+        raise
+    if last is None:
+        return 1
+    if as_json:
+        output.print_json(output.job_dict(last))
+    elif last.state == common_pb2.JOB_STATE_SUCCEEDED:
+        print(f"{last.id} succeeded: {last.output or last.spec.output}")
+    elif last.error:
+        print(f"error: {last.error}", file=sys.stderr)
+    return exit_code_for(last.state)
+
+
+async def _follow(c: Client, job_id: str, *, as_json: bool) -> common_pb2.Job | None:
     last: common_pb2.Job | None = None
     if as_json:
         async for job in c.watch(job_id):
@@ -65,10 +87,4 @@ async def follow(c: Client, job_id: str, *, as_json: bool) -> int:
             if line != seen:
                 print(line, flush=True)
                 seen = line
-    if last is None:
-        return 1
-    if as_json:
-        output.print_json(output.job_dict(last))
-    elif last.state != common_pb2.JOB_STATE_SUCCEEDED and last.error:
-        print(f"error: {last.error}", file=sys.stderr)
-    return exit_code_for(last.state)
+    return last

@@ -204,7 +204,8 @@ class Scheduler:
                 if ok:
                     st.unqueue(job_id)
             else:
-                ok = await st.change(job, ACTIVE, JobState.CANCELED, reason)
+                ok = await st.change(job, ACTIVE, JobState.CANCELED, reason,
+                                     fields=st.progress_fields(job_id))
                 if ok:
                     st.mark_canceled(job.lease)
                     s = st.nodes.get(job.node_id)

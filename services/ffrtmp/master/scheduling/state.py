@@ -17,10 +17,12 @@ the dispatcher and released by attempts (a result) or liveness (a loss).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
 from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import asdict
 from typing import Any
 
 from ffrtmp.core.matching import Tokens, requirements
@@ -243,6 +245,11 @@ class State:
 
     def take_progress(self, job_id: str) -> ProgressInfo | None:
         return self._progress.pop(job_id, None)
+
+    def progress_fields(self, job_id: str) -> Fields:
+        """The live progress as a row field, so a job stopped halfway keeps it."""
+        p = self._progress.get(job_id)
+        return (("progress", json.dumps(asdict(p))),) if p is not None else ()
 
     # -- where a job failed ------------------------------------------------------
     def failed_on(self, job_id: str, node_id: str) -> None:
