@@ -76,6 +76,28 @@ def test_alert_rules_pass_promtool() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_every_alert_fires_in_promtool_unit_tests() -> None:
+    """alerts_test.yml has a firing case for every alert, and promtool passes it."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus; `make opstools`)")
+    rules = (DOCS / "prometheus" / "alerts.yml").read_text()
+    alerts = set(re.findall(r"^\s+- alert: (\w+)$", rules, flags=re.M))
+    tests = (DOCS / "prometheus" / "alerts_test.yml").read_text()
+    # A case that expects alerts (not `exp_alerts: []`).
+    firing = set(re.findall(r"alertname: (\w+)\n\s+exp_alerts:\n\s+- exp_labels", tests))
+    assert alerts and not alerts - firing, f"alerts never shown firing: {sorted(alerts - firing)}"
+    r = subprocess.run(
+        [promtool, "test", "rules", "alerts_test.yml"],
+        cwd=DOCS / "prometheus",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def _dashboard_exprs() -> list[str]:
     dash = json.loads((DOCS / "grafana" / "ffrtmp.json").read_text())
     return [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
