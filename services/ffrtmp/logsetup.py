@@ -2,14 +2,22 @@
 
 JSON lines carry time, level, logger and message, plus job_id, node_id and
 attempt when the line is about a job (given with `extra=` or bound by
-`ffrtmp.logcontext`), and the traceback as `exc` when there is one."""
+`ffrtmp.logcontext`), and the traceback as `exc` when there is one.
+
+In JSON mode every line a daemon writes is JSON: the ready line (`ready`), and
+the lines grpc's C core writes straight to file descriptor 2, which come back
+through a pipe and leave as records of the logger `grpc.core`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+import os
+import re
 import sys
+import threading
+from typing import TextIO
 
 from ffrtmp.logcontext import FIELDS, ContextFilter
 
@@ -50,8 +58,19 @@ class TextFormatter(logging.Formatter):
         return f"{head} [{' '.join(extra)}]{sep}{tail}"
 
 
+_format = "text"
+# grpc's own line: "E1129 22:54:36.220539   12647 file.cc:1569] message".
+_NATIVE = re.compile(r"^([EWID])\d{4} [\d:.]+\s+\d+ \S+\] (.*)$")
+_NATIVE_LEVELS = {"E": logging.ERROR, "W": logging.WARNING, "I": logging.INFO, "D": logging.DEBUG}
+
+
 def setup(level: str = "info", fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    global _format
+    _format = fmt
+    stream: TextIO = sys.stderr
+    if fmt == "json":
+        stream = _capture_native_stderr()
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
@@ -59,3 +78,36 @@ def setup(level: str = "info", fmt: str = "text") -> None:
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def ready(message: str) -> None:
+    """The line that tells a supervisor (or a test) the daemon is up, on stdout,
+    in the chosen format; the message is kept whole, so `ready port=N` still matches."""
+    if _format == "json":
+        record = logging.LogRecord("ffrtmp.ready", logging.INFO, __file__, 0, message, (), None)
+        message = JsonFormatter().format(record)
+    print(message, flush=True)
+
+
+def _capture_native_stderr() -> TextIO:
+    """Point fd 2 at a pipe whose lines become log records; return a stream on the
+    original stderr for the handler (and for Python's own last words at a crash)."""
+    original = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    sys.stderr = original
+    threading.Thread(target=_pump, args=(read_fd,), name="native-stderr", daemon=True).start()
+    return original
+
+
+def _pump(read_fd: int) -> None:
+    log = logging.getLogger("grpc.core")
+    with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            m = _NATIVE.match(text)
+            level, message = (_NATIVE_LEVELS[m.group(1)], m.group(2)) if m else (logging.INFO, text)
+            log.log(level, "%s", message)

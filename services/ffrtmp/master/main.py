@@ -211,10 +211,9 @@ async def run(config: MasterConfig) -> int:
         loop.add_signal_handler(sig, on_signal)
     loop.add_signal_handler(signal.SIGHUP, master.reload)
     # Tells a supervising test or script that the ports are bound.
-    print(
+    logsetup.ready(
         f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}"
-        f" health_port={master.health_port}",
-        flush=True,
+        f" health_port={master.health_port}"
     )
     try:
         await master.wait()

@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from ffrtmp import logcontext, tracing, wire
+from ffrtmp import logcontext, logsetup, tracing, wire
 from ffrtmp.core.model import Lease, Outcome, ProgressInfo
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
@@ -87,7 +87,7 @@ class Worker:
             self.config.slots,
             self.metrics_port,
         )
-        print(f"ffrtmp-worker ready metrics_port={self.metrics_port}", flush=True)
+        logsetup.ready(f"ffrtmp-worker ready metrics_port={self.metrics_port}")
         fence = asyncio.create_task(self._fence_loop(), name="fence")
         creds = channel_credentials(self.config.ca, self.config.cert, self.config.key)
         delay = 0.5
