@@ -66,6 +66,22 @@ def _issue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _issue_master(args: argparse.Namespace) -> int:
+    d = _certs_dir(args)
+    cert, key = d / pki.MASTER_CERT, d / pki.MASTER_KEY
+    existing = [p for p in (cert, key) if p.exists()]
+    if existing and not args.force:
+        raise FileExistsError(f"{existing[0]} exists (add --force to replace it)")
+    ca_cert, ca_key = pki.load_ca(d)
+    paths = pki.write_master(ca_cert, ca_key, args.host, args.days, d)
+    names = ", ".join(["localhost", "127.0.0.1", "::1", *args.host])
+    print(f"issued a master certificate for {names} with the CA in {d}:")
+    _wrote([paths.cert, paths.key])
+    print("copy both to the master and send it SIGHUP (or restart it): new connections get "
+          "the new certificate; workers and clients need nothing new")
+    return 0
+
+
 def _info_dict(info: pki.CertInfo, now: dt.datetime) -> dict[str, object]:
     return {
         "path": str(info.path),
@@ -135,6 +151,18 @@ def _common(p: argparse.ArgumentParser, *, force_help: str) -> None:
     p.add_argument("--force", action="store_true", help=force_help)
 
 
+def _hosts(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="DNS name or IP the master is reached by from other machines (repeatable; "
+        "clients check it); localhost, 127.0.0.1 and ::1 are always included",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `certs` command group to the top-level CLI parser."""
     certs = subparsers.add_parser("certs", help="manage the cluster's TLS certificates")
@@ -143,15 +171,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     init = sub.add_parser(
         "init", help="create a CA, the master certificate and an admin client certificate"
     )
-    init.add_argument(
-        "--host",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="NAME",
-        help="extra DNS name or IP the master is reached by (repeatable); "
-        "localhost, 127.0.0.1 and ::1 are always included",
-    )
+    _hosts(init)
     init.add_argument(
         "--no-admin",
         action="store_true",
@@ -160,7 +180,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _common(init, force_help="replace an existing CA (invalidates every issued certificate)")
     init.set_defaults(func=_guarded(_init))
 
-    issue = sub.add_parser("issue", help="issue a worker or client certificate")
+    issue = sub.add_parser("issue", help="issue a worker, client or master certificate")
     kinds = issue.add_subparsers(dest="kind", metavar="KIND", required=True)
     worker = kinds.add_parser("worker", help="a worker node; NAME is its node id")
     client = kinds.add_parser("client", help="a CLI user or program with a role")
@@ -169,6 +189,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         _common(p, force_help="replace an existing NAME.crt/NAME.key")
         p.set_defaults(func=_guarded(_issue))
     client.add_argument("--role", required=True, choices=ROLES, help="what the client may do")
+    master = kinds.add_parser(
+        "master", help="a new master certificate from the existing CA, e.g. for more --host names"
+    )
+    _hosts(master)
+    _common(master, force_help="replace the existing master.crt/master.key")
+    master.set_defaults(func=_guarded(_issue_master))
 
     show = sub.add_parser("show", help="print what a certificate says and when it expires")
     show.add_argument("files", nargs="+", metavar="FILE", help="PEM certificate file(s)")

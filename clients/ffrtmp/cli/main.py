@@ -1,82 +1,32 @@
-"""`ffrtmp`: the command line for a cluster's users and operators."""
+"""`ffrtmp`, the command line. grpc's C core reads GRPC_VERBOSITY once, when grpc
+is first imported, and then prints its own lines (handshake failures, invalid
+keys) before our message: so this entry quiets it, unless --debug, before
+importing the CLI itself (ffrtmp.cli.app), which loads grpc."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
+import os
 import sys
 
-from grpc import StatusCode, aio
 
-from ffrtmp import flags
-from ffrtmp.cli import admin, certs, jobs, misc, nodes, queue, settings
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ffrtmp",
-        description="Use an ffrtmp transcoding cluster. Connection settings come from flags, "
-        f"then FFRTMP_* variables, then {settings.config_path()}.",
-    )
-    f = flags.add
-    f(p, "--master", default="localhost:50051", help="master address HOST:PORT")
-    f(p, "--ca", default="certs/ca.crt", help="CA certificate")
-    f(p, "--cert", default="certs/admin.crt", help="client certificate")
-    f(p, "--key", default="certs/admin.key", help="client private key")
-    f(p, "--api-key", default="", help="API key, sent as `authorization: Bearer`")
-    f(p, "--output", "-o", default="table", choices=["table", "json"], help="output format")
-    f(p, "--timeout", default=15.0, type=flags.duration, help="per-call deadline")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    jobs.register(sub)
-    nodes.register(sub)
-    queue.register(sub)
-    misc.register(sub)
-    admin.register(sub)
-    certs.register(sub)
-    return p
-
-
-def _explain(exc: aio.AioRpcError, args: argparse.Namespace) -> str:
-    code = exc.code()
-    if code == StatusCode.UNAVAILABLE:
-        return (
-            f"cannot reach the master at {args.master}: {exc.details()}\n"
-            "  is ffrtmp-master running there? Set --master or FFRTMP_MASTER. If it is, check "
-            f"that --ca ({args.ca}), --cert ({args.cert}) and --key come from its CA "
-            "(ffrtmp certs show FILE)."
-        )
-    if code == StatusCode.DEADLINE_EXCEEDED:
-        return f"the master at {args.master} did not answer in time (raise --timeout)"
-    return f"{code.name}: {exc.details()}"
+def quiet_grpc(argv: list[str]) -> None:
+    if "grpc" in sys.modules:  # too late to matter here; do not leak it to children
+        return
+    os.environ.setdefault("GRPC_VERBOSITY", "INFO" if "--debug" in argv else "NONE")
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser()
-    defaults = {k: p.get_default(k) for k in settings.KEYS}
-    path = settings.config_path()
-    try:
-        loaded = settings.load(path)
-    except ValueError as exc:
-        print(f"error: config file {exc}", file=sys.stderr)
-        return 2
-    settings.apply(p, loaded)
-    args = p.parse_args(argv)
-    args.root_parser = p
-    args.settings_sources = lambda a: settings.sources(a, defaults, loaded, path)
-    try:
-        result = args.func(args)
-        if inspect.iscoroutine(result):
-            result = asyncio.run(result)
-        return int(result)
-    except aio.AioRpcError as exc:
-        print(f"error: {_explain(exc, args)}", file=sys.stderr)
-        return 1
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    quiet_grpc(sys.argv[1:] if argv is None else argv)
+    from ffrtmp.cli import app
+
+    return app.main(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    from ffrtmp.cli import app
+
+    return app.parser()
 
 
 if __name__ == "__main__":

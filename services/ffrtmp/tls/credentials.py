@@ -23,10 +23,14 @@ def _read(path: Path, what: str, hint: str) -> bytes:
 
 
 def _read_all(ca: Path, cert: Path, key: Path) -> tuple[bytes, bytes, bytes]:
-    init = "create the CA with `ffrtmp certs init`"
+    # Where the files are wanted, the cluster usually exists: never suggest a second CA.
+    init = (
+        "copy the cluster's ca.crt there or point --ca (FFRTMP_CA) at it; "
+        "`ffrtmp certs init` makes a new CA, for a new cluster only"
+    )
     own = (
-        "issue one with `ffrtmp certs issue worker|client NAME` "
-        "(the master's comes from `ffrtmp certs init`)"
+        "issue one where the cluster's CA is (`ffrtmp certs issue worker NAME`, "
+        "`... client NAME --role ROLE` or `... master --host NAME`) and copy it here"
     )
     return (
         _read(ca, "CA certificate", init),

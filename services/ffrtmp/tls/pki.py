@@ -176,27 +176,27 @@ def init_ca(
             f"{existing[0]} already exists; refusing to replace the CA, since every "
             "certificate it issued would stop working (use --force / force=True to replace it)"
         )
-    sans: list[x509.GeneralName] = []
-    for host in ("localhost", "127.0.0.1", "::1", *hosts):
-        san = _san_for(host)
-        if san not in sans:
-            sans.append(san)
-
     ca_key = ec.generate_private_key(_CURVE)
     ca_name = _name((NameOID.ORGANIZATION_NAME, "ffrtmp"), (NameOID.COMMON_NAME, "ffrtmp CA"))
     ca_cert = _build(ca_name, ca_key, None, days).sign(ca_key, hashes.SHA256())
+    dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write_pair(ca_cert, ca_key, paths.ca_cert, paths.ca_key)
+    write_master(ca_cert, ca_key, hosts, days, dir)
+    return paths
 
+
+def write_master(
+    ca_cert: x509.Certificate, ca_key: CaKey, hosts: Sequence[str], days: int, dir: Path
+) -> IssuedPaths:
+    """The master's certificate for localhost plus `hosts`, signed by the CA."""
+    sans = list(dict.fromkeys(_san_for(h) for h in ("localhost", "127.0.0.1", "::1", *hosts)))
     master_key = ec.generate_private_key(_CURVE)
     subject = _name((NameOID.COMMON_NAME, "master"), (NameOID.ORGANIZATIONAL_UNIT_NAME, "master"))
     # clientAuth too: the master may dial out (e.g. to workers) with the same certificate.
     usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-    master = _build(subject, master_key, ca_cert, days, sans, usages)
-    master_cert = master.sign(ca_key, hashes.SHA256())
-
-    dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write_pair(ca_cert, ca_key, paths.ca_cert, paths.ca_key)
-    _write_pair(master_cert, master_key, paths.master_cert, paths.master_key)
-    return paths
+    cert = _build(subject, master_key, ca_cert, days, sans, usages).sign(ca_key, hashes.SHA256())
+    _write_pair(cert, master_key, Path(dir) / MASTER_CERT, Path(dir) / MASTER_KEY)
+    return IssuedPaths(Path(dir) / MASTER_CERT, Path(dir) / MASTER_KEY)
 
 
 def load_ca(dir: Path) -> tuple[x509.Certificate, CaKey]:

@@ -23,6 +23,7 @@ from grpc import aio
 from ffrtmp import logcontext, logsetup, tracing, wire
 from ffrtmp.core.model import Lease, Outcome, ProgressInfo
 from ffrtmp.tls.credentials import channel_credentials
+from ffrtmp.tls.diagnose import diagnose
 from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
 from ffrtmp.wire import lease_pb
 from ffrtmp.worker.config import WorkerConfig
@@ -173,7 +174,12 @@ class Worker:
                         self.contact.acked(msg.heartbeat_ack.seq)
                 log.warning("master closed the stream")
         except aio.AioRpcError as exc:
-            log.warning("master stream: %s %s", exc.code().name, exc.details())
+            why = None
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:  # grpc says no more than that
+                c = self.config
+                paths = {"ca": c.ca, "cert": c.cert, "key": c.key}
+                why = await asyncio.to_thread(diagnose, c.master, paths)
+            log.warning("master stream: %s %s", exc.code().name, why or exc.details())
         finally:
             self._out = None
             self.metrics.connected.set(0)
