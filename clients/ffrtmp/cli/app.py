@@ -11,7 +11,7 @@ import sys
 from grpc import StatusCode, aio
 
 from ffrtmp import flags
-from ffrtmp.cli import admin, certs, jobs, misc, nodes, queue, settings
+from ffrtmp.cli import admin, certs, health, jobs, misc, nodes, queue, settings
 from ffrtmp.cli.context import tls_paths
 from ffrtmp.tls import diagnose
 
@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     queue.register(sub)
     misc.register(sub)
     admin.register(sub)
+    health.register(sub)
     certs.register(sub)
     return p
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import (
@@ -162,6 +163,12 @@ class Client:
 
     async def queue_stats(self) -> jobs_pb2.GetQueueStatsResponse:
         return await self._call(self.jobs.GetQueueStats, jobs_pb2.GetQueueStatsRequest())
+
+    async def health(self, service: str = "") -> str:
+        """grpc.health.v1 Check: "SERVING", "NOT_SERVING" or "SERVICE_UNKNOWN"."""
+        stub: Any = health_pb2_grpc.HealthStub(self._channel)  # its stubs lack Check
+        resp = await self._call(stub.Check, health_pb2.HealthCheckRequest(service=service))
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
 
     async def get_node(self, node_id: str) -> nodes_pb2.Node:
         resp = await self._call(self.nodes.GetNode, nodes_pb2.GetNodeRequest(node_id=node_id))

@@ -1,24 +1,26 @@
 """grpc.health.v1 for the master: SERVING only while it takes work *and* its
 store answers. One HealthServicer serves the main mTLS port and, optionally, a
 plaintext health-only port for probes that cannot do mTLS (kubelet, load
-balancers); both report the same status, Watch included."""
+balancers); both report the same status, Watch included.
+
+A probe that polls Check must see NOT_SERVING before the port goes away, or it
+learns of a stop only from refused connections: the health-only port keeps
+answering NOT_SERVING for `announce_s` after the master stops taking work."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.storage.protocol import JobStore
 
 log = logging.getLogger(__name__)
-
-HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
 class MasterHealth:
@@ -30,6 +32,7 @@ class MasterHealth:
         *,
         probe_interval_s: float = 5.0,
         probe_timeout_s: float = 5.0,
+        announce_s: float = 2.0,
     ) -> None:
         self.servicer = health.aio.HealthServicer()
         self.store = store
@@ -37,6 +40,8 @@ class MasterHealth:
         self.metrics = metrics
         self.probe_interval_s = probe_interval_s
         self.probe_timeout_s = probe_timeout_s
+        self.announce_s = announce_s
+        self._refusing_since: float | None = None  # monotonic time of the stop's flip
         self.accepting = False
         self.store_ok = True
         self.port = 0
@@ -55,6 +60,7 @@ class MasterHealth:
 
     async def set_accepting(self, accepting: bool) -> None:
         self.accepting = accepting
+        self._refusing_since = None if accepting else time.monotonic()
         await self._publish()
 
     async def probe(self) -> bool:
@@ -90,11 +96,10 @@ class MasterHealth:
         health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
 
     async def serve_plaintext(self, host: str, port: int) -> int:
-        """The health-only port: no TLS, nothing but Health (and reflection of it,
-        so `grpcurl -plaintext` works without a .proto)."""
+        """The health-only port: no TLS and nothing but Health, not even reflection
+        (probes know the Health API; `ffrtmp health --plaintext` asks it)."""
         server = aio.server()
         self.add_to(server)
-        reflection.enable_server_reflection((HEALTH_SERVICE, reflection.SERVICE_NAME), server)
         self.port = server.add_insecure_port(f"{host}:{port}")
         if self.port == 0:
             raise OSError(f"cannot listen on {host}:{port} for health checks")
@@ -108,5 +113,8 @@ class MasterHealth:
             await asyncio.gather(self.task, return_exceptions=True)
             self.task = None
         if self._server is not None:
+            if self._refusing_since is not None:
+                left = self._refusing_since + self.announce_s - time.monotonic()
+                await asyncio.sleep(max(0.0, left))
             await self._server.stop(0.5)
             self._server = None
