@@ -108,7 +108,8 @@ def test_watch_lines_show_eta_and_bitrate(cluster: Cluster) -> None:
     running = [line for line in r.stdout.splitlines() if " RUNNING " in line]
     assert any(" ETA " in line for line in running), r.stdout
     assert any("kbits/s" in line for line in running), r.stdout
-    assert r.stdout.splitlines()[-1].split()[1] == "SUCCEEDED"
+    *_, last_status, done = r.stdout.splitlines()
+    assert last_status.split()[1] == "SUCCEEDED" and " succeeded: " in done, r.stdout
 
 
 def test_bad_flags_and_fields_exit_non_zero(cluster: Cluster) -> None:

@@ -126,6 +126,7 @@ async def test_a_polling_probe_sees_not_serving_while_the_master_stops(tmp_path:
     cluster = Cluster(tmp_path, make_certs(tmp_path / "certs"))
     port = free_port()
     seen: list[int | str] = []
+    serving = asyncio.Event()
 
     async def poll() -> None:
         async with aio.insecure_channel(f"127.0.0.1:{port}") as ch:
@@ -134,6 +135,8 @@ async def test_a_polling_probe_sees_not_serving_while_the_master_stops(tmp_path:
                 try:
                     resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
                     seen.append(int(resp.status))
+                    if resp.status == SERVING:
+                        serving.set()
                 except aio.AioRpcError as exc:
                     seen.append(exc.code().name)
                     if seen.count(exc.code().name) > 3:
@@ -143,8 +146,7 @@ async def test_a_polling_probe_sees_not_serving_while_the_master_stops(tmp_path:
     try:
         cluster.start_master("--health-port", str(port))
         poller = asyncio.create_task(poll())
-        while SERVING not in seen:
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(serving.wait(), 30)
         assert cluster.master is not None
         cluster.master.signal(signal.SIGTERM)
         await asyncio.wait_for(poller, 30)

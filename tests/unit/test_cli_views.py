@@ -1,0 +1,38 @@
+"""Small pieces of the CLI's tables: the note beside each job, the ffmpeg version."""
+
+from __future__ import annotations
+
+import pytest
+
+from ffrtmp.cli.output import NOTE_CHARS, job_note, short_ffmpeg_version
+
+
+@pytest.mark.parametrize(
+    ("line", "short"),
+    [
+        ("ffmpeg version n9.0.2-17-g2a571b6068-20260930 Copyright (c) 2000-2026 the FFmpeg "
+         "developers", "9.0.2"),
+        ("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026 the FFmpeg developers", "5.1.9"),
+        ("ffmpeg version 7.1 Copyright", "7.1"),
+        ("ffmpeg version N-112345-gabcdef0123 Copyright", "N-112345-gabcdef"),
+        ("", ""),
+    ],
+)
+def test_short_ffmpeg_version(line: str, short: str) -> None:
+    assert short_ffmpeg_version(line) == short
+
+
+def _job(state: str, error: str = "", pending: str = "") -> dict[str, str]:
+    return {"state": state, "error": error, "pending_reason": pending}
+
+
+def test_the_note_is_the_error_with_its_cause_kept_or_why_the_job_waits() -> None:
+    refused = ("[out#0/flv @ 0x5609] Error opening output rtmp://ingest.example.net:1935/"
+               "live/a-long-stream-key: Connection refused")
+    note = job_note(_job("FAILED", refused))
+    assert note.endswith("Connection refused") and len(note) == NOTE_CHARS
+    assert not note.startswith("…[out#0")
+    assert job_note(_job("FAILED", "[x @ 0x1] Invalid data")) == "Invalid data"
+    assert job_note(_job("QUEUED", pending="no connected worker offers gpu")) == (
+        "no connected worker offers gpu")
+    assert job_note(_job("SUCCEEDED", "old error of attempt 1")) == ""
