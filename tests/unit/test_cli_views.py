@@ -36,3 +36,13 @@ def test_the_note_is_the_error_with_its_cause_kept_or_why_the_job_waits() -> Non
     assert job_note(_job("QUEUED", pending="no connected worker offers gpu")) == (
         "no connected worker offers gpu")
     assert job_note(_job("SUCCEEDED", "old error of attempt 1")) == ""
+
+
+def test_a_job_waiting_to_retry_shows_its_last_error_while_watched() -> None:
+    from ffrtmp.cli.watch import _status
+    from ffrtmp.v1 import common_pb2
+
+    job = common_pb2.Job(id="j1", state=common_pb2.JOB_STATE_RETRY_WAIT, attempt=1,
+                         error="[tcp @ 0x55] Connection to tcp://h:1935 failed: Connection refused")
+    assert _status(job).endswith("last error: Connection to tcp://h:1935 failed: Connection "
+                                 "refused")

@@ -37,6 +37,8 @@ def _status(job: common_pb2.Job) -> str:
         parts.append(f"ETA {eta_text(p.eta_s)}")
     if job.pending_reason:
         parts.append(job.pending_reason)
+    elif job.state == common_pb2.JOB_STATE_RETRY_WAIT and job.error:
+        parts.append(f"last error: {output.job_note(output.job_dict(job))}")
     return " · ".join(parts)
 
 
