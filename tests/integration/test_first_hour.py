@@ -186,11 +186,10 @@ def test_ctrl_c_leaves_the_job_running_and_says_how_to_follow_it(hour: Cluster) 
         receiver.stop()
 
 
-def test_nodes_list_shows_a_short_ffmpeg_version(hour: Cluster) -> None:
-    full = _json(hour.cli("-o", "json", "nodes", "list"))[0]["ffmpeg_version"]  # type: ignore[index]
-    assert full.startswith("ffmpeg version"), full
+def test_nodes_list_shows_the_ffmpeg_version_on_the_node_row(hour: Cluster) -> None:
+    version = _json(hour.cli("-o", "json", "nodes", "list"))[0]["ffmpeg_version"]  # type: ignore[index]
     r = hour.cli("nodes", "list")
     row = next(line for line in r.stdout.splitlines() if " w1 " in line)
-    release = re.search(r"version n?(\d+(\.\d+)+)", full)
-    assert release is not None and f" {release.group(1)} " in row, r.stdout
-    assert "version" not in r.stdout and "Copyright" not in r.stdout, r.stdout
+    release = re.search(r"\d+\.\d+(\.\d+)?", version)
+    assert release is not None and release.group(0) in row, r.stdout  # not wrapped away
+    assert "Copyright" not in r.stdout, r.stdout

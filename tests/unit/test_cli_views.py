@@ -1,25 +1,8 @@
-"""Small pieces of the CLI's tables: the note beside each job, the ffmpeg version."""
+"""Small pieces of the CLI's views: the note beside each job, the watch line."""
 
 from __future__ import annotations
 
-import pytest
-
-from ffrtmp.cli.output import NOTE_CHARS, job_note, short_ffmpeg_version
-
-
-@pytest.mark.parametrize(
-    ("line", "short"),
-    [
-        ("ffmpeg version n9.0.2-17-g2a571b6068-20260930 Copyright (c) 2000-2026 the FFmpeg "
-         "developers", "9.0.2"),
-        ("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026 the FFmpeg developers", "5.1.9"),
-        ("ffmpeg version 7.1 Copyright", "7.1"),
-        ("ffmpeg version N-112345-gabcdef0123 Copyright", "N-112345-gabcdef"),
-        ("", ""),
-    ],
-)
-def test_short_ffmpeg_version(line: str, short: str) -> None:
-    assert short_ffmpeg_version(line) == short
+from ffrtmp.cli.output import NOTE_CHARS, job_note
 
 
 def _job(state: str, error: str = "", pending: str = "") -> dict[str, str]:
