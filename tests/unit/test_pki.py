@@ -219,3 +219,19 @@ def test_certs_show_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     [info] = json.loads(capsys.readouterr().out)
     assert (info["common_name"], info["kind"], info["role"]) == ("carol", "client", "operator")
     assert info["days_left"] > 800 and int(info["serial"], 16) > 0
+
+
+def test_init_with_a_bad_host_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="empty host name"):
+        pki.init_ca(tmp_path / "c", hosts=["ok.example", " "])
+    assert not list((tmp_path / "c").glob("*"))
+    pki.init_ca(tmp_path / "c", hosts=["ok.example"])  # nothing to --force over
+
+
+def test_issue_master_adds_names_with_the_same_ca(tmp_path: Path) -> None:
+    pki.init_ca(tmp_path)
+    ca_before = (tmp_path / "ca.crt").read_bytes()
+    paths = pki.write_master(*pki.load_ca(tmp_path), ["node.example", "10.0.0.5"], 30, tmp_path)
+    info = pki.describe(paths.cert)
+    assert {"DNS:localhost", "DNS:node.example", "IP:10.0.0.5"} <= set(info.sans)
+    assert info.kind == "master" and (tmp_path / "ca.crt").read_bytes() == ca_before

@@ -180,8 +180,8 @@ def init_ca(
     ca_name = _name((NameOID.ORGANIZATION_NAME, "ffrtmp"), (NameOID.COMMON_NAME, "ffrtmp CA"))
     ca_cert = _build(ca_name, ca_key, None, days).sign(ca_key, hashes.SHA256())
     dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_master(ca_cert, ca_key, hosts, days, dir)  # first: a bad --host leaves no CA behind
     _write_pair(ca_cert, ca_key, paths.ca_cert, paths.ca_key)
-    write_master(ca_cert, ca_key, hosts, days, dir)
     return paths
 
 
