@@ -94,7 +94,7 @@ def test_a_name_missing_from_the_master_certificate_then_reissued(tls: Cluster) 
     assert "without --host" in r.stderr and "certs issue master --host" in r.stderr, r.stderr
     # A worker dialling that name says the same in its log, not only "UNAVAILABLE".
     worker = tls.start_worker("away", master=away)
-    worker.wait_for(rf"master stream: UNAVAILABLE the master's certificate is not valid for "
+    worker.wait_for(rf"cannot reach the master: the master's certificate is not valid for "
                     rf"'{OTHER_NAME}'.*certs issue master --host")
     worker.stop()
 

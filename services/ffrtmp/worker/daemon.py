@@ -174,12 +174,9 @@ class Worker:
                         self.contact.acked(msg.heartbeat_ack.seq)
                 log.warning("master closed the stream")
         except aio.AioRpcError as exc:
-            why = None
-            if exc.code() == grpc.StatusCode.UNAVAILABLE:  # grpc says no more than that
-                c = self.config
-                paths = {"ca": c.ca, "cert": c.cert, "key": c.key}
-                why = await asyncio.to_thread(diagnose, c.master, paths)
-            log.warning("master stream: %s %s", exc.code().name, why or exc.details())
+            log.warning("master stream: %s %s", exc.code().name, exc.details())
+            if exc.code() == grpc.StatusCode.UNAVAILABLE and not welcomed:
+                self._background(self._explain_unreachable())
         finally:
             self._out = None
             self.metrics.connected.set(0)
@@ -290,6 +287,17 @@ class Worker:
             run.aborted = True
             if run.ffmpeg is not None:
                 self._background(run.ffmpeg.kill())
+
+    async def _explain_unreachable(self) -> None:
+        """grpc says only UNAVAILABLE: one handshake of our own names the cause (a
+        name missing from the master's certificate, another CA...). Off the
+        reconnect path, which a slow or stopped master must not hold up."""
+        c = self.config
+        paths = {"ca": c.ca, "cert": c.cert, "key": c.key}
+        # A short timeout: a shutdown waits for this thread.
+        why = await asyncio.to_thread(diagnose, c.master, paths, 2.0)
+        if why is not None:
+            log.warning("cannot reach the master: %s", why)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
