@@ -16,11 +16,12 @@ BACKOFF = Backoff(base_s=5.0, factor=2.0, cap_s=300.0, jitter=0.2)
 RUNNING, PAUSED, SUCCEEDED = JobState.RUNNING, JobState.PAUSED, JobState.SUCCEEDED
 
 
-async def _fail(h: SchedHarness, node: str, lease: Lease, error_class: str) -> None:
+async def _fail(h: SchedHarness, node: str, lease: Lease, error_class: str,
+                error: str = "Connection reset by peer") -> None:
+    # Not "Connection refused": a refusal repeated ends the retries (the next test).
     w = h.workers[node]
     await w.started(lease)
-    await w.result(lease, Outcome.FAILED, exit_code=1, error_class=error_class,
-                   error="Connection refused")
+    await w.result(lease, Outcome.FAILED, exit_code=1, error_class=error_class, error=error)
 
 
 async def test_transient_failures_wait_out_a_jittered_backoff(tmp_path: Path) -> None:
@@ -45,6 +46,21 @@ async def test_transient_failures_wait_out_a_jittered_backoff(tmp_path: Path) ->
         done = await h.job(job.id)
         assert done.state == JobState.FAILED and "retries exhausted" in done.failure_reason
         assert h.metric("ffrtmp_recovery_retries_scheduled_total") == 2
+
+
+async def test_the_same_refusal_twice_fails_the_job_at_once(tmp_path: Path) -> None:
+    async with SchedHarness(tmp_path, seed=7, max_retries=5, backoff=BACKOFF) as h:
+        a = h.worker("a")
+        job = await h.submit()
+        await h.settle()
+        await _fail(h, "a", Lease(job.id, 1), "transient", "[tcp @ 0x1] Connection refused")
+        assert (await h.job(job.id)).state == JobState.RETRY_WAIT
+        await h.tick(BACKOFF.cap_s, beating=["a"])
+        assert a.assigned()[-1] == Lease(job.id, 2)
+        await _fail(h, "a", Lease(job.id, 2), "transient", "[tcp @ 0x2] Connection refused")
+        done = await h.job(job.id)
+        assert done.state == JobState.FAILED and done.attempt == 2
+        assert done.failure_reason == "connection refused twice in a row, not retried again"
 
 
 async def test_a_retry_prefers_a_worker_that_has_not_failed_the_job(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         )
         token = _encode_token(jobs[size - 1].seq) if len(jobs) > size else ""
         return jobs_pb2.ListJobsResponse(
-            jobs=[convert.job_pb(j, self.s.pending_reason(j)) for j in jobs[:size]],
+            jobs=[convert.job_pb(j, self.pending_reason(j)) for j in jobs[:size]],
             next_page_token=token,
         )
 
