@@ -1,5 +1,5 @@
-"""What every figure needs: a throwaway CA, a master process, client channels,
-and (with --profile) a py-spy recording of the master while it is measured."""
+"""What every figure needs: worker certificates, a master process, and (with
+--profile) a py-spy recording of the master while it is measured."""
 
 from __future__ import annotations
 
@@ -12,45 +12,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from grpc import aio
+from tests.helpers.certs import Certs
+from tests.helpers.procs import Proc, rss_mib
+from tests.helpers.simworker import worker_name
 
-from bench.procs import Proc, rss_mib
-from bench.simworkers import worker_name
-from ffrtmp.tls import pki
-from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import common_pb2, jobs_pb2
 
 READY = r"ffrtmp-master ready port=(\d+) metrics_port=(\d+)"
-# The callers of one figure share a channel, as one client process would.
-CLIENT_OPTIONS: list[tuple[str, Any]] = [("grpc.use_local_subchannel_pool", 1)]
 
 
-@dataclass
-class Certs:
-    dir: Path
-    workers: int = 0
-
-    @classmethod
-    def make(cls, dir: Path) -> Certs:
-        pki.init_ca(dir)
-        pki.issue(dir, "client", "bench", role="admin")
-        return cls(dir)
-
-    def ensure_workers(self, n: int) -> None:
-        """Node id = certificate CN, so each simulated worker needs its own."""
-        for i in range(self.workers, n):
-            pki.issue(self.dir, "worker", worker_name(i))
-        self.workers = max(self.workers, n)
-
-    @property
-    def ca(self) -> Path:
-        return self.dir / "ca.crt"
-
-    def client_channel(self, port: int) -> aio.Channel:
-        creds = channel_credentials(self.ca, self.dir / "bench.crt", self.dir / "bench.key")
-        return aio.secure_channel(f"127.0.0.1:{port}", creds, options=CLIENT_OPTIONS)
+def ensure_workers(certs: Certs, n: int) -> None:
+    """Node id = certificate CN, so each simulated worker needs its own."""
+    for i in range(n):
+        certs.worker(worker_name(i))
 
 
 @dataclass
@@ -103,7 +78,7 @@ def start_master(
     proc = Proc.python("ffrtmp.master.main", args, root / f"{name}.log")
     if on_spawn is not None:
         on_spawn(proc.pid)
-    at, m = proc.wait_for(READY, timeout)
+    at, m = proc.wait_for_at(READY, timeout)
     return Master(proc, int(m.group(1)), at - proc.spawned)
 
 

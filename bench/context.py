@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.cluster import Certs, Profiler
+from tests.helpers.certs import Certs
+
+from bench.cluster import Profiler
 
 
 @dataclass(frozen=True, slots=True)

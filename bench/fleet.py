@@ -8,10 +8,11 @@ import time
 from collections.abc import Sequence
 from functools import partial
 
-from bench.cluster import Master, Spy, start_master, submit_request
+from tests.helpers.procs import CpuMeter, Proc, cpu_seconds, peak_rss_mib, rss_mib
+
+from bench.cluster import Master, Spy, ensure_workers, start_master, submit_request
 from bench.context import Ctx
 from bench.load import closed_loop
-from bench.procs import CpuMeter, Proc, cpu_seconds, peak_rss_mib, rss_mib
 from bench.rpc import Figures
 from bench.seed import seed
 from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
@@ -29,7 +30,7 @@ UNSUCCESSFUL = [common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELED]
 def spawn_workers(ctx: Ctx, master: Master, total: int, name: str) -> list[Proc]:
     """`total` simulated workers split over two processes, so that the clients'
     side of 2,000 streams does not sit on one core."""
-    ctx.certs.ensure_workers(total)
+    ensure_workers(ctx.certs, total)
     halves = [(0, total // 2), (total // 2, total - total // 2)]
     procs = []
     for i, (first, count) in enumerate(halves):
@@ -134,7 +135,7 @@ async def idle_fleet(ctx: Ctx) -> Figures:
     """(f) The master's CPU share and RSS while a large fleet of idle workers
     heartbeats every 5 s."""
     s = ctx.sizes
-    await asyncio.to_thread(ctx.certs.ensure_workers, s.fleet_workers)
+    await asyncio.to_thread(ensure_workers, ctx.certs, s.fleet_workers)
     master = start_master(ctx.root, ctx.certs, "fleet", "--heartbeat-interval", "5s")
     t0 = time.perf_counter()
     sims = spawn_workers(ctx, master, s.fleet_workers, "fleet")

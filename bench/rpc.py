@@ -9,12 +9,12 @@ import time
 from typing import Any
 
 from grpc import aio
+from tests.helpers.procs import CpuMeter, Proc
+from tests.helpers.simworker import SimWorker, start_fleet, worker_creds, worker_name
 
-from bench.cluster import start_master, submit_request
+from bench.cluster import ensure_workers, start_master, submit_request
 from bench.context import Ctx
 from bench.load import closed_loop, percentile
-from bench.procs import CpuMeter, Proc
-from bench.simworkers import SimWorker, start_fleet, worker_creds, worker_name
 from ffrtmp.v1 import jobs_pb2_grpc
 
 Figures = dict[str, Any]
@@ -24,7 +24,7 @@ async def echo(ctx: Ctx) -> Figures:
     """(a) calls/s of a bare mTLS unary echo: what grpc.aio itself allows here."""
     server = Proc.python("bench.echo", [str(ctx.certs.dir)], ctx.root / "echo.log")
     try:
-        _, m = server.wait_for(r"echo ready port=(\d+)")
+        m = server.wait_for(r"echo ready port=(\d+)", 60)
         # Bytes the size of a SubmitJob request, so both figures move alike payloads.
         payload = submit_request("echo").SerializeToString()
         async with ctx.certs.client_channel(int(m.group(1))) as ch:
@@ -89,7 +89,7 @@ async def assign_latency(ctx: Ctx) -> Figures:
     """(d) From just before SubmitJob is sent to the Assign reaching an idle worker.
     The workers run in this process, so both instants come from one clock."""
     n = ctx.sizes.latency_workers
-    ctx.certs.ensure_workers(n)
+    ensure_workers(ctx.certs, n)
     master = start_master(ctx.root, ctx.certs, "latency")
     assigned: dict[str, float] = {}
     arrived = asyncio.Event()

@@ -8,6 +8,7 @@ import asyncio
 import json
 import math
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -17,10 +18,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.certs import make_certs
+from tests.helpers.procs import stop_all
+
 from bench import fleet, rpc
-from bench.cluster import Certs, Profiler
+from bench.cluster import Profiler
 from bench.context import FULL, SMOKE, Ctx
-from bench.procs import raise_nofile, stop_all
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -60,6 +63,15 @@ TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
     "workers_2k_cpu_pct": ("% core", "≤ 25", lambda v: v <= 25),
     "workers_2k_rss_mib": ("MiB", "", None),
 }
+
+
+def raise_nofile() -> None:
+    """2,000 worker streams need more descriptors than a default soft limit of 1024;
+    children inherit the raised limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 65536 if hard == resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _fmt(v: Any) -> str:
@@ -132,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = SMOKE if args.smoke else FULL
     t0 = time.perf_counter()
     try:
-        ctx = Ctx(root, Certs.make(root / "certs"), sizes, Profiler(args.profile, spy_flags))
+        ctx = Ctx(root, make_certs(root / "certs"), sizes, Profiler(args.profile, spy_flags))
         results, failed = asyncio.run(run(args.only, ctx))
     finally:
         stop_all()

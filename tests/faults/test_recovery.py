@@ -15,10 +15,11 @@ from grpc import aio
 
 from ffrtmp.client import Client
 from ffrtmp.v1 import common_pb2, nodes_pb2
-from tests.faults.common import TERMINAL, event_states, metrics, wait_job
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.jobs import TERMINAL, event_states, wait_job
 from tests.helpers.media import ffmpeg_under_test
 from tests.helpers.rtmp import RtmpReceiver, free_port
+from tests.helpers.scrape import metrics
 
 SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED
 FAILED = common_pb2.JOB_STATE_FAILED

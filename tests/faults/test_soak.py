@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from ffrtmp.v1 import common_pb2
-from tests.faults.common import TERMINAL, event_states
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.jobs import TERMINAL, event_states
 
 JOBS = int(os.environ.get("FFRTMP_SOAK_JOBS", "200"))
 CHAOS_S = float(os.environ.get("FFRTMP_SOAK_CHAOS_S", "25"))

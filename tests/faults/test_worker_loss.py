@@ -16,9 +16,10 @@ import psutil
 import pytest
 
 from ffrtmp.v1 import common_pb2
-from tests.faults.common import event_states, log_time, metrics, wait_job
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.jobs import event_states, log_time, wait_job
 from tests.helpers.proxy import TcpProxy
+from tests.helpers.scrape import metrics
 
 RUNNING = common_pb2.JOB_STATE_RUNNING
 SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED

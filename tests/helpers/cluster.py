@@ -5,118 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ffrtmp.client import Client
-from ffrtmp.tls import pki
+from tests.helpers.certs import ADMIN, Certs, make_certs
 from tests.helpers.media import ffmpeg_under_test
+from tests.helpers.procs import Proc, child_env
 
 READY = re.compile(r"ffrtmp-master ready port=(\d+) metrics_port=(\d+)")
 
-
-@dataclass
-class Certs:
-    dir: Path
-
-    @property
-    def ca(self) -> Path:
-        return self.dir / "ca.crt"
-
-    def pair(self, name: str) -> tuple[Path, Path]:
-        return self.dir / f"{name}.crt", self.dir / f"{name}.key"
-
-    def worker(self, name: str) -> tuple[Path, Path]:
-        if not (self.dir / f"{name}.crt").exists():
-            pki.issue(self.dir, "worker", name)
-        return self.pair(name)
-
-
-def make_certs(root: Path) -> Certs:
-    pki.init_ca(root)
-    pki.issue(root, "client", "admin", role="admin")
-    return Certs(root)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    # Nothing from the developer's environment may steer the daemons under test.
-    for k in list(env):
-        if k.startswith("FFRTMP_"):
-            del env[k]
-    return env
-
-
-class Proc:
-    """A daemon whose output is collected to a log file and scanned for lines."""
-
-    def __init__(self, argv: list[str], log: Path) -> None:
-        self.argv = argv
-        self.log_path = log
-        self._log = open(log, "a", buffering=1)  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()
-        )
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self._log.write(line)
-            with self._cond:
-                self.lines.append(line)
-                self._cond.notify_all()
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        seen = 0
-        with self._cond:
-            while True:
-                for line in self.lines[seen:]:
-                    if m := rx.search(line):
-                        return m
-                seen = len(self.lines)
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.popen.poll() is not None and seen == len(self.lines)):
-                    tail = "".join(self.lines[-30:])
-                    raise AssertionError(f"{pattern!r} not seen from {self.argv[2]}:\n{tail}")
-                self._cond.wait(min(left, 0.2))
-
-    def signal(self, sig: int) -> None:
-        if self.popen.poll() is None:
-            os.kill(self.pid, sig)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.popen.poll() is None:
-            self.signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
-                self.popen.wait(5)
-        self._thread.join(5)
-        self._log.close()
-
-    def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        self.popen.wait(10)
+__all__ = ["READY", "Certs", "Cluster", "Proc", "make_certs", "running_cluster"]
 
 
 @dataclass
@@ -209,7 +113,7 @@ class Cluster:
         return self.root / f"out-{name}"
 
     def client(self, **kw: object) -> Client:
-        cert, key = self.certs.pair("admin")
+        cert, key = self.certs.pair(ADMIN)
         return Client(self.address, ca=self.certs.ca, cert=cert, key=key, **kw)  # type: ignore[arg-type]
 
     async def wait_nodes(self, n: int, timeout: float = 20.0) -> None:
@@ -224,8 +128,8 @@ class Cluster:
                 await asyncio.sleep(0.1)
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        cert, key = self.certs.pair("admin")
-        env = _env()
+        cert, key = self.certs.pair(ADMIN)
+        env = child_env()
         env.update(
             FFRTMP_MASTER=self.address,
             FFRTMP_CA=str(self.certs.ca),
@@ -242,7 +146,7 @@ class Cluster:
         )
 
     def run_master_cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "ffrtmp.master.main", *args], env=_env(),
+        return subprocess.run([sys.executable, "-m", "ffrtmp.master.main", *args], env=child_env(),
                               capture_output=True, text=True, timeout=timeout, check=False)
 
     def stop(self) -> None:

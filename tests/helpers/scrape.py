@@ -8,7 +8,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers.cluster import Proc
+from tests.helpers.cluster import Cluster, Proc
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -64,3 +64,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def metrics(cluster: Cluster) -> dict[str, float]:
+    """The master's samples by series name with labels, e.g. `x_total{kind="a"}`."""
+    text = (
+        urllib.request.urlopen(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out

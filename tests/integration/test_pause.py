@@ -9,8 +9,8 @@ import psutil
 import pytest
 
 from ffrtmp.v1 import common_pb2
-from tests.faults.common import TERMINAL, wait_job
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.jobs import TERMINAL, wait_job
 
 # Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
 pytestmark = pytest.mark.media

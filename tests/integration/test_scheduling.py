@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ffrtmp.v1 import common_pb2, nodes_pb2
-from tests.faults.common import TERMINAL, wait_job
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.jobs import TERMINAL, wait_job
 
 RUNNING = common_pb2.JOB_STATE_RUNNING
 SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED

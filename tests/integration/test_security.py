@@ -16,9 +16,9 @@ from grpc import aio
 from ffrtmp.client import Client
 from ffrtmp.tls import pki
 from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
-from tests.faults.common import TERMINAL, wait_job
 from tests.helpers.certs_extra import expired_client
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.jobs import TERMINAL, wait_job
 
 ROLES = ("admin", "operator", "submitter", "viewer")
 DENIED = grpc.StatusCode.PERMISSION_DENIED

@@ -1,4 +1,4 @@
-"""Child processes of the benchmark and what /proc says about them.
+"""Child processes of tests and the benchmark, and what /proc says about them.
 
 Every process started here is remembered and ended by its own pid, never by name.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -23,27 +22,19 @@ _started: list[Proc] = []
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
-    # An FFRTMP_* variable of the shell must not change what is measured.
+    # Nothing from the developer's environment may steer the daemons under test.
     for k in [k for k in env if k.startswith("FFRTMP_")]:
         del env[k]
     return env
 
 
-def raise_nofile() -> None:
-    """2,000 worker streams need more descriptors than a default soft limit of 1024;
-    children inherit the raised limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = 65536 if hard == resource.RLIM_INFINITY else hard
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
 class Proc:
-    """A child whose merged stdout/stderr is read by a thread, so that the pipe never
-    fills and each line gets a timestamp the moment it arrives."""
+    """A child whose merged stdout/stderr is read by a thread into a log file, so the
+    pipe never fills and each line gets a timestamp (perf_counter) as it arrives."""
 
     def __init__(self, argv: list[str], log: Path) -> None:
         self.argv = argv
+        self.log_path = log
         self._log = open(log, "a", buffering=1)  # noqa: SIM115 - closed in stop()
         self.spawned = time.perf_counter()
         self.popen = subprocess.Popen(
@@ -54,7 +45,8 @@ class Proc:
             text=True,
             env=child_env(),
         )
-        self.lines: list[tuple[float, str]] = []
+        self.lines: list[str] = []
+        self.stamps: list[float] = []  # arrival time of each of `lines`
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
@@ -74,46 +66,62 @@ class Proc:
             now = time.perf_counter()
             self._log.write(line)
             with self._cond:
-                self.lines.append((now, line))
+                self.lines.append(line)
+                self.stamps.append(now)
                 self._cond.notify_all()
 
-    def wait_for(self, pattern: str, timeout: float = 60.0) -> tuple[float, re.Match[str]]:
-        """(perf_counter time the line arrived, match) of the first line matching."""
+    def wait_for_at(self, pattern: str, timeout: float = 20.0) -> tuple[float, re.Match[str]]:
+        """(arrival time, match) of the first line matching; fails when the process
+        exits or `timeout` passes first."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         seen = 0
         with self._cond:
             while True:
-                for at, line in self.lines[seen:]:
-                    if m := rx.search(line):
-                        return at, m
+                for i in range(seen, len(self.lines)):
+                    if m := rx.search(self.lines[i]):
+                        return self.stamps[i], m
                 seen = len(self.lines)
-                dead = self.popen.poll() is not None
-                if dead or time.monotonic() > deadline:
-                    tail = "".join(line for _, line in self.lines[-30:])
+                left = deadline - time.monotonic()
+                dead = self.popen.poll() is not None and not self._thread.is_alive()
+                if left <= 0 or (dead and seen == len(self.lines)):
+                    tail = "".join(self.lines[-30:])
                     why = "exited" if dead else "timed out"
-                    raise RuntimeError(f"{self.argv[2]} {why} before {pattern!r}:\n{tail}")
-                self._cond.wait(0.2)
+                    name = self.argv[2] if len(self.argv) > 2 else self.argv[0]
+                    raise AssertionError(f"{name} {why} before {pattern!r}:\n{tail}")
+                self._cond.wait(min(left, 0.2))
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        return self.wait_for_at(pattern, timeout)[1]
+
+    def signal(self, sig: int) -> None:
         if self.popen.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, SIGKILL after `timeout`, and close the log."""
+        if self.popen.poll() is None:
+            self.signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
+                self.signal(signal.SIGKILL)
                 self.popen.wait(5)
         self._thread.join(5)
         self._log.close()
         with contextlib.suppress(ValueError):
             _started.remove(self)
 
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        self.popen.wait(10)
 
-def stop_all() -> None:
-    """Whatever a failed figure left running."""
+
+def stop_all(timeout: float = 5.0) -> None:
+    """Whatever a failed run left running."""
     for p in list(_started):
         with contextlib.suppress(Exception):
-            p.stop(5)
+            p.stop(timeout)
 
 
 def rss_mib(pid: int) -> float:

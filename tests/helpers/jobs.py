@@ -1,4 +1,4 @@
-"""Helpers for fault tests: waiting on job states and reading worker logs."""
+"""Waiting on job states, reading a job's events and the daemons' log times."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import re
 import time
-import urllib.request
 
 from ffrtmp.v1 import common_pb2
 from tests.helpers.cluster import Cluster
@@ -41,20 +40,6 @@ def log_time(line: str) -> float:
     m = LOG_TIME.match(line)
     assert m, line
     return dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-
-
-def metrics(cluster: Cluster) -> dict[str, float]:
-    text = (
-        urllib.request.urlopen(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=5)
-        .read()
-        .decode()
-    )
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
 
 
 def event_states(job: common_pb2.Job) -> list[int]:
