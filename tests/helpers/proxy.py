@@ -1,5 +1,6 @@
 """A TCP proxy between a worker and the master that tests can pause (a silent
-partition: bytes are held, no connection is closed) and resume, or reset."""
+partition: bytes are held, no connection is closed) and resume (the held bytes are
+delivered), reset once, or refuse until admitted (a link that drops every connection)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class TcpProxy:
         self._open = asyncio.Event()
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.base_events.Server | None = None
+        self._refusing = False
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
         self._thread.start()
@@ -32,6 +34,9 @@ class TcpProxy:
         self._loop.run_forever()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            writer.transport.abort()  # a reset, not an orderly close
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
@@ -71,6 +76,23 @@ class TcpProxy:
             self._writers.clear()
 
         self._call(close_all)
+
+    def refuse(self) -> None:
+        """Reset every proxied connection, and each new one until admit()."""
+
+        def start() -> None:
+            self._refusing = True
+            for w in list(self._writers):
+                w.transport.abort()
+            self._writers.clear()
+
+        self._call(start)
+
+    def admit(self) -> None:
+        def stop() -> None:
+            self._refusing = False
+
+        self._call(stop)
 
     def close(self) -> None:
         def stop() -> None:
