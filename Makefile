@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults soak clean opstools bench bench-smoke systemffmpeg media
+.PHONY: install demo test lint typecheck buflint proto unit integration faults soak chaos clean opstools bench bench-smoke systemffmpeg media
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ faults: install
 ## A long soak: 1,000 real jobs while workers and the master are killed for 2 minutes.
 soak: install
 	FFRTMP_SOAK_JOBS=1000 FFRTMP_SOAK_CHAOS_S=120 $(PY) -m pytest -q -s tests/faults/test_soak.py
+
+## Chaos: 5 minutes of seeded faults over 200+ real jobs, an independent /proc watcher
+## of ffmpeg; prints a table, writes chaos-results.json, fails on any broken promise.
+## CHAOS_SEED picks the schedule (printed at the start).
+CHAOS_SEED ?= 1
+chaos: install
+	$(PY) -m tests.chaos.run --seed $(CHAOS_SEED) --duration 300 --jobs 230
 
 ## Throughput and latency with simulated workers; prints a table, writes bench/results.json.
 bench: install

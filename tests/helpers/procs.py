@@ -91,6 +91,18 @@ class Proc:
                     raise AssertionError(f"{name} {why} before {pattern!r}:\n{tail}")
                 self._cond.wait(min(left, 0.2))
 
+    def lines_after(self, n: int, timeout: float = 0.2) -> list[str]:
+        """The lines after the first `n`, waiting up to `timeout` for one to come."""
+        with self._cond:
+            if len(self.lines) <= n and self._thread.is_alive():
+                self._cond.wait(timeout)
+            return self.lines[n:]
+
+    @property
+    def done(self) -> bool:
+        """Exited, and every line it wrote has been read."""
+        return self.popen.poll() is not None and not self._thread.is_alive()
+
     def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
         return self.wait_for_at(pattern, timeout)[1]
 

@@ -1,0 +1,102 @@
+"""The verdict of a chaos run, read from the master's public API, the /proc watcher,
+the stop records and the daemons' outputs once everything has healed and settled."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ffrtmp.v1 import common_pb2
+
+TERMINAL = {common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED,
+            common_pb2.JOB_STATE_CANCELED}  # fmt: skip
+# A run fails on any of these; each is a broken promise, not a slow one.
+STRICT = ("lost", "overlaps", "stranded", "duplicates", "completed_twice", "stop_overruns",
+          "failed", "leftover_encoders")  # fmt: skip
+# Lines in the daemons' logs that the fault-tolerance issue names as defects of their own.
+NOISE = {"unknown_child_pid": "Unknown child process pid",
+         "internal_error": "Internal error from Core",
+         "traceback": "Traceback (most recent call last)"}  # fmt: skip
+
+
+def infra_field(job: common_pb2.Job) -> str | None:
+    """The Job field counting attempts lost to the infrastructure, if this build has one."""
+    for name in job.DESCRIPTOR.fields_by_name:
+        if "infra" in name and "attempt" in name:
+            return name
+    return None
+
+
+@dataclass
+class Report:
+    seed: int
+    duration_s: float
+    figures: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def failures(self) -> list[str]:
+        return [k for k in STRICT if self.figures.get(k)]
+
+    def jobs(self, acked: dict[str, str], jobs: list[common_pb2.Job],
+             full: dict[str, common_pb2.Job]) -> None:  # fmt: skip
+        """`jobs`: everything ListJobs returns; `full`: GetJob of every acked job."""
+        f, d = self.figures, self.details
+        by_id = {j.id: j for j in jobs}
+        lost = [(rid, jid, "missing" if jid not in by_id else
+                 common_pb2.JobState.Name(by_id[jid].state))
+                for rid, jid in acked.items()
+                if jid not in by_id or by_id[jid].state not in TERMINAL]  # fmt: skip
+        per_rid = Counter(j.request_id for j in jobs if j.request_id)
+        dups = {rid: n for rid, n in per_rid.items() if n > 1}
+        twice = [j.id for j in full.values()
+                 if [e.to_state for e in j.events].count(common_pb2.JOB_STATE_SUCCEEDED) > 1]
+        failed = [(j.id, common_pb2.JobState.Name(j.state), j.error or j.failure_reason)
+                  for j in full.values()
+                  if j.state in TERMINAL and j.state != common_pb2.JOB_STATE_SUCCEEDED]
+        attempts = sum(j.attempt for j in full.values())
+        infra = infra_field(next(iter(full.values()))) if full else None
+        f.update(jobs=len(acked), jobs_listed=len(jobs), lost=len(lost),
+                 duplicates=len(dups), completed_twice=len(twice), failed=len(failed),
+                 succeeded=sum(j.state == common_pb2.JOB_STATE_SUCCEEDED for j in full.values()),
+                 attempts=attempts,
+                 jobs_retried=sum(j.attempt > 1 for j in full.values()))  # fmt: skip
+        if infra is not None:
+            charged = sum(getattr(j, infra) for j in full.values())
+            f.update(attempts_infrastructure=charged, attempts_job=attempts - charged)
+        else:
+            f["attempts_infrastructure"] = "n/a (no such Job field in this build)"
+        d.update(lost=lost, duplicates=dups, completed_twice=twice, failed=failed[:50])
+
+    def outputs(self, root: Path, full: dict[str, common_pb2.Job]) -> None:
+        """Each success's file on the node that reported it, of the size it reported."""
+        missing = []
+        for j in full.values():
+            if j.state == common_pb2.JOB_STATE_SUCCEEDED:
+                path = root / f"out-{j.node_id}" / j.spec.output
+                if not path.is_file() or path.stat().st_size != j.output_bytes:
+                    missing.append((j.id, str(path)))
+        self.figures["outputs_missing"] = len(missing)
+        self.figures["partials_left"] = len(list(root.glob("out-*/chaos/.*partial*")))
+        self.details["outputs_missing"] = missing[:50]
+
+    def noise(self, root: Path) -> None:
+        text = "".join(p.read_text(errors="replace") for p in sorted(root.glob("*.log")))
+        for key, needle in NOISE.items():
+            self.figures[f"log_{key}"] = text.count(needle)
+
+    def print_table(self) -> None:
+        print(f"\nchaos seed={self.seed} duration={self.duration_s:.0f}s")
+        for key, value in self.figures.items():
+            mark = "  <-- FAIL" if key in STRICT and value else ""
+            shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+            print(f"  {key:<28} {shown:>14}{mark}")
+        bad = self.failures()
+        print(f"verdict: {'FAIL ' + ', '.join(bad) if bad else 'PASS'}", flush=True)
+
+    def write(self, path: Path) -> None:
+        out = {"seed": self.seed, "duration_s": self.duration_s, "figures": self.figures,
+               "failures": self.failures(), "details": self.details}  # fmt: skip
+        path.write_text(json.dumps(out, indent=2, default=str) + "\n")
