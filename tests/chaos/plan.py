@@ -58,7 +58,8 @@ def _cost(f: Fault) -> float:
 
 
 def make_plan(seed: int, duration_s: float, timeout_s: float) -> list[Fault]:
-    """Every kind once in a seeded order, then seeded draws, until `duration_s` is filled."""
+    """Every kind once in a seeded order (however short the run), then seeded draws
+    until `duration_s` is filled."""
     rng = random.Random(seed)
     kinds = list(KINDS)
     rng.shuffle(kinds)
@@ -76,7 +77,7 @@ def make_plan(seed: int, duration_s: float, timeout_s: float) -> list[Fault]:
             burst=burst,
             kill_after=rng.randint(1, burst - 1) if burst else 0,
         )
-        if plan and used + _cost(f) > duration_s:
+        if len(plan) >= len(KINDS) and used + _cost(f) > duration_s:
             return plan
         plan.append(f)
         used += _cost(f)

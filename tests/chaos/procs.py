@@ -26,6 +26,7 @@ from tests.helpers.proxy import TcpProxy
 _GRACE_FLAG = re.compile(r"(--(?:stop|shutdown|drain)-(?:grace|timeout))\b")
 MASTER_GRACE_S = 5.0  # the master's call grace when it has no flag for it
 STOP_SLACK_S = 2.0  # a process must be gone within its grace plus this
+READY_S = 90.0  # start-up on a loaded machine (a worker test-encodes first)
 
 
 @dataclass
@@ -87,7 +88,7 @@ class ChaosCluster:
         port = self.cluster.port or None
         for attempt in range(5):  # the old socket may linger a moment after a kill
             try:
-                self.cluster.start_master(*self._master_args, port=port)
+                self.cluster.start_master(*self._master_args, port=port, timeout=READY_S)
                 break
             except AssertionError:
                 if attempt == 4:
@@ -97,7 +98,8 @@ class ChaosCluster:
 
     def start_worker(self, name: str) -> None:
         master = f"127.0.0.1:{self.proxies[name].port}"
-        self.cluster.start_worker(name, *self._worker_args, slots=2, master=master)
+        self.cluster.start_worker(name, *self._worker_args, slots=2, master=master,
+                                  timeout=READY_S)
 
     def master_pid(self) -> int:
         assert self.cluster.master is not None

@@ -36,6 +36,7 @@ class Report:
     duration_s: float
     figures: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    crashed: bool = False  # the harness failed: the figures are incomplete
 
     def failures(self) -> list[str]:
         return [k for k in STRICT if self.figures.get(k)]
@@ -94,9 +95,13 @@ class Report:
             shown = f"{value:.2f}" if isinstance(value, float) else str(value)
             print(f"  {key:<28} {shown:>14}{mark}")
         bad = self.failures()
-        print(f"verdict: {'FAIL ' + ', '.join(bad) if bad else 'PASS'}", flush=True)
+        verdict = "FAIL " + ", ".join(bad) if bad else "PASS"
+        if self.crashed or self.figures.get("harness_errors"):
+            verdict = "HARNESS ERROR (figures incomplete)" + (f"; {verdict}" if bad else "")
+        print(f"verdict: {verdict}", flush=True)
 
     def write(self, path: Path) -> None:
         out = {"seed": self.seed, "duration_s": self.duration_s, "figures": self.figures,
-               "failures": self.failures(), "details": self.details}  # fmt: skip
+               "failures": self.failures(), "crashed": self.crashed,
+               "details": self.details}  # fmt: skip
         path.write_text(json.dumps(out, indent=2, default=str) + "\n")

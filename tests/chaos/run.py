@@ -87,7 +87,7 @@ async def chaos(args: argparse.Namespace, root: Path, report: Report) -> None:
         done, skipped, errors = [], [], []
         for f in plan:
             await asyncio.sleep(f.gap_s)
-            if time.monotonic() - t0 > args.duration:
+            if f.index > len(KINDS) and time.monotonic() - t0 > args.duration:
                 skipped.append(f.kind)
                 continue
             try:
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(chaos(args, root, report))
     except Exception:
         traceback.print_exc()
-        crashed = True
+        crashed = report.crashed = True
     finally:
         stop_all()
     report.figures["elapsed_s"] = time.monotonic() - t0

@@ -37,7 +37,7 @@ class Cluster:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start_master(self, *extra: str, port: int | None = None) -> Proc:
+    def start_master(self, *extra: str, port: int | None = None, timeout: float = 20.0) -> Proc:
         args = [
             sys.executable,
             "-m",
@@ -66,12 +66,13 @@ class Cluster:
         ]
         self.master_args = list(extra)
         self.master = Proc(args, self.root / "master.log")
-        m = self.master.wait_for(READY.pattern)
+        m = self.master.wait_for(READY.pattern, timeout)
         self.port, self.metrics_port = int(m.group(1)), int(m.group(2))
         return self.master
 
     def start_worker(
-        self, name: str, *extra: str, slots: int = 1, master: str | None = None
+        self, name: str, *extra: str, slots: int = 1, master: str | None = None,
+        timeout: float = 60.0,
     ) -> Proc:
         cert, key = self.certs.worker(name)
         out = self.root / f"out-{name}"
@@ -106,7 +107,7 @@ class Cluster:
         proc = Proc(args, self.root / f"worker-{name}.log")
         self.workers[name] = proc
         # Generous: the start-up probe runs several ffmpeg calls, slow on a busy host.
-        proc.wait_for(r"ffrtmp-worker ready", timeout=60)
+        proc.wait_for(r"ffrtmp-worker ready", timeout)
         return proc
 
     def output_dir(self, name: str) -> Path:
