@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 
@@ -58,12 +57,6 @@ def value(text: str, name: str, **labels: str) -> float | None:
 
 def worker_port(proc: Proc) -> int:
     return int(proc.wait_for(r"ffrtmp-worker ready metrics_port=(\d+)").group(1))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def metrics(cluster: Cluster) -> dict[str, float]:

@@ -21,7 +21,8 @@ from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
 from ffrtmp.v1 import jobs_pb2, jobs_pb2_grpc
 from tests.helpers.cluster import Cluster, make_certs
-from tests.helpers.scrape import free_port, scrape, value
+from tests.helpers.rtmp import free_port
+from tests.helpers.scrape import scrape, value
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

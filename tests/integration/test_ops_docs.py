@@ -22,7 +22,8 @@ from ffrtmp.master.main import parser as master_parser
 from ffrtmp.v1 import common_pb2
 from ffrtmp.worker.main import parser as worker_parser
 from tests.helpers.cluster import Cluster, make_certs
-from tests.helpers.scrape import families, free_port, names, scrape, worker_port
+from tests.helpers.rtmp import free_port
+from tests.helpers.scrape import families, names, scrape, worker_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
