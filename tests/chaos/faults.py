@@ -7,9 +7,9 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+from tests.chaos.cluster import ChaosCluster
 from tests.chaos.load import Load
 from tests.chaos.plan import Fault
-from tests.chaos.procs import ChaosCluster
 
 
 @dataclass

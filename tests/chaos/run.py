@@ -17,10 +17,10 @@ from collections import Counter
 from pathlib import Path
 
 from ffrtmp.client import Client
+from tests.chaos.cluster import ChaosCluster
 from tests.chaos.faults import Injector
 from tests.chaos.load import LONGEST_LIVE_S, Load
 from tests.chaos.plan import KINDS, make_plan
-from tests.chaos.procs import ChaosCluster
 from tests.chaos.report import TERMINAL, Report
 from tests.chaos.seen import Seen
 from tests.chaos.stranded import StrandedTracker
