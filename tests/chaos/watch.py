@@ -8,10 +8,12 @@ prints one JSON line per encoder that appears or goes, and a summary on SIGTERM.
 A worker writes under `--output-root` (out-<worker>/ here) to a partial name that
 holds the lease, `.<stem>.<job id>-<attempt>.partial.<ext>`; the stem is the request
 id the run chose. A process in state T (stopped) or Z is present but not running.
+A process reading a final output (the worker's probe of it) is present, not a run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,6 +30,10 @@ _PARTIAL = re.compile(
 )
 # Should the partial name ever lose the lease: the request id names the job, the pid the run.
 _ANY_PARTIAL = re.compile(r"/out-(?P<worker>[^/]+)/chaos/\.(?P<rid>[^/.]+)\.[^/]*partial")
+# The worker's probe of a finished output reads the final name: an ffmpeg of the job
+# (it counts as the job's presence), never a second run of it.
+_FINAL = re.compile(r"/out-(?P<worker>[^/]+)/chaos/(?P<rid>[^/.]+)\.mp4")
+PROBE = -2  # the attempt of a probe
 _STABLE_S = 2.0  # a process this old has exec'd for good: its argv is final
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -51,6 +57,7 @@ class Encoder:
     job: str  # the job id from the partial name, else the request id
     worker: str
     attempt: int  # -1 when the partial name holds none (then the pid tells runs apart)
+    # PROBE: the job is the request id
     first: float
 
 
@@ -80,7 +87,7 @@ class Watcher:
             if pid not in self.encoders:
                 self.encoders[pid] = enc
                 self.emit({"e": "enc", "t": now, **vars(enc)})
-            if state not in "TtZX":
+            if state not in "TtZX" and enc.attempt != PROBE:
                 key = (enc.worker, enc.attempt if enc.attempt >= 0 else -pid)
                 running.setdefault(enc.job, set()).add(key)
         for pid in [p for p in self.encoders if p not in pids or _state(p) is None]:
@@ -112,6 +119,8 @@ class Watcher:
             return Encoder(pid, m["job"], m["worker"], int(m["attempt"]), now)
         if self.root in text and (m := _ANY_PARTIAL.search(text)):
             return Encoder(pid, m["rid"], m["worker"], -1, now)
+        if self.root in text and (m := _FINAL.search(text)):
+            return Encoder(pid, m["rid"], m["worker"], PROBE, now)
         if _age(pid) > _STABLE_S:
             self._ignored.add(pid)  # a fork that has not exec'd yet is read again
         return None
@@ -167,6 +176,9 @@ def main() -> None:
     def emit(event: dict[str, Any]) -> None:
         print(json.dumps(event), flush=True)
 
+    # Ahead of the encoders it watches, where allowed: a busy machine stretches its period.
+    with contextlib.suppress(OSError):
+        os.nice(-10)
     w = Watcher(sys.argv[1], emit)
     emit({"e": "ready", "t": time.monotonic()})
     while not stop:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.chaos.plan import KINDS, make_plan
-from tests.chaos.watch import Watcher
+from tests.chaos.watch import PROBE, Watcher
 
 
 def test_plan_is_a_function_of_the_seed_and_covers_every_kind() -> None:
@@ -37,7 +37,8 @@ def fake_encoders(tmp_path: Path) -> Iterator[Any]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(worker: str, job: str, attempt: int) -> subprocess.Popen[bytes]:
-        out = tmp_path / f"out-{worker}" / "chaos" / f".c1-0001.{job}-{attempt}.partial.mp4"
+        name = f".c1-0001.{job}-{attempt}.partial.mp4" if attempt else "c1-0001.mp4"
+        out = tmp_path / f"out-{worker}" / "chaos" / name
         p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(out)])
         procs.append(p)
         return p
@@ -63,7 +64,9 @@ def test_watcher_sees_one_job_on_two_workers_and_not_one_run(
     w = Watcher(str(tmp_path), events.append)
     a = fake_encoders("w1", "abc", 1)
     fake_encoders("w2", "other", 1)  # another job: no overlap
-    _scan_until(w, lambda: len(w.encoders) == 2)
+    fake_encoders("w3", "", 0)  # a probe of a finished output: present, not a run
+    _scan_until(w, lambda: len(w.encoders) == 3)
+    assert {e.attempt for e in w.encoders.values()} == {1, PROBE}
     assert not [e for e in events if e["e"] == "overlap"]
     b = fake_encoders("w2", "abc", 2)
     _scan_until(w, lambda: any(e["e"] == "overlap" for e in events))
