@@ -105,6 +105,15 @@ class Injector:
         await asyncio.to_thread(self.cluster.start_master)
         return f"exit {rec.seconds:.1f}s (grace {rec.grace_s:.0f}s){' OVERRUN' * rec.overrun}"
 
+    async def _cluster_term(self, f: Fault) -> str:
+        recs = await self.cluster.term_all()
+        await asyncio.sleep(f.hold_s)
+        await asyncio.to_thread(self.cluster.start_master)
+        await asyncio.gather(*(self._restart_worker(n) for n in self.cluster.cluster.workers))
+        slowest = max(recs, key=lambda r: r.seconds)
+        overrun = " OVERRUN" if any(r.overrun for r in recs) else ""
+        return f"slowest exit {slowest.who} {slowest.seconds:.1f}s{overrun}"
+
     async def heal_quietly(self) -> None:
         """Resume anything stopped, before the processes are ended on the way out."""
         self.cluster.stop_signal(list(reversed(self._stopped)), signal.SIGCONT)

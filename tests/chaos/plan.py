@@ -18,6 +18,7 @@ KINDS: dict[str, str] = {
     "partition_reset": "the worker's link resets every connection, new ones too",
     "worker_term": "SIGTERM a worker (must exit within its grace + 2 s), restart it",
     "master_term": "SIGTERM the master (must exit within its grace + 2 s), restart it",
+    "cluster_term": "SIGTERM the master and every worker at once (a host shutdown), restart",
 }
 TARGETED = {"worker_kill", "worker_stall", "worker_freeze", "partition_hold",
             "partition_reset", "worker_term"}  # fmt: skip

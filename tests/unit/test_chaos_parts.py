@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.plan import KINDS, make_plan
+from tests.chaos.plan import KINDS, TARGETED, make_plan
 from tests.chaos.watch import PROBE, Watcher
 
 
@@ -24,7 +24,7 @@ def test_plan_is_a_function_of_the_seed_and_covers_every_kind() -> None:
     assert [f.describe() for f in a] != [f.describe() for f in make_plan(8, 75, 3.0)]
     assert {f.kind for f in make_plan(7, 300, 3.0)} == set(KINDS)
     for f in make_plan(7, 300, 3.0):
-        assert (f.worker == "") == f.kind.startswith("master_")
+        assert (f.worker == "") == (f.kind not in TARGETED)
         if f.kind in ("worker_stall", "worker_freeze", "partition_hold"):
             assert 0.6 * 3.0 <= f.hold_s <= 2.7 * 3.0  # both sides of the timeout
         if f.kind == "master_kill":
