@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ffrtmp.v1 import common_pb2
+from tests.chaos.cluster import StopRecord
+from tests.chaos.stranded import Stranding
 
 TERMINAL = {common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED,
             common_pb2.JOB_STATE_CANCELED}  # fmt: skip
@@ -70,6 +72,34 @@ class Report:
         else:
             f["attempts_infrastructure"] = "n/a (no such Job field in this build)"
         d.update(lost=lost, duplicates=dups, completed_twice=twice, failed=failed[:50])
+
+    def watcher(self, summary: dict[str, Any], leftovers: list[dict[str, Any]]) -> None:
+        eps = summary.get("episodes", [])
+        self.figures.update(
+            overlaps=len(eps), overlap_jobs=len({e["job"] for e in eps}),
+            overlap_longest_s=max((e["seconds"] for e in eps), default=0.0),
+            leftover_encoders=len(leftovers), watcher_samples=summary.get("samples", 0),
+            watcher_longest_gap_s=summary.get("max_gap_s", 0.0),
+        )  # fmt: skip
+        self.details.update(overlaps=eps, leftovers=leftovers)
+
+    def stranded(self, found: list[Stranding], polls: int) -> None:
+        self.figures.update(stranded=len(found), tracker_polls=polls,
+                            stranded_longest_s=max((s.seconds for s in found), default=0.0))
+        self.details["stranded"] = [vars(s) for s in found]
+
+    def stops(self, records: list[StopRecord], finals: list[StopRecord]) -> None:
+        """Every SIGTERM of the run; `finals` the last one, to everything at once."""
+        def longest(master: bool) -> float:
+            return max((r.seconds for r in records if (r.who == "master") == master),
+                       default=0.0)  # fmt: skip
+
+        self.figures.update(stop_signals=len(records),
+                            stop_overruns=sum(r.overrun for r in records),
+                            stop_longest_master_s=longest(True),
+                            stop_longest_worker_s=longest(False))  # fmt: skip
+        self.details.update(stops=[{**vars(r), "overrun": r.overrun} for r in records],
+                            final_stop=[vars(r) for r in finals])  # fmt: skip
 
     def outputs(self, root: Path, full: dict[str, common_pb2.Job]) -> None:
         """Each success's file on the node that reported it, of the size it reported."""

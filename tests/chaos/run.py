@@ -117,32 +117,12 @@ async def chaos(args: argparse.Namespace, root: Path, report: Report) -> None:
         fig["harness_errors"] = len(errors)
         fig["settled"] = settled
         report.jobs(load.acked, jobs, full)
-        eps = summary.get("episodes", [])
-        fig["overlaps"] = len(eps)
-        fig["overlap_jobs"] = len({e["job"] for e in eps})
-        fig["overlap_longest_s"] = max((e["seconds"] for e in eps), default=0.0)
-        fig["stranded"] = len(tracker.found)
-        fig["stranded_longest_s"] = max((s.seconds for s in tracker.found.values()), default=0.0)
-        fig["stop_signals"] = len(cc.stops)
-        fig["stop_overruns"] = sum(r.overrun for r in cc.stops)
-        fig["stop_longest_master_s"] = max((r.seconds for r in cc.stops if r.who == "master"),
-                                         default=0.0)  # fmt: skip
-        fig["stop_longest_worker_s"] = max((r.seconds for r in cc.stops if r.who != "master"),
-                                         default=0.0)  # fmt: skip
-        fig["leftover_encoders"] = len(leftovers)
-        fig["watcher_samples"] = summary.get("samples", 0)
-        fig["watcher_longest_gap_s"] = summary.get("max_gap_s", 0.0)
-        fig["tracker_polls"] = tracker.polls
+        report.watcher(summary, leftovers)
+        report.stranded(list(tracker.found.values()), tracker.polls)
+        report.stops(cc.stops, finals)
         report.outputs(root, full)
         report.noise(root)
-        report.details.update(
-            errors=errors, skipped=skipped, faults=injector.log,
-            overlaps=eps,
-            stranded=[vars(s) for s in tracker.found.values()],
-            stops=[{**vars(r), "overrun": r.overrun} for r in cc.stops],
-            final_stop=[vars(r) for r in finals],
-            leftovers=leftovers,
-        )  # fmt: skip
+        report.details.update(errors=errors, skipped=skipped, faults=injector.log)
     finally:
         await asyncio.to_thread(seen.stop)
         if injector is not None:
