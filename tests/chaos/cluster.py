@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from tests.helpers.proxy import TcpProxy
 _GRACE_FLAG = re.compile(r"(--(?:stop|shutdown|drain)-(?:grace|timeout))\b")
 MASTER_GRACE_S = 5.0  # the master's call grace when it has no flag for it
 STOP_SLACK_S = 2.0  # a process must be gone within its grace plus this
+START_TRIES = 4
+_BIND = re.compile(r"address already in use|failed to bind|add port", re.IGNORECASE)
 READY_S = 90.0  # start-up on a loaded machine (a worker test-encodes first)
 
 
@@ -57,6 +60,7 @@ class ChaosCluster:
     cluster: Cluster = field(init=False)
     proxies: dict[str, TcpProxy] = field(default_factory=dict)
     stops: list[StopRecord] = field(default_factory=list)
+    start_failures: list[dict[str, str]] = field(default_factory=list)
     master_up_since: float = 0.0  # monotonic time of the last master start
     master_grace_s: float = MASTER_GRACE_S
     worker_grace_s: float = 0.0
@@ -86,20 +90,29 @@ class ChaosCluster:
     # -- processes ---------------------------------------------------------------
     def start_master(self) -> None:
         port = self.cluster.port or None
-        for attempt in range(5):  # the old socket may linger a moment after a kill
-            try:
-                self.cluster.start_master(*self._master_args, port=port, timeout=READY_S)
-                break
-            except AssertionError:
-                if attempt == 4:
-                    raise
-                time.sleep(0.5)
+        self._started("master", lambda: self.cluster.start_master(
+            *self._master_args, port=port, timeout=READY_S))  # fmt: skip
         self.master_up_since = time.monotonic()
 
     def start_worker(self, name: str) -> None:
         master = f"127.0.0.1:{self.proxies[name].port}"
-        self.cluster.start_worker(name, *self._worker_args, slots=2, master=master,
-                                  timeout=READY_S)
+        self._started(name, lambda: self.cluster.start_worker(
+            name, *self._worker_args, slots=2, master=master, timeout=READY_S))  # fmt: skip
+
+    def _started(self, who: str, start: Callable[[], object]) -> None:
+        """A daemon that exits before it is ready is a finding of the run (recorded
+        with its last lines), then started again: the run goes on."""
+        for attempt in range(START_TRIES):
+            try:
+                start()
+                return
+            except AssertionError as exc:
+                text = str(exc)
+                if not _BIND.search(text):  # a port still held is the harness's timing
+                    self.start_failures.append({"who": who, "error": text[-2000:]})
+                if attempt == START_TRIES - 1:
+                    raise
+                time.sleep(0.5)  # a killed master's socket may linger a moment
 
     def master_pid(self) -> int:
         assert self.cluster.master is not None

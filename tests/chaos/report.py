@@ -17,7 +17,7 @@ TERMINAL = {common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED,
             common_pb2.JOB_STATE_CANCELED}  # fmt: skip
 # A run fails on any of these; each is a broken promise, not a slow one.
 STRICT = ("lost", "overlaps", "stranded", "duplicates", "completed_twice", "stop_overruns",
-          "failed", "leftover_encoders")  # fmt: skip
+          "failed", "leftover_encoders", "start_failures")  # fmt: skip
 # Lines in the daemons' logs that the fault-tolerance issue names as defects of their own.
 NOISE = {"unknown_child_pid": "Unknown child process pid",
          "internal_error": "Internal error from Core",

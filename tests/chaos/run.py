@@ -120,9 +120,11 @@ async def chaos(args: argparse.Namespace, root: Path, report: Report) -> None:
         report.watcher(summary, leftovers)
         report.stranded(list(tracker.found.values()), tracker.polls)
         report.stops(cc.stops, finals)
+        fig["start_failures"] = len(cc.start_failures)
         report.outputs(root, full)
         report.noise(root)
-        report.details.update(errors=errors, skipped=skipped, faults=injector.log)
+        report.details.update(errors=errors, skipped=skipped, faults=injector.log,
+                              start_failures=cc.start_failures)  # fmt: skip
     finally:
         await asyncio.to_thread(seen.stop)
         if injector is not None:

@@ -45,4 +45,5 @@ def test_chaos_short_seed(tmp_path: Path) -> None:
     assert figures["failed"] == 0, result["details"]["failed"]
     assert figures["stop_overruns"] == 0, result["details"]["stops"]
     assert figures["leftover_encoders"] == 0
+    assert figures["start_failures"] == 0, result["details"]["start_failures"]
     assert run.returncode == 0, result["failures"]
