@@ -5,28 +5,50 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 from tests.chaos.cluster import ChaosCluster
 from tests.chaos.load import Load
 from tests.chaos.plan import Fault
+from tests.chaos.seen import Seen
+
+BUSY_WAIT_S = 5.0
 
 
 @dataclass
 class Injector:
     cluster: ChaosCluster
     load: Load
+    seen: Seen
     log: list[dict[str, object]] = field(default_factory=list)
     # Whatever is broken right now, so the end can heal it even after an error.
     _stopped: list[int] = field(default_factory=list)
 
     async def apply(self, f: Fault) -> None:
+        planned = f.worker
+        if f.worker and f.kind != "worker_term":
+            f = replace(f, worker=await self._busy(f.worker))
         t0 = time.monotonic()
         note = await getattr(self, f"_{f.kind}")(f)
+        if f.worker != planned:
+            note = f"(on {f.worker}, planned {planned}) {note}"
         self.log.append({"index": f.index, "at": t0, "kind": f.kind, "target": f.worker or "master",
                          "hold_s": f.hold_s, "took_s": round(time.monotonic() - t0, 2),
                          "note": note})  # fmt: skip
         print(f"  fault {f.describe()}  done in {time.monotonic() - t0:.1f}s {note}", flush=True)
+
+    async def _busy(self, planned: str) -> str:
+        """A fault of a worker means most when it is encoding: the planned worker if
+        it is, else the one encoding most, waiting a few seconds for one to be."""
+        deadline = time.monotonic() + BUSY_WAIT_S
+        while True:
+            runs = Counter(e["worker"] for e in self.seen.alive() if e["attempt"] >= 0)
+            if runs[planned] or (not runs and time.monotonic() > deadline):
+                return planned
+            if runs:
+                return str(runs.most_common(1)[0][0])
+            await asyncio.sleep(0.1)
 
     async def _restart_worker(self, name: str) -> None:
         await asyncio.to_thread(self.cluster.start_worker, name)

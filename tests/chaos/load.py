@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ffrtmp.client import Client
 from ffrtmp.v1 import common_pb2
 
-LONGEST_LIVE_S = 8.0  # real-time jobs run 2 s to this long
+LONGEST_LIVE_S = 12.0  # real-time jobs run 4 s to this long
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Load:
     def spec(self, rid: str) -> common_pb2.JobSpec:
         """A third run in real time (a window for a double run); the rest are fast."""
         live = self._rng.random() < 1 / 3
-        seconds = round(self._rng.uniform(2.0, LONGEST_LIVE_S) if live else
+        seconds = round(self._rng.uniform(4.0, LONGEST_LIVE_S) if live else
                         self._rng.uniform(0.5, 3.0), 1)  # fmt: skip
         return common_pb2.JobSpec(
             scenario="test", live=live, duration_s=seconds, output=f"chaos/{rid}.mp4",

@@ -75,7 +75,7 @@ async def chaos(args: argparse.Namespace, root: Path, report: Report) -> None:
             return cc.cluster.client(retries=0, timeout=5)
 
         load = Load(args.seed, client, on_ack=seen.rid_to_job.__setitem__)
-        injector = Injector(cc, load)
+        injector = Injector(cc, load, seen)
         tracker = StrandedTracker(seen, client, lambda: cc.master_up_since,
                                   args.stranded_after or args.timeout + 3.0)  # fmt: skip
         stop = asyncio.Event()
