@@ -25,9 +25,10 @@ NOISE = {"unknown_child_pid": "Unknown child process pid",
 
 
 def infra_field(job: common_pb2.Job) -> str | None:
-    """The Job field counting attempts lost to the infrastructure, if this build has one."""
+    """The Job field counting attempts lost to the infrastructure (which `attempt`
+    counts too), if this build has one: `lost_attempts` or an `infra…attempts`."""
     for name in job.DESCRIPTOR.fields_by_name:
-        if "infra" in name and "attempt" in name:
+        if "attempt" in name and ("infra" in name or name.startswith("lost")):
             return name
     return None
 
