@@ -248,7 +248,8 @@ def test_worker_stream_survives_random_and_out_of_order_messages(fuzzed: Cluster
     )
     def connect(msgs: list[Message], hello_first: bool) -> None:
         if hello_first:
-            msgs.insert(0, worker_pb2.WorkerMessage(hello=worker_pb2.Hello()))  # bare, valid
+            hello = worker_pb2.Hello(capabilities={"slots": 1})  # bare, valid
+            msgs.insert(0, worker_pb2.WorkerMessage(hello=hello))
         channel = _channel(fuzzed, "w-fuzz")
         try:
             call = channel.stream_stream(

@@ -169,7 +169,7 @@ def test_live_reads_real_input_at_native_rate() -> None:
         ("lavfi:color", 0, 0, 0.0, "color"),
         ("lavfi:color", 16, 16, 30000 / 1001, "color=size=16x16:rate=29.97003"),
         ("lavfi:testsrc2=size=64x64:rate=5", 320, 240, 10.0, "testsrc2=size=64x64:rate=5"),
-        ("lavfi:mandelbrot", 320, 240, 10.0, "mandelbrot"),
+        ("lavfi:mandelbrot", 320, 240, 10.0, "mandelbrot=size=320x240:rate=10"),
     ],
 )
 def test_lavfi_source(source: str, width: int, height: int, fps: float, expected: str) -> None:

@@ -90,7 +90,10 @@ class Hello(_message.Message):
     CAPABILITIES_FIELD_NUMBER: _builtins.int
     RUNNING_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
-    """Must equal the common name of the worker's certificate."""
+    """Optional, and left empty by the worker daemon: the common name of the
+    worker's certificate names the node (Welcome.node_id says which). When set,
+    it must equal that name, or the stream is refused with PERMISSION_DENIED.
+    """
     @_builtins.property
     def capabilities(self) -> _nodes_pb2.Capabilities: ...
     @_builtins.property

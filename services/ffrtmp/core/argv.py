@@ -34,7 +34,16 @@ AUDIO_ENCODERS = {"aac": "aac", "opus": "libopus"}
 LIVE_GOP_S = 2.0
 # Generators that take size= and rate=; a bare name gets the spec's geometry appended.
 SIZED_SOURCES = frozenset(
-    {"testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "yuvtestsrc", "color"}
+    {
+        "testsrc",
+        "testsrc2",
+        "smptebars",
+        "smptehdbars",
+        "rgbtestsrc",
+        "yuvtestsrc",
+        "color",
+        "mandelbrot",
+    }
 )
 
 NETWORK_INPUTS = ("http://", "https://", "rtmp://", "rtmps://", "srt://")

@@ -151,7 +151,8 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     width, height = raw.width or sc.width, raw.height or sc.height
     check_size("spec", width, height)
     fps = raw.fps or sc.fps
-    if not math.isfinite(fps) or fps < 0 or fps > 240:
+    # 0 (a scenario's) leaves the rate to the input; anything else is a real rate.
+    if fps != 0 and not (math.isfinite(fps) and 1 <= fps <= 240):
         raise InvalidArgument("spec.fps", "must be between 1 and 240")
     preset = raw.preset or sc.preset
     if not _PRESET.match(preset):

@@ -131,5 +131,7 @@ def resolve_audio(raw: Audio, sc: Scenario, output: str, live: bool) -> Audio:
         )
     channels = raw.channels or sc.audio_channels
     if not 0 <= channels <= MAX_CHANNELS:
-        raise InvalidArgument("spec.audio_channels", f"must be from 1 to {MAX_CHANNELS}")
+        raise InvalidArgument(
+            "spec.audio_channels", f"must be from 1 to {MAX_CHANNELS} (0 keeps the input's)"
+        )
     return Audio(codec, bitrate, rate, channels)

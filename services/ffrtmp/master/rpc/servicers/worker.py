@@ -49,7 +49,7 @@ def _check_hello(hello: worker_pb2.Hello) -> None:
         raise InvalidArgument("hello.capabilities.labels", f"at most {MAX_LABELS} labels")
     if any(len(k) > 64 or len(v) > 256 for k, v in c.labels.items()):
         raise InvalidArgument("hello.capabilities.labels", "keys ≤ 64 and values ≤ 256 characters")
-    if not 0 <= c.slots <= MAX_SLOTS:
+    if not 1 <= c.slots <= MAX_SLOTS:
         raise InvalidArgument("hello.capabilities.slots", f"must be from 1 to {MAX_SLOTS}")
     if len(hello.running) > MAX_SLOTS:
         raise InvalidArgument("hello.running", f"at most {MAX_SLOTS} leases")
