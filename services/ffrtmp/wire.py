@@ -1,111 +1,60 @@
-"""Proto ⇄ domain translation shared by the master and the worker."""
+"""Every proto ⇄ domain translation, for the master, the worker and their tests.
+
+Field-for-field copies go through ffrtmp.fieldmap; what is left here is what a
+mapping by name cannot say: renamed fields, enums, bounds on what a worker
+reports, and the choice of a message. Master types are imported lazily, so a
+worker that imports this module loads no master code.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, cast
 
 from ffrtmp.core.model import (
+    Job,
     JobSpec,
+    JobState,
     Lease,
+    Outcome,
     OutputInfo,
     ProgressInfo,
-    Rendition,
-    Requirements,
     StreamInfo,
 )
-from ffrtmp.v1 import common_pb2
+from ffrtmp.core.scenarios import Scenario
+from ffrtmp.core.spec import RawSpec
+from ffrtmp.fieldmap import from_pb, to_pb
+from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2, worker_pb2
+
+if TYPE_CHECKING:
+    from ffrtmp.master.scheduling.attempts import RunResult
+    from ffrtmp.master.scheduling.scheduler import QueueStats
+    from ffrtmp.master.scheduling.sessions import Command, NodeSession
+    from ffrtmp.worker.probe import Capabilities as WorkerCapabilities
+
+# -- the job spec and scenarios ---------------------------------------------
 
 
 def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
-    p = common_pb2.JobSpec(
-        scenario=s.scenario,
-        queue=s.queue,
-        priority=s.priority,
-        input=s.input,
-        output=s.output,
-        codec=s.codec,
-        bitrate=s.bitrate,
-        width=s.width,
-        height=s.height,
-        fps=s.fps,
-        duration_s=s.duration_s,
-        live=s.live,
-        preset=s.preset,
-        renditions=[renditions_pb(r) for r in s.renditions],
-        threads=s.threads,
-        raw_args=list(s.raw_args),
-        gop_s=s.gop_s,
-        maxrate=s.maxrate,
-        bufsize=s.bufsize,
-        audio_codec=s.audio_codec,
-        audio_bitrate=s.audio_bitrate,
-        audio_sample_rate=s.audio_sample_rate,
-        audio_channels=s.audio_channels,
-    )
-    if s.nice is not None:
-        p.nice = s.nice
-    if s.max_retries is not None:
-        p.max_retries = s.max_retries
-    if s.timeout_s is not None:
-        p.timeout_s = s.timeout_s
-    r = s.requirements
-    p.requirements.CopyFrom(
-        common_pb2.Requirements(encoders=list(r.encoders), gpu=r.gpu, labels=dict(r.labels))
-    )
-    return p
-
-
-def renditions_pb(r: Rendition) -> common_pb2.Rendition:
-    return common_pb2.Rendition(width=r.width, height=r.height, bitrate=r.bitrate)
-
-
-def renditions(ps: list[common_pb2.Rendition]) -> tuple[Rendition, ...]:
-    return tuple(Rendition(p.width, p.height, p.bitrate) for p in ps)
-
-
-def requirements(p: common_pb2.Requirements) -> Requirements:
-    return Requirements(tuple(p.encoders), p.gpu, tuple(sorted(p.labels.items())))
-
-
-def spec_fields(p: common_pb2.JobSpec) -> dict[str, Any]:
-    """The spec's fields as keyword arguments, optional ones as None when unset:
-    shared by the resolved spec (Assign) and the raw one (SubmitJob)."""
-    return {
-        "scenario": p.scenario,
-        "queue": p.queue,
-        "priority": p.priority,
-        "input": p.input,
-        "output": p.output,
-        "codec": p.codec,
-        "bitrate": p.bitrate,
-        "width": p.width,
-        "height": p.height,
-        "fps": p.fps,
-        "duration_s": p.duration_s,
-        "live": p.live if p.HasField("live") else None,
-        "preset": p.preset,
-        "max_retries": p.max_retries if p.HasField("max_retries") else None,
-        "timeout_s": p.timeout_s if p.HasField("timeout_s") else None,
-        "requirements": requirements(p.requirements),
-        "raw_args": tuple(p.raw_args),
-        "renditions": renditions(list(p.renditions)),
-        "threads": p.threads,
-        "nice": p.nice if p.HasField("nice") else None,
-        "gop_s": p.gop_s,
-        "maxrate": p.maxrate,
-        "bufsize": p.bufsize,
-        "audio_codec": p.audio_codec,
-        "audio_bitrate": p.audio_bitrate,
-        "audio_sample_rate": p.audio_sample_rate,
-        "audio_channels": p.audio_channels,
-    }
+    return to_pb(s, common_pb2.JobSpec)
 
 
 def spec(p: common_pb2.JobSpec) -> JobSpec:
-    """A resolved spec as the master sends it in Assign."""
-    fields = spec_fields(p)
-    fields["live"] = bool(fields["live"])
-    return JobSpec(**fields)
+    """A resolved spec, as the master sends it in Assign."""
+    return from_pb(JobSpec, p)
+
+
+def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
+    """A spec as a client submitted it: unset optional fields stay None."""
+    return from_pb(RawSpec, p)
+
+
+def scenario_pb(s: Scenario) -> jobs_pb2.Scenario:
+    return to_pb(s, jobs_pb2.Scenario)
+
+
+# -- leases, progress and outputs -------------------------------------------
 
 
 def lease(p: common_pb2.Lease) -> Lease:
@@ -117,62 +66,211 @@ def lease_pb(lease: Lease) -> common_pb2.Lease:
 
 
 def progress_pb(p: ProgressInfo) -> common_pb2.Progress:
-    return common_pb2.Progress(
-        percent=p.percent,
-        frame=p.frame,
-        fps=p.fps,
-        speed=p.speed,
-        out_time_s=p.out_time_s,
-        bitrate=p.bitrate,
-        eta_s=p.eta_s,
-    )
+    return to_pb(p, common_pb2.Progress)
 
 
 def progress(p: common_pb2.Progress) -> ProgressInfo:
-    eta = p.eta_s if p.HasField("eta_s") else None
-    return ProgressInfo(p.percent, p.frame, p.fps, p.speed, p.out_time_s, p.bitrate[:32], eta)
+    got = from_pb(ProgressInfo, p)
+    return replace(got, bitrate=got.bitrate[:32])
 
 
 def output_info_pb(o: OutputInfo) -> common_pb2.OutputInfo:
-    return common_pb2.OutputInfo(
-        format=o.format,
-        duration_s=o.duration_s,
-        size_bytes=o.size_bytes,
-        bitrate_bps=o.bitrate_bps,
-        streams=[
-            common_pb2.StreamInfo(
-                index=s.index,
-                kind=s.kind,
-                codec=s.codec,
-                width=s.width,
-                height=s.height,
-                fps=s.fps,
-                sample_rate=s.sample_rate,
-                channels=s.channels,
-                bitrate_bps=s.bitrate_bps,
-            )
-            for s in o.streams
-        ],
-    )
+    return to_pb(o, common_pb2.OutputInfo)
 
 
 # A worker's report is bounded before it is stored: no output has more streams.
 MAX_STREAMS = 64
 
 
+def _stream(s: StreamInfo) -> StreamInfo:
+    return replace(s, kind=s.kind[:16], codec=s.codec[:32], channels=s.channels[:32])
+
+
 def output_info(p: common_pb2.OutputInfo) -> OutputInfo:
-    streams = tuple(
-        StreamInfo(
-            s.index,
-            s.kind[:16],
-            s.codec[:32],
-            s.width,
-            s.height,
-            s.fps,
-            s.sample_rate,
-            s.channels[:32],
-            s.bitrate_bps,
-        )
-        for s in list(p.streams)[:MAX_STREAMS]
+    got = from_pb(OutputInfo, p)
+    streams = tuple(_stream(s) for s in got.streams[:MAX_STREAMS])
+    return replace(got, format=got.format[:64], streams=streams)
+
+
+# -- jobs -------------------------------------------------------------------
+
+
+def _state(value: int) -> common_pb2.JobState.ValueType:
+    return cast("common_pb2.JobState.ValueType", value)
+
+
+def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
+    info = output_info_pb(j.output_info) if j.output_info is not None else None
+    return common_pb2.Job(
+        output_info=info,
+        id=j.id,
+        spec=spec_pb(j.spec),
+        state=_state(int(j.state)),
+        node_id=j.node_id,
+        attempt=j.attempt,
+        created_unix_ms=j.created_ms,
+        updated_unix_ms=j.updated_ms,
+        progress=progress_pb(j.progress),
+        exit_code=j.exit_code,
+        error=j.error,
+        failure_reason=j.failure_reason,
+        log_tail=j.log_tail,
+        output=j.output,
+        output_bytes=j.output_bytes,
+        request_id=j.request_id,
+        pending_reason=pending_reason,
+        owner=j.owner,
+        events=[
+            common_pb2.JobEvent(
+                at_unix_ms=e.at_ms,
+                from_state=_state(int(e.from_state or 0)),
+                to_state=_state(int(e.to_state)),
+                reason=e.reason,
+                node_id=e.node_id,
+                attempt=e.attempt,
+            )
+            for e in j.events
+        ],
     )
-    return OutputInfo(p.format[:64], p.duration_s, p.size_bytes, p.bitrate_bps, streams)
+
+
+def job_states(values: list[int]) -> list[JobState]:
+    from ffrtmp.core.errors import InvalidArgument
+
+    try:
+        return [JobState(v) for v in values]
+    except ValueError:
+        raise InvalidArgument("states", "unknown job state") from None
+
+
+def queue_stats_pb(st: QueueStats) -> jobs_pb2.GetQueueStatsResponse:
+    return jobs_pb2.GetQueueStatsResponse(
+        depths=[
+            jobs_pb2.QueueDepth(queue=q, priority=p, depth=n)
+            for (q, p), n in sorted(st.depth.items())
+        ],
+        waits=[
+            jobs_pb2.QueueWait(queue=q, oldest_wait_s=w)
+            for q, w in sorted(st.oldest_wait_s.items())
+        ],
+        queued=sum(st.depth.values()),
+        retry_waiting=st.retry_waiting,
+        running=st.running,
+        nodes=[
+            jobs_pb2.NodeLoad(
+                node_id=n.node_id,
+                running=sum(1 for a in n.leases.values() if a > 0),
+                slots=n.slots,
+                accepting=n.accepting,
+            )
+            for n in st.nodes
+        ],
+        blocked=[
+            jobs_pb2.BlockedJobs(needs=sorted(needs), count=count, reason=reason)
+            for needs, count, reason in st.blocked
+        ],
+    )
+
+
+# -- nodes and the worker stream ---------------------------------------------
+
+
+def capabilities(p: nodes_pb2.Capabilities) -> dict[str, object]:
+    return {
+        "encoders": list(p.encoders),
+        "hwaccels": list(p.hwaccels),
+        "cpu_threads": p.cpu_threads,
+        "ram_bytes": p.ram_bytes,
+        "labels": dict(p.labels),
+        "slots": p.slots,
+        "ffmpeg_version": p.ffmpeg_version,
+        "gpus": p.gpus,
+        "allow_raw_args": p.allow_raw_args,
+    }
+
+
+def capabilities_pb(c: Mapping[str, object]) -> nodes_pb2.Capabilities:
+    return nodes_pb2.Capabilities(**c)  # type: ignore[arg-type]
+
+
+def hello_pb(
+    caps: WorkerCapabilities,
+    *,
+    labels: Mapping[str, str],
+    slots: int,
+    allow_raw_args: bool,
+    running: Iterable[Lease],
+) -> worker_pb2.WorkerMessage:
+    """The first message of a worker's stream: what its probe proved, what its
+    operator set, and the leases it still holds. No node_id: the worker's
+    certificate names the node."""
+    offered = to_pb(caps, nodes_pb2.Capabilities)
+    offered.labels.update(labels)
+    offered.slots = slots
+    offered.allow_raw_args = allow_raw_args
+    hello = worker_pb2.Hello(capabilities=offered, running=[lease_pb(x) for x in running])
+    return worker_pb2.WorkerMessage(hello=hello)
+
+
+def node_pb(s: NodeSession) -> nodes_pb2.Node:
+    if s.connected:
+        draining = s.draining or s.drained
+        state = nodes_pb2.NODE_STATE_DRAINING if draining else nodes_pb2.NODE_STATE_ONLINE
+    else:
+        state = nodes_pb2.NODE_STATE_OFFLINE
+    return nodes_pb2.Node(
+        id=s.node_id,
+        state=state,
+        capabilities=capabilities_pb(s.capabilities),
+        running_job_ids=sorted(j for j, a in s.leases.items() if a > 0),
+        connected_unix_ms=s.connected_ms,
+        last_seen_unix_ms=s.last_seen_ms,
+        address=s.address,
+        drained=s.drained,
+    )
+
+
+def run_result(r: worker_pb2.Result) -> RunResult:
+    from ffrtmp.master.scheduling.attempts import RunResult
+
+    try:
+        outcome = Outcome(r.outcome)
+    except ValueError:
+        outcome = Outcome.FAILED
+    return RunResult(
+        outcome=outcome,
+        exit_code=r.exit_code,
+        error_class=r.error_class[:32],
+        error=r.error,
+        log_tail=r.log_tail,
+        output=r.output,
+        output_bytes=r.output_bytes,
+        output_info=output_info(r.output_info) if r.HasField("output_info") else None,
+    )
+
+
+def command_pb(cmd: Command) -> worker_pb2.MasterMessage:
+    """A scheduler's command to a worker as the message it travels in."""
+    from ffrtmp.master.scheduling import sessions as c
+
+    m = worker_pb2.MasterMessage
+    if isinstance(cmd, c.HeartbeatAckCmd):
+        return m(heartbeat_ack=worker_pb2.HeartbeatAck(seq=cmd.seq))
+    if isinstance(cmd, c.DrainCmd):
+        return m(drain=worker_pb2.Drain(drain=cmd.drain))
+    held = lease_pb(cmd.lease)
+    if isinstance(cmd, c.PauseCmd):
+        if cmd.pause:
+            return m(pause=worker_pb2.Pause(lease=held))
+        return m(resume=worker_pb2.Resume(lease=held))
+    if isinstance(cmd, c.ResultAckCmd):
+        return m(result_ack=worker_pb2.ResultAck(lease=held))
+    if isinstance(cmd, c.AssignCmd):
+        return m(
+            assign=worker_pb2.Assign(
+                lease=held, spec=spec_pb(cmd.spec), trace_context=cmd.trace_context
+            )
+        )
+    if isinstance(cmd, c.CancelCmd):
+        return m(cancel=worker_pb2.Cancel(lease=held, reason=cmd.reason))
+    return m(abort=worker_pb2.Abort(lease=held, reason=cmd.reason))

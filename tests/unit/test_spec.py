@@ -8,6 +8,7 @@ from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import Rendition
 from ffrtmp.core.scenarios import BUILTIN
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
+from ffrtmp.master import catalog
 
 SEED_SCENARIOS = {
     "720p30-h264",
@@ -143,9 +144,8 @@ def test_allowed_inputs_and_outputs(good: RawSpec) -> None:
 
 
 def test_scenario_catalog_from_toml() -> None:
-    from ffrtmp.core.scenarios import parse_catalog
 
-    cat = parse_catalog(
+    cat = catalog.parse(
         "[scenarios.news]\nwidth = 640\nheight = 360\nlive = true\n"
         '[scenarios.720p30-h264]\nbitrate = "3M"\n'
     )
@@ -167,10 +167,9 @@ def test_scenario_catalog_from_toml() -> None:
     ],
 )
 def test_bad_scenario_files_say_what_is_wrong(text: str, problem: str) -> None:
-    from ffrtmp.core.scenarios import parse_catalog
 
     with pytest.raises(ValueError, match=problem):
-        parse_catalog(text)
+        catalog.parse(text)
 
 
 LADDER = (Rendition(1280, 720, "2500k"), Rendition(640, 360, "800k"))

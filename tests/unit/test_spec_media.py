@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.core.scenarios import BUILTIN, parse_catalog
+from ffrtmp.core.scenarios import BUILTIN
 from ffrtmp.core.sizes import bitrate_bps
 from ffrtmp.core.spec import RawSpec, resolve
+from ffrtmp.master import catalog
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
@@ -135,7 +136,7 @@ def test_invalid_media_fields_are_named(raw: RawSpec, field: str) -> None:
 
 
 def test_a_toml_scenario_sets_every_media_field() -> None:
-    cat = parse_catalog(
+    cat = catalog.parse(
         "[scenarios.radio]\n"
         'gop_s = 4\nmaxrate = "300k"\nbufsize = "150k"\naudio_codec = "opus"\n'
         'audio_bitrate = "48k"\naudio_sample_rate = 24000\naudio_channels = 1\n'
@@ -179,7 +180,7 @@ def test_a_toml_scenario_sets_every_media_field() -> None:
 )
 def test_bad_media_keys_in_a_scenario_file(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
-        parse_catalog(text)
+        catalog.parse(text)
 
 
 @pytest.mark.parametrize(
@@ -192,10 +193,9 @@ def test_bad_media_keys_in_a_scenario_file(text: str, problem: str) -> None:
 )
 def test_media_fields_survive_submit_and_assign(raw: RawSpec) -> None:
     from ffrtmp import wire
-    from ffrtmp.master.rpc import convert
 
     spec = resolve(raw)
     # A client's submit reaches the master as a RawSpec, resolves the same, and the
     # resolved spec reaches the worker unchanged in Assign.
-    assert resolve(convert.raw_spec(wire.spec_pb(spec))) == spec
+    assert resolve(wire.raw_spec(wire.spec_pb(spec))) == spec
     assert wire.spec(wire.spec_pb(spec)) == spec

@@ -1,8 +1,10 @@
-"""Named presets. A job names one and may override any of its fields."""
+"""Named presets. A job names one and may override any of its fields.
+
+Plain data: the master's catalog (master/catalog.py) adds scenarios from a file."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,71 +72,3 @@ BUILTIN: dict[str, Scenario] = {
 }
 
 DEFAULT_SCENARIO = "720p30-h264"
-
-
-_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "width": int,
-    "height": int,
-    "fps": (int, float),
-    "codec": str,
-    "bitrate": str,
-    "live": bool,
-    "duration_s": (int, float),
-    "preset": str,
-    "description": str,
-    "gop_s": (int, float),
-    "maxrate": str,
-    "bufsize": str,
-    "audio_codec": str,
-    "audio_bitrate": str,
-    "audio_sample_rate": int,
-    "audio_channels": int,
-}
-
-
-def parse_catalog(text: str, base: dict[str, Scenario] | None = None) -> dict[str, Scenario]:
-    """Scenarios from a TOML document, over `base` (the built-ins by default).
-
-    Each `[scenarios.NAME]` table may set any Scenario field but the name (see
-    _FIELDS); a name that is built in starts from the built-in values, a new one
-    from the `test` scenario's. ValueError says what is wrong, naming the scenario
-    and key. Values are checked like a job's own fields, so a scenario that no job
-    could use is refused when the master starts, not at the first submit.
-    """
-    import tomllib
-
-    from ffrtmp.core.errors import InvalidArgument
-    from ffrtmp.core.spec import RawSpec, resolve
-
-    catalog = dict(BUILTIN if base is None else base)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"not valid TOML: {exc}") from None
-    extra = set(doc) - {"scenarios"}
-    if extra:
-        raise ValueError(f"unknown top-level keys {sorted(extra)}; expected [scenarios.NAME]")
-    for name, table in (doc.get("scenarios") or {}).items():
-        if not isinstance(table, dict):
-            raise ValueError(f"scenarios.{name} must be a table")
-        if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
-            raise ValueError(f"scenario name {name!r}: letters, digits, '-', '_' or '.'")
-        for key, value in table.items():
-            kind = _FIELDS.get(key)
-            if kind is None:
-                raise ValueError(
-                    f"scenarios.{name}: unknown key {key!r} (known: {', '.join(_FIELDS)})"
-                )
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ValueError(f"scenarios.{name}.{key}: wrong type {type(value).__name__}")
-            if isinstance(kind, tuple) and isinstance(value, bool):
-                raise ValueError(f"scenarios.{name}.{key}: wrong type bool")
-        start = catalog.get(name, replace(BUILTIN["test"], description=""))
-        catalog[name] = replace(start, name=name, **table)
-        try:
-            resolve(RawSpec(scenario=name), catalog)
-        except InvalidArgument as exc:
-            field = exc.field.removeprefix("spec.")
-            problem = exc.message.removeprefix(f"{exc.field}: ")
-            raise ValueError(f"scenarios.{name}.{field}: {problem}") from None
-    return catalog

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
-from ffrtmp.core.scenarios import BUILTIN, Scenario, parse_catalog
+from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
+from ffrtmp.master import catalog
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
 from ffrtmp.master.storage.sqlite import backup
@@ -180,10 +181,8 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
 
 
 def _scenarios(path: Path | None) -> dict[str, Scenario]:
-    if path is None:
-        return dict(BUILTIN)
     try:
-        return parse_catalog(path.read_text(), BUILTIN)
+        return catalog.load(path)
     except ValueError as exc:
         raise SystemExit(f"ffrtmp-master: --scenarios {path}: {exc}") from None
 

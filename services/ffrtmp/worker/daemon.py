@@ -24,7 +24,7 @@ from ffrtmp import logcontext, logsetup, tracing, wire
 from ffrtmp.core.model import Lease, Outcome, ProgressInfo
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.tls.diagnose import diagnose
-from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
+from ffrtmp.v1 import worker_pb2, worker_pb2_grpc
 from ffrtmp.wire import lease_pb
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.contact import Contact
@@ -194,22 +194,13 @@ class Worker:
 
     def _hello(self) -> worker_pb2.WorkerMessage:
         assert self.caps is not None
-        c = self.caps
-        caps = nodes_pb2.Capabilities(
-            encoders=list(c.encoders),
-            hwaccels=list(c.hwaccels),
-            cpu_threads=c.cpu_threads,
-            ram_bytes=c.ram_bytes,
-            labels=self.config.labels,
-            slots=self.config.slots,
-            ffmpeg_version=c.ffmpeg_version,
-            gpus=c.gpus,
-            allow_raw_args=self.config.allow_raw_args,
-        )
-        return worker_pb2.WorkerMessage(
-            hello=worker_pb2.Hello(
-                capabilities=caps, running=[lease_pb(lease) for lease in self._held()]
-            )
+        cfg = self.config
+        return wire.hello_pb(
+            self.caps,
+            labels=cfg.labels,
+            slots=cfg.slots,
+            allow_raw_args=cfg.allow_raw_args,
+            running=self._held(),
         )
 
     def _held(self) -> list[Lease]:

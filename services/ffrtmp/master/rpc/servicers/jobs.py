@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 
+from ffrtmp import wire
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.master.rpc import convert
 from ffrtmp.master.rpc.auth import current_actor
 from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.scheduler import Scheduler
@@ -49,15 +49,15 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.SubmitJobRequest, context: Ctx
     ) -> jobs_pb2.SubmitJobResponse:
         job, created = await self.s.submit(
-            convert.raw_spec(request.spec), request.request_id, current_actor()
+            wire.raw_spec(request.spec), request.request_id, current_actor()
         )
-        return jobs_pb2.SubmitJobResponse(job=convert.job_pb(job), created=created)
+        return jobs_pb2.SubmitJobResponse(job=wire.job_pb(job), created=created)
 
     async def GetJob(
         self, request: jobs_pb2.GetJobRequest, context: Ctx
     ) -> jobs_pb2.GetJobResponse:
         job = await self.s.get(_job_id(request.job_id))
-        return jobs_pb2.GetJobResponse(job=convert.job_pb(job, self.pending_reason(job)))
+        return jobs_pb2.GetJobResponse(job=wire.job_pb(job, self.pending_reason(job)))
 
     async def ListJobs(
         self, request: jobs_pb2.ListJobsRequest, context: Ctx
@@ -70,7 +70,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             )
         size = request.page_size or DEFAULT_PAGE
         jobs = await self.s.list_jobs(
-            states=convert.job_states(list(request.states)),
+            states=wire.job_states(list(request.states)),
             queue=request.queue,
             node_id=request.node_id,
             before_seq=_decode_token(request.page_token),
@@ -78,7 +78,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         )
         token = _encode_token(jobs[size - 1].seq) if len(jobs) > size else ""
         return jobs_pb2.ListJobsResponse(
-            jobs=[convert.job_pb(j, self.pending_reason(j)) for j in jobs[:size]],
+            jobs=[wire.job_pb(j, self.pending_reason(j)) for j in jobs[:size]],
             next_page_token=token,
         )
 
@@ -88,7 +88,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if len(request.reason) > 512:
             raise InvalidArgument("reason", "longer than 512 characters")
         job = await self.s.cancel(_job_id(request.job_id), request.reason, current_actor())
-        return jobs_pb2.CancelJobResponse(job=convert.job_pb(job))
+        return jobs_pb2.CancelJobResponse(job=wire.job_pb(job))
 
     async def RetryJob(
         self, request: jobs_pb2.RetryJobRequest, context: Ctx
@@ -96,25 +96,25 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if len(request.reason) > 512:
             raise InvalidArgument("reason", "longer than 512 characters")
         job = await self.s.retry(_job_id(request.job_id), request.reason, current_actor())
-        return jobs_pb2.RetryJobResponse(job=convert.job_pb(job))
+        return jobs_pb2.RetryJobResponse(job=wire.job_pb(job))
 
     async def PauseJob(
         self, request: jobs_pb2.PauseJobRequest, context: Ctx
     ) -> jobs_pb2.PauseJobResponse:
         job = await self.s.pause(_job_id(request.job_id), True, current_actor())
-        return jobs_pb2.PauseJobResponse(job=convert.job_pb(job))
+        return jobs_pb2.PauseJobResponse(job=wire.job_pb(job))
 
     async def ResumeJob(
         self, request: jobs_pb2.ResumeJobRequest, context: Ctx
     ) -> jobs_pb2.ResumeJobResponse:
         job = await self.s.pause(_job_id(request.job_id), False, current_actor())
-        return jobs_pb2.ResumeJobResponse(job=convert.job_pb(job))
+        return jobs_pb2.ResumeJobResponse(job=wire.job_pb(job))
 
     async def ListScenarios(
         self, request: jobs_pb2.ListScenariosRequest, context: Ctx
     ) -> jobs_pb2.ListScenariosResponse:
         catalog = sorted(self.s.config.scenarios.values(), key=lambda s: s.name)
-        return jobs_pb2.ListScenariosResponse(scenarios=[convert.scenario_pb(s) for s in catalog])
+        return jobs_pb2.ListScenariosResponse(scenarios=[wire.scenario_pb(s) for s in catalog])
 
     async def GetJobLogs(
         self, request: jobs_pb2.GetJobLogsRequest, context: Ctx
@@ -127,10 +127,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def GetQueueStats(
         self, request: jobs_pb2.GetQueueStatsRequest, context: Ctx
     ) -> jobs_pb2.GetQueueStatsResponse:
-        return convert.queue_stats_pb(self.s.stats())
+        return wire.queue_stats_pb(self.s.stats())
 
     async def WatchJob(
         self, request: jobs_pb2.WatchJobRequest, context: Ctx
     ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
         async for job in self.s.watch(_job_id(request.job_id)):
-            yield jobs_pb2.WatchJobResponse(job=convert.job_pb(job, self.pending_reason(job)))
+            yield jobs_pb2.WatchJobResponse(job=wire.job_pb(job, self.pending_reason(job)))

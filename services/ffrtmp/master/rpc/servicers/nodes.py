@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ffrtmp import wire
 from ffrtmp.core.errors import InvalidArgument, NotFound
-from ffrtmp.master.rpc import convert
 from ffrtmp.master.rpc.auth import current_actor
 from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.scheduler import Scheduler
@@ -24,19 +24,19 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
         self, request: nodes_pb2.ListNodesRequest, context: Ctx
     ) -> nodes_pb2.ListNodesResponse:
         nodes = sorted(self.s.st.nodes.values(), key=lambda n: n.node_id)
-        return nodes_pb2.ListNodesResponse(nodes=[convert.node_pb(n) for n in nodes])
+        return nodes_pb2.ListNodesResponse(nodes=[wire.node_pb(n) for n in nodes])
 
     async def DrainNode(
         self, request: nodes_pb2.DrainNodeRequest, context: Ctx
     ) -> nodes_pb2.DrainNodeResponse:
         node = await self.s.drain(_node_id(request.node_id), True, current_actor())
-        return nodes_pb2.DrainNodeResponse(node=convert.node_pb(node))
+        return nodes_pb2.DrainNodeResponse(node=wire.node_pb(node))
 
     async def UndrainNode(
         self, request: nodes_pb2.UndrainNodeRequest, context: Ctx
     ) -> nodes_pb2.UndrainNodeResponse:
         node = await self.s.drain(_node_id(request.node_id), False, current_actor())
-        return nodes_pb2.UndrainNodeResponse(node=convert.node_pb(node))
+        return nodes_pb2.UndrainNodeResponse(node=wire.node_pb(node))
 
     async def GetNode(
         self, request: nodes_pb2.GetNodeRequest, context: Ctx
@@ -46,4 +46,4 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
         node = self.s.st.nodes.get(request.node_id)
         if node is None:
             raise NotFound(f"node {request.node_id!r} not found")
-        return nodes_pb2.GetNodeResponse(node=convert.node_pb(node))
+        return nodes_pb2.GetNodeResponse(node=wire.node_pb(node))

@@ -14,22 +14,15 @@ from collections.abc import AsyncIterator
 
 from grpc import aio
 
+from ffrtmp import wire
 from ffrtmp.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from ffrtmp.master.config import MasterConfig
-from ffrtmp.master.rpc import convert
 from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.sessions import (
-    AbortCmd,
-    AssignCmd,
-    CancelCmd,
     Command,
-    DrainCmd,
-    HeartbeatAckCmd,
     NodeSession,
-    PauseCmd,
-    ResultAckCmd,
 )
 from ffrtmp.tls.identity import identity_from_auth_context
 from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
@@ -55,31 +48,6 @@ def _check_hello(hello: worker_pb2.Hello) -> None:
         raise InvalidArgument("hello.running", f"at most {MAX_SLOTS} leases")
 
 
-def _command_pb(cmd: Command) -> worker_pb2.MasterMessage:
-    if isinstance(cmd, HeartbeatAckCmd):
-        return worker_pb2.MasterMessage(heartbeat_ack=worker_pb2.HeartbeatAck(seq=cmd.seq))
-    if isinstance(cmd, DrainCmd):
-        return worker_pb2.MasterMessage(drain=worker_pb2.Drain(drain=cmd.drain))
-    if isinstance(cmd, PauseCmd):
-        lease_pb = convert.lease_pb(cmd.lease)
-        if cmd.pause:
-            return worker_pb2.MasterMessage(pause=worker_pb2.Pause(lease=lease_pb))
-        return worker_pb2.MasterMessage(resume=worker_pb2.Resume(lease=lease_pb))
-    lease = convert.lease_pb(cmd.lease)
-    if isinstance(cmd, ResultAckCmd):
-        return worker_pb2.MasterMessage(result_ack=worker_pb2.ResultAck(lease=lease))
-    if isinstance(cmd, AssignCmd):
-        return worker_pb2.MasterMessage(
-            assign=worker_pb2.Assign(
-                lease=lease, spec=convert.spec_pb(cmd.spec), trace_context=cmd.trace_context
-            )
-        )
-    if isinstance(cmd, CancelCmd):
-        return worker_pb2.MasterMessage(cancel=worker_pb2.Cancel(lease=lease, reason=cmd.reason))
-    assert isinstance(cmd, AbortCmd)
-    return worker_pb2.MasterMessage(abort=worker_pb2.Abort(lease=lease, reason=cmd.reason))
-
-
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     def __init__(self, liveness: Liveness, attempts: Attempts, config: MasterConfig) -> None:
         self.liveness = liveness
@@ -103,13 +71,13 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 f"certificate names node {ident.name!r}, not {hello.node_id[:64]!r}"
             )
         _check_hello(hello)
-        caps = convert.capabilities(hello.capabilities)
+        caps = wire.capabilities(hello.capabilities)
         session, keep, abort = self.liveness.connect(
             ident.name,
             caps,
             hello.capabilities.slots,
             context.peer(),
-            [convert.lease(x) for x in hello.running],
+            [wire.lease(x) for x in hello.running],
         )
         generation, outbox = session.generation, session.outbox
         log.info(
@@ -127,8 +95,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                     heartbeat_interval_s=cfg.heartbeat_interval_s,
                     heartbeat_timeout_s=cfg.heartbeat_timeout_s,
                     stall_timeout_s=cfg.stall_timeout_s,
-                    keep=[convert.lease_pb(x) for x in keep],
-                    abort=[convert.lease_pb(x) for x in abort],
+                    keep=[wire.lease_pb(x) for x in keep],
+                    abort=[wire.lease_pb(x) for x in abort],
                 )
             )
         )
@@ -139,7 +107,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             # The reader ends this loop with a None when the worker's side closes; so
             # does the scheduler when it ends the stream. No task per message.
             while (cmd := await outbox.get()) is not None:
-                await context.write(_command_pb(cmd))
+                await context.write(wire.command_pb(cmd))
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -169,17 +137,17 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         if kind == "heartbeat":
             self.liveness.on_heartbeat(
                 session,
-                [convert.lease(x) for x in msg.heartbeat.running],
+                [wire.lease(x) for x in msg.heartbeat.running],
                 msg.heartbeat.seq,
                 msg.heartbeat.draining,
             )
         elif kind == "started":
-            await self.attempts.on_started(session, convert.lease(msg.started.lease))
+            await self.attempts.on_started(session, wire.lease(msg.started.lease))
         elif kind == "progress":
             self.attempts.on_progress(
-                session, convert.lease(msg.progress.lease), convert.progress(msg.progress.progress)
+                session, wire.lease(msg.progress.lease), wire.progress(msg.progress.progress)
             )
         elif kind == "result":
             await self.attempts.on_result(
-                session, convert.lease(msg.result.lease), convert.run_result(msg.result)
+                session, wire.lease(msg.result.lease), wire.run_result(msg.result)
             )

@@ -1,30 +1,27 @@
-"""Checks and defaults of a spec's media fields: sizes, bitrates and their caps,
-the keyframe interval and the audio settings.
+"""Checks and defaults of a spec's video settings: codec, preset, size, frame
+rate, bitrate and its caps, the keyframe interval and an HLS ladder.
 
-Split from core.spec, which calls them; each problem is an InvalidArgument naming
-the field.
+core.spec calls them while it merges a job over its scenario; each problem is an
+InvalidArgument naming the field.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
 
+from ffrtmp.core.encoders import preset_rank
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import Rendition
 from ffrtmp.core.outputs import OutputKind, output_kind
 from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.sizes import bitrate_bps
-from ffrtmp.core.spec_paths import carries_flv, is_mov
 
 MAX_RENDITIONS = 8
 MAX_GOP_S = 60.0  # a longer interval leaves a joining viewer waiting that long
-AUDIO_CODECS = ("aac", "opus", "none")
-SAMPLE_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000})
-OPUS_RATES = frozenset({8000, 12000, 16000, 24000, 48000})  # all that libopus takes
-MAX_CHANNELS = 8  # 7.1, the most either encoder maps
+MAX_FPS = 240
 
-
+_PRESET = re.compile(r"^[a-z0-9]{0,16}$")
 
 def check_bitrate(field: str, bitrate: str, low: int = 1_000, high: int = 1_000_000_000) -> int:
     """Bits per second of a valid `bitrate`, else InvalidArgument on `field`."""
@@ -41,6 +38,19 @@ def check_bitrate(field: str, bitrate: str, low: int = 1_000, high: int = 1_000_
 
 def _kbps(bps: int) -> str:
     return f"{bps // 1_000_000}M" if bps >= 1_000_000 else f"{bps // 1000}k"
+
+
+def check_preset(preset: str) -> None:
+    if not _PRESET.match(preset):
+        raise InvalidArgument("spec.preset", "must be a short lowercase word such as veryfast")
+    if preset:
+        preset_rank(preset)  # names the field when no encoder would understand it
+
+
+def check_fps(fps: float) -> None:
+    # 0 (a scenario's) leaves the rate to the input; anything else is a real rate.
+    if fps != 0 and not (math.isfinite(fps) and 1 <= fps <= MAX_FPS):
+        raise InvalidArgument("spec.fps", f"must be between 1 and {MAX_FPS}")
 
 
 def check_size(field: str, width: int, height: int) -> None:
@@ -93,45 +103,3 @@ def rate_caps(maxrate: str, bufsize: str, bitrate: str, sc: Scenario) -> tuple[s
     if buffer:
         check_bitrate("spec.bufsize", buffer)
     return cap, buffer
-
-
-@dataclass(frozen=True, slots=True)
-class Audio:
-    codec: str
-    bitrate: str
-    sample_rate: int
-    channels: int
-
-
-NO_AUDIO = Audio("none", "", 0, 0)
-
-
-def resolve_audio(raw: Audio, sc: Scenario, output: str, live: bool) -> Audio:
-    """The job's audio: its own fields over the scenario's, checked against each
-    other and against what the output's container carries."""
-    codec = raw.codec or sc.audio_codec
-    if codec not in ("", *AUDIO_CODECS):
-        raise InvalidArgument("spec.audio_codec", f"must be one of {', '.join(AUDIO_CODECS)}")
-    if codec == "none":
-        # Nothing is encoded: settings left over from the scenario would only mislead.
-        return NO_AUDIO
-    if codec == "opus" and carries_flv(output, live):
-        raise InvalidArgument("spec.audio_codec", "RTMP and FLV carry AAC audio, not Opus")
-    if codec == "opus" and is_mov(output):
-        raise InvalidArgument("spec.audio_codec", "Opus needs .mp4, .mkv or .ts, not .mov")
-    bitrate = raw.bitrate or sc.audio_bitrate
-    if bitrate:
-        check_bitrate("spec.audio_bitrate", bitrate, 6_000, 1_000_000)
-    rate = raw.sample_rate or sc.audio_sample_rate
-    allowed = OPUS_RATES if codec == "opus" else SAMPLE_RATES
-    if rate and rate not in allowed:
-        rates = ", ".join(str(r) for r in sorted(allowed))
-        raise InvalidArgument(
-            "spec.audio_sample_rate", f"must be one of {rates} Hz for {codec or 'aac'}"
-        )
-    channels = raw.channels or sc.audio_channels
-    if not 0 <= channels <= MAX_CHANNELS:
-        raise InvalidArgument(
-            "spec.audio_channels", f"must be from 1 to {MAX_CHANNELS} (0 keeps the input's)"
-        )
-    return Audio(codec, bitrate, rate, channels)

@@ -1,0 +1,136 @@
+"""The one mapping between domain dataclasses and proto messages: field by name.
+
+A dataclass's own fields drive it, and each must name a field of the message
+(ValueError on first use otherwise), so a field added to both the proto and the
+dataclass crosses the wire with no code here. What a field's kind is comes from
+the pair: `X | None` is a proto3 `optional` (None when unset), a nested
+dataclass a message, `tuple[...]` a repeated field, and a tuple of pairs a
+`map<string, string>` (sorted, so equal maps compare equal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Hashable
+from functools import cache
+from typing import Any, TypeVar
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Message)
+
+
+class Kind(enum.Enum):
+    SCALAR = 1
+    OPTIONAL = 2  # X | None over a field with presence
+    MESSAGE = 3
+    OPTIONAL_MESSAGE = 4
+    REPEATED = 5
+    REPEATED_MESSAGE = 6
+    MAP = 7
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    kind: Kind
+    sub: type | None = None  # the dataclass of a message field or of repeated messages
+    pb: type[Message] | None = None  # its message class
+
+
+def _unoptional(hint: Any) -> tuple[Any, bool]:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return hint, False
+
+
+def _field(name: str, hint: Any, fd: FieldDescriptor) -> Field:
+    hint, optional = _unoptional(hint)
+    if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+        return Field(name, Kind.MAP)
+    repeated = fd.is_repeated
+    if optional and (repeated or not fd.has_presence):
+        raise ValueError(f"{name}: None needs a proto3 optional or message field")
+    if fd.message_type is not None:
+        sub = typing.get_args(hint)[0] if repeated else hint
+        if not (isinstance(sub, type) and dataclasses.is_dataclass(sub)):
+            raise ValueError(f"{name}: message field {fd.full_name} needs a dataclass")
+        pb = GetMessageClass(fd.message_type)
+        if repeated:
+            return Field(name, Kind.REPEATED_MESSAGE, sub, pb)
+        return Field(name, Kind.OPTIONAL_MESSAGE if optional else Kind.MESSAGE, sub, pb)
+    if repeated:
+        return Field(name, Kind.REPEATED)
+    return Field(name, Kind.OPTIONAL if optional else Kind.SCALAR)
+
+
+def plan(cls: type, descriptor: Any) -> tuple[Field, ...]:
+    """How each field of dataclass `cls` maps onto message `descriptor`."""
+    return _plan(cls, descriptor)
+
+
+@cache
+def _plan(cls: Hashable, descriptor: Any) -> tuple[Field, ...]:
+    assert isinstance(cls, type)
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        fd = descriptor.fields_by_name.get(f.name)
+        if fd is None:
+            raise ValueError(f"{cls.__name__}.{f.name} is not a field of {descriptor.full_name}")
+        out.append(_field(f.name, hints[f.name], fd))
+    return tuple(out)
+
+
+def to_pb(obj: Any, cls: type[M]) -> M:
+    """The message of type `cls` holding dataclass `obj`'s fields."""
+    kwargs: dict[str, Any] = {}
+    for f in plan(type(obj), cls.DESCRIPTOR):
+        value = getattr(obj, f.name)
+        if value is None:
+            continue  # an unset optional
+        if f.kind is Kind.MESSAGE or f.kind is Kind.OPTIONAL_MESSAGE:
+            assert f.pb is not None
+            value = to_pb(value, f.pb)
+        elif f.kind is Kind.REPEATED_MESSAGE:
+            assert f.pb is not None
+            value = [to_pb(v, f.pb) for v in value]
+        elif f.kind is Kind.MAP:
+            value = dict(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def from_pb(cls: type[T], msg: Message) -> T:
+    """A `cls` from message `msg`; fields the dataclass lacks are ignored."""
+    kwargs: dict[str, Any] = {}
+    for f in plan(cls, msg.DESCRIPTOR):
+        value = getattr(msg, f.name)
+        optional = f.kind is Kind.OPTIONAL or f.kind is Kind.OPTIONAL_MESSAGE
+        if optional and not msg.HasField(f.name):
+            kwargs[f.name] = None
+            continue
+        if f.sub is not None and f.kind is Kind.REPEATED_MESSAGE:
+            value = tuple(from_pb(f.sub, v) for v in value)
+        elif f.sub is not None:
+            value = from_pb(f.sub, value)
+        elif f.kind is Kind.REPEATED:
+            value = tuple(value)
+        elif f.kind is Kind.MAP:
+            value = tuple(sorted(value.items()))
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def unmapped(cls: type, descriptor: Any) -> set[str]:
+    """Fields of the message that dataclass `cls` does not carry."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {fd.name for fd in descriptor.fields} - names
