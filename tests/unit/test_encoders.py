@@ -16,6 +16,7 @@ from ffrtmp.core.encoders import (
 )
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.matching import offers
+from ffrtmp.core.tunes import tune_args
 
 # What the probe leaves after its test encodes, on the hosts we deploy to.
 CPU = ("aac", "libopus", "libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1")
@@ -221,4 +222,5 @@ def test_rate_args(encoder: str, live: bool, stream: str, args: list[str]) -> No
     ],
 )
 def test_latency_args(encoder: str, live: bool, args: list[str]) -> None:
-    assert latency_args(encoder, live) == args
+    # A live job's tune without a tune of its own, plus libaom's realtime usage.
+    assert tune_args(encoder, "", live) + latency_args(encoder, live) == args

@@ -108,6 +108,7 @@ class JobSpec(_message.Message):
     AUDIO_BITRATE_FIELD_NUMBER: _builtins.int
     AUDIO_SAMPLE_RATE_FIELD_NUMBER: _builtins.int
     AUDIO_CHANNELS_FIELD_NUMBER: _builtins.int
+    TUNE_FIELD_NUMBER: _builtins.int
     scenario: _builtins.str
     """Named preset, e.g. "720p30-h264", "live-4k", "test"."""
     queue: _builtins.str
@@ -174,6 +175,15 @@ class JobSpec(_message.Message):
     """Hz: 8000 to 96000 (Opus: 8000, 12000, 16000, 24000 or 48000)."""
     audio_channels: _builtins.int
     """1 to 8; a resolved 0 keeps the input's."""
+    tune: _builtins.str
+    """The encoder's tune, in its own words: "film", "animation", "grain",
+    "stillimage", "psnr", "ssim", "fastdecode" or "zerolatency" for x264 (x265:
+    no film or stillimage); "psnr" or "ssim" for libaom-av1; those, "screen" or
+    "film" for libvpx-vp9; "hq", "ll", "ull" or "lossless" for NVENC. A codec
+    family runs on an encoder of the family that has the tune; a codec or tune
+    that cannot meet is refused (INVALID_ARGUMENT on spec.tune). Empty: none
+    (live jobs get the encoder's low-latency tune).
+    """
     @_builtins.property
     def requirements(self) -> Global___Requirements:
         """What the worker must offer beyond the codec."""
@@ -220,10 +230,11 @@ class JobSpec(_message.Message):
         audio_bitrate: _builtins.str = ...,
         audio_sample_rate: _builtins.int = ...,
         audio_channels: _builtins.int = ...,
+        tune: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "nice", b"nice", "requirements", b"requirements", "timeout_s", b"timeout_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "threads", b"threads", "timeout_s", b"timeout_s", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "threads", b"threads", "timeout_s", b"timeout_s", "tune", b"tune", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__live: _TypeAlias = _typing.Literal["live"]  # noqa: Y015
     _WhichOneofArgType__live: _TypeAlias = _typing.Literal["_live", b"_live"]  # noqa: Y015

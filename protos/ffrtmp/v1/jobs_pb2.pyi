@@ -563,6 +563,7 @@ class Scenario(_message.Message):
     AUDIO_BITRATE_FIELD_NUMBER: _builtins.int
     AUDIO_SAMPLE_RATE_FIELD_NUMBER: _builtins.int
     AUDIO_CHANNELS_FIELD_NUMBER: _builtins.int
+    TUNE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     width: _builtins.int
     height: _builtins.int
@@ -584,6 +585,8 @@ class Scenario(_message.Message):
     audio_sample_rate: _builtins.int
     audio_channels: _builtins.int
     """0 keeps the input's channels."""
+    tune: _builtins.str
+    """The encoder's tune (see JobSpec.tune); empty for none."""
     def __init__(
         self,
         *,
@@ -604,10 +607,11 @@ class Scenario(_message.Message):
         audio_bitrate: _builtins.str = ...,
         audio_sample_rate: _builtins.int = ...,
         audio_channels: _builtins.int = ...,
+        tune: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "description", b"description", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "live", b"live", "maxrate", b"maxrate", "name", b"name", "preset", b"preset", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "description", b"description", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "live", b"live", "maxrate", b"maxrate", "name", b"name", "preset", b"preset", "tune", b"tune", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

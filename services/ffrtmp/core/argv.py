@@ -22,6 +22,7 @@ from ffrtmp.core.outputs import (
     output_muxer,
 )
 from ffrtmp.core.sizes import bitrate_bps
+from ffrtmp.core.tunes import tune_args
 
 __all__ = ["build_argv", "output_muxer", "select_encoder"]
 
@@ -140,7 +141,8 @@ def _video(spec: JobSpec, encoder: str) -> list[str]:
     args += encoders.preset_args(encoder, spec.preset, spec.live)
     if spec.bitrate:
         args += _rate(spec, encoder, spec.bitrate.strip())
-    args += _gop(spec) + encoders.latency_args(encoder, spec.live)
+    args += _gop(spec) + tune_args(encoder, spec.tune, spec.live)
+    args += encoders.latency_args(encoder, spec.live)
     filters = []
     if spec.width > 0 and spec.height > 0 and not is_synthetic(spec):
         filters.append(f"scale={spec.width}:{spec.height}")
@@ -177,7 +179,8 @@ def _ladder(spec: JobSpec, encoder: str, has_audio: bool) -> list[str]:
     for i, rung in enumerate(rungs):
         if rung.bitrate:
             args += _rate(spec, encoder, rung.bitrate.strip(), f":v:{i}")
-    args += _gop(spec, by_time=False) + encoders.latency_args(encoder, spec.live)
+    args += _gop(spec, by_time=False) + tune_args(encoder, spec.tune, spec.live)
+    args += encoders.latency_args(encoder, spec.live)
     # Every segment must start on a keyframe, whatever the encoder's own GOP: one
     # every GOP, so segments are whole GOPs and the rungs stay aligned for switching.
     every = _num(_gop_s(spec) or HLS_SEGMENT_S)

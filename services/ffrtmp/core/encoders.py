@@ -214,15 +214,8 @@ def rate_args(encoder: str, bitrate: str, bps: int, live: bool, stream: str = ""
 
 
 def latency_args(encoder: str, live: bool) -> list[str]:
-    if not live:
-        return []
-    if encoder in ("libx264", "libx265"):
-        return ["-tune", "zerolatency"]
-    if encoder.endswith("_nvenc"):
-        return ["-tune", "ll"]
-    if encoder == "libaom-av1":
-        return ["-usage", "realtime"]
-    return []
+    """Low-latency options beyond -tune (core.tunes adds the live tune)."""
+    return ["-usage", "realtime"] if live and encoder == "libaom-av1" else []
 
 
 def hw_device(encoder: str) -> tuple[str, str, str] | None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from ffrtmp.core.encoders import FAMILIES, encoder_family
 from ffrtmp.core.model import JobSpec
+from ffrtmp.core.tunes import tune_token, tune_tokens
 
 # Codec families and encoder names live in core.encoders, so that what a worker
 # offers and what it then selects can never disagree.
@@ -24,11 +25,13 @@ def offers(
     encoders: Iterable[str], gpus: int, labels: Mapping[str, str], raw_args: bool = False
 ) -> Tokens:
     out = {RAW_ARGS} if raw_args else set()
+    encoders = list(encoders)
     for e in encoders:
         out.add(f"encoder:{e}")
         family = encoder_family(e)
         if family:
             out.add(f"codec:{family}")
+    out.update(tune_tokens(encoders))
     if gpus > 0:
         out.add("gpu")
     out.update(f"label:{k}={v}" for k, v in labels.items())
@@ -39,6 +42,9 @@ def requirements(spec: JobSpec) -> Tokens:
     out = set()
     family = FAMILIES.get(spec.codec.lower())
     out.add(f"codec:{family}" if family else f"encoder:{spec.codec}")
+    tune = tune_token(spec.codec, spec.tune)
+    if tune is not None:
+        out.add(tune)
     r = spec.requirements
     out.update(f"encoder:{e}" for e in r.encoders)
     if r.gpu:

@@ -100,6 +100,7 @@ class JobSpec:
     audio_bitrate: str = ""  # "": 128k
     audio_sample_rate: int = 0  # 0: 48000
     audio_channels: int = 0  # 0: as many as the input has
+    tune: str = ""  # the encoder's -tune (core.tunes); "": none of its own
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobSpec:

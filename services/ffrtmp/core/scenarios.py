@@ -26,6 +26,7 @@ class Scenario:
     audio_bitrate: str = "128k"
     audio_sample_rate: int = 48000
     audio_channels: int = 2
+    tune: str = ""  # the encoder's -tune, e.g. film; "": none
 
 
 def _live(name: str, w: int, h: int, bitrate: str, kbps: int, description: str) -> Scenario:

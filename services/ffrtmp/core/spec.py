@@ -35,6 +35,7 @@ from ffrtmp.core.spec_video import (
     check_size,
     rate_caps,
 )
+from ffrtmp.core.tunes import check_tune
 
 __all__ = ["RawSpec", "check_request_id", "default_timeout", "resolve"]
 
@@ -74,6 +75,7 @@ class RawSpec:
     audio_bitrate: str = ""
     audio_sample_rate: int = 0
     audio_channels: int = 0
+    tune: str = ""
 
 
 def _scenario(name: str, catalog: dict[str, Scenario]) -> Scenario:
@@ -100,6 +102,8 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     check_fps(fps)
     preset = raw.preset or sc.preset
     check_preset(preset)
+    tune = raw.tune or sc.tune
+    check_tune(codec, tune)
     check_limits(raw.threads, raw.nice, raw.max_retries, raw.timeout_s)
     check_requirements(raw.requirements)
     live = sc.live if raw.live is None else raw.live
@@ -142,6 +146,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         audio_bitrate=audio.bitrate,
         audio_sample_rate=audio.sample_rate,
         audio_channels=audio.channels,
+        tune=tune,
     )
 
 

@@ -22,6 +22,7 @@ from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.ffmpeg_build import FfmpegFeatures
 from ffrtmp.core.model import JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
+from ffrtmp.core.tunes import with_tune
 from ffrtmp.worker.output_probe import probe_output
 from ffrtmp.worker.paths import JobIO, PathRefused, resolve_io
 from ffrtmp.worker.probe import features_of
@@ -168,7 +169,7 @@ class Execution:
             output_root=env.output_root,
             rtmp_base=env.rtmp_base,
         )
-        encoder = select_encoder(spec.codec, env.encoders)
+        encoder = select_encoder(spec.codec, with_tune(spec.tune, env.encoders))
         features = env.features or features_of(env.ffmpeg)
         check_protocols(features, io.input_url, io.output_url)
         staged = None
