@@ -18,7 +18,7 @@ def spec_of(*flags: str) -> common_pb2.JobSpec:
 
 def test_only_typed_flags_are_sent() -> None:
     spec = spec_of()
-    assert spec == common_pb2.JobSpec(requirements=common_pb2.Requirements())
+    assert spec == common_pb2.JobSpec()
     assert not spec.HasField("nice") and not spec.HasField("live")
 
 

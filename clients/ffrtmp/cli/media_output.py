@@ -6,31 +6,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
 from ffrtmp.v1 import common_pb2
 
 
-def spec_media_dict(s: common_pb2.JobSpec) -> dict[str, Any]:
-    r = s.requirements
-    return {
-        "preset": s.preset,
-        "gop_s": s.gop_s,
-        "maxrate": s.maxrate,
-        "bufsize": s.bufsize,
-        "audio_codec": s.audio_codec,
-        "audio_bitrate": s.audio_bitrate,
-        "audio_sample_rate": s.audio_sample_rate,
-        "audio_channels": s.audio_channels,
-        "renditions": [
-            {"width": x.width, "height": x.height, "bitrate": x.bitrate} for x in s.renditions
-        ],
-        "threads": s.threads,
-        "nice": s.nice if s.HasField("nice") else None,
-        "requirements": {
-            "encoders": list(r.encoders),
-            "gpu": r.gpu,
-            "labels": dict(sorted(r.labels.items())),
-        },
-    }
+def message_dict(m: Message) -> dict[str, Any]:
+    """A message as plain JSON under its proto field names (json_format): every
+    field, an unset optional one as None, a map sorted by key."""
+    d = json_format.MessageToDict(
+        m, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    for fd in m.DESCRIPTOR.fields:
+        value = d.get(fd.name)
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            d[fd.name] = dict(sorted((value or {}).items()))
+        elif fd.name not in d and not fd.is_repeated:
+            sub = fd.message_type is not None
+            d[fd.name] = message_dict(getattr(m, fd.name)) if sub else None
+    return d
 
 
 def output_info_dict(j: common_pb2.Job) -> dict[str, Any] | None:
@@ -115,6 +110,8 @@ def media_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     if d["renditions"]:
         rungs = [f"{r['width']}x{r['height']}@{r['bitrate']}" for r in d["renditions"]]
         rows.append(("renditions", ", ".join(rungs)))
+    if d["tune"]:
+        rows.append(("tune", d["tune"]))
     if d["threads"]:
         rows.append(("threads", str(d["threads"])))
     if d["nice"] is not None:

@@ -10,33 +10,13 @@ from rich.table import Table
 
 from ffrtmp.cli import output
 from ffrtmp.cli.context import client_from, wants_json
+from ffrtmp.cli.media_output import message_dict
 
 
 async def scenarios(args: argparse.Namespace) -> int:
     async with client_from(args) as c:
         items = await c.scenarios()
-    rows: list[dict[str, Any]] = [
-        {
-            "name": s.name,
-            "width": s.width,
-            "height": s.height,
-            "fps": s.fps,
-            "codec": s.codec,
-            "bitrate": s.bitrate,
-            "live": s.live,
-            "duration_s": s.duration_s,
-            "preset": s.preset,
-            "description": s.description,
-            "gop_s": s.gop_s,
-            "maxrate": s.maxrate,
-            "bufsize": s.bufsize,
-            "audio_codec": s.audio_codec,
-            "audio_bitrate": s.audio_bitrate,
-            "audio_sample_rate": s.audio_sample_rate,
-            "audio_channels": s.audio_channels,
-        }
-        for s in items
-    ]
+    rows = [message_dict(s) for s in items]
     if wants_json(args):
         output.print_json(rows)
         return 0
@@ -55,7 +35,7 @@ async def scenarios(args: argparse.Namespace) -> int:
             _audio(r),
             "live" if r["live"] else "file",
             f"{r['duration_s']:g}s",
-            r["preset"],
+            r["preset"] + (f" ({r['tune']})" if r["tune"] else ""),
             r["description"],
         )
     Console(width=max(180, Console().width)).print(t)

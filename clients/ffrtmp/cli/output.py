@@ -15,9 +15,9 @@ from rich.table import Table
 from ffrtmp.cli.media_output import (
     eta_text,
     media_rows,
+    message_dict,
     output_info_dict,
     output_info_lines,
-    spec_media_dict,
 )
 from ffrtmp.core.ffmpeg_build import short_version
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2
@@ -36,24 +36,14 @@ def _iso(ms: int) -> str | None:
 
 
 def job_dict(j: common_pb2.Job, *, events: bool = False) -> dict[str, Any]:
-    s = j.spec
+    """The job with its spec's fields at the top level, every one of them."""
     d: dict[str, Any] = {
         "id": j.id,
         "state": state_name(j.state),
-        "queue": s.queue,
-        "priority": s.priority,
         "node_id": j.node_id,
         "attempt": j.attempt,
-        "scenario": s.scenario,
-        "live": s.live,
-        "input": s.input,
-        "output": j.output or s.output,
-        "codec": s.codec,
-        "bitrate": s.bitrate,
-        "width": s.width,
-        "height": s.height,
-        "fps": s.fps,
-        "duration_s": s.duration_s,
+        **message_dict(j.spec),
+        "output": j.output or j.spec.output,
         "progress": round(j.progress.percent, 1),
         "fps_now": round(j.progress.fps, 1),
         "speed": round(j.progress.speed, 2),
@@ -67,7 +57,6 @@ def job_dict(j: common_pb2.Job, *, events: bool = False) -> dict[str, Any]:
         "output_bytes": j.output_bytes,
         "request_id": j.request_id,
         "pending_reason": j.pending_reason,
-        **spec_media_dict(s),
         "output_info": output_info_dict(j),
     }
     if events:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import uuid
+from typing import Any
+
+from google.protobuf import json_format
 
 from ffrtmp.cli import output
 from ffrtmp.cli.context import client_from, wants_json
@@ -13,6 +17,7 @@ from ffrtmp.cli.watch import follow
 from ffrtmp.core.durations import parse_duration
 from ffrtmp.v1 import common_pb2
 
+SPEC = "spec."  # the dest prefix of every flag that sets a JobSpec field
 _RENDITION = re.compile(r"^(\d{1,5})x(\d{1,5})@(\S+)$")
 
 
@@ -23,65 +28,51 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def rendition(text: str) -> common_pb2.Rendition:
+def rendition(text: str) -> dict[str, object]:
     """`1280x720@2500k`: one rung of an HLS ladder."""
     m = _RENDITION.match(text.strip())
     if m is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not WIDTHxHEIGHT@BITRATE, e.g. 1280x720@2500k"
         )
-    return common_pb2.Rendition(width=int(m.group(1)), height=int(m.group(2)), bitrate=m.group(3))
+    return {"width": int(m.group(1)), "height": int(m.group(2)), "bitrate": m.group(3)}
 
 
-def label(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE, e.g. zone=eu-west")
-    return key, value
+class _Labels(argparse.Action):
+    """Repeated KEY=VALUE flags into one map."""
+
+    def __call__(self, parser: Any, ns: argparse.Namespace, value: Any, option: Any = None) -> None:
+        key, sep, val = str(value).partition("=")
+        if not sep or not key:
+            parser.error(f"{option}: {value!r} is not KEY=VALUE, e.g. zone=eu-west")
+        setattr(ns, self.dest, {**(getattr(ns, self.dest) or {}), key: val})
 
 
 def spec_from(a: argparse.Namespace) -> common_pb2.JobSpec:
-    spec = common_pb2.JobSpec(
-        scenario=a.scenario or "",
-        queue=a.queue or "",
-        priority=a.priority or "",
-        input=a.input or "",
-        output=a.output_target or "",
-        codec=a.codec or "",
-        bitrate=a.bitrate or "",
-        maxrate=a.maxrate or "",
-        bufsize=a.bufsize or "",
-        width=a.width or 0,
-        height=a.height or 0,
-        fps=a.fps or 0.0,
-        duration_s=a.duration or 0.0,
-        preset=a.preset or "",
-        gop_s=a.gop or 0.0,
-        audio_codec=a.audio_codec or "",
-        audio_bitrate=a.audio_bitrate or "",
-        audio_sample_rate=a.audio_sample_rate or 0,
-        audio_channels=a.audio_channels or 0,
-        renditions=a.renditions,
-        threads=a.threads or 0,
-        requirements=common_pb2.Requirements(
-            encoders=a.require_encoders, gpu=a.require_gpu, labels=dict(a.require_labels)
-        ),
-    )
-    if a.live is not None:
-        spec.live = a.live
-    if a.max_retries is not None:
-        spec.max_retries = a.max_retries
-    if a.job_timeout is not None:
-        spec.timeout_s = a.job_timeout
-    if a.nice is not None:
-        spec.nice = a.nice
-    return spec
+    """The JobSpec of every flag given: each spec flag's dest is `spec.` and the
+    proto field's path, so this needs no list of fields, and a flag naming no
+    field fails here (json_format.ParseError) rather than being dropped."""
+    given: dict[str, Any] = {}
+    for dest, value in vars(a).items():
+        if not dest.startswith(SPEC) or value is None or value in ([], {}):
+            continue
+        *path, name = dest.removeprefix(SPEC).split(".")
+        node = given
+        for part in path:
+            node = node.setdefault(part, {})
+        node[name] = value
+    return json_format.ParseDict(given, common_pb2.JobSpec())
 
 
 async def submit(args: argparse.Namespace) -> int:
+    try:
+        spec = spec_from(args)
+    except json_format.ParseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     async with client_from(args) as c:
         # One request_id per invocation: a retried call cannot create a second job.
-        resp = await c.submit(spec_from(args), args.request_id or uuid.uuid4().hex)
+        resp = await c.submit(spec, args.request_id or uuid.uuid4().hex)
         if args.wait:
             return await follow(c, resp.job.id, as_json=wants_json(args))
     if wants_json(args):
@@ -92,13 +83,19 @@ async def submit(args: argparse.Namespace) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scenario", help="named preset, e.g. 720p30-h264, live-4k, test")
-    p.add_argument("--queue", help="live, default or batch")
-    p.add_argument("--priority", help="high, medium or low")
-    p.add_argument("--input", help="file under the worker's input root, URL, or lavfi:SOURCE")
+    p.add_argument(
+        "--scenario", dest="spec.scenario", help="named preset, e.g. 720p30-h264, live-4k, test"
+    )
+    p.add_argument("--queue", dest="spec.queue", help="live, default or batch")
+    p.add_argument("--priority", dest="spec.priority", help="high, medium or low")
+    p.add_argument(
+        "--input",
+        dest="spec.input",
+        help="file under the worker's input root, URL, or lavfi:SOURCE",
+    )
     p.add_argument(
         "--output",
-        dest="output_target",
+        dest="spec.output",
         metavar="TARGET",
         help="a file under the worker's output root (out.mp4, .mkv, .mov, .flv, .ts); "
         "hls/NAME/ for an HLS directory (see --rendition); an rtmp(s):// or srt:// URL; "
@@ -106,32 +103,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--live",
+        dest="spec.live",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="real-time push to RTMP (default: from the scenario)",
     )
-    p.add_argument("--duration", type=duration, help="seconds of output (3600, 90s, 2m)")
+    p.add_argument(
+        "--duration",
+        dest="spec.duration_s",
+        type=duration,
+        help="seconds of output (3600, 90s, 2m)",
+    )
 
     v = p.add_argument_group("video (default: the scenario's)")
-    v.add_argument("--codec", help="h264, h265, vp9, av1, or an exact encoder to pin")
-    v.add_argument("--bitrate", help="e.g. 2500k or 10M")
-    v.add_argument("--maxrate", help="rate cap, e.g. 3000k (live: the bitrate)")
-    v.add_argument("--bufsize", help="rate-control buffer (default: twice the cap)")
-    v.add_argument("--width", type=int)
-    v.add_argument("--height", type=int)
-    v.add_argument("--fps", type=float)
+    v.add_argument(
+        "--codec", dest="spec.codec", help="h264, h265, vp9, av1, or an exact encoder to pin"
+    )
+    v.add_argument("--bitrate", dest="spec.bitrate", help="e.g. 2500k or 10M")
+    v.add_argument(
+        "--maxrate", dest="spec.maxrate", help="rate cap, e.g. 3000k (live: the bitrate)"
+    )
+    v.add_argument(
+        "--bufsize", dest="spec.bufsize", help="rate-control buffer (default: twice the cap)"
+    )
+    v.add_argument("--width", dest="spec.width", type=int)
+    v.add_argument("--height", dest="spec.height", type=int)
+    v.add_argument("--fps", dest="spec.fps", type=float)
     v.add_argument(
         "--preset",
         "--encoder-preset",
-        dest="preset",
+        dest="spec.preset",
         help="veryfast, medium, ... (x264 words), p1..p7 or 0..13; translated for the encoder",
     )
     v.add_argument(
-        "--gop", type=duration, metavar="SECONDS", help="keyframe interval, e.g. 2 or 500ms"
+        "--gop",
+        dest="spec.gop_s",
+        type=duration,
+        metavar="SECONDS",
+        help="keyframe interval, e.g. 2 or 500ms",
     )
     v.add_argument(
         "--rendition",
-        dest="renditions",
+        dest="spec.renditions",
         type=rendition,
         action="append",
         default=[],
@@ -140,46 +153,95 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "needs --output hls/NAME/)",
     )
 
+    v.add_argument(
+        "--tune",
+        dest="spec.tune",
+        metavar="TUNE",
+        help="the encoder's tune: film, animation, grain, stillimage, psnr, ssim, fastdecode, "
+        "zerolatency (x264; x265 most of them), screen (VP9), hq, ll, ull, lossless (NVENC)",
+    )
+
     a = p.add_argument_group("audio (default: the scenario's)")
     a.add_argument(
-        "--audio-codec", choices=["aac", "opus", "none"], help="none drops the audio track"
+        "--audio-codec",
+        dest="spec.audio_codec",
+        choices=["aac", "opus", "none"],
+        help="none drops the audio track",
     )
-    a.add_argument("--audio-bitrate", help="e.g. 128k")
-    a.add_argument("--audio-sample-rate", type=int, metavar="HZ", help="e.g. 48000")
-    a.add_argument("--audio-channels", type=int, metavar="N", help="1 mono, 2 stereo, up to 8")
+    a.add_argument("--audio-bitrate", dest="spec.audio_bitrate", help="e.g. 128k")
+    a.add_argument(
+        "--audio-sample-rate",
+        dest="spec.audio_sample_rate",
+        type=int,
+        metavar="HZ",
+        help="e.g. 48000",
+    )
+    a.add_argument(
+        "--audio-channels",
+        dest="spec.audio_channels",
+        type=int,
+        metavar="N",
+        help="1 mono, 2 stereo, up to 8",
+    )
 
     w = p.add_argument_group("where and how it runs")
     w.add_argument(
         "--require-encoder",
-        dest="require_encoders",
+        dest="spec.requirements.encoders",
         action="append",
         default=[],
         metavar="NAME",
         help="only on workers that proved this encoder (repeatable)",
     )
-    w.add_argument("--require-gpu", action="store_true", help="only on workers with a GPU")
+    w.add_argument(
+        "--require-gpu",
+        dest="spec.requirements.gpu",
+        action="store_true",
+        default=None,
+        help="only on workers with a GPU",
+    )
     w.add_argument(
         "--require-label",
-        dest="require_labels",
-        type=label,
-        action="append",
-        default=[],
+        dest="spec.requirements.labels",
+        action=_Labels,
         metavar="KEY=VALUE",
         help="only on workers with this label (repeatable)",
     )
-    w.add_argument("--threads", type=int, metavar="N", help="ffmpeg -threads (0: ffmpeg decides)")
+    w.add_argument(
+        "--threads",
+        dest="spec.threads",
+        type=int,
+        metavar="N",
+        help="ffmpeg -threads (0: ffmpeg decides)",
+    )
     w.add_argument(
         "--nice",
+        dest="spec.nice",
         type=int,
         metavar="N",
         help="nice level of the job's ffmpeg, 0 to 19 (default: the worker's)",
     )
-    w.add_argument("--max-retries", type=int, help="override the master's --max-retries")
+    w.add_argument(
+        "--max-retries",
+        dest="spec.max_retries",
+        type=int,
+        help="override the master's --max-retries",
+    )
     w.add_argument(
         "--timeout",
-        dest="job_timeout",
+        dest="spec.timeout_s",
         type=duration,
         help="stop the job after this long (default: none; live: duration + margin)",
+    )
+
+    w.add_argument(
+        "--raw-arg",
+        dest="spec.raw_args",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="an extra ffmpeg output option, passed as it is (repeatable; write --raw-arg=-x "
+        "for one that starts with '-'); only workers started with --allow-raw-args take the job",
     )
 
     p.add_argument("--request-id", help="idempotency key (default: a fresh one)")
