@@ -207,7 +207,7 @@ def hello_pb(
     offered = to_pb(caps, nodes_pb2.Capabilities)
     offered.labels.update(labels)
     offered.slots = slots
-    offered.allow_raw_args = allow_raw_args
+    offered.allow_raw_args = bool(allow_raw_args)  # the flag may leave it None
     hello = worker_pb2.Hello(capabilities=offered, running=[lease_pb(x) for x in running])
     return worker_pb2.WorkerMessage(hello=hello)
 
