@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import types
 import typing
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -90,44 +91,87 @@ def _plan(cls: Hashable, descriptor: Any) -> tuple[Field, ...]:
     return tuple(out)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pair:
+    """A plan grouped by kind, so the common case (plain values) is one C-level
+    attrgetter and one dict, not a Python branch per field: specs cross the wire
+    on every submit, Assign and GetJob."""
+
+    names: tuple[str, ...]
+    get: Callable[[Any], tuple[Any, ...]]
+    optional: tuple[str, ...]  # OPTIONAL and OPTIONAL_MESSAGE
+    messages: tuple[Field, ...]  # MESSAGE and OPTIONAL_MESSAGE
+    repeated: tuple[str, ...]
+    repeated_messages: tuple[Field, ...]
+    maps: tuple[str, ...]
+
+
+_PAIRS: dict[tuple[type, type], _Pair] = {}
+
+
+def _pair(cls: type, pb: type[Message]) -> _Pair:
+    try:
+        return _PAIRS[cls, pb]
+    except KeyError:
+        pass
+    fields = plan(cls, pb.DESCRIPTOR)
+    names = tuple(f.name for f in fields)
+
+    def of(*kinds: Kind) -> tuple[Field, ...]:
+        return tuple(f for f in fields if f.kind in kinds)
+
+    getter = operator.attrgetter(*names)
+    pair = _Pair(
+        names,
+        getter if len(names) > 1 else lambda o: (getter(o),),
+        tuple(f.name for f in of(Kind.OPTIONAL, Kind.OPTIONAL_MESSAGE)),
+        of(Kind.MESSAGE, Kind.OPTIONAL_MESSAGE),
+        tuple(f.name for f in of(Kind.REPEATED)),
+        of(Kind.REPEATED_MESSAGE),
+        tuple(f.name for f in of(Kind.MAP)),
+    )
+    _PAIRS[cls, pb] = pair
+    return pair
+
+
 def to_pb(obj: Any, cls: type[M]) -> M:
     """The message of type `cls` holding dataclass `obj`'s fields."""
-    kwargs: dict[str, Any] = {}
-    for f in plan(type(obj), cls.DESCRIPTOR):
-        value = getattr(obj, f.name)
-        if value is None:
-            continue  # an unset optional
-        if f.kind is Kind.MESSAGE or f.kind is Kind.OPTIONAL_MESSAGE:
+    p = _pair(type(obj), cls)
+    kw = dict(zip(p.names, p.get(obj), strict=True))
+    for name in p.optional:
+        if kw[name] is None:
+            del kw[name]  # unset
+    for f in p.messages:
+        if f.name in kw:
             assert f.pb is not None
-            value = to_pb(value, f.pb)
-        elif f.kind is Kind.REPEATED_MESSAGE:
-            assert f.pb is not None
-            value = [to_pb(v, f.pb) for v in value]
-        elif f.kind is Kind.MAP:
-            value = dict(value)
-        kwargs[f.name] = value
-    return cls(**kwargs)
+            kw[f.name] = to_pb(kw[f.name], f.pb)
+    for f in p.repeated_messages:
+        assert f.pb is not None
+        kw[f.name] = [to_pb(v, f.pb) for v in kw[f.name]]
+    for name in p.maps:
+        kw[name] = dict(kw[name])
+    return cls(**kw)
 
 
 def from_pb(cls: type[T], msg: Message) -> T:
     """A `cls` from message `msg`; fields the dataclass lacks are ignored."""
-    kwargs: dict[str, Any] = {}
-    for f in plan(cls, msg.DESCRIPTOR):
-        value = getattr(msg, f.name)
-        optional = f.kind is Kind.OPTIONAL or f.kind is Kind.OPTIONAL_MESSAGE
-        if optional and not msg.HasField(f.name):
-            kwargs[f.name] = None
-            continue
-        if f.sub is not None and f.kind is Kind.REPEATED_MESSAGE:
-            value = tuple(from_pb(f.sub, v) for v in value)
-        elif f.sub is not None:
-            value = from_pb(f.sub, value)
-        elif f.kind is Kind.REPEATED:
-            value = tuple(value)
-        elif f.kind is Kind.MAP:
-            value = tuple(sorted(value.items()))
-        kwargs[f.name] = value
-    return cls(**kwargs)
+    p = _pair(cls, type(msg))
+    kw = dict(zip(p.names, p.get(msg), strict=True))
+    for name in p.optional:
+        if not msg.HasField(name):
+            kw[name] = None
+    for f in p.messages:
+        if kw[f.name] is not None:
+            assert f.sub is not None
+            kw[f.name] = from_pb(f.sub, kw[f.name])
+    for name in p.repeated:
+        kw[name] = tuple(kw[name])
+    for f in p.repeated_messages:
+        assert f.sub is not None
+        kw[f.name] = tuple(from_pb(f.sub, v) for v in kw[f.name])
+    for name in p.maps:
+        kw[name] = tuple(sorted(kw[name].items()))
+    return cls(**kw)
 
 
 def unmapped(cls: type, descriptor: Any) -> set[str]:
