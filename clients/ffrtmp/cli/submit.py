@@ -248,4 +248,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wait", action="store_true", help="watch the job to the end; exit status is its outcome"
     )
+    for action in p._actions:
+        # dest names the field; the help shows the flag's own name, as before.
+        named = action.metavar is not None or action.choices is not None
+        if action.dest.startswith(SPEC) and not named and action.nargs != 0:
+            action.metavar = action.option_strings[0].lstrip("-").replace("-", "_").upper()
     p.set_defaults(func=submit)
