@@ -21,9 +21,8 @@ Tokens = frozenset[str]
 RAW_ARGS = "raw-args"  # offered by workers started with --allow-raw-args
 
 
-def offers(
-    encoders: Iterable[str], gpus: int, labels: Mapping[str, str], raw_args: bool = False
-) -> Tokens:
+def offers(encoders: Iterable[str], gpus: int, labels: Mapping[str, str],
+           raw_args: bool = False) -> Tokens:
     out = {RAW_ARGS} if raw_args else set()
     encoders = list(encoders)
     for e in encoders:
