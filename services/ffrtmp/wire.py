@@ -1,4 +1,5 @@
-"""Every proto ⇄ domain translation, for the master, the worker and their tests.
+"""Proto ⇄ domain translation: all of the master's, and the worker's Hello, Assign
+and progress (its daemon still writes its small stream messages itself).
 
 Field-for-field copies go through ffrtmp.fieldmap; what is left here is what a
 mapping by name cannot say: renamed fields, enums, bounds on what a worker
