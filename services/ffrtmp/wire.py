@@ -205,10 +205,18 @@ def hello_pb(
     """The first message of a worker's stream: what its probe proved, what its
     operator set, and the leases it still holds. No node_id: the worker's
     certificate names the node."""
-    offered = to_pb(caps, nodes_pb2.Capabilities)
-    offered.labels.update(labels)
-    offered.slots = slots
-    offered.allow_raw_args = bool(allow_raw_args)  # the flag may leave it None
+    # Written out: the probe's type also holds what stays on the worker (features).
+    offered = nodes_pb2.Capabilities(
+        encoders=list(caps.encoders),
+        hwaccels=list(caps.hwaccels),
+        cpu_threads=caps.cpu_threads,
+        ram_bytes=caps.ram_bytes,
+        labels=dict(labels),
+        slots=slots,
+        ffmpeg_version=caps.ffmpeg_version,
+        gpus=caps.gpus,
+        allow_raw_args=bool(allow_raw_args),  # the flag may leave it None
+    )
     hello = worker_pb2.Hello(capabilities=offered, running=[lease_pb(x) for x in running])
     return worker_pb2.WorkerMessage(hello=hello)
 
