@@ -1,6 +1,6 @@
 """spec.tune end to end: `ffrtmp jobs submit --tune` through a real master to a
-worker whose ffmpeg records its argv, and every tune the table offers run by
-the bundled ffmpeg."""
+worker whose ffmpeg records its argv; every software tune the table offers run by
+the build under test, and every hardware one checked against its option lists."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ import pytest
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.spec import RawSpec, resolve
 from ffrtmp.core.tunes import TUNES
-from ffrtmp.worker.ffmpeg import find_ffmpeg
-from ffrtmp.worker.probe import parse_encoders
+from ffrtmp.worker.features import parse_av_options
 from tests.helpers.cluster import Cluster, running_cluster
+from tests.helpers.media import encoders_under_test, ffmpeg_under_test, lacks
+from tests.integration.test_encoder_options import generic_options, help_text, problems
 
-FFMPEG = find_ffmpeg()
+pytestmark = pytest.mark.media
+FFMPEG = ffmpeg_under_test()
 
 
 @pytest.fixture(scope="module")
@@ -79,28 +81,38 @@ def test_a_tune_the_codec_lacks_is_invalid_argument(
     assert "Traceback" not in r.stderr
 
 
-def _local_encoders() -> set[str]:
-    out = subprocess.run(
-        [FFMPEG, "-hide_banner", "-encoders"], capture_output=True, text=True, check=True
-    )
-    return set(parse_encoders(out.stdout))
-
-
-LOCAL = _local_encoders()
-# NVENC is listed by builds that have it even without a GPU: only software runs here.
-FILE_CASES = [
-    (e, t, False) for e, ts in TUNES.items() if e in LOCAL and "nvenc" not in e for t in ts
-]
+SOFTWARE = [e for e in TUNES if "nvenc" not in e]
+FILE_CASES = [(e, t, False) for e in SOFTWARE for t in TUNES[e]]
 # Live jobs add x264's zerolatency to the job's own tune: each pair must be valid.
-LIVE_CASES = [("libx264", t, True) for t in TUNES["libx264"] if "libx264" in LOCAL]
+LIVE_CASES = [("libx264", t, True) for t in TUNES["libx264"]]
 
 
 @pytest.mark.parametrize(("encoder", "tune", "live"), FILE_CASES + LIVE_CASES)
-def test_the_bundled_ffmpeg_takes_every_tune_in_the_table(
+def test_the_build_runs_every_software_tune_in_the_table(
     encoder: str, tune: str, live: bool
 ) -> None:
+    if encoder not in encoders_under_test():
+        pytest.skip(lacks(encoder))
     raw = RawSpec(scenario="test", codec=encoder, tune=tune, duration_s=0.2, output="null:")
     spec = replace(resolve(raw), live=live)
     argv = build_argv(FFMPEG, spec, input_url="", output_url="null:", encoder=encoder)
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("encoder", [e for e in TUNES if "nvenc" in e])
+def test_every_hardware_tune_is_one_the_build_lists(encoder: str) -> None:
+    # No GPU needed: the encoder's help lists -tune and its named values.
+    if encoder not in encoders_under_test():
+        pytest.skip(lacks(encoder))
+    sections = parse_av_options(help_text("-h", f"encoder={encoder}")).values()
+    private = {option: named for s in sections for option, named in s.items()}
+    found: set[str] = set()
+    for tune in TUNES[encoder]:
+        for live in (False, True):
+            spec = replace(resolve(RawSpec(scenario="test", codec=encoder, tune=tune)), live=live)
+            argv = build_argv(
+                "ffmpeg", spec, input_url="in.mov", output_url="o.mp4", encoder=encoder
+            )
+            found.update(problems(argv, private, generic_options()))
+    assert not found, f"{encoder}: {sorted(found)}"
