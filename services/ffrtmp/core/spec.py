@@ -3,7 +3,7 @@
 Every problem is an InvalidArgument naming the field, raised before anything is
 stored. The checks live by concept: inputs and outputs in core.spec_paths, video
 in core.spec_video, audio in core.spec_audio, where and how a job runs in
-core.spec_run, and encoder tunes in core.tunes.
+core.spec_run, codecs in core.encoders and encoder tunes in core.tunes.
 """
 
 from __future__ import annotations

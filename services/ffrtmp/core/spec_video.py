@@ -1,5 +1,6 @@
-"""Checks and defaults of a spec's video settings: codec, preset, size, frame
-rate, bitrate and its caps, the keyframe interval and an HLS ladder.
+"""Checks and defaults of a spec's video settings: preset, size, frame rate,
+bitrate and its caps, the keyframe interval and an HLS ladder (the codec is
+core.encoders' to check, the tune core.tunes').
 
 core.spec calls them while it merges a job over its scenario; each problem is an
 InvalidArgument naming the field.
