@@ -40,3 +40,5 @@ class MasterConfig:
     retention_s: float = 7 * 86400.0
     retention_interval_s: float = 3600.0
     trace_exporter: str = "none"
+    # On SIGTERM, calls get this long to finish; the process exits within it + 1.5 s.
+    stop_grace_s: float = 10.0

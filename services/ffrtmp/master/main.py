@@ -13,6 +13,7 @@ from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
+from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals
 from ffrtmp.master import catalog
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
@@ -133,6 +134,13 @@ def parser() -> argparse.ArgumentParser:
       help="concurrent WatchJob streams per identity")
     f(p, "--deny-list", default=None, type=Path,
       help="file of revoked certificate serials (hex, one per line); reread on SIGHUP")
+    f(
+        p,
+        "--stop-grace",
+        default=10.0,
+        type=flags.duration,
+        help="on SIGTERM, how long calls may finish; the master exits within it + 1.5s",
+    )
     f(p, "--log-format", default="text", choices=list(logsetup.FORMATS), help="log line format")
     f(
         p,
@@ -177,6 +185,7 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
         rate_burst=args.rate_burst,
         max_watches=args.max_watches,
         deny_list=args.deny_list,
+        stop_grace_s=args.stop_grace,
     )
 
 
@@ -190,38 +199,26 @@ def _scenarios(path: Path | None) -> dict[str, Scenario]:
 async def run(config: MasterConfig) -> int:
     master = Master(config)
     await master.start()
-    loop = asyncio.get_running_loop()
-    signals = 0
     stopping: list[asyncio.Task[None]] = []
 
-    def on_signal() -> None:
-        nonlocal signals
-        signals += 1
-        if signals > 1:
-            log.warning("second signal: exiting now")
-            sys.stderr.flush()
-            import os
+    def stop() -> None:
+        log.info("stopping intake, finishing calls for %.1fs", config.stop_grace_s)
+        stopping.append(asyncio.create_task(master.stop(), name="stop"))
 
-            os._exit(1)
-        log.info("signal received: stopping intake, finishing calls (again to exit at once)")
-        stopping.append(loop.create_task(master.stop()))
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
-    loop.add_signal_handler(signal.SIGHUP, master.reload)
-    # Tells a supervising test or script that the ports are bound.
-    logsetup.ready(
-        f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}"
-        f" health_port={master.health_port}"
-    )
-    try:
-        await master.wait()
-        await master.stop()
-    finally:
-        # Removed while the loop still runs: removing them in loop.close() can wait
-        # forever on grpc's poller thread.
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
+    loop = asyncio.get_running_loop()
+    with StopSignals("master", stop, config.stop_grace_s + WATCHDOG_MARGIN_S) as signals:
+        loop.add_signal_handler(signal.SIGHUP, master.reload)
+        # Tells a supervising test or script that the ports are bound.
+        logsetup.ready(
+            f"ffrtmp-master ready port={master.port} metrics_port={master.metrics_port}"
+            f" health_port={master.health_port}"
+        )
+        try:
+            await master.wait()
+            signals.arm()  # a failed task stops the master within the same bound
+            await master.stop()
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)  # see StopSignals
     return 0
 
 

@@ -13,6 +13,7 @@ from prometheus_client import start_http_server
 
 from ffrtmp import tracing
 from ffrtmp.core.ratelimit import RateLimiter
+from ffrtmp.lifecycle import STOP_MARGIN_S, Deadline, Supervisor, bounded, in_thread
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.cert_metrics import watch_certificates
 from ffrtmp.master.observe.health import MasterHealth
@@ -62,6 +63,8 @@ SERVER_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
 ]
+# What the steps after the grpc server (tasks, health port, store) may take.
+TAIL_S = 0.75
 
 
 class Master:
@@ -94,7 +97,7 @@ class Master:
             keep_s=config.retention_s,
             interval_s=config.retention_interval_s,
         )
-        self._tasks: list[asyncio.Task[None]] = []
+        self.tasks = Supervisor(log)
         self.health_port = 0
         self.server: aio.Server | None = None
         self.port = 0
@@ -138,9 +141,16 @@ class Master:
         await server.start()
         self.server = server
         await self.health.set_accepting(True)
-        self._tasks.append(self.health.start_probe())
+        # A store with a writer task of its own (SQLite's group commit): if that
+        # dies nothing is written any more. Watched, not owned: close() ends it.
+        writer = getattr(self.store, "writer", None)
+        if isinstance(writer, asyncio.Task):
+            self.tasks.watch(writer, own=False)
+        for task in self.scheduler.tasks:
+            self.tasks.watch(task)
+        self.tasks.watch(self.health.start_probe())
         if self.config.retention_s > 0:
-            self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
+            self.tasks.start(self.retention.run(), "retention")
         if self.config.health_port > 0:
             self.health_port = await self.health.serve_plaintext(
                 self.config.health_host, self.config.health_port
@@ -174,46 +184,61 @@ class Master:
         except (OSError, ValueError) as exc:
             log.error("reload failed, keeping the current certificates: %s", exc)
             return
-        self._reload_keys = asyncio.ensure_future(self.keys.load())  # keys made offline
+        # Keys made offline; a failed load keeps the keys known so far.
+        asyncio.create_task(self.keys.load(), name="reload-keys").add_done_callback(_log_failed)
         log.info("reloaded certificates from %s and the deny list", self.config.cert)
+
+    async def __aenter__(self) -> Master:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     async def wait(self) -> None:
         """Until stop() is called or a background task dies."""
         stopped = asyncio.ensure_future(self._stopped.wait())
-        pending: set[asyncio.Future[Any]] = {*self.scheduler.tasks, *self._tasks, stopped}
-        while stopped in pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            failed = [
-                t
-                for t in done
-                if t is not stopped and not t.cancelled() and t.exception() is not None
-            ]
-            for t in failed:
-                name = t.get_name() if isinstance(t, asyncio.Task) else "?"
-                log.error("background task %s failed; stopping", name, exc_info=t.exception())
-            if failed:
-                stopped.cancel()
-                return
+        failed = asyncio.ensure_future(self.tasks.failed())
+        await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        failed.cancel()
 
-    async def stop(self, grace: float = 5.0) -> None:
+    async def stop(self, grace: float | None = None) -> None:
         """Stop taking jobs, let calls finish for `grace` seconds, close the store.
-        Idempotent. The job state stays in the store for the next start."""
+        Idempotent, and bounded: each step has a deadline, the whole stop ends
+        within grace + STOP_MARGIN_S, and a step cut short is logged by name.
+        The job state stays in the store for the next start."""
         if self._stopping:
             await self._stopped.wait()
             return
         self._stopping = True
+        grace = self.config.stop_grace_s if grace is None else grace
+        left = Deadline(grace + STOP_MARGIN_S)
         self.scheduler.stop_intake()
+        await bounded("health NOT_SERVING", self.health.set_accepting(False), 0.25)
+        self.scheduler.st.feed.close()  # WatchJob streams end now, not at the grace's end
+        await bounded("scheduler", self.scheduler.stop(), left.left(0.5))
         if self.server is not None:
-            await self.health.set_accepting(False)
-            await self.scheduler.stop()
-            await self.server.stop(grace)
+            # Past its grace grpc cancels the calls still running; their unwinding
+            # is bounded too, keeping time to close the store.
+            budget = left.left() - TAIL_S
+            grpc_grace = max(0.0, min(grace, budget - 0.25))
+            await bounded("grpc server", self.server.stop(grpc_grace), max(0.1, budget))
             # Dropped while the loop runs: grpc's finalizer needs a live loop.
             self.server = None
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.health.stop()
-        await self.store.close()
-        if self._metrics_server is not None:
-            self._metrics_server.shutdown()
+        # Its shutdown waits out the serving thread's half-second poll: meanwhile, the rest.
+        metrics = asyncio.ensure_future(
+            in_thread("metrics endpoint", self._metrics_server.shutdown, 0.75)
+            if self._metrics_server is not None
+            else asyncio.sleep(0)
+        )
+        await self.tasks.stop(left.left(0.25, at_least=0.05))
+        await bounded("health port", self.health.stop(), left.left(0.25, at_least=0.05))
+        await bounded("store", self.store.close(), left.left(at_least=0.25))
+        await metrics
         self._stopped.set()
+
+
+def _log_failed(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("%s failed: %s", task.get_name(), exc)

@@ -5,13 +5,13 @@ wakes jobs whose retry backoff is over."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
 from ffrtmp.core.errors import NotFound
 from ffrtmp.core.matching import offers
 from ffrtmp.core.model import Lease
+from ffrtmp.lifecycle import wait_event
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.dispatch import RESERVED
 from ffrtmp.master.scheduling.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
@@ -116,8 +116,7 @@ class Liveness:
         while True:
             wait = await self.sweep()
             st.wake_timers.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(st.wake_timers.wait(), max(0.01, wait))
+            await wait_event(st.wake_timers, max(0.01, wait))  # a stop's cancel must land
 
     async def sweep(self) -> float:
         """Loses silent nodes and wakes jobs whose retry backoff is over; returns

@@ -57,6 +57,12 @@ class GroupCommitDb:
         await self._reader.execute("PRAGMA busy_timeout=5000")
         self._task = asyncio.create_task(self._write_loop(), name="store-writer")
 
+    @property
+    def writer(self) -> asyncio.Task[None]:
+        """The task that commits every write: if it dies, nothing is written."""
+        assert self._task is not None
+        return self._task
+
     async def close(self) -> None:
         self._closing = True
         self._wake.set()
