@@ -195,9 +195,12 @@ class StopSignals:
 
     def _overrun(self) -> None:
         log.error(
-            "%s: stop overran its %.1fs bound: exiting now; where each thread was:",
-            self.name,
-            self.bound,
+            "%s: stop overran its %.1fs bound: exiting now; where it was:", self.name, self.bound
         )
         faulthandler.dump_traceback(all_threads=True)
+        if self._loop is not None:
+            # Read from this thread while the loop may run: best effort, for the log.
+            with contextlib.suppress(Exception):
+                for task in list(asyncio.all_tasks(self._loop)):
+                    task.print_stack(limit=8, file=sys.stderr)
         _exit_now(1)

@@ -10,7 +10,6 @@ is kept until the master acknowledges it, and re-sent after a reconnect.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -22,6 +21,7 @@ from grpc import aio
 
 from ffrtmp import logcontext, logsetup, tracing, wire
 from ffrtmp.core.model import Lease, Outcome, ProgressInfo
+from ffrtmp.lifecycle import wait_event
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.tls.diagnose import diagnose
 from ffrtmp.v1 import worker_pb2, worker_pb2_grpc
@@ -98,8 +98,7 @@ class Worker:
                 if self._stop.is_set():
                     break
                 delay = 0.5 if welcomed else min(delay * 2, self.config.reconnect_max_s)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay * random.uniform(0.8, 1.2))
+                await wait_event(self._stop, delay * random.uniform(0.8, 1.2))
         finally:
             fence.cancel()
             if self._http is not None:

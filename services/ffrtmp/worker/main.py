@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.sizes import parse_size
+from ffrtmp.lifecycle import STOP_MARGIN_S, WATCHDOG_MARGIN_S, StopSignals, bounded
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.daemon import Worker
 from ffrtmp.worker.execution import DEFAULT_MIN_FREE_BYTES
@@ -99,6 +99,14 @@ def parser() -> argparse.ArgumentParser:
     )
     f(
         p,
+        "--stop-grace",
+        default=3600.0,
+        type=flags.duration,
+        help="on SIGTERM, how long running jobs may finish before they are killed (e.g. 1h);"
+        " the worker exits within it + 1.5s",
+    )
+    f(
+        p,
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -135,29 +143,27 @@ def config_from(args: argparse.Namespace) -> WorkerConfig:
     )
 
 
-async def run(config: WorkerConfig) -> int:
+async def run(config: WorkerConfig, grace: float) -> int:
     worker = Worker(config)
-    loop = asyncio.get_running_loop()
-    signals = 0
-    draining: list[asyncio.Task[None]] = []
+    running = asyncio.create_task(worker.run(), name="worker")
+    stopping: list[asyncio.Task[None]] = []
 
-    def on_signal() -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            log.info("signal received: draining (again to stop at once)")
-            draining.append(loop.create_task(worker.drain()))
-        else:
-            log.warning("second signal: stopping now")
+    async def stop() -> None:
+        # Running jobs get the grace to finish; past it they are killed (their
+        # leases go back to the master) and the stream closes.
+        if not await bounded("drain", worker.drain(), grace):
             worker.stop()
+        if not await bounded("stream close", asyncio.shield(running), STOP_MARGIN_S):
+            running.cancel()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
-    try:
-        await worker.run()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)  # before loop.close(), see the master
+    def first_signal() -> None:
+        log.info("draining: running jobs get %.0fs to finish", grace)
+        stopping.append(asyncio.create_task(stop(), name="stop"))
+
+    with StopSignals("worker", first_signal, grace + WATCHDOG_MARGIN_S):
+        await asyncio.wait({running})
+    if not running.cancelled():
+        running.result()  # a failure to start (no ffmpeg) is raised here
     return 0
 
 
@@ -171,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     logsetup.setup(args.log_level, args.log_format)
     tracing.setup("ffrtmp-worker", args.trace_exporter)
     try:
-        return asyncio.run(run(config_from(args)))
+        return asyncio.run(run(config_from(args), args.stop_grace))
     except (FfmpegNotFound, FileNotFoundError) as exc:
         print(f"ffrtmp-worker: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,103 @@
+"""The shared stop machinery: bounded steps, a cancel-safe timed wait, supervised
+tasks. (The two-stage signals run in real processes: tests/faults/test_stops.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import pytest
+
+from ffrtmp.lifecycle import Supervisor, bounded, wait_event
+
+
+async def _timers_loop(ev: asyncio.Event) -> None:
+    """The shape of the scheduler's timer loop: sleep until woken or a timeout."""
+    while True:
+        ev.clear()
+        await wait_event(ev, 10)
+
+
+async def test_a_cancel_that_lands_as_the_event_is_set_is_not_lost() -> None:
+    # The master's hang: a worker's disconnect set the timers' event in the same
+    # loop turn as the stop canceled the timers task; asyncio.wait_for (3.11)
+    # returned the event's result instead of raising, and the task ran on.
+    ev = asyncio.Event()
+    task = asyncio.create_task(_timers_loop(ev))
+    await asyncio.sleep(0.05)
+    ev.set()
+    await asyncio.sleep(0)  # the inner wait completes; the outer step is pending
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done and task.cancelled()
+
+
+async def test_wait_event_reports_a_timeout_and_a_wakeup() -> None:
+    ev = asyncio.Event()
+    assert await wait_event(ev, 0.01) is False
+    asyncio.get_running_loop().call_soon(ev.set)
+    assert await wait_event(ev, 5) is True
+
+
+async def test_a_step_past_its_deadline_is_cut_short_and_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    forever = asyncio.Event()
+    caplog.set_level(logging.WARNING, "ffrtmp.lifecycle")
+    step = asyncio.ensure_future(forever.wait())
+    assert await bounded("scheduler", step, 0.05) is False
+    await asyncio.sleep(0)
+    assert step.cancelled()
+    assert "stop: scheduler cut short" in caplog.text
+
+
+async def test_a_failed_or_canceled_step_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "ffrtmp.lifecycle")
+
+    async def broken() -> None:
+        raise RuntimeError("store is closed")
+
+    assert await bounded("store", broken(), 1) is False
+    canceled = asyncio.ensure_future(asyncio.sleep(10))
+    canceled.cancel()
+    assert await bounded("writer", canceled, 1) is False
+    assert await bounded("quick", asyncio.sleep(0), 1) is True
+    assert "stop: store failed: store is closed" in caplog.text
+    assert "stop: writer was canceled" in caplog.text
+    assert "quick" not in caplog.text
+
+
+async def test_a_failed_task_stops_and_only_owned_tasks_are_canceled() -> None:
+    sup = Supervisor(logging.getLogger("test"))
+    gate = asyncio.Event()
+
+    async def fails() -> None:
+        await gate.wait()
+        raise ValueError("boom")
+
+    watched_only = asyncio.create_task(asyncio.sleep(10))
+    sup.watch(watched_only, own=False)
+    owned = sup.start(asyncio.sleep(10), "owned")
+    sup.start(fails(), "fails")
+    failed = asyncio.create_task(sup.failed())
+    await asyncio.sleep(0.01)
+    assert not failed.done()  # running tasks are no failure
+    gate.set()
+    await asyncio.wait_for(failed, 2)
+    await sup.stop(1)
+    assert owned.cancelled() and not watched_only.done()
+    watched_only.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watched_only
+
+
+async def test_a_canceled_task_is_no_failure() -> None:
+    sup = Supervisor(logging.getLogger("test"))
+    sup.start(asyncio.sleep(10), "sleeper").cancel()
+    failed = asyncio.create_task(sup.failed())
+    await asyncio.sleep(0.01)
+    assert not failed.done()
+    failed.cancel()
