@@ -3,13 +3,19 @@ tasks. (The two-stage signals run in real processes: tests/faults/test_stops.py.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from ffrtmp.lifecycle import Supervisor, bounded, wait_event
+from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, Supervisor, bounded, wait_event
+from ffrtmp.master import main as master_main
+from ffrtmp.worker import main as worker_main
 
 
 async def _timers_loop(ev: asyncio.Event) -> None:
@@ -101,3 +107,18 @@ async def test_a_canceled_task_is_no_failure() -> None:
     await asyncio.sleep(0.01)
     assert not failed.done()
     failed.cancel()
+
+
+@pytest.mark.parametrize(
+    ("unit", "parser"),
+    [("ffrtmp-master.service", master_main.parser), ("ffrtmp-worker.service", worker_main.parser)],
+)
+def test_the_units_timeout_outlasts_the_stop_bound(
+    unit: str, parser: Callable[[], argparse.ArgumentParser]
+) -> None:
+    """systemd must not SIGKILL a stop that keeps its promise."""
+    text = (Path(__file__).parents[2] / "docs" / "deploy" / unit).read_text()
+    m = re.search(r"^TimeoutStopSec=(\d+)$", text, re.MULTILINE)
+    assert m, unit
+    grace = parser().parse_args([]).stop_grace
+    assert int(m.group(1)) > grace + WATCHDOG_MARGIN_S
