@@ -1,4 +1,5 @@
-"""Soak: hundreds of real jobs while a chaos loop kills workers and the master.
+"""Soak: hundreds of real jobs while a chaos loop kills or stops (SIGTERM) workers
+and the master.
 
 FFRTMP_SOAK_JOBS (default 200) and FFRTMP_SOAK_CHAOS_S (default 25) size it;
 `make soak` runs a longer one. At the end every acknowledged job is terminal,
@@ -10,16 +11,21 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import time
 from pathlib import Path
 
 from ffrtmp.v1 import common_pb2
-from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.cluster import Cluster, Proc, make_certs
 from tests.helpers.jobs import TERMINAL, event_states
 
 JOBS = int(os.environ.get("FFRTMP_SOAK_JOBS", "200"))
 CHAOS_S = float(os.environ.get("FFRTMP_SOAK_CHAOS_S", "25"))
 WORKERS = ("w1", "w2", "w3")
+MASTER_GRACE = WORKER_GRACE = 5.0
+MASTER_ARGS = ("--retry-backoff", "500ms", "--retry-backoff-max", "2s",
+               "--stop-grace", f"{MASTER_GRACE}s")
+WORKER_ARGS = ("--stop-grace", f"{WORKER_GRACE}s")
 
 
 async def _submit_all(cluster: Cluster, acked: dict[str, str]) -> None:
@@ -40,32 +46,49 @@ async def _submit_all(cluster: Cluster, acked: dict[str, str]) -> None:
                 await asyncio.sleep(0.3)
 
 
+def _sigterm(proc: Proc, grace: float) -> None:
+    """A stop signal among the faults: the process must exit by itself, cleanly,
+    within its grace + 2 s (see docs/PRODUCTION.md, Stopping)."""
+    proc.signal(signal.SIGTERM)
+    proc.popen.wait(grace + 2)
+    assert proc.popen.returncode == 0, "".join(proc.lines[-20:])
+
+
 async def _chaos(cluster: Cluster, stats: dict[str, int], until: float) -> None:
     rng = random.Random(7)
     while time.monotonic() < until:
         await asyncio.sleep(rng.uniform(2, 4))
-        if rng.random() < 0.35:
+        fault = rng.random()
+        if fault < 0.35:
             port = cluster.port
-            cluster.master.kill()  # type: ignore[union-attr]
+            if fault < 0.25:
+                cluster.master.kill()  # type: ignore[union-attr]
+            else:
+                await asyncio.to_thread(_sigterm, cluster.master, MASTER_GRACE)  # type: ignore[arg-type]
+                stats["stops"] += 1
             stats["master_restarts"] += 1
             await asyncio.sleep(rng.uniform(0.2, 1.0))
-            await asyncio.to_thread(cluster.start_master, port=port)
+            await asyncio.to_thread(cluster.start_master, *MASTER_ARGS, port=port)
         else:
             name = rng.choice(WORKERS)
-            cluster.workers[name].kill()
-            stats["worker_kills"] += 1
+            if fault < 0.8:
+                cluster.workers[name].kill()
+                stats["worker_kills"] += 1
+            else:
+                await asyncio.to_thread(_sigterm, cluster.workers[name], WORKER_GRACE)
+                stats["stops"] += 1
             await asyncio.sleep(rng.uniform(0.2, 1.0))
-            await asyncio.to_thread(cluster.start_worker, name)
+            await asyncio.to_thread(cluster.start_worker, name, *WORKER_ARGS)
 
 
 async def test_soak_nothing_lost_nothing_twice(tmp_path: Path) -> None:
     cluster = Cluster(tmp_path, make_certs(tmp_path / "certs"))
-    stats = {"master_restarts": 0, "worker_kills": 0}
+    stats = {"master_restarts": 0, "worker_kills": 0, "stops": 0}
     acked: dict[str, str] = {}
     try:
-        cluster.start_master("--retry-backoff", "500ms", "--retry-backoff-max", "2s")
+        cluster.start_master(*MASTER_ARGS)
         for name in WORKERS:
-            cluster.start_worker(name)
+            cluster.start_worker(name, *WORKER_ARGS)
         t0 = time.monotonic()
         chaos = asyncio.create_task(_chaos(cluster, stats, t0 + CHAOS_S))
         await _submit_all(cluster, acked)
@@ -90,7 +113,8 @@ async def test_soak_nothing_lost_nothing_twice(tmp_path: Path) -> None:
     failed = [(j.id, j.error) for j in full if j.state != common_pb2.JOB_STATE_SUCCEEDED]
     print(
         f"\nsoak: jobs={len(acked)} kills={stats['worker_kills']} "
-        f"restarts={stats['master_restarts']} lost={len(lost)} duplicates={len(twice)} "
+        f"restarts={stats['master_restarts']} stops={stats['stops']} "
+        f"lost={len(lost)} duplicates={len(twice)} "
         f"unfinished={len(unfinished)} failed={len(failed)} extra={len(extra)} "
         f"elapsed={elapsed:.1f}s"
     )
