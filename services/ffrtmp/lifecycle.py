@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, NoReturn
 
 log = logging.getLogger("ffrtmp.lifecycle")
 
@@ -30,8 +30,13 @@ STOP_MARGIN_S = 1.0
 WATCHDOG_MARGIN_S = 1.5
 
 
-def _exit_now(code: int) -> None:
+def exit_now(code: int) -> NoReturn:
+    """End the process with `code` once the logs are out. A daemon whose stop
+    is done exits this way too: the interpreter's own teardown (grpc's threads,
+    module cleanup, joining threads) can take seconds, out of the watchdog's
+    reach, since a daemon thread cannot run once finalization has begun."""
     logging.shutdown()  # flush what the handlers hold; os._exit skips it
+    sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 
@@ -184,7 +189,7 @@ class StopSignals:
         self.received += 1
         if self.received > 1:
             log.warning("%s: second signal: exiting now", self.name)
-            _exit_now(1)
+            exit_now(1)
         log.info(
             "%s: signal received: stopping within %.1fs (again to exit at once)",
             self.name,
@@ -203,4 +208,4 @@ class StopSignals:
             with contextlib.suppress(Exception):
                 for task in list(asyncio.all_tasks(self._loop)):
                     task.print_stack(limit=8, file=sys.stderr)
-        _exit_now(1)
+        exit_now(1)

@@ -13,7 +13,7 @@ from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
-from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals
+from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals, exit_now
 from ffrtmp.master import catalog
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
@@ -237,10 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_retries < 0:
         parser().error("--max-retries must be at least 0")
     try:
-        return asyncio.run(run(config_from(args)))
+        code = asyncio.run(run(config_from(args)))
     except (OSError, ValueError) as exc:
         print(f"ffrtmp-master: {exc}", file=sys.stderr)
         return 2
+    exit_now(code)  # stopped: nothing left worth the interpreter's slow teardown
 
 
 if __name__ == "__main__":

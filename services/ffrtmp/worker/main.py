@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.sizes import parse_size
-from ffrtmp.lifecycle import STOP_MARGIN_S, WATCHDOG_MARGIN_S, StopSignals, bounded
+from ffrtmp.lifecycle import STOP_MARGIN_S, WATCHDOG_MARGIN_S, StopSignals, bounded, exit_now
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.daemon import Worker
 from ffrtmp.worker.execution import DEFAULT_MIN_FREE_BYTES
@@ -177,10 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     logsetup.setup(args.log_level, args.log_format)
     tracing.setup("ffrtmp-worker", args.trace_exporter)
     try:
-        return asyncio.run(run(config_from(args), args.stop_grace))
+        code = asyncio.run(run(config_from(args), args.stop_grace))
     except (FfmpegNotFound, FileNotFoundError) as exc:
         print(f"ffrtmp-worker: {exc}", file=sys.stderr)
         return 2
+    exit_now(code)  # stopped: nothing left worth the interpreter's slow teardown
 
 
 if __name__ == "__main__":
