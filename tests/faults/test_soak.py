@@ -9,6 +9,7 @@ none is lost and none completed twice.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import signal
@@ -56,29 +57,30 @@ def _sigterm(proc: Proc, grace: float) -> None:
 
 async def _chaos(cluster: Cluster, stats: dict[str, int], until: float) -> None:
     rng = random.Random(7)
-    while time.monotonic() < until:
+    for i in itertools.count():
+        if time.monotonic() >= until:
+            return
         await asyncio.sleep(rng.uniform(2, 4))
-        fault = rng.random()
-        if fault < 0.35:
+        stop = i % 3 == 2  # every third fault is a stop signal rather than a kill
+        if rng.random() < 0.35:
             port = cluster.port
-            if fault < 0.25:
-                cluster.master.kill()  # type: ignore[union-attr]
-            else:
+            if stop:
                 await asyncio.to_thread(_sigterm, cluster.master, MASTER_GRACE)  # type: ignore[arg-type]
-                stats["stops"] += 1
+            else:
+                cluster.master.kill()  # type: ignore[union-attr]
             stats["master_restarts"] += 1
             await asyncio.sleep(rng.uniform(0.2, 1.0))
             await asyncio.to_thread(cluster.start_master, *MASTER_ARGS, port=port)
         else:
             name = rng.choice(WORKERS)
-            if fault < 0.8:
+            if stop:
+                await asyncio.to_thread(_sigterm, cluster.workers[name], WORKER_GRACE)
+            else:
                 cluster.workers[name].kill()
                 stats["worker_kills"] += 1
-            else:
-                await asyncio.to_thread(_sigterm, cluster.workers[name], WORKER_GRACE)
-                stats["stops"] += 1
             await asyncio.sleep(rng.uniform(0.2, 1.0))
             await asyncio.to_thread(cluster.start_worker, name, *WORKER_ARGS)
+        stats["stops"] += stop
 
 
 async def test_soak_nothing_lost_nothing_twice(tmp_path: Path) -> None:
