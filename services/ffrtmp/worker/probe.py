@@ -7,6 +7,7 @@ The text parsers are pure functions (tested on sample output); only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import re
@@ -212,7 +213,8 @@ async def _encodes(ffmpeg: str, encoder: str) -> bool:
     try:
         return await asyncio.wait_for(proc.wait(), HW_TEST_TIMEOUT_S) == 0
     except TimeoutError:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # it ended as the timeout fired
+            proc.kill()
         await proc.wait()
         return False
 
