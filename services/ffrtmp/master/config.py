@@ -9,6 +9,8 @@ from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import BUILTIN, Scenario
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 
+STOP_GRACE_S = 10.0  # the unit's TimeoutStopSec is set from it (docs/deploy)
+
 
 @dataclass(frozen=True, slots=True)
 class MasterConfig:
@@ -41,4 +43,4 @@ class MasterConfig:
     retention_interval_s: float = 3600.0
     trace_exporter: str = "none"
     # On SIGTERM, calls get this long to finish; the process exits within it + 1.5 s.
-    stop_grace_s: float = 10.0
+    stop_grace_s: float = STOP_GRACE_S

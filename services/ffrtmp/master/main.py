@@ -15,7 +15,7 @@ from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals, exit_now
 from ffrtmp.master import catalog
-from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.config import STOP_GRACE_S, MasterConfig
 from ffrtmp.master.server import Master
 from ffrtmp.master.storage.sqlite import backup
 
@@ -137,7 +137,7 @@ def parser() -> argparse.ArgumentParser:
     f(
         p,
         "--stop-grace",
-        default=10.0,
+        default=STOP_GRACE_S,
         type=flags.duration,
         help="on SIGTERM, how long calls may finish; the master exits within it + 1.5s",
     )
