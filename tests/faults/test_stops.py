@@ -23,6 +23,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from ffrtmp.core.spec import RawSpec
+from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.server import Master
 from ffrtmp.v1 import common_pb2
 from tests.faults.common import TERMINAL, wait_job
 from tests.helpers.cluster import Cluster, Proc, make_certs
@@ -240,3 +243,30 @@ def test_stop_signals_bound_a_stuck_stop_and_a_second_signal_exits(
         assert "Stack for <Task" in out and "in main" in out  # where each task waited
     assert proc.popen.returncode == 1
     proc.stop()
+
+
+async def test_a_failed_background_task_stops_the_master_with_a_failure(tmp_path: Path) -> None:
+    """In-process: the store's writer dies; wait() reports the failure, so the
+    process exits non-zero (systemd restarts it) instead of serving without a store."""
+    certs = make_certs(tmp_path / "certs")
+    config = MasterConfig(
+        listen="127.0.0.1:0",
+        metrics_port=-1,
+        db=tmp_path / "m.db",
+        ca=certs.ca,
+        cert=certs.dir / "master.crt",
+        key=certs.dir / "master.key",
+        retention_s=0,
+    )
+    async with Master(config) as master:
+        waiting = asyncio.create_task(master.wait())
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+
+        def broken(writes: int, seconds: float) -> None:
+            raise RuntimeError("disk gone")
+
+        master.store.on_commit.append(broken)  # the writer runs its hooks itself
+        submit = asyncio.create_task(master.scheduler.submit(RawSpec(scenario="test")))
+        assert await asyncio.wait_for(waiting, 5) is True
+        submit.cancel()

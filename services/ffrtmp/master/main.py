@@ -214,12 +214,12 @@ async def run(config: MasterConfig) -> int:
             f" health_port={master.health_port}"
         )
         try:
-            await master.wait()
+            failed = await master.wait()
             signals.arm()  # a failed task stops the master within the same bound
             await master.stop()
         finally:
             loop.remove_signal_handler(signal.SIGHUP)  # see StopSignals
-    return 0
+    return 1 if failed else 0  # non-zero: systemd's Restart=on-failure starts it again
 
 
 def main(argv: list[str] | None = None) -> int:

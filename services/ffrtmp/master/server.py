@@ -195,13 +195,14 @@ class Master:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def wait(self) -> None:
-        """Until stop() is called or a background task dies."""
+    async def wait(self) -> bool:
+        """Until stop() is called or a background task dies; True for the latter."""
         stopped = asyncio.ensure_future(self._stopped.wait())
         failed = asyncio.ensure_future(self.tasks.failed())
         await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
         failed.cancel()
+        return failed.done() and not failed.cancelled()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking jobs, let calls finish for `grace` seconds, close the store.
