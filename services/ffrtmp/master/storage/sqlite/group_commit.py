@@ -66,13 +66,17 @@ class GroupCommitDb:
     async def close(self) -> None:
         self._closing = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
+        try:
+            if self._task is not None:
+                await self._task  # a writer that died raises here, once
+        finally:
+            # Closed even then: each connection holds a thread that would keep
+            # the process from exiting.
             self._task = None
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+            for conn in (self._reader, self._writer):
+                if conn is not None:
+                    await conn.close()
+            self._reader = self._writer = None
 
     # -- the writer ------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
