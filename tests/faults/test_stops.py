@@ -27,8 +27,8 @@ from ffrtmp.core.spec import RawSpec
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
 from ffrtmp.v1 import common_pb2
-from tests.faults.common import TERMINAL, wait_job
 from tests.helpers.cluster import Cluster, Proc, make_certs
+from tests.helpers.jobs import TERMINAL, wait_job
 
 MASTER_GRACE = 2.0
 WORKER_GRACE = 1.0  # shorter than some jobs: drains both finish and get cut short
