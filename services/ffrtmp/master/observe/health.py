@@ -98,7 +98,7 @@ class MasterHealth:
     async def serve_plaintext(self, host: str, port: int) -> int:
         """The health-only port: no TLS and nothing but Health, not even reflection
         (probes know the Health API; `ffrtmp health --plaintext` asks it)."""
-        server = aio.server()
+        server = aio.server(options=[("grpc.so_reuseport", 0)])  # a busy port fails
         self.add_to(server)
         self.port = server.add_insecure_port(f"{host}:{port}")
         if self.port == 0:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from ffrtmp import flags
+from ffrtmp.master.storage.sqlite.file import make_private
 
 PAGES_PER_STEP = 1024  # ~4 MB: the master's writer is never held up for long
 
@@ -29,6 +30,7 @@ def backup(db: Path, to: Path) -> int:
     to.parent.mkdir(parents=True, exist_ok=True)
     tmp = to.with_name(f".{to.name}.partial")
     tmp.unlink(missing_ok=True)
+    make_private(tmp)  # as private as the database it copies
     # Read-only: a backup must never create or change the live database.
     src = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
     try:

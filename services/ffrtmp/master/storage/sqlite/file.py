@@ -9,17 +9,36 @@ reuses its free pages."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
 INCREMENTAL = 2  # PRAGMA auto_vacuum value
+# The database holds stream URLs with keys, logs and the audit trail: owner only.
+# SQLite creates -wal and -shm with the database file's mode.
+PRIVATE = 0o600
+SIDECARS = ("", "-wal", "-shm", "-journal")
+
+
+def make_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 if absent; tighten it (and its SQLite
+    sidecars) if a looser mode was left by an older version."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    for suffix in SIDECARS:
+        f = path.with_name(path.name + suffix)
+        if f.exists() and f.stat().st_mode & 0o077:
+            f.chmod(PRIVATE)
 
 
 def prepare(path: Path) -> None:
-    """Give a new (absent or empty) database file incremental auto-vacuum."""
-    if path.exists() and path.stat().st_size > 0:
-        return
+    """Give a new (absent or empty) database file incremental auto-vacuum; make
+    it (and its sidecars) private."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    make_private(path)
+    if path.stat().st_size > 0:
+        return
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
