@@ -18,7 +18,7 @@ from ffrtmp.core.durations import parse_duration
 from ffrtmp.v1 import common_pb2
 
 SPEC = "spec."  # the dest prefix of every flag that sets a JobSpec field
-_RENDITION = re.compile(r"^(\d{1,5})x(\d{1,5})@(\S+)$")
+_RENDITION = re.compile(r"(\d{1,5})x(\d{1,5})@(\S+)", re.ASCII)
 
 
 def duration(text: str) -> float:
@@ -30,7 +30,7 @@ def duration(text: str) -> float:
 
 def rendition(text: str) -> dict[str, object]:
     """`1280x720@2500k`: one rung of an HLS ladder."""
-    m = _RENDITION.match(text.strip())
+    m = _RENDITION.fullmatch(text.strip())
     if m is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not WIDTHxHEIGHT@BITRATE, e.g. 1280x720@2500k"

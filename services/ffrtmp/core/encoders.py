@@ -69,7 +69,7 @@ _RAV1E = ("10", "10", "9", "8", "7", "6", "5", "4", "2", "0")
 _VPX_GOOD = ("5", "5", "4", "4", "3", "2", "1", "1", "0", "0")
 _VPX_REALTIME = ("8", "8", "8", "7", "7", "6", "6", "5", "5", "5")
 SVT_MAX = 13
-_P_LEVEL = re.compile(r"^p([1-7])$")
+_P_LEVEL = re.compile(r"p([1-7])")
 
 # Hardware that takes frames from a device: set it up and upload frames to it.
 # (device spec, filter device name, upload filter); the probe's test encode uses it too.
@@ -152,7 +152,7 @@ def preset_rank(preset: str) -> int:
     name = preset.strip()
     if name in X26X_PRESETS:
         return X26X_PRESETS.index(name)
-    if m := _P_LEVEL.match(name):
+    if m := _P_LEVEL.fullmatch(name):
         return _P_LEVEL_RANK[int(m.group(1))]
     if name.isdigit() and int(name) <= SVT_MAX:
         return round((SVT_MAX - int(name)) * (len(X26X_PRESETS) - 1) / SVT_MAX)
@@ -178,7 +178,7 @@ def preset_args(encoder: str, preset: str, live: bool) -> list[str]:
     if encoder in ("libx264", "libx264rgb", "libx265", "libkvazaar"):
         return ["-preset", X26X_PRESETS[rank]]
     if encoder.endswith("_nvenc"):
-        return ["-preset", name if _P_LEVEL.match(name) else _NVENC[rank]]
+        return ["-preset", name if _P_LEVEL.fullmatch(name) else _NVENC[rank]]
     if encoder.endswith("_qsv"):
         return ["-preset", _QSV[rank]]
     if encoder == "libsvtav1":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.ASCII)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -18,13 +18,14 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
-_BITRATE = re.compile(r"(\d+(?:\.\d+)?)([kKmMgG]?)")
+# Matched whole and in ASCII: "6000k\n" must not reach an ffmpeg argument.
+_BITRATE = re.compile(r"(\d+(?:\.\d+)?)([kKmMgG]?)", re.ASCII)
 _SCALE = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 
 
 def bitrate_bps(text: str) -> int:
     """Bits per second of "2500k", "10M", "1.5M" or "800000"; ValueError otherwise."""
-    match = _BITRATE.fullmatch(text.strip())
+    match = _BITRATE.fullmatch(text)
     if match is None:
         raise ValueError(f"malformed bitrate {text!r} (expected e.g. 2500k, 10M, 800000)")
     bps = round(float(match.group(1)) * _SCALE[match.group(2).lower()])

@@ -40,7 +40,7 @@ from ffrtmp.core.tunes import check_tune
 __all__ = ["RawSpec", "check_request_id", "default_timeout", "resolve"]
 
 MAX_REQUEST_ID = 128
-_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
 
 
 def check_request_id(request_id: str) -> None:
-    if request_id and not _REQUEST_ID.match(request_id):
+    if request_id and not _REQUEST_ID.fullmatch(request_id):
         raise InvalidArgument(
             "request_id", f"must be 1 to {MAX_REQUEST_ID} printable characters without spaces"
         )

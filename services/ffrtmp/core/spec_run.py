@@ -21,7 +21,7 @@ MAX_NICE = 19  # only ever lower a transcode's priority: raising it needs privil
 MAX_RAW_ARGS = 64
 LIVE_TIMEOUT_MARGIN_S = 30.0
 
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
 
 
 def choice(field: str, value: str, allowed: dict[str, int]) -> str:
@@ -71,7 +71,7 @@ def check_requirements(r: Requirements) -> None:
     if len(r.labels) > MAX_REQUIRED:
         raise InvalidArgument("spec.requirements.labels", f"at most {MAX_REQUIRED}")
     for k, v in r.labels:
-        if not _LABEL.match(k) or len(v) > 128 or not v.isprintable():
+        if not _LABEL.fullmatch(k) or len(v) > 128 or not v.isprintable():
             raise InvalidArgument("spec.requirements.labels", f"bad label {k[:64]!r}")
 
 

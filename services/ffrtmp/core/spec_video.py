@@ -22,7 +22,7 @@ MAX_RENDITIONS = 8
 MAX_GOP_S = 60.0  # a longer interval leaves a joining viewer waiting that long
 MAX_FPS = 240
 
-_PRESET = re.compile(r"^[a-z0-9]{0,16}$")
+_PRESET = re.compile(r"[a-z0-9]{0,16}")
 
 def check_bitrate(field: str, bitrate: str, low: int = 1_000, high: int = 1_000_000_000) -> int:
     """Bits per second of a valid `bitrate`, else InvalidArgument on `field`."""
@@ -42,7 +42,7 @@ def _kbps(bps: int) -> str:
 
 
 def check_preset(preset: str) -> None:
-    if not _PRESET.match(preset):
+    if not _PRESET.fullmatch(preset):
         raise InvalidArgument("spec.preset", "must be a short lowercase word such as veryfast")
     if preset:
         preset_rank(preset)  # names the field when no encoder would understand it

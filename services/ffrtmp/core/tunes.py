@@ -31,7 +31,7 @@ TUNES: dict[str, tuple[str, ...]] = {
     "hevc_nvenc": _NVENC,
     "av1_nvenc": _NVENC,
 }
-_TUNE = re.compile(r"^[a-z]{1,16}$")
+_TUNE = re.compile(r"[a-z]{1,16}")
 
 
 def takes(encoder: str, tune: str) -> bool:
@@ -70,7 +70,7 @@ def check_tune(codec: str, tune: str) -> None:
     """InvalidArgument on spec.tune unless the job's codec can take `tune`."""
     if not tune:
         return
-    if not _TUNE.match(tune):
+    if not _TUNE.fullmatch(tune):
         raise InvalidArgument("spec.tune", "must be a short lowercase word such as film")
     family = FAMILIES.get(codec.lower())
     if family is None:

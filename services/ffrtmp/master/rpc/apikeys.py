@@ -16,8 +16,8 @@ from ffrtmp.master.scheduling.state import wall_ms
 from ffrtmp.master.storage.protocol import ApiKey, JobStore
 
 PREFIX = "ffk_"
-_TOKEN = re.compile(r"^ffk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
-_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_TOKEN = re.compile(r"ffk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})", re.ASCII)
+_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
 _DUMMY = hashlib.sha256(b"no such key").digest()
 
 
@@ -36,7 +36,7 @@ class ApiKeys:
     def verify(self, token: str) -> ApiKey | None:
         """The valid key `token` is, or None. The hash comparison runs whatever the
         key id, so timing tells nothing about which ids exist."""
-        m = _TOKEN.match(token)
+        m = _TOKEN.fullmatch(token)
         key = self._keys.get(m.group(1)) if m else None
         supplied = _digest(m.group(2)) if m else _digest(token)
         ok = hmac.compare_digest(supplied, key.secret_sha256 if key else _DUMMY)
@@ -45,7 +45,7 @@ class ApiKeys:
         return key
 
     async def create(self, user: str, role: str, created_by: str) -> tuple[ApiKey, str]:
-        if not _USER.match(user):
+        if not _USER.fullmatch(user):
             raise InvalidArgument("user", "1-64 letters, digits, '.', '_', '@' or '-'")
         if role not in ROLES:
             raise InvalidArgument("role", f"must be one of {', '.join(ROLES)}")
