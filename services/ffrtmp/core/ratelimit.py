@@ -26,6 +26,14 @@ class RateLimiter:
         self.max_keys = max_keys
         self._buckets: OrderedDict[str, Bucket] = OrderedDict()
 
+    def wait(self, key: str, now: float) -> float:
+        """Like take(), but nothing is taken: the seconds until a token is there."""
+        b = self._buckets.get(key)
+        if self.rate <= 0 or b is None:
+            return 0.0
+        tokens = min(self.burst, b.tokens + (now - b.at) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def take(self, key: str, now: float) -> float:
         """0 when the request may go ahead, else the seconds until it could."""
         if self.rate <= 0:

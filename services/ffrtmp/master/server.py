@@ -32,8 +32,10 @@ from ffrtmp.master.rpc.servicers.jobs import JobServicer
 from ffrtmp.master.rpc.servicers.nodes import NodeServicer
 from ffrtmp.master.rpc.servicers.worker import WorkerServicer
 from ffrtmp.master.scheduling.scheduler import Scheduler
+from ffrtmp.master.storage.dblock import DatabaseLock
 from ffrtmp.master.storage.factory import make_store
 from ffrtmp.master.storage.retention import Retention
+from ffrtmp.master.storage.sqlite.store import SqliteStore
 from ffrtmp.tls.credentials import ReloadableServerCredentials
 from ffrtmp.v1 import (
     admin_pb2,
@@ -62,6 +64,8 @@ SERVER_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    # A second master on the same port must fail to bind, not split the calls.
+    ("grpc.so_reuseport", 0),
 ]
 # What the steps after the grpc server (tasks, health port, store) may take.
 TAIL_S = 0.75
@@ -105,8 +109,22 @@ class Master:
         self._metrics_server: Any = None
         self._stopped = asyncio.Event()
         self._stopping = False
+        # One master per SQLite file (offline tools such as `apikey` take no lock).
+        sqlite_path = self.store.path if isinstance(self.store, SqliteStore) else None
+        self.lock = DatabaseLock(sqlite_path) if sqlite_path is not None else None
 
     async def start(self) -> None:
+        """Open the store and every listener; if any of them fails, undo what
+        was started and raise an OSError naming the address or the file."""
+        if self.lock is not None:
+            self.lock.acquire()
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop(grace=0)
+            raise
+
+    async def _start(self) -> None:
         await self.store.open()
         await self.keys.load()
         await self.scheduler.start()
@@ -135,11 +153,14 @@ class Master:
             ),
             server,
         )
-        self.port = server.add_secure_port(self.config.listen, self.tls.credentials())
-        if self.port == 0:
-            raise OSError(f"cannot listen on {self.config.listen}")
-        await server.start()
         self.server = server
+        try:
+            self.port = server.add_secure_port(self.config.listen, self.tls.credentials())
+        except RuntimeError:  # grpc's "Failed to bind": say which address
+            self.port = 0
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.config.listen} (gRPC): address in use?")
+        await server.start()
         await self.health.set_accepting(True)
         # A store with a writer task of its own (SQLite's group commit): if that
         # dies nothing is written any more. Watched, not owned: close() ends it.
@@ -152,15 +173,23 @@ class Master:
         if self.config.retention_s > 0:
             self.tasks.start(self.retention.run(), "retention")
         if self.config.health_port > 0:
-            self.health_port = await self.health.serve_plaintext(
-                self.config.health_host, self.config.health_port
-            )
+            where = f"{self.config.health_host}:{self.config.health_port}"
+            try:
+                self.health_port = await self.health.serve_plaintext(
+                    self.config.health_host, self.config.health_port
+                )
+            except (OSError, RuntimeError) as exc:
+                raise OSError(f"cannot listen on {where} (health): {exc}") from None
         if self.config.metrics_port >= 0:
-            self._metrics_server, _ = start_http_server(
-                self.config.metrics_port,
-                addr=self.config.metrics_host,
-                registry=self.metrics.registry,
-            )
+            where = f"{self.config.metrics_host}:{self.config.metrics_port}"
+            try:
+                self._metrics_server, _ = start_http_server(
+                    self.config.metrics_port,
+                    addr=self.config.metrics_host,
+                    registry=self.metrics.registry,
+                )
+            except OSError as exc:
+                raise OSError(f"cannot listen on {where} (metrics): {exc.strerror}") from None
             self.metrics_port = self._metrics_server.server_port
         log.info(
             "master listening on %s (port %d), metrics on :%d, db %s",
@@ -176,14 +205,17 @@ class Master:
         self.metrics.store_batches.inc()
 
     def reload(self) -> None:
-        """SIGHUP: new certificate, key, CA bundle and deny list, no restart. Open
-        connections keep their session; the deny list applies to every next call."""
+        """SIGHUP: new certificate, key, CA bundle and deny list, no restart. The
+        deny list applies to every next call, and every open stream of a denied
+        certificate (a worker's, a watch) is closed at once."""
         try:
             self.tls.reload()
-            self.auth.deny_serials = denylist.load(self.config.deny_list)
+            denied = denylist.load(self.config.deny_list)
         except (OSError, ValueError) as exc:
             log.error("reload failed, keeping the current certificates: %s", exc)
             return
+        if closed := self.auth.revoke(denied):
+            log.warning("closed %d open streams of revoked certificates", closed)
         # Keys made offline; a failed load keeps the keys known so far.
         asyncio.create_task(self.keys.load(), name="reload-keys").add_done_callback(_log_failed)
         log.info("reloaded certificates from %s and the deny list", self.config.cert)
@@ -237,6 +269,8 @@ class Master:
         await bounded("health port", self.health.stop(), left.left(0.25, at_least=0.05))
         await bounded("store", self.store.close(), left.left(at_least=0.25))
         await metrics
+        if self.lock is not None:
+            self.lock.release()
         self._stopped.set()
 
 

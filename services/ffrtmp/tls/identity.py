@@ -14,14 +14,14 @@ from functools import lru_cache
 from typing import Final
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ffrtmp.core.authz import ROLES
 
 KINDS: Final = ("worker", "client", "master")
 ROLE_PREFIX: Final = "role:"
 # Names become file names and node ids, so keep them to a portable, shell-safe alphabet.
-_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
 # grpc's auth_context key holding the verified peer certificate; the other x509_* keys
 # are grpc's digest of it.
@@ -33,6 +33,7 @@ class Identity:
     name: str
     kind: str  # "worker" | "client" | "master" | "unknown"
     role: str | None = None
+    problem: str = ""  # why an unknown identity was not accepted, for the refusal
 
     @property
     def authenticated(self) -> bool:
@@ -46,10 +47,10 @@ def validate_name(name: str) -> str:
     if not name:
         raise ValueError("certificate name is empty")
     if len(name) > 64:
-        raise ValueError(f"certificate name {name!r} is longer than 64 characters")
+        raise ValueError(f"certificate name {name[:64]!r}... is longer than 64 characters")
     if not _NAME_RE.fullmatch(name):
         raise ValueError(
-            f"certificate name {name!r} must start with a letter or digit and contain only "
+            f"certificate name {name[:64]!r} must start with a letter or digit and contain only "
             "letters, digits, '.', '_' and '-'"
         )
     return name
@@ -79,10 +80,30 @@ def common_name(cert: x509.Certificate) -> str:
     return cns[0] if len(cns) == 1 else ""
 
 
+def _client_auth(cert: x509.Certificate) -> bool:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return ExtendedKeyUsageOID.CLIENT_AUTH in eku
+
+
 def identity_from_certificate(cert: x509.Certificate) -> Identity:
+    """Who a peer certificate names. A name that `certs issue` would refuse (a
+    newline forges log lines and owners) or a certificate not made for client
+    authentication is nobody, whoever signed it."""
     name = common_name(cert)
     if not name:
         return UNKNOWN
+    try:
+        validate_name(name)
+    except ValueError as exc:
+        return Identity("", "unknown", None, f"refused: {exc}")
+    if not _client_auth(cert):
+        return Identity(
+            "", "unknown", None,
+            f"certificate of {name!r} lacks the client-authentication extended key usage",
+        )
     kind, role = kind_and_role(cert)
     return Identity(name=name, kind=kind, role=role)
 

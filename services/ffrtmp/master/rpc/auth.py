@@ -3,12 +3,15 @@
 Who: the verified client certificate (mTLS), refused if its serial is on the
 deny list; then an optional `authorization: Bearer <API key>` that names the
 user and role on top of a shared client certificate. What: the table in
-core/authz.py. How much: a token bucket per identity, and a cap on concurrent
-WatchJob streams. Servicers read the caller with `current_actor()`.
+core/authz.py. How much: a token bucket per identity, a slower one for wrong
+API keys (guessing), and a cap on concurrent WatchJob streams. Servicers read
+the caller with `current_actor()`. Streams stay registered under their
+certificate's serial while open, so a deny-list reload closes them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +33,7 @@ from ffrtmp.tls.identity import PEM_KEY, identity_from_auth_context
 _CURRENT: ContextVar[Actor] = ContextVar("ffrtmp_actor", default=SYSTEM)
 WATCH = "/ffrtmp.v1.JobService/WatchJob"
 UNLIMITED = ("/ffrtmp.v1.WorkerService/", "/grpc.health.v1.Health/")
+BEARER = "Bearer "
 
 
 def current_actor() -> Actor:
@@ -42,6 +46,12 @@ def _serial(pem: bytes) -> int:
 
 
 @dataclass(slots=True)
+class Caller:
+    actor: Actor
+    serial: int  # of the certificate; 0 when none was presented
+
+
+@dataclass(slots=True)
 class AuthPolicy:
     keys: ApiKeys
     require_api_key: bool = False
@@ -50,21 +60,26 @@ class AuthPolicy:
     max_watches: int = 16
     clock: Callable[[], float] = time.monotonic
     watches: dict[str, int] = field(default_factory=dict)
+    # Wrong API keys per certificate: a burst for typos, then one guess a second.
+    key_failures: RateLimiter = field(default_factory=lambda: RateLimiter(1.0, 10))
+    # Open streams by certificate serial: the tasks serving them.
+    streams: dict[int, set[asyncio.Task[Any]]] = field(default_factory=dict)
+    revoked_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
-    def authenticate(self, context: Ctx, method: str) -> Actor:
+    def authenticate(self, context: Ctx, method: str) -> Caller:
         auth = context.auth_context()
         ident = identity_from_auth_context(auth)
         if not ident.authenticated:
-            raise Unauthenticated("a client certificate from the cluster's CA is required")
+            raise Unauthenticated(
+                ident.problem or "a client certificate from the cluster's CA is required"
+            )
         pems = list(auth.get(PEM_KEY) or [])
-        if self.deny_serials and pems and _serial(bytes(pems[0])) in self.deny_serials:
+        serial = _serial(bytes(pems[0])) if pems else 0
+        if serial in self.deny_serials:
             raise Unauthenticated(f"certificate of {ident.name!r} has been revoked")
-        token = dict(context.invocation_metadata() or ()).get("authorization", "")
+        token = str(dict(context.invocation_metadata() or ()).get("authorization", ""))
         if ident.kind == "client" and token:
-            key = self.keys.verify(str(token).removeprefix("Bearer ").strip())
-            if key is None:
-                raise Unauthenticated("the API key is not valid (unknown, revoked or mistyped)")
-            return Actor(key.user, key.role, "client")
+            return Caller(self._key_actor(ident.name, token), serial)
         if (
             ident.kind == "client"
             and self.require_api_key
@@ -74,7 +89,23 @@ class AuthPolicy:
                 "this master requires an API key: "
                 "send `authorization: Bearer <key>` (ffrtmp --api-key)"
             )
-        return Actor(ident.name, ident.role, ident.kind)
+        return Caller(Actor(ident.name, ident.role, ident.kind), serial)
+
+    def _key_actor(self, cert_name: str, token: str) -> Actor:
+        if not token.startswith(BEARER):
+            raise Unauthenticated("the authorization header must be `Bearer <API key>`")
+        bucket, now = f"key:{cert_name}", self.clock()
+        wait = self.key_failures.wait(bucket, now)
+        if wait > 0:  # checked before the key, so guessing learns nothing meanwhile
+            raise ResourceExhausted(
+                f"too many wrong API keys from {cert_name}: retry in {wait:.2f}s",
+                retry_after_s=wait,
+            )
+        key = self.keys.verify(token.removeprefix(BEARER).strip())
+        if key is None:
+            self.key_failures.take(bucket, now)
+            raise Unauthenticated("the API key is not valid (unknown, revoked or mistyped)")
+        return Actor(key.user, key.role, "client")
 
     def admit(self, actor: Actor, method: str) -> None:
         if method.startswith(UNLIMITED):
@@ -85,6 +116,48 @@ class AuthPolicy:
                 f"rate limit for {actor.name}: retry in {wait:.2f}s", retry_after_s=wait
             )
 
+    def revoke(self, serials: frozenset[int]) -> int:
+        """A new deny list: refuse the next calls, and end every open stream of a
+        certificate on it (its Assigns and its watches stop now). Returns how
+        many streams were ended."""
+        self.deny_serials = serials
+        ended = 0
+        for serial in serials & self.streams.keys():
+            for task in self.streams.pop(serial):
+                self.revoked_tasks.add(task)
+                task.cancel()
+                ended += 1
+        return ended
+
+    def open_stream(self, serial: int) -> asyncio.Task[Any] | None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.streams.setdefault(serial, set()).add(task)
+        return task
+
+    def close_stream(self, serial: int, task: asyncio.Task[Any] | None) -> None:
+        tasks = self.streams.get(serial)
+        if tasks is not None and task is not None:
+            tasks.discard(task)
+            if not tasks:
+                del self.streams[serial]
+        self.revoked_tasks.discard(task)  # type: ignore[arg-type]
+
+    def take_watch(self, actor: Actor) -> str:
+        key = f"{actor.kind}:{actor.name}"
+        if self.watches.get(key, 0) >= self.max_watches:
+            raise ResourceExhausted(
+                f"{actor.name} already has {self.max_watches} WatchJob streams open",
+                retry_after_s=1.0,
+            )
+        self.watches[key] = self.watches.get(key, 0) + 1
+        return key
+
+    def give_watch(self, key: str) -> None:
+        self.watches[key] -= 1
+        if not self.watches[key]:
+            del self.watches[key]
+
 
 class AuthInterceptor(CachingInterceptor):
     def __init__(self, policy: AuthPolicy) -> None:
@@ -94,27 +167,46 @@ class AuthInterceptor(CachingInterceptor):
     def wrap_handler(
         self, handler: grpc.RpcMethodHandler[Any, Any], method: str
     ) -> grpc.RpcMethodHandler[Any, Any]:
+        streaming = bool(handler.unary_stream or handler.stream_stream)
+
         def behaviour(fn: Callable[..., Any]) -> Callable[..., Any]:
-            wrap = self._wrap_stream if inspect.isasyncgenfunction(fn) else self._wrap_call
-            return wrap(fn, method)
+            if inspect.isasyncgenfunction(fn):
+                return self._wrap_stream(fn, method)
+            return self._wrap_call(fn, method, streaming)
 
         return rebuild(handler, behaviour)
 
-    def _enter(self, context: Ctx, method: str) -> Actor:
+    def _enter(self, context: Ctx, method: str) -> Caller:
         p = self.policy
-        actor = p.authenticate(context, method)
-        authorize(method, actor.kind, actor.role)
-        p.admit(actor, method)
-        return actor
+        caller = p.authenticate(context, method)
+        authorize(method, caller.actor.kind, caller.actor.role)
+        p.admit(caller.actor, method)
+        return caller
+
+    def _revoked(self, task: asyncio.Task[Any] | None) -> Unauthenticated | None:
+        if task is None or task not in self.policy.revoked_tasks:
+            return None
+        task.uncancel()  # the cancel was ours: end with a status instead
+        return Unauthenticated("the certificate has been revoked; the stream is closed")
 
     def _wrap_call(
-        self, fn: Callable[..., Awaitable[Any]], method: str
+        self, fn: Callable[..., Awaitable[Any]], method: str, streaming: bool
     ) -> Callable[..., Awaitable[Any]]:
+        p = self.policy
+
         async def call(request: Any, context: Ctx) -> Any:
-            token = _CURRENT.set(self._enter(context, method))
+            caller = self._enter(context, method)
+            task = p.open_stream(caller.serial) if streaming else None
+            token = _CURRENT.set(caller.actor)
             try:
                 return await fn(request, context)
+            except asyncio.CancelledError:
+                if (exc := self._revoked(task)) is not None:
+                    raise exc from None
+                raise
             finally:
+                if streaming:
+                    p.close_stream(caller.serial, task)
                 _CURRENT.reset(token)
 
         return call
@@ -125,25 +217,23 @@ class AuthInterceptor(CachingInterceptor):
         p = self.policy
 
         async def stream(request: Any, context: Ctx) -> AsyncIterator[Any]:
-            actor = self._enter(context, method)
-            counted = method == WATCH
-            if counted:
-                key = f"{actor.kind}:{actor.name}"
-                if p.watches.get(key, 0) >= p.max_watches:
-                    raise ResourceExhausted(
-                        f"{actor.name} already has {p.max_watches} WatchJob streams open",
-                        retry_after_s=1.0,
-                    )
-                p.watches[key] = p.watches.get(key, 0) + 1
-            token = _CURRENT.set(actor)
+            caller = self._enter(context, method)
+            slot = p.take_watch(caller.actor) if method == WATCH else None
+            task = p.open_stream(caller.serial)
+            # An async generator may be finalized from another context (a stream
+            # cancelled while sending): the slot is given back whatever happens,
+            # and the ContextVar is set in the generator's own frame, never reset.
             try:
+                _CURRENT.set(caller.actor)
                 async for item in fn(request, context):
                     yield item
+            except asyncio.CancelledError:
+                if (exc := self._revoked(task)) is not None:
+                    raise exc from None
+                raise
             finally:
-                _CURRENT.reset(token)
-                if counted:
-                    p.watches[key] -= 1
-                    if not p.watches[key]:
-                        del p.watches[key]
+                p.close_stream(caller.serial, task)
+                if slot is not None:
+                    p.give_watch(slot)
 
         return stream
