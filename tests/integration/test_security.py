@@ -101,10 +101,15 @@ async def test_submitter_owns_its_jobs(secure: Cluster) -> None:
             await theirs.retry(job.id)
         assert "belongs to submitter-1" in info.value.details()
         assert (await mine.retry(job.id)).state == common_pb2.JOB_STATE_QUEUED
-        # A request_id is per user: another user's cannot return this job.
-        await mine.submit(SPEC, request_id="shared-id")
-        assert await _code(theirs.submit(SPEC, request_id="shared-id")) == \
-            grpc.StatusCode.ALREADY_EXISTS
+        # A request_id is per user: another user's is a new job, not this one and
+        # not an error (which would tell them the id is taken).
+        first = await mine.submit(SPEC, request_id="shared-id")
+        again = await mine.submit(SPEC, request_id="shared-id")
+        other = await theirs.submit(SPEC, request_id="shared-id")
+        assert first.created and not again.created and again.job.id == first.job.id
+        assert other.created and other.job.id != first.job.id
+        assert other.job.request_id == first.job.request_id == "shared-id"
+        assert (await theirs.submit(SPEC, request_id="shared-id")).job.id == other.job.id
 
 
 async def test_worker_certificate_cannot_use_the_job_api(secure: Cluster) -> None:

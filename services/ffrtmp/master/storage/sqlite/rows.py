@@ -24,7 +24,7 @@ def row_to_job(row: Sequence[Any]) -> Job:
     return Job(
         seq=row[0],
         id=row[1],
-        request_id=row[2] or "",
+        request_id=(row[2] or "").rpartition(" ")[2],  # "owner id"
         spec=spec,
         state=JobState(row[4]),
         node_id=row[5],

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ffrtmp.core.errors import AlreadyExists
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobState
 from ffrtmp.core.priority import QUEUE_CLASSES
@@ -59,24 +58,23 @@ class SqliteStore(GroupCommitDb):
         """Store a new job, or return the one already stored under its request_id."""
 
         def op(conn: sqlite3.Connection) -> tuple[Job, bool]:
+            # A request_id is its owner's: stored as "owner id" (a space is in
+            # neither), so another user's id is neither a repeat nor an oracle.
+            # Rows from before the scoping hold the bare id.
+            key = f"{job.owner} {job.request_id}" if job.request_id else None
             if job.request_id:
                 row = conn.execute(
-                    f"SELECT {JOB_COLUMNS} FROM jobs WHERE request_id=?", (job.request_id,)
+                    f"SELECT {JOB_COLUMNS} FROM jobs WHERE request_id IN (?, ?) AND owner=?",
+                    (key, job.request_id, job.owner),
                 ).fetchone()
                 if row is not None:
-                    existing = row_to_job(row)
-                    if existing.owner != job.owner:
-                        # request_ids are per user: another's id is not a repeat.
-                        raise AlreadyExists(
-                            "request_id is already used by another user; choose another"
-                        )
-                    return existing, False
+                    return row_to_job(row), False
             cur = conn.execute(
                 "INSERT INTO jobs(id, request_id, spec, queue, priority, state, created_ms,"
                 " updated_ms, needs, owner) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     job.id,
-                    job.request_id or None,
+                    key,
                     spec_json(job.spec),
                     job.spec.queue,
                     job.spec.priority,
