@@ -274,3 +274,85 @@ def test_worker_stream_survives_random_and_out_of_order_messages(fuzzed: Cluster
         "-o", "json", "jobs", "submit", "--scenario", "test", "--duration", "0.3", "--wait"
     )
     assert r.returncode == 0, r.stderr
+
+
+def _filler(f: d.FieldDescriptor, i: int) -> Any:
+    if f.type == d.FieldDescriptor.TYPE_ENUM:
+        return 1 + i % max(1, len(f.enum_type.values) - 1)
+    if f.type == d.FieldDescriptor.TYPE_STRING:
+        return f"x{i}"
+    return i
+
+
+def _oversized(desc: d.Descriptor, prefix: str = "") -> Iterator[tuple[str, str, Message]]:
+    """For every repeated field reachable through singular fields: (its path, its
+    full name, a message holding one entry more than its bound)."""
+    from google.protobuf import message_factory
+
+    from ffrtmp.master.rpc.limits import LIMITS
+
+    cls = message_factory.GetMessageClass(desc)
+    for f in desc.fields:
+        path = f"{prefix}{f.name}"
+        if f.is_repeated:
+            msg = cls()
+            n = LIMITS[f.full_name] + 1
+            box = getattr(msg, f.name)
+            for i in range(n):
+                if f.message_type is not None and f.message_type.GetOptions().map_entry:
+                    box[f"k{i}"] = "v"
+                elif f.message_type is not None:
+                    box.add()
+                else:
+                    box.append(_filler(f, i))
+            yield path, f.full_name, msg
+        elif f.message_type is not None and (
+            f.containing_oneof is None or desc.full_name == "ffrtmp.v1.WorkerMessage"
+        ):
+            for inner_path, name, inner in _oversized(f.message_type, f"{path}."):
+                msg = cls()
+                getattr(msg, f.name).CopyFrom(inner)
+                yield inner_path, name, msg
+
+
+def test_every_repeated_request_field_is_bounded(fuzzed: Cluster) -> None:
+    """One entry over the bound: INVALID_ARGUMENT naming the field, in every
+    request of every service and on the worker stream."""
+    checked = set()
+    channel = _channel(fuzzed, "admin")
+    try:
+        for path, method in _methods():
+            for field, name, request in _oversized(method.input_type):
+                call = channel.unary_stream if method.server_streaming else channel.unary_unary
+                with pytest.raises(grpc.RpcError) as info:
+                    out = call(path, request_serializer=lambda m: m.SerializeToString())(
+                        request, timeout=5
+                    )
+                    if method.server_streaming:
+                        list(out)
+                assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (path, field)
+                assert (info.value.details() or "").startswith(field), info.value.details()
+                checked.add(name)
+    finally:
+        channel.close()
+    worker = _channel(fuzzed, "w-bounds")
+    try:
+        hello = worker_pb2.WorkerMessage(hello=worker_pb2.Hello())
+        for field, name, msg in _oversized(worker_pb2.WorkerMessage.DESCRIPTOR):
+            msgs = [msg] if field.startswith("hello.") else [hello, msg]
+            stream = worker.stream_stream(
+                "/ffrtmp.v1.WorkerService/Connect",
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=worker_pb2.MasterMessage.FromString,
+            )(iter(msgs), timeout=5)
+            with pytest.raises(grpc.RpcError) as info:
+                list(stream)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (field, info.value)
+            assert (info.value.details() or "").startswith(field), info.value.details()
+            checked.add(name)
+    finally:
+        worker.close()
+    assert "ffrtmp.v1.ListJobsRequest.states" in checked
+    assert "ffrtmp.v1.Heartbeat.running" in checked
+    assert "ffrtmp.v1.Requirements.labels" in checked
+    _assert_still_serves(fuzzed)

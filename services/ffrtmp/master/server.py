@@ -27,6 +27,7 @@ from ffrtmp.master.rpc import denylist
 from ffrtmp.master.rpc.apikeys import ApiKeys
 from ffrtmp.master.rpc.auth import AuthInterceptor, AuthPolicy
 from ffrtmp.master.rpc.errors import ErrorInterceptor
+from ffrtmp.master.rpc.limits import LimitsInterceptor
 from ffrtmp.master.rpc.servicers.admin import AdminServicer
 from ffrtmp.master.rpc.servicers.jobs import JobServicer
 from ffrtmp.master.rpc.servicers.nodes import NodeServicer
@@ -133,6 +134,7 @@ class Master:
             RpcMetricsInterceptor(self.metrics),
             ErrorInterceptor(),
             AuthInterceptor(self.auth),
+            LimitsInterceptor(),
         ]
         if tracing.enabled():  # ~15 µs a call even when nothing records: only when on
             interceptors.insert(0, RpcTracingInterceptor())

@@ -49,6 +49,11 @@ class PauseCmd:
     pause: bool  # False: resume
 
 
+# Commands waiting for one worker's stream. A worker that does not read (or
+# provokes more than it reads) has its stream ended, not the master's memory
+# filled: it reconnects and its Hello reconciles the leases.
+MAX_OUTBOX = 4096
+
 Command = AssignCmd | CancelCmd | AbortCmd | ResultAckCmd | HeartbeatAckCmd | DrainCmd | PauseCmd
 
 
@@ -82,4 +87,8 @@ class NodeSession:
         return self.leases.get(lease.job_id) == lease.attempt
 
     def send(self, cmd: Command) -> None:
-        self.outbox.put_nowait(cmd)
+        q = self.outbox
+        if q.qsize() < MAX_OUTBOX:
+            q.put_nowait(cmd)
+        elif q.qsize() == MAX_OUTBOX:
+            q.put_nowait(None)  # full: end the stream (once; later sends are dropped)

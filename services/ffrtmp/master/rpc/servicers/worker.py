@@ -17,7 +17,9 @@ from grpc import aio
 from ffrtmp import wire
 from ffrtmp.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.rpc import limits
 from ffrtmp.master.rpc.handlers import Ctx
+from ffrtmp.master.rpc.limits import MAX_SLOTS
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.sessions import (
@@ -29,23 +31,12 @@ from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-MAX_LIST = 1024
-MAX_LABELS = 64
-MAX_SLOTS = 256
-
-
 def _check_hello(hello: worker_pb2.Hello) -> None:
     c: nodes_pb2.Capabilities = hello.capabilities
-    if len(c.encoders) > MAX_LIST or len(c.hwaccels) > MAX_LIST:
-        raise InvalidArgument("hello.capabilities", f"at most {MAX_LIST} encoders and hwaccels")
-    if len(c.labels) > MAX_LABELS:
-        raise InvalidArgument("hello.capabilities.labels", f"at most {MAX_LABELS} labels")
     if any(len(k) > 64 or len(v) > 256 for k, v in c.labels.items()):
         raise InvalidArgument("hello.capabilities.labels", "keys ≤ 64 and values ≤ 256 characters")
     if not 1 <= c.slots <= MAX_SLOTS:
         raise InvalidArgument("hello.capabilities.slots", f"must be from 1 to {MAX_SLOTS}")
-    if len(hello.running) > MAX_SLOTS:
-        raise InvalidArgument("hello.running", f"at most {MAX_SLOTS} leases")
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
@@ -66,6 +57,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         if first.WhichOneof("kind") != "hello":
             raise FailedPrecondition("the first message on a worker stream must be Hello")
         hello = first.hello
+        limits.check(first)
         if hello.node_id and hello.node_id != ident.name:
             raise PermissionDenied(
                 f"certificate names node {ident.name!r}, not {hello.node_id[:64]!r}"
@@ -100,8 +92,9 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 )
             )
         )
+        refused: list[InvalidArgument] = []
         reader = asyncio.create_task(
-            self._read(session, request_iterator, outbox), name="worker-reader"
+            self._read(session, request_iterator, outbox, refused), name="worker-reader"
         )
         try:
             # The reader ends this loop with a None when the worker's side closes; so
@@ -114,18 +107,24 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 await reader
             self.liveness.disconnect(session, generation)
             log.info("node %s stream closed", ident.name)
+        if refused:  # a message over its bounds ends the stream with its status
+            raise refused[0]
 
     async def _read(
         self,
         session: NodeSession,
         requests: AsyncIterator[worker_pb2.WorkerMessage],
         outbox: asyncio.Queue[Command | None],
+        refused: list[InvalidArgument],
     ) -> None:
         try:
             async for msg in requests:
+                limits.check(msg)
                 await self._handle(session, msg)
         except (asyncio.CancelledError, aio.AioRpcError):
             pass
+        except InvalidArgument as exc:
+            refused.append(exc)
         except Exception:
             log.exception("worker stream of %s failed", session.node_id)
         finally:
