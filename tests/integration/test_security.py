@@ -330,3 +330,33 @@ async def test_sandbox_on_a_real_worker(tmp_path: Path) -> None:
         assert "raw-ok" in head
     finally:
         c.stop()
+
+
+SECRET = "SECRETKEY42"
+
+
+@pytest.mark.parametrize("reader", [*ROLES, "submitter-2"])
+async def test_every_reader_sees_only_what_its_role_may(secure: Cluster, reader: str) -> None:
+    """Logs, errors and stream URLs (keys in them) reach only the job's owner,
+    operators and admins: in GetJob, ListJobs and WatchJob alike."""
+    spec = common_pb2.JobSpec(scenario="test", max_retries=0,
+                              input=f"http://user:{SECRET}@127.0.0.1:9/in.mp4?key={SECRET}")
+    async with _client(secure, "submitter-1") as owner:
+        job = (await owner.submit(spec)).job
+        done = await wait_job(secure, job.id, lambda j: j.state in TERMINAL)
+        assert done.state == common_pb2.JOB_STATE_FAILED and done.error and done.log_tail
+    name = reader if reader == "submitter-2" else f"{reader}-1"
+    async with _client(secure, name) as c:
+        seen = [await c.get(job.id)]
+        seen += [j for j in (await c.list_jobs()).jobs if j.id == job.id]
+        seen += [j async for j in c.watch(job.id)]
+    assert len(seen) == 3
+    full = reader in ("admin", "operator", "submitter")  # submitter-1 owns the job
+    for shown in seen:
+        text = str(shown)
+        assert (SECRET in text) is full, (reader, text[:2000])
+        if not full:
+            assert shown.log_tail == "" and "hidden" in shown.error
+            assert shown.spec.input == "http://127.0.0.1:9/…"
+        else:
+            assert shown.log_tail and shown.spec.input == spec.input

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 
 from ffrtmp import wire
 from ffrtmp.core.errors import InvalidArgument
+from ffrtmp.core.model import Job
+from ffrtmp.core.redact import for_reader
 from ffrtmp.master.rpc.auth import current_actor
 from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.scheduling.scheduler import Scheduler
-from ffrtmp.v1 import jobs_pb2, jobs_pb2_grpc
+from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -40,6 +42,11 @@ def _decode_token(token: str) -> int | None:
         raise InvalidArgument("page_token", "not a token from a previous ListJobs") from None
 
 
+def _shown(job: Job, pending_reason: str = "") -> common_pb2.Job:
+    """A job as the caller may read it: the one place reads are redacted."""
+    return wire.job_pb(for_reader(job, current_actor()), pending_reason)
+
+
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
         self.s = scheduler
@@ -51,13 +58,13 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job, created = await self.s.submit(
             wire.raw_spec(request.spec), request.request_id, current_actor()
         )
-        return jobs_pb2.SubmitJobResponse(job=wire.job_pb(job), created=created)
+        return jobs_pb2.SubmitJobResponse(job=_shown(job), created=created)
 
     async def GetJob(
         self, request: jobs_pb2.GetJobRequest, context: Ctx
     ) -> jobs_pb2.GetJobResponse:
         job = await self.s.get(_job_id(request.job_id))
-        return jobs_pb2.GetJobResponse(job=wire.job_pb(job, self.pending_reason(job)))
+        return jobs_pb2.GetJobResponse(job=_shown(job, self.pending_reason(job)))
 
     async def ListJobs(
         self, request: jobs_pb2.ListJobsRequest, context: Ctx
@@ -78,7 +85,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         )
         token = _encode_token(jobs[size - 1].seq) if len(jobs) > size else ""
         return jobs_pb2.ListJobsResponse(
-            jobs=[wire.job_pb(j, self.pending_reason(j)) for j in jobs[:size]],
+            jobs=[_shown(j, self.pending_reason(j)) for j in jobs[:size]],
             next_page_token=token,
         )
 
@@ -88,7 +95,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if len(request.reason) > 512:
             raise InvalidArgument("reason", "longer than 512 characters")
         job = await self.s.cancel(_job_id(request.job_id), request.reason, current_actor())
-        return jobs_pb2.CancelJobResponse(job=wire.job_pb(job))
+        return jobs_pb2.CancelJobResponse(job=_shown(job))
 
     async def RetryJob(
         self, request: jobs_pb2.RetryJobRequest, context: Ctx
@@ -96,19 +103,19 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if len(request.reason) > 512:
             raise InvalidArgument("reason", "longer than 512 characters")
         job = await self.s.retry(_job_id(request.job_id), request.reason, current_actor())
-        return jobs_pb2.RetryJobResponse(job=wire.job_pb(job))
+        return jobs_pb2.RetryJobResponse(job=_shown(job))
 
     async def PauseJob(
         self, request: jobs_pb2.PauseJobRequest, context: Ctx
     ) -> jobs_pb2.PauseJobResponse:
         job = await self.s.pause(_job_id(request.job_id), True, current_actor())
-        return jobs_pb2.PauseJobResponse(job=wire.job_pb(job))
+        return jobs_pb2.PauseJobResponse(job=_shown(job))
 
     async def ResumeJob(
         self, request: jobs_pb2.ResumeJobRequest, context: Ctx
     ) -> jobs_pb2.ResumeJobResponse:
         job = await self.s.pause(_job_id(request.job_id), False, current_actor())
-        return jobs_pb2.ResumeJobResponse(job=wire.job_pb(job))
+        return jobs_pb2.ResumeJobResponse(job=_shown(job))
 
     async def ListScenarios(
         self, request: jobs_pb2.ListScenariosRequest, context: Ctx
@@ -133,4 +140,4 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.WatchJobRequest, context: Ctx
     ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
         async for job in self.s.watch(_job_id(request.job_id)):
-            yield jobs_pb2.WatchJobResponse(job=wire.job_pb(job, self.pending_reason(job)))
+            yield jobs_pb2.WatchJobResponse(job=_shown(job, self.pending_reason(job)))
