@@ -22,6 +22,13 @@ from typing import TextIO
 from ffrtmp.logcontext import FIELDS, ContextFilter
 
 FORMATS = ("text", "json")
+# C0 and C1 controls and DEL, shown as \xNN: a name or reason holding a newline
+# or a terminal escape cannot forge or hide a log line.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def escape(text: str) -> str:
+    return text.translate(_CONTROLS)
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,9 +56,17 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extra = [f"{n}={v}" for n in FIELDS if (v := getattr(record, n, None)) not in (None, "")]
+        extra = [
+            f"{n}={escape(str(v))}"
+            for n in FIELDS
+            if (v := getattr(record, n, None)) not in (None, "")
+        ]
         if not extra:
             return line
         head, sep, tail = line.partition("\n")  # keep tracebacks after the fields

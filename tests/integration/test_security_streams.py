@@ -210,8 +210,12 @@ async def test_odd_certificates_are_nobody(tmp_path: Path) -> None:
                     (name, code)
                 code = await _code(cl.submit(common_pb2.JobSpec(scenario="test")))
                 assert code != grpc.StatusCode.OK, name
-        async with c.client() as admin:
+        async with c.client(retries=0) as admin:
             assert all(j.owner == "admin" for j in (await admin.list_jobs()).jobs)
+            job = (await admin.submit(common_pb2.JobSpec(scenario="test", queue="batch"))).job
+            for reason in ("done\nINFO forged line", "\x1b[2K", "a\x00b"):
+                code = await _code(admin.cancel(job.id, reason))
+                assert code == grpc.StatusCode.INVALID_ARGUMENT, reason
         assert "forged line" not in c.master.log_path.read_text()  # type: ignore[union-attr]
     finally:
         c.stop()

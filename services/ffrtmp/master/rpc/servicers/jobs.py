@@ -26,6 +26,15 @@ def _job_id(value: str) -> str:
     return value
 
 
+def _reason(value: str) -> str:
+    """Reasons land in the history, the audit log and log lines: one printable line."""
+    if len(value) > 512:
+        raise InvalidArgument("reason", "longer than 512 characters")
+    if not value.isprintable():
+        raise InvalidArgument("reason", "control characters (newlines, escapes) are not allowed")
+    return value
+
+
 def _encode_token(seq: int) -> str:
     return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode()
 
@@ -92,17 +101,15 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def CancelJob(
         self, request: jobs_pb2.CancelJobRequest, context: Ctx
     ) -> jobs_pb2.CancelJobResponse:
-        if len(request.reason) > 512:
-            raise InvalidArgument("reason", "longer than 512 characters")
-        job = await self.s.cancel(_job_id(request.job_id), request.reason, current_actor())
+        reason = _reason(request.reason)
+        job = await self.s.cancel(_job_id(request.job_id), reason, current_actor())
         return jobs_pb2.CancelJobResponse(job=_shown(job))
 
     async def RetryJob(
         self, request: jobs_pb2.RetryJobRequest, context: Ctx
     ) -> jobs_pb2.RetryJobResponse:
-        if len(request.reason) > 512:
-            raise InvalidArgument("reason", "longer than 512 characters")
-        job = await self.s.retry(_job_id(request.job_id), request.reason, current_actor())
+        reason = _reason(request.reason)
+        job = await self.s.retry(_job_id(request.job_id), reason, current_actor())
         return jobs_pb2.RetryJobResponse(job=_shown(job))
 
     async def PauseJob(
