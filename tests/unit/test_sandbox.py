@@ -73,3 +73,4 @@ def test_fence_deadline_follows_the_last_acknowledged_heartbeat() -> None:
     assert c.fence_deadline() == 108.0
     c.acked(999)  # unknown
     assert c.fence_deadline() == 108.0
+

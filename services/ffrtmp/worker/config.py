@@ -18,7 +18,7 @@ class WorkerConfig:
     slots: int = 1
     labels: dict[str, str] = field(default_factory=dict)
     ffmpeg: str | None = None
-    input_root: Path = Path(".")
+    input_root: Path = Path("ffrtmp-input")  # never "." by default: it may hold the key
     output_root: Path = Path("ffrtmp-output")
     rtmp_base: str = "rtmp://localhost:1935/live"
     metrics_port: int = 9091

@@ -16,6 +16,7 @@ from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.daemon import Worker
 from ffrtmp.worker.execution import DEFAULT_MIN_FREE_BYTES
 from ffrtmp.worker.ffmpeg import FfmpegNotFound
+from ffrtmp.worker.paths import PathRefused, check_roots
 from ffrtmp.worker.runner import FFMPEG_NICE
 
 log = logging.getLogger("ffrtmp.worker")
@@ -55,7 +56,13 @@ def parser() -> argparse.ArgumentParser:
     f(p, "--slots", default=default_slots(), type=int, help="jobs run at once")
     f(p, "--labels", default={}, type=_labels, help="KEY=VALUE,... offered to the scheduler")
     f(p, "--ffmpeg", default=None, help="ffmpeg binary (default: system ffmpeg, else bundled)")
-    f(p, "--input-root", default=Path("."), type=Path, help="input files are read under here")
+    f(
+        p,
+        "--input-root",
+        default=Path("ffrtmp-input"),
+        type=Path,
+        help="input files are read under here (never a directory holding --key or --ca)",
+    )
     f(
         p,
         "--output-root",
@@ -174,6 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--slots must be from 1 to 256")
     if not 0 <= args.ffmpeg_nice <= 19:
         p.error("--ffmpeg-nice must be from 0 to 19")
+    try:
+        check_roots(
+            {"--input-root": args.input_root, "--output-root": args.output_root},
+            {"private key": args.key, "CA certificate": args.ca},
+        )
+    except PathRefused as exc:
+        print(f"ffrtmp-worker: {exc}", file=sys.stderr)
+        return 2
     logsetup.setup(args.log_level, args.log_format)
     tracing.setup("ffrtmp-worker", args.trace_exporter)
     try:

@@ -24,6 +24,20 @@ class JobIO:
     playlist: str = ""  # HLS: the master playlist's name inside output_path
 
 
+def check_roots(roots: dict[str, Path], credentials: dict[str, Path]) -> None:
+    """Refuse roots that hold this worker's credentials: a job's input or output
+    path could then read its private key (or overwrite its CA)."""
+    for flag, root in roots.items():
+        base = root.resolve()
+        for what, f in credentials.items():
+            path = f.resolve()
+            if base == path or base in path.parents:
+                raise PathRefused(
+                    f"{flag} {root} contains this worker's {what} ({f}), which jobs could"
+                    f" then read: choose a {flag} without credentials in it"
+                )
+
+
 def _inside(root: Path, relative: str, what: str) -> Path:
     base = root.resolve()
     path = (base / relative).resolve()
