@@ -18,7 +18,7 @@ from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo, Rendition
 from ffrtmp.worker.execution import Environment, Execution, Report
 from ffrtmp.worker.probe import parse_encoders
 from ffrtmp.worker.runner import FfmpegRun
-from ffrtmp.worker.staging import Staged, partial_dir, sweep_partials
+from ffrtmp.worker.staging import OutputExists, Staged, partial_dir, remove, sweep_partials
 from tests.helpers.media import decode_errors, ffmpeg_under_test, lacks, probe_media
 
 # Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
@@ -155,26 +155,65 @@ async def test_canceled_hls_leaves_no_partial_directory(tmp_path: Path) -> None:
     assert not partial.exists() and not (tmp_path / "out/hls/live").exists()
 
 
-def test_staged_directory_replaces_an_older_one(tmp_path: Path) -> None:
+def test_staged_directory_replaces_only_its_own_job(tmp_path: Path) -> None:
     final = tmp_path / "hls/show"
     final.mkdir(parents=True)
-    (final / "stale.ts").write_text("old")
+    (final / "theirs.ts").write_text("another user's")
     staged = Staged.tree(final, Lease("j", 2))
-    staged.prepare()
-    (staged.partial / "master.m3u8").write_text("#EXTM3U\n")
-    staged.commit(Lease("j", 2))
-    assert sorted(p.name for p in final.iterdir()) == ["master.m3u8"]
+    with pytest.raises(OutputExists):
+        staged.prepare(Lease("j", 2))
+    assert (final / "theirs.ts").read_text() == "another user's"
+    remove(final)
+    # Attempt 1 of job j committed; attempt 2 of the same job may replace it.
+    for attempt, body in ((1, "#EXTM3U\n"), (2, "#EXTM3U\n#2\n")):
+        staged = Staged.tree(final, Lease("j", attempt))
+        staged.prepare(Lease("j", attempt))
+        (staged.partial / "master.m3u8").write_text(body)
+        staged.commit(Lease("j", attempt))
+    assert sorted(p.name for p in final.iterdir()) == [".ffrtmp-job", "master.m3u8"]
+    assert (final / "master.m3u8").read_text() == "#EXTM3U\n#2\n"
     assert [p.name for p in (tmp_path / "hls").iterdir()] == ["show"]
-    assert staged.size() == len("#EXTM3U\n")
+    # A name taken between the start and the end of a run is not replaced either.
+    other = Staged.tree(tmp_path / "hls/late", Lease("k", 1))
+    other.prepare(Lease("k", 1))
+    (tmp_path / "hls/late").mkdir()
+    (tmp_path / "hls/late/theirs.ts").write_text("x")
+    with pytest.raises(OutputExists):
+        other.commit(Lease("k", 1))
+    assert (tmp_path / "hls/late/theirs.ts").read_text() == "x"
+
+
+def test_staged_file_never_replaces_an_existing_file(tmp_path: Path) -> None:
+    final = tmp_path / "clip.mp4"
+    staged = Staged.file(final, Lease("j", 1))
+    staged.prepare(Lease("j", 1))
+    staged.partial.write_text("mine")
+    final.write_text("theirs")  # appeared while the job ran
+    with pytest.raises(OutputExists):
+        staged.commit(Lease("j", 1))
+    assert final.read_text() == "theirs"
+    with pytest.raises(OutputExists):
+        Staged.file(final, Lease("k", 1)).prepare(Lease("k", 1))
+
+
+async def test_a_job_refuses_an_output_it_did_not_write(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    taken = tmp_path / "out/hls/show"
+    taken.mkdir(parents=True)
+    (taken / "keep.ts").write_text("another user's")
+    report = await execute(replace(SPEC, output="hls/show/"), env)
+    assert report.outcome is Outcome.FAILED and report.error_class == "permanent"
+    assert "already exists" in report.error
+    assert [p.name for p in taken.iterdir()] == ["keep.ts"]
 
 
 def test_sweep_removes_partial_files_and_directories(tmp_path: Path) -> None:
     keep = tmp_path / "keep.mp4"
     keep.write_text("x")
-    Staged.file(tmp_path / "a/b.mp4", Lease("j", 1)).prepare()
+    Staged.file(tmp_path / "a/b.mp4", Lease("j", 1)).prepare(Lease("j", 1))
     (tmp_path / "a/.b.j-1.partial.mp4").write_text("half")
     tree = Staged.tree(tmp_path / "hls/s", Lease("j", 1))
-    tree.prepare()
+    tree.prepare(Lease("j", 1))
     (tree.partial / "seg_0.ts").write_text("half")
     (tree.partial / "sub").mkdir()
     old = partial_dir(tmp_path / "hls/t", Lease("j", 1), tag="old.partial")

@@ -27,7 +27,14 @@ from ffrtmp.worker.output_probe import probe_output
 from ffrtmp.worker.paths import JobIO, PathRefused, resolve_io
 from ffrtmp.worker.probe import features_of
 from ffrtmp.worker.runner import FFMPEG_NICE, FfmpegRun, RunResult
-from ffrtmp.worker.staging import PARTIAL_GLOB, Staged, free_bytes, partial_path, sweep_partials
+from ffrtmp.worker.staging import (
+    PARTIAL_GLOB,
+    OutputExists,
+    Staged,
+    free_bytes,
+    partial_path,
+    sweep_partials,
+)
 
 # The staging helpers are re-exported: the daemon sweeps partials at start.
 __all__ = [
@@ -150,7 +157,7 @@ class Execution:
     ) -> Report:
         try:
             return await self._run(env, on_started, on_progress)
-        except (PathRefused, FfrtmpError) as exc:
+        except (PathRefused, OutputExists, FfrtmpError) as exc:
             return Report(Outcome.FAILED, error_class="permanent", error=str(exc))
         except Refused as exc:
             return Report(Outcome.FAILED, error_class="transient", error=str(exc))
@@ -212,7 +219,7 @@ class Execution:
         committed = False
         try:
             if staged is not None:
-                staged.prepare()
+                staged.prepare(lease)
             pid = await ff.start()
             log.info(
                 "job %s attempt %d: ffmpeg pid %d (%s) -> %s",

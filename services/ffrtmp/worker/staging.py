@@ -4,12 +4,20 @@ A reader never sees half a file or half an HLS directory under the final name, a
 a run cut off by a crash leaves only a partial that the next start of the worker
 sweeps away. An HLS output is staged as a whole directory, so its master playlist
 never names a rendition that is not there yet.
+
+An output never replaces what its job did not write: a file or directory already
+under the final name (another job's, another user's, the operator's) makes the
+job fail before ffmpeg starts, and again at commit if it appeared meanwhile. The
+one exception is an HLS directory marked as this same job's (an earlier attempt
+of it committed, then its result was lost): that one is replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +28,11 @@ log = logging.getLogger("ffrtmp.worker")
 
 PARTIAL_GLOB = ".*.partial.*"
 DIRECTORY_SUFFIX = ".hls"
+MARKER = ".ffrtmp-job"  # inside an HLS directory: the id of the job that wrote it
+
+
+class OutputExists(ValueError):
+    """The final name is taken by something this job did not write."""
 
 
 def partial_path(final: Path, lease: Lease) -> Path:
@@ -81,24 +94,54 @@ class Staged:
     def tree(cls, final: Path, lease: Lease) -> Staged:
         return cls(final, partial_dir(final, lease), directory=True)
 
-    def prepare(self) -> None:
+    def prepare(self, lease: Lease) -> None:
+        self.check_free(lease)
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         if self.directory:
             remove(self.partial)  # a leftover of this very attempt, e.g. a re-sent Assign
             self.partial.mkdir()
+            (self.partial / MARKER).write_text(lease.job_id + "\n")
+
+    def _ours(self, lease: Lease) -> bool:
+        try:
+            return (self.final / MARKER).read_text().strip() == lease.job_id
+        except OSError:
+            return False
+
+    def check_free(self, lease: Lease) -> None:
+        if not (self.final.exists() or self.final.is_symlink()):
+            return
+        if self.directory and self.final.is_dir() and self._ours(lease):
+            return
+        raise OutputExists(
+            f"output {self.final.name!r} already exists and was not written by this job;"
+            " ffrtmp never replaces it: choose another output name"
+        )
 
     def commit(self, lease: Lease) -> None:
-        """Move the finished output to its final name, replacing an older one (as
-        ffmpeg -y would for a file)."""
+        """Move the finished output to its final name, never over something this
+        job did not write (OutputExists)."""
+        self.check_free(lease)
         if not self.directory:
-            self.partial.replace(self.final)
+            try:
+                os.link(self.partial, self.final)  # fails if the name was taken meanwhile
+            except FileExistsError:
+                self.check_free(lease)
+                raise
+            self.partial.unlink()
             return
         old = None
-        if self.final.exists():
-            # rename() will not replace a non-empty directory: move the old one aside.
+        if self.final.exists():  # this job's own earlier attempt (check_free said so)
             old = partial_dir(self.final, lease, tag="old.partial")
             self.final.replace(old)
-        self.partial.replace(self.final)
+        try:
+            # rename() onto a name that appeared meanwhile fails unless it is an
+            # empty directory: nothing of anyone's is lost either way.
+            self.partial.rename(self.final)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                self.check_free(lease)
+            raise
         if old is not None:
             remove(old)
 
