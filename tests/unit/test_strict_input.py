@@ -48,3 +48,36 @@ def test_api_key_tokens_are_matched_whole() -> None:
     good = f"ffk_0123456789ab_{secret}"
     assert keys.verify(good) is not None
     assert keys.verify(good + NEWLINE) is None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "testsrc=size=8000x8000:rate=1000",
+        "testsrc=size=8000x8000",
+        "testsrc2=s=640x9999",
+        "testsrc2=rate=1000",
+        "testsrc2=r=100000/1",
+        "testsrc2=r=1/0",
+        "testsrc2=duration=999999999",
+        "testsrc2=size=64x64:size=128x128",
+        "testsrc2=decimals=3",
+        "testsrc2=64x64",
+        "color=c=red:size=hd1080",
+        "color=c=red;movie",
+        "testsrc2=size=64x64" + NEWLINE,
+    ],
+)
+def test_lavfi_options_meet_the_spec_limits(source: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        resolve(RawSpec(scenario="test", input="lavfi:" + source))
+    assert str(info.value).startswith("spec.input"), info.value
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["testsrc2", "testsrc2=size=640x360:rate=30", "testsrc=s=64x64:r=30000/1001:d=5",
+     "color=c=#112233:size=160x120", "mandelbrot=rate=25"],
+)
+def test_lavfi_options_within_limits_pass(source: str) -> None:
+    assert resolve(RawSpec(scenario="test", input="lavfi:" + source)).input == "lavfi:" + source

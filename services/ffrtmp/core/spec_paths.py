@@ -21,8 +21,19 @@ LAVFI_SOURCES = frozenset(
     {"testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "color", "mandelbrot"}
 )
 
-_LAVFI = re.compile(r"^([a-z0-9]+)(?:=([A-Za-z0-9=:._#x-]{0,200}))?$")
+_LAVFI = re.compile(r"([a-z0-9]+)(?:=([A-Za-z0-9=:._#/-]{0,200}))?", re.ASCII)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# A source's options meet the same limits as the spec's own fields (width,
+# height, fps, duration): `testsrc=size=8000x8000:rate=1000` is refused like
+# --width 8000. Only these options, each once.
+LAVFI_OPTIONS = {"size": "size", "s": "size", "rate": "rate", "r": "rate",
+                 "duration": "duration", "d": "duration", "color": "color", "c": "color"}
+_SIZE = re.compile(r"(\d{1,5})x(\d{1,5})", re.ASCII)
+_RATE = re.compile(r"(\d{1,6})(?:\.\d{1,6})?(?:/(\d{1,6}))?", re.ASCII)
+_SECONDS = re.compile(r"\d{1,9}(?:\.\d{1,6})?", re.ASCII)
+_COLOR = re.compile(r"[A-Za-z]{1,32}|(?:#|0x)[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?", re.ASCII)
+MAX_LAVFI_WIDTH, MAX_LAVFI_HEIGHT, MAX_LAVFI_FPS = 7680, 4320, 240.0
+MAX_LAVFI_DURATION_S = 7 * 86400.0  # as spec.duration_s
 
 
 def scheme(url: str) -> str | None:
@@ -54,10 +65,12 @@ def check_input(value: str) -> None:
     field = "spec.input"
     check_text(field, value, MAX_URL)
     if value.startswith("lavfi:"):
-        m = _LAVFI.match(value[len("lavfi:") :])
+        m = _LAVFI.fullmatch(value[len("lavfi:") :])
         if not m or m.group(1) not in LAVFI_SOURCES:
             known = ", ".join(sorted(LAVFI_SOURCES))
             raise InvalidArgument(field, f"lavfi source must be one of {known}, with options")
+        if m.group(2):
+            _check_lavfi_options(m.group(2))
         return
     found = scheme(value)
     if found is not None:
@@ -66,6 +79,38 @@ def check_input(value: str) -> None:
             raise InvalidArgument(field, f"scheme {found!r} is not allowed (allowed: {allowed})")
         return
     _check_path(field, value)
+
+
+def _check_lavfi_options(options: str) -> None:
+    field = "spec.input"
+    seen: set[str] = set()
+    for part in options.split(":"):
+        key, eq, value = part.partition("=")
+        name = LAVFI_OPTIONS.get(key)
+        if name is None or not eq or name in seen:
+            allowed = ", ".join(sorted(set(LAVFI_OPTIONS.values())))
+            raise InvalidArgument(field, f"lavfi option {part[:32]!r}: use each of {allowed} once")
+        seen.add(name)
+        if name == "size":
+            m = _SIZE.fullmatch(value)
+            if not m or not (16 <= int(m.group(1)) <= MAX_LAVFI_WIDTH
+                             and 16 <= int(m.group(2)) <= MAX_LAVFI_HEIGHT):
+                raise InvalidArgument(
+                    field, f"lavfi size must be WxH within {MAX_LAVFI_WIDTH}x{MAX_LAVFI_HEIGHT}"
+                )
+        elif name == "rate":
+            m = _RATE.fullmatch(value)
+            den = int(m.group(2) or 1) if m else 0
+            whole = value.split("/")[0]
+            if not m or den == 0 or not 1 <= float(whole) / den <= MAX_LAVFI_FPS:
+                raise InvalidArgument(field, f"lavfi rate must be from 1 to {MAX_LAVFI_FPS:g}")
+        elif name == "duration":
+            if not _SECONDS.fullmatch(value) or not 0 < float(value) <= MAX_LAVFI_DURATION_S:
+                raise InvalidArgument(
+                    field, f"lavfi duration must be seconds, at most {MAX_LAVFI_DURATION_S:g}"
+                )
+        elif not _COLOR.fullmatch(value):
+            raise InvalidArgument(field, "lavfi color must be a name or #RRGGBB[AA]")
 
 
 def check_output(value: str) -> None:
