@@ -89,6 +89,7 @@ class Hello(_message.Message):
     NODE_ID_FIELD_NUMBER: _builtins.int
     CAPABILITIES_FIELD_NUMBER: _builtins.int
     RUNNING_FIELD_NUMBER: _builtins.int
+    FINISHED_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     """Optional, and left empty by the worker daemon: the common name of the
     worker's certificate names the node (Welcome.node_id says which). When set,
@@ -100,16 +101,24 @@ class Hello(_message.Message):
     def running(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Lease]:
         """Runs still alive after a reconnect."""
 
+    @_builtins.property
+    def finished(self) -> _containers.RepeatedCompositeFieldContainer[Global___Result]:
+        """The most recent runs that ended, acknowledged or not: a master restored
+        from a backup learns from them what finished after the backup, and never
+        runs such a job again.
+        """
+
     def __init__(
         self,
         *,
         node_id: _builtins.str = ...,
         capabilities: _nodes_pb2.Capabilities | None = ...,
         running: _abc.Iterable[_common_pb2.Lease] | None = ...,
+        finished: _abc.Iterable[Global___Result] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "node_id", b"node_id", "running", b"running"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "finished", b"finished", "node_id", b"node_id", "running", b"running"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

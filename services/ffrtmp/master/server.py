@@ -36,6 +36,7 @@ from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.storage.dblock import DatabaseLock
 from ffrtmp.master.storage.factory import make_store
 from ffrtmp.master.storage.retention import Retention
+from ffrtmp.master.storage.sqlite import backup
 from ffrtmp.master.storage.sqlite.store import SqliteStore
 from ffrtmp.tls.credentials import ReloadableServerCredentials
 from ffrtmp.v1 import (
@@ -126,9 +127,10 @@ class Master:
             raise
 
     async def _start(self) -> None:
+        restored_ms = backup.take_restore_mark(self.lock.db) if self.lock is not None else None
         await self.store.open()
         await self.keys.load()
-        await self.scheduler.start()
+        await self.scheduler.start(restored_ms)
         # Outermost first: tracing and metrics see the status ErrorInterceptor set.
         interceptors: list[aio.ServerInterceptor] = [
             RpcMetricsInterceptor(self.metrics),
@@ -141,7 +143,9 @@ class Master:
         server = aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
         jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.scheduler), server)
         nodes_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.scheduler), server)
-        worker = WorkerServicer(self.scheduler.liveness, self.scheduler.attempts, self.config)
+        worker = WorkerServicer(
+            self.scheduler.liveness, self.scheduler.attempts, self.scheduler.restore, self.config
+        )
         worker_pb2_grpc.add_WorkerServiceServicer_to_server(worker, server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(self.keys, self.store), server

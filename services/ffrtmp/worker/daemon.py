@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -34,6 +35,8 @@ from ffrtmp.worker.http import WorkerHttp
 from ffrtmp.worker.metrics import WorkerMetrics
 from ffrtmp.worker.probe import Capabilities, probe_capabilities
 
+REMEMBERED_RESULTS = 256  # as many as a Hello may carry (the master's bound)
+
 log = logging.getLogger("ffrtmp.worker")
 
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
@@ -49,6 +52,9 @@ class Worker:
         self.config = config
         self.runs: dict[str, Execution] = {}
         self.unacked: dict[str, worker_pb2.Result] = {}
+        # Acknowledged results, newest last, re-offered in Hello: a master restored
+        # from a backup that predates them learns they finished (never runs them again).
+        self.finished: OrderedDict[str, worker_pb2.Result] = OrderedDict()
         self.caps: Capabilities | None = None
         self.ffmpeg = ""
         self.draining = False  # shutting down: finish runs, then exit
@@ -168,7 +174,7 @@ class Worker:
                         self.drained = msg.drain.drain
                         log.info("%s by the master", "drained" if self.drained else "undrained")
                     elif kind == "result_ack":
-                        self.unacked.pop(msg.result_ack.lease.job_id, None)
+                        self._remember(self.unacked.pop(msg.result_ack.lease.job_id, None))
                     elif kind == "heartbeat_ack":
                         self.contact.acked(msg.heartbeat_ack.seq)
                 log.warning("master closed the stream")
@@ -194,13 +200,24 @@ class Worker:
     def _hello(self) -> worker_pb2.WorkerMessage:
         assert self.caps is not None
         cfg = self.config
-        return wire.hello_pb(
+        hello = wire.hello_pb(
             self.caps,
             labels=cfg.labels,
             slots=cfg.slots,
             allow_raw_args=cfg.allow_raw_args,
             running=self._held(),
         )
+        # Acknowledged results too: a master restored from a backup learns from them.
+        hello.hello.finished.extend(self.finished.values())
+        return hello
+
+    def _remember(self, result: worker_pb2.Result | None) -> None:
+        if result is None:
+            return
+        self.finished[result.lease.job_id] = result
+        self.finished.move_to_end(result.lease.job_id)
+        while len(self.finished) > REMEMBERED_RESULTS:
+            self.finished.popitem(last=False)
 
     def _held(self) -> list[Lease]:
         held = [r.lease for r in self.runs.values() if not r.aborted]

@@ -33,6 +33,7 @@ LIMITS: dict[str, int] = {
     "ffrtmp.v1.Requirements.encoders": MAX_REQUIRED,
     "ffrtmp.v1.Requirements.labels": MAX_REQUIRED,
     "ffrtmp.v1.Hello.running": MAX_SLOTS,
+    "ffrtmp.v1.Hello.finished": MAX_SLOTS,
     "ffrtmp.v1.Heartbeat.running": MAX_SLOTS,
     "ffrtmp.v1.Capabilities.encoders": 1024,
     "ffrtmp.v1.Capabilities.hwaccels": 1024,

@@ -31,6 +31,7 @@ from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.dispatch import Dispatcher
 from ffrtmp.master.scheduling.liveness import Liveness
+from ffrtmp.master.scheduling.restore import Restore
 from ffrtmp.master.scheduling.sessions import CancelCmd, NodeSession, PauseCmd
 from ffrtmp.master.scheduling.state import State, wall_ms
 from ffrtmp.master.storage.protocol import JobStore
@@ -71,23 +72,48 @@ class Scheduler:
         self.attempts = Attempts(self.st)
         self.dispatcher = Dispatcher(self.st)
         self.liveness = Liveness(self.st, self.attempts)
+        self.restore = Restore(self.st, self.attempts)
         self.tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -------------------------------------------------------
-    async def start(self) -> None:
-        await self.load()
+    async def start(self, restored_ms: int | None = None) -> None:
+        """`restored_ms`: the database is a backup taken then, so the queue waits
+        for the workers' reports of what finished since (see restore.py)."""
+        await self.load(hold_queue=restored_ms is not None)
         self.tasks = [
             asyncio.create_task(self.dispatcher.run(), name="dispatch"),
             asyncio.create_task(self.liveness.run_timers(), name="timers"),
         ]
+        if restored_ms is not None:
+            timeout = self.config.heartbeat_timeout_s
+            hold = self.restore.hold(restored_ms, self._load_waiting, timeout)
+            self.tasks.append(asyncio.create_task(hold, name="restore-hold"))
 
-    async def load(self) -> None:
+    async def load(self, *, hold_queue: bool = False) -> None:
         """Rebuild the heaps, sessions and timers from the store."""
         st = self.st
         for n in await st.store.known_nodes():
             s = st.session(n.node_id)
             s.capabilities, s.address, s.last_seen_ms = n.capabilities, n.address, n.last_seen_ms
             s.drained = n.drained
+        if not hold_queue:
+            await self._load_waiting()
+        now = st.clock()
+        for job in await st.store.jobs_in_states(ACTIVE):
+            # Leases from before the restart: their workers get one heartbeat
+            # timeout to come back and re-offer them.
+            s = st.session(job.node_id)
+            s.last_seen = now
+            s.leases[job.id] = job.attempt
+        log.info(
+            "scheduler started: %d queued, %d leases awaiting their workers",
+            len(st.pending),
+            sum(len(s.leases) for s in st.nodes.values()),
+        )
+
+    async def _load_waiting(self) -> None:
+        """Queued jobs into the heaps; timers for those waiting out a backoff."""
+        st = self.st
         # A million queued jobs are millions of new objects, none of which can form
         # a cycle: the cyclic collector would run hundreds of times for nothing.
         collecting = gc.isenabled()
@@ -100,21 +126,9 @@ class Scheduler:
         finally:
             if collecting:
                 gc.enable()
-        now, now_ms = st.clock(), st.now_ms()
-        for job in await st.store.jobs_in_states(ACTIVE | {JobState.RETRY_WAIT}):
-            if job.state == JobState.RETRY_WAIT:
-                st.wait_retry(job.id, max(0, job.not_before_ms - now_ms) / 1000)
-            else:
-                # Leases from before the restart: their workers get one heartbeat
-                # timeout to come back and re-offer them.
-                s = st.session(job.node_id)
-                s.last_seen = now
-                s.leases[job.id] = job.attempt
-        log.info(
-            "scheduler started: %d queued, %d leases awaiting their workers",
-            len(st.pending),
-            sum(len(s.leases) for s in st.nodes.values()),
-        )
+        now_ms = st.now_ms()
+        for job in await st.store.jobs_in_states({JobState.RETRY_WAIT}):
+            st.wait_retry(job.id, max(0, job.not_before_ms - now_ms) / 1000)
 
     def stop_intake(self) -> None:
         self.st.accepting = False

@@ -28,6 +28,7 @@ def lock_path(db: Path) -> Path:
 
 class DatabaseLock:
     def __init__(self, db: Path) -> None:
+        self.db = db
         self.path = lock_path(db)
         self._fd: int | None = None
 

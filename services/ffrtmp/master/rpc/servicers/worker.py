@@ -22,6 +22,7 @@ from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.rpc.limits import MAX_SLOTS
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.liveness import Liveness
+from ffrtmp.master.scheduling.restore import Restore
 from ffrtmp.master.scheduling.sessions import (
     Command,
     NodeSession,
@@ -40,9 +41,12 @@ def _check_hello(hello: worker_pb2.Hello) -> None:
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
-    def __init__(self, liveness: Liveness, attempts: Attempts, config: MasterConfig) -> None:
+    def __init__(
+        self, liveness: Liveness, attempts: Attempts, restore: Restore, config: MasterConfig
+    ) -> None:
         self.liveness = liveness
         self.attempts = attempts
+        self.restore = restore
         self.config = config
 
     async def Connect(  # type: ignore[override]
@@ -63,6 +67,11 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 f"certificate names node {ident.name!r}, not {hello.node_id[:64]!r}"
             )
         _check_hello(hello)
+        # Before its leases are reconciled: a restored master learns here what
+        # this worker finished after the backup (scheduling/restore.py).
+        await self.restore.reported(
+            ident.name, [(wire.lease(r.lease), wire.run_result(r)) for r in hello.finished]
+        )
         caps = wire.capabilities(hello.capabilities)
         session, keep, abort = self.liveness.connect(
             ident.name,

@@ -7,7 +7,9 @@ its destination, checked, switched to a self-contained rollback journal (no
 -wal file to carry along) and renamed into place, so FILE is never half-written.
 
 Restore: stop the master, copy FILE over its --db path (removing any -wal and
--shm files beside that path), start the master."""
+-shm files beside that path), start the master. The copy carries a mark saying
+when it was taken; a master that starts on a marked file knows it was restored
+(see scheduling/restore.py) and removes the mark."""
 
 from __future__ import annotations
 
@@ -15,12 +17,30 @@ import argparse
 import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 from ffrtmp import flags
 from ffrtmp.master.storage.sqlite.file import make_private
 
 PAGES_PER_STEP = 1024  # ~4 MB: the master's writer is never held up for long
+MARK = "restored_from_backup"  # a one-row table only backups carry
+
+
+def take_restore_mark(db: Path) -> int | None:
+    """When the backup that `db` was restored from was taken (unix ms), or None
+    when `db` is not a restored backup. The mark is removed: it counts once."""
+    if not db.is_file() or db.stat().st_size == 0:
+        return None
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (MARK,)).fetchone() is None:
+            return None
+        row = conn.execute(f"SELECT taken_ms FROM {MARK}").fetchone()
+        conn.execute(f"DROP TABLE {MARK}")
+        return int(row[0]) if row else 0
+    finally:
+        conn.close()
 
 
 def backup(db: Path, to: Path) -> int:
@@ -39,6 +59,8 @@ def backup(db: Path, to: Path) -> int:
         try:
             src.backup(dst, pages=PAGES_PER_STEP, sleep=0.01)
             dst.execute("PRAGMA journal_mode=DELETE")
+            dst.execute(f"CREATE TABLE {MARK}(taken_ms INTEGER NOT NULL)")
+            dst.execute(f"INSERT INTO {MARK} VALUES (?)", (int(time.time() * 1000),))
             check = dst.execute("PRAGMA integrity_check").fetchone()[0]
             if check != "ok":
                 raise RuntimeError(f"the copy failed its integrity check: {check}")

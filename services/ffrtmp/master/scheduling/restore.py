@@ -1,0 +1,78 @@
+"""What finished after a backup: learned from the workers, never run again.
+
+A master restored from a backup believes what the backup says: jobs that were
+queued or running then, though a worker may have finished them since. Workers
+re-offer their most recent results in Hello (acknowledged or not). Each one is
+applied when the database is behind it:
+
+* the lease is one the restored database still has running on that worker:
+  the result is applied as if it had just arrived;
+* the job is queued or waiting to retry at an older attempt: it succeeded
+  meanwhile, so it ends SUCCEEDED at the worker's attempt.
+
+Anything else (the usual case, a result the database already holds) changes
+nothing. So that the reports come before the queue runs, a master that starts
+on a restored file (the backup's mark) loads its queued jobs only once every
+worker seen around the backup has reconnected, or one heartbeat timeout later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from ffrtmp.core.model import JobState, Lease, Outcome
+from ffrtmp.master.scheduling.attempts import Attempts, RunResult
+from ffrtmp.master.scheduling.state import State
+
+log = logging.getLogger("ffrtmp.master.scheduling.restore")
+
+WAITING = frozenset({JobState.QUEUED, JobState.RETRY_WAIT})
+
+
+class Restore:
+    def __init__(self, state: State, attempts: Attempts) -> None:
+        self.st = state
+        self.attempts = attempts
+
+    async def reported(self, node_id: str, results: Sequence[tuple[Lease, RunResult]]) -> None:
+        """A connecting worker's recent results (before its leases are reconciled)."""
+        st = self.st
+        for lease, r in results:
+            s = st.nodes.get(node_id)
+            if s is not None and s.holds(lease):
+                log.info("job %s attempt %d: result learned from %s after a restart",
+                         lease.job_id, lease.attempt, node_id)
+                await self.attempts.on_result(s, lease, r)
+                continue
+            if r.outcome != Outcome.SUCCEEDED:
+                continue  # a failure the database missed: running it again is allowed
+            job = await st.store.get_job(lease.job_id)
+            if job is None or job.state not in WAITING or job.attempt >= lease.attempt:
+                continue
+            st.unqueue(job.id)
+            reason = f"succeeded on {node_id} (reported after a restore)"
+            fields = (("output", r.output[:2048]), ("output_bytes", r.output_bytes),
+                      ("log_tail", r.log_tail[-16384:]))
+            if await st.change(job, WAITING, JobState.SUCCEEDED, reason, node_id=node_id,
+                               attempt=lease.attempt, fields=fields):
+                log.warning("job %s finished after the backup on %s: not run again",
+                            job.id, node_id)
+                st.finished(job, "succeeded")
+
+    async def hold(
+        self, taken_ms: int, load: Callable[[], Awaitable[None]], timeout_s: float
+    ) -> None:
+        """Load the queue once the workers seen around the backup are back."""
+        st = self.st
+        margin = int(timeout_s * 1000)
+        expected = [s for s in st.nodes.values() if s.last_seen_ms >= taken_ms - margin]
+        log.warning(
+            "database restored from a backup: queued jobs wait up to %.0fs for %d workers"
+            " to report what finished since", timeout_s, len(expected))
+        deadline = st.clock() + timeout_s
+        # Polled: a few flags, for one heartbeat timeout at most.
+        while st.clock() < deadline and not all(s.connected for s in expected):  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        await load()
