@@ -63,7 +63,7 @@ async def test_master_sigkill_loses_nothing_and_runs_nothing_twice(cluster: Clus
     for job in jobs:
         assert job.state == SUCCEEDED, (job.id, job.error, job.events)
         assert event_states(job).count(SUCCEEDED) == 1
-        out = cluster.output_dir(job.node_id) / Path(job.output).name
+        out = cluster.output_dir(job.node_id) / job.owner / Path(job.output).name
         assert out.exists() and out.stat().st_size == job.output_bytes > 0
 
 
@@ -233,7 +233,7 @@ async def test_runaway_job_is_stopped_by_its_time_limit(cluster: Cluster) -> Non
     assert "timed out" in done.error
     ran = (done.updated_unix_ms - done.created_unix_ms) / 1000
     assert ran < 15
-    assert not list((cluster.output_dir("a")).glob("*runaway*"))
+    assert not list((cluster.output_dir("a")).rglob("*runaway*"))
 
 
 def test_live_jobs_get_a_default_time_limit() -> None:

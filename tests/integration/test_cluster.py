@@ -113,7 +113,7 @@ async def test_cancel_kills_running_ffmpeg(cluster: Cluster) -> None:
                 break
             await asyncio.sleep(0.1)
         assert procs, "no ffmpeg process found for the running job"
-        out_dir = cluster.output_dir(job.node_id)
+        out_dir = cluster.output_dir(job.node_id) / job.owner
         # While it runs, ffmpeg writes a hidden partial file, never the final name.
         partial = out_dir / f".long.{job.id}-1.partial.mp4"
         for _ in range(50):

@@ -194,6 +194,16 @@ def test_staged_file_never_replaces_an_existing_file(tmp_path: Path) -> None:
     assert final.read_text() == "theirs"
     with pytest.raises(OutputExists):
         Staged.file(final, Lease("k", 1)).prepare(Lease("k", 1))
+    # A file job j wrote itself (attempt 1) is replaced by its attempt 2.
+    mine = tmp_path / "mine.mp4"
+    for attempt in (1, 2):
+        staged = Staged.file(mine, Lease("j", attempt))
+        staged.prepare(Lease("j", attempt))
+        staged.partial.write_text(f"attempt {attempt}")
+        staged.commit(Lease("j", attempt))
+    assert mine.read_text() == "attempt 2"
+    with pytest.raises(OutputExists):
+        Staged.file(mine, Lease("k", 1)).prepare(Lease("k", 1))
 
 
 async def test_a_job_refuses_an_output_it_did_not_write(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ async def test_hls_ladder_every_rendition_decodes(cluster: Cluster) -> None:
         common_pb2.Rendition(width=160, height=90, bitrate="100k"),
     ]
     job, _ = await run_job(cluster, output="hls/show/", renditions=ladder, duration_s=4.0)
-    directory = cluster.output_dir(job.node_id) / "hls" / "show"
+    directory = cluster.output_dir(job.node_id) / job.owner / "hls" / "show"
     master = directory / "master.m3u8"
     assert job.output == str(master)
     text = master.read_text()

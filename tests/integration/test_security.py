@@ -360,3 +360,18 @@ async def test_every_reader_sees_only_what_its_role_may(secure: Cluster, reader:
             assert shown.spec.input == "http://127.0.0.1:9/…"
         else:
             assert shown.log_tail and shown.spec.input == spec.input
+
+
+async def test_outputs_live_in_their_owners_name_space(secure: Cluster) -> None:
+    """Two users naming the same output get two files, each under its owner."""
+    spec = common_pb2.JobSpec(scenario="test", duration_s=0.3, output="same.mp4")
+    outputs = []
+    for name in ("submitter-1", "submitter-2"):
+        async with _client(secure, name) as c:
+            job = (await c.submit(spec)).job
+        done = await wait_job(secure, job.id, lambda j: j.state in TERMINAL)
+        assert done.state == common_pb2.JOB_STATE_SUCCEEDED, done.error
+        outputs.append(Path(done.output))
+    root = secure.output_dir("w1")
+    assert outputs == [root / "submitter-1" / "same.mp4", root / "submitter-2" / "same.mp4"]
+    assert all(p.stat().st_size > 0 for p in outputs)

@@ -122,3 +122,15 @@ def test_output_info_from_a_worker_is_bounded() -> None:
     many = replace(INFO, streams=INFO.streams * 100, format="x" * 500)
     back = wire.output_info(wire.output_info_pb(many))
     assert len(back.streams) == wire.MAX_STREAMS and len(back.format) == 64
+
+
+def test_local_outputs_go_to_their_owners_name_space() -> None:
+    from ffrtmp.core.outputs import owner_space
+
+    assert owner_space("clip.mp4", False, "alice", "j1") == "alice/clip.mp4"
+    assert owner_space("hls/show/", False, "alice", "j1") == "alice/hls/show/"
+    assert owner_space("", False, "alice", "j1") == "alice/j1.mp4"
+    for untouched in ("rtmp://h/live/k", "null:", "srt://h:9000"):
+        assert owner_space(untouched, False, "alice", "j1") == untouched
+    assert owner_space("", True, "alice", "j1") == ""  # a live push to the RTMP base
+    assert owner_space("clip.mp4", False, "", "j1") == "clip.mp4"

@@ -108,3 +108,15 @@ def hls_muxer_args(directory: str, layout: HlsLayout, variants: list[str], live:
         *["-var_stream_map", " ".join(variants)],
         f"{base}_%v{HLS_EXTENSION}",
     ]
+
+
+def owner_space(output: str, live: bool, owner: str, job_id: str) -> str:
+    """The output as the worker gets it: files and HLS directories under a
+    directory named after the job's owner (`alice/clip.mp4`, `alice/<job id>.mp4`
+    for no output), so one user's names never meet another's. Pushes, `null:`
+    and jobs without an owner are left alone. Owner names are path-safe (a
+    certificate's name or an API key's user: letters, digits, `.`, `_`, `@`, `-`,
+    never starting with a dot)."""
+    if not owner or output_kind(output, live) not in (OutputKind.FILE, OutputKind.HLS):
+        return output
+    return f"{owner}/{output or f'{job_id}.mp4'}"

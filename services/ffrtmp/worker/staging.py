@@ -8,8 +8,8 @@ never names a rendition that is not there yet.
 An output never replaces what its job did not write: a file or directory already
 under the final name (another job's, another user's, the operator's) makes the
 job fail before ffmpeg starts, and again at commit if it appeared meanwhile. The
-one exception is an HLS directory marked as this same job's (an earlier attempt
-of it committed, then its result was lost): that one is replaced.
+one exception is an output marked as this same job's (an earlier attempt of it
+committed, then its result was lost): that one is replaced.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ log = logging.getLogger("ffrtmp.worker")
 
 PARTIAL_GLOB = ".*.partial.*"
 DIRECTORY_SUFFIX = ".hls"
-MARKER = ".ffrtmp-job"  # inside an HLS directory: the id of the job that wrote it
+MARKER = ".ffrtmp-job"  # the id of the job that wrote an output (see Staged.marker)
 
 
 class OutputExists(ValueError):
@@ -102,17 +102,25 @@ class Staged:
             self.partial.mkdir()
             (self.partial / MARKER).write_text(lease.job_id + "\n")
 
+    @property
+    def marker(self) -> Path:
+        """Where the id of the job that wrote the final output is kept: inside an
+        HLS directory, beside a file (hidden)."""
+        if self.directory:
+            return self.final / MARKER
+        return self.final.with_name(f".{self.final.name}{MARKER}")
+
     def _ours(self, lease: Lease) -> bool:
         try:
-            return (self.final / MARKER).read_text().strip() == lease.job_id
+            return self.marker.read_text().strip() == lease.job_id
         except OSError:
             return False
 
     def check_free(self, lease: Lease) -> None:
         if not (self.final.exists() or self.final.is_symlink()):
             return
-        if self.directory and self.final.is_dir() and self._ours(lease):
-            return
+        if self.final.is_dir() == self.directory and self._ours(lease):
+            return  # an earlier attempt of this same job
         raise OutputExists(
             f"output {self.final.name!r} already exists and was not written by this job;"
             " ffrtmp never replaces it: choose another output name"
@@ -123,12 +131,16 @@ class Staged:
         job did not write (OutputExists)."""
         self.check_free(lease)
         if not self.directory:
-            try:
-                os.link(self.partial, self.final)  # fails if the name was taken meanwhile
-            except FileExistsError:
-                self.check_free(lease)
-                raise
-            self.partial.unlink()
+            if self.final.exists():  # this job's own earlier attempt (check_free said so)
+                self.partial.replace(self.final)
+            else:
+                try:
+                    os.link(self.partial, self.final)  # fails if the name was taken meanwhile
+                except FileExistsError:
+                    self.check_free(lease)
+                    raise
+                self.partial.unlink()
+            self.marker.write_text(lease.job_id + "\n")
             return
         old = None
         if self.final.exists():  # this job's own earlier attempt (check_free said so)

@@ -8,13 +8,23 @@ only once its new attempt is durable.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ffrtmp.core.matching import Tokens, describe_missing
-from ffrtmp.core.model import Job, JobState, Lease
+from ffrtmp.core.model import Job, JobSpec, JobState, Lease
+from ffrtmp.core.outputs import owner_space
 from ffrtmp.master.scheduling.sessions import AssignCmd, CancelCmd, NodeSession
 from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.protocol import Change
 
 RESERVED = -1  # a slot taken by a dispatch whose commit is in flight
+
+
+def _assigned_spec(job: Job) -> JobSpec:
+    """The spec a worker runs: its local output in the owner's name space."""
+    spec = job.spec
+    output = owner_space(spec.output, spec.live, job.owner, job.id)
+    return spec if output == spec.output else replace(spec, output=output)
 
 
 class Dispatcher:
@@ -104,7 +114,7 @@ class Dispatcher:
                 continue
             lease = Lease(job.id, job.attempt + 1)
             node.leases[job.id] = lease.attempt
-            node.send(AssignCmd(lease, job.spec, st.trace_context(job.id)))
+            node.send(AssignCmd(lease, _assigned_spec(job), st.trace_context(job.id)))
             if st.is_canceled(lease):
                 node.send(CancelCmd(lease, "canceled by user"))
         return True
