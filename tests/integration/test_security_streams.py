@@ -21,7 +21,7 @@ from tests.helpers.certs_extra import odd_certificate
 from tests.helpers.cluster import Cluster, make_certs
 
 ROLES = ("admin", "operator", "submitter", "viewer")
-LONG = common_pb2.JobSpec(scenario="test", duration_s=120, queue="batch")
+LONG = common_pb2.JobSpec(scenario="test", live=True, duration_s=120, output="long.mp4")  # paced
 
 
 def _client(c: Cluster, name: str, **kw: object) -> Client:
@@ -189,6 +189,18 @@ async def test_api_keys_need_bearer_and_wrong_ones_are_slowed(tmp_path: Path) ->
             assert await _code(ask(f"Bearer {secret}")) == grpc.StatusCode.RESOURCE_EXHAUSTED
             await asyncio.sleep(1.5)
             assert await _code(ask(f"Bearer {secret}")) == grpc.StatusCode.OK
+            # Revoking the key ends the streams opened with it, at once.
+            async with c.client() as admin:
+                job = (await admin.submit(LONG)).job
+                watch = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job.id),
+                                      metadata=(("authorization", f"Bearer {secret}"),))
+                await watch.read()
+                await admin.revoke_api_key(secret.split("_")[1])
+            with pytest.raises(aio.AioRpcError) as info:
+                async with asyncio.timeout(5):
+                    while True:
+                        await watch.read()
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         c.stop()
 

@@ -92,6 +92,7 @@ class Master:
             limiter=RateLimiter(config.rate_limit, config.rate_burst),
             max_watches=config.max_watches,
         )
+        self.keys.on_revoke.append(self.auth.revoke_key)  # a revoked key's streams end
         self.tls = ReloadableServerCredentials(config.ca, config.cert, config.key)
         self.store.inserted.append(self.traces.remember_current)
         self.store.observers.append(JobLifecycle(self.metrics, self.traces).transition)

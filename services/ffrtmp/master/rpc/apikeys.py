@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 
 from ffrtmp.core.authz import ROLES
@@ -29,9 +30,14 @@ class ApiKeys:
     def __init__(self, store: JobStore) -> None:
         self.store = store
         self._keys: dict[str, ApiKey] = {}
+        self.on_revoke: list[Callable[[str], object]] = []  # e.g. close the key's streams
 
     async def load(self) -> None:
         self._keys = {key.id: key for key in await self.store.api_keys()}
+        for key in self._keys.values():  # revoked offline since the last load
+            if key.revoked_ms:
+                for hook in self.on_revoke:
+                    hook(key.id)
 
     def verify(self, token: str) -> ApiKey | None:
         """The valid key `token` is, or None. The hash comparison runs whatever the
@@ -64,6 +70,8 @@ class ApiKeys:
             at = wall_ms()
             await self.store.revoke_api_key(key_id, at)
             key = self._keys[key_id] = replace(key, revoked_ms=at)
+        for hook in self.on_revoke:
+            hook(key_id)
         return key
 
     def all(self) -> list[ApiKey]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,6 +49,12 @@ def _serial(pem: bytes) -> int:
 class Caller:
     actor: Actor
     serial: int  # of the certificate; 0 when none was presented
+    key_id: str = ""  # of the API key, when one named the actor
+
+    @property
+    def tags(self) -> tuple[int | str, ...]:
+        """What a revocation names: the certificate's serial, the key's id."""
+        return (self.serial, f"key:{self.key_id}") if self.key_id else (self.serial,)
 
 
 @dataclass(slots=True)
@@ -62,8 +68,8 @@ class AuthPolicy:
     watches: dict[str, int] = field(default_factory=dict)
     # Wrong API keys per certificate: a burst for typos, then one guess a second.
     key_failures: RateLimiter = field(default_factory=lambda: RateLimiter(1.0, 10))
-    # Open streams by certificate serial: the tasks serving them.
-    streams: dict[int, set[asyncio.Task[Any]]] = field(default_factory=dict)
+    # Open streams by certificate serial and by "key:<API key id>": their tasks.
+    streams: dict[int | str, set[asyncio.Task[Any]]] = field(default_factory=dict)
     revoked_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def authenticate(self, context: Ctx, method: str) -> Caller:
@@ -79,7 +85,8 @@ class AuthPolicy:
             raise Unauthenticated(f"certificate of {ident.name!r} has been revoked")
         token = str(dict(context.invocation_metadata() or ()).get("authorization", ""))
         if ident.kind == "client" and token:
-            return Caller(self._key_actor(ident.name, token), serial)
+            actor, key_id = self._key_actor(ident.name, token)
+            return Caller(actor, serial, key_id)
         if (
             ident.kind == "client"
             and self.require_api_key
@@ -91,7 +98,7 @@ class AuthPolicy:
             )
         return Caller(Actor(ident.name, ident.role, ident.kind), serial)
 
-    def _key_actor(self, cert_name: str, token: str) -> Actor:
+    def _key_actor(self, cert_name: str, token: str) -> tuple[Actor, str]:
         if not token.startswith(BEARER):
             raise Unauthenticated("the authorization header must be `Bearer <API key>`")
         bucket, now = f"key:{cert_name}", self.clock()
@@ -105,7 +112,7 @@ class AuthPolicy:
         if key is None:
             self.key_failures.take(bucket, now)
             raise Unauthenticated("the API key is not valid (unknown, revoked or mistyped)")
-        return Actor(key.user, key.role, "client")
+        return Actor(key.user, key.role, "client"), key.id
 
     def admit(self, actor: Actor, method: str) -> None:
         if method.startswith(UNLIMITED):
@@ -121,27 +128,38 @@ class AuthPolicy:
         certificate on it (its Assigns and its watches stop now). Returns how
         many streams were ended."""
         self.deny_serials = serials
+        return self._end(serials & self.streams.keys())
+
+    def revoke_key(self, key_id: str) -> int:
+        """An API key was revoked: end the streams opened with it."""
+        return self._end({f"key:{key_id}"})
+
+    def _end(self, tags: Iterable[int | str]) -> int:
         ended = 0
-        for serial in serials & self.streams.keys():
-            for task in self.streams.pop(serial):
+        for tag in list(tags):
+            for task in self.streams.pop(tag, ()):
                 self.revoked_tasks.add(task)
                 task.cancel()
                 ended += 1
         return ended
 
-    def open_stream(self, serial: int) -> asyncio.Task[Any] | None:
+    def open_stream(self, caller: Caller) -> asyncio.Task[Any] | None:
         task = asyncio.current_task()
         if task is not None:
-            self.streams.setdefault(serial, set()).add(task)
+            for tag in caller.tags:
+                self.streams.setdefault(tag, set()).add(task)
         return task
 
-    def close_stream(self, serial: int, task: asyncio.Task[Any] | None) -> None:
-        tasks = self.streams.get(serial)
-        if tasks is not None and task is not None:
-            tasks.discard(task)
-            if not tasks:
-                del self.streams[serial]
-        self.revoked_tasks.discard(task)  # type: ignore[arg-type]
+    def close_stream(self, caller: Caller, task: asyncio.Task[Any] | None) -> None:
+        if task is None:
+            return
+        for tag in caller.tags:
+            tasks = self.streams.get(tag)
+            if tasks is not None:
+                tasks.discard(task)
+                if not tasks:
+                    del self.streams[tag]
+        self.revoked_tasks.discard(task)
 
     def take_watch(self, actor: Actor) -> str:
         key = f"{actor.kind}:{actor.name}"
@@ -196,7 +214,7 @@ class AuthInterceptor(CachingInterceptor):
 
         async def call(request: Any, context: Ctx) -> Any:
             caller = self._enter(context, method)
-            task = p.open_stream(caller.serial) if streaming else None
+            task = p.open_stream(caller) if streaming else None
             token = _CURRENT.set(caller.actor)
             try:
                 return await fn(request, context)
@@ -206,7 +224,7 @@ class AuthInterceptor(CachingInterceptor):
                 raise
             finally:
                 if streaming:
-                    p.close_stream(caller.serial, task)
+                    p.close_stream(caller, task)
                 _CURRENT.reset(token)
 
         return call
@@ -219,7 +237,7 @@ class AuthInterceptor(CachingInterceptor):
         async def stream(request: Any, context: Ctx) -> AsyncIterator[Any]:
             caller = self._enter(context, method)
             slot = p.take_watch(caller.actor) if method == WATCH else None
-            task = p.open_stream(caller.serial)
+            task = p.open_stream(caller)
             # An async generator may be finalized from another context (a stream
             # cancelled while sending): the slot is given back whatever happens,
             # and the ContextVar is set in the generator's own frame, never reset.
@@ -232,7 +250,7 @@ class AuthInterceptor(CachingInterceptor):
                     raise exc from None
                 raise
             finally:
-                p.close_stream(caller.serial, task)
+                p.close_stream(caller, task)
                 if slot is not None:
                     p.give_watch(slot)
 
