@@ -45,6 +45,15 @@ def _serial(pem: bytes) -> int:
     return x509.load_pem_x509_certificate(pem).serial_number
 
 
+async def _until_done(task: asyncio.Task[Any]) -> None:
+    """A cancel that lands inside grpc's own send can be swallowed there: repeat
+    it until the stream's task has ended."""
+    while not task.done():
+        await asyncio.sleep(0.5)
+        if not task.done():
+            task.cancel()
+
+
 @dataclass(slots=True)
 class Caller:
     actor: Actor
@@ -71,6 +80,7 @@ class AuthPolicy:
     # Open streams by certificate serial and by "key:<API key id>": their tasks.
     streams: dict[int | str, set[asyncio.Task[Any]]] = field(default_factory=dict)
     revoked_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _chasers: set[asyncio.Future[None]] = field(default_factory=set)
 
     def authenticate(self, context: Ctx, method: str) -> Caller:
         auth = context.auth_context()
@@ -140,6 +150,8 @@ class AuthPolicy:
             for task in self.streams.pop(tag, ()):
                 self.revoked_tasks.add(task)
                 task.cancel()
+                self._chasers.add(chaser := asyncio.ensure_future(_until_done(task)))
+                chaser.add_done_callback(self._chasers.discard)
                 ended += 1
         return ended
 
@@ -204,8 +216,9 @@ class AuthInterceptor(CachingInterceptor):
     def _revoked(self, task: asyncio.Task[Any] | None) -> Unauthenticated | None:
         if task is None or task not in self.policy.revoked_tasks:
             return None
-        task.uncancel()  # the cancel was ours: end with a status instead
-        return Unauthenticated("the certificate has been revoked; the stream is closed")
+        if task.cancelling():
+            task.uncancel()  # the cancel was ours: end with a status instead
+        return Unauthenticated("the credentials have been revoked; the stream is closed")
 
     def _wrap_call(
         self, fn: Callable[..., Awaitable[Any]], method: str, streaming: bool
@@ -244,6 +257,10 @@ class AuthInterceptor(CachingInterceptor):
             try:
                 _CURRENT.set(caller.actor)
                 async for item in fn(request, context):
+                    # The cancel may land inside grpc's send, where the stream
+                    # would swallow it: every next message checks as well.
+                    if (exc := self._revoked(task)) is not None:
+                        raise exc
                     yield item
             except asyncio.CancelledError:
                 if (exc := self._revoked(task)) is not None:
