@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ffrtmp.core.errors import AlreadyExists
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import TERMINAL, Job, JobEvent, JobState, OutputInfo, ProgressInfo
 from ffrtmp.core.priority import QUEUE_CLASSES
@@ -67,9 +66,8 @@ class MemoryStore:
         self._check()
         if job.request_id:
             for existing in self._jobs.values():
-                if existing.request_id == job.request_id:
-                    if existing.owner != job.owner:
-                        raise AlreadyExists("request_id is already used by another user")
+                # A request_id is its owner's: another user's is a new job.
+                if existing.request_id == job.request_id and existing.owner == job.owner:
                     return replace(existing, events=[]), False
         self._seq += 1
         job.seq = self._seq

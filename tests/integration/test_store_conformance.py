@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from ffrtmp.core.errors import AlreadyExists
 from ffrtmp.core.model import Job, JobEvent, JobState, ProgressInfo
 from ffrtmp.core.priority import QUEUE_CLASSES
 from ffrtmp.core.spec import RawSpec, resolve
@@ -63,12 +62,17 @@ async def test_submit_is_idempotent_per_owner(store: JobStore) -> None:
     again, created = await store.insert_job(_job(2, request_id="r1"),
                                             JobEvent(T0, None, S.QUEUED, "submitted", "", 0))
     assert not created and again.id == first.id and again.seq == first.seq
-    with pytest.raises(AlreadyExists):
-        await store.insert_job(_job(3, request_id="r1", owner="mallory"),
-                               JobEvent(T0, None, S.QUEUED, "submitted", "", 0))
+    # Another owner's request_id is a new job (never an error telling them it is taken).
+    theirs, created = await store.insert_job(_job(3, request_id="r1", owner="mallory"),
+                                             JobEvent(T0, None, S.QUEUED, "submitted", "", 0))
+    assert created and theirs.id == "job3" and theirs.request_id == "r1"
+    again, created = await store.insert_job(_job(5, request_id="r1", owner="mallory"),
+                                            JobEvent(T0, None, S.QUEUED, "submitted", "", 0))
+    assert not created and again.id == "job3"
+    assert (await store.get_job("job1")).request_id == "r1"  # type: ignore[union-attr]
     second = await _insert(store, 4)  # no request_id: never a repeat
     assert second.seq > first.seq
-    assert [j.id for j in await store.list_jobs()] == ["job4", "job1"]
+    assert [j.id for j in await store.list_jobs()] == ["job4", "job3", "job1"]
 
 
 async def test_inserted_hook_sees_new_jobs_only(store: JobStore) -> None:
