@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from ffrtmp.core.model import JobState, Lease, Outcome
 from ffrtmp.master.scheduling.attempts import Attempts, RunResult
 from ffrtmp.master.scheduling.state import State
+from ffrtmp.master.storage.protocol import Change
 
 log = logging.getLogger("ffrtmp.master.scheduling.restore")
 
@@ -35,6 +36,7 @@ class Restore:
     def __init__(self, state: State, attempts: Attempts) -> None:
         self.st = state
         self.attempts = attempts
+        self.holding = False  # the queue is not loaded yet (it will be, from the store)
 
     async def reported(self, node_id: str, results: Sequence[tuple[Lease, RunResult]]) -> None:
         """A connecting worker's recent results (before its leases are reconciled)."""
@@ -52,20 +54,37 @@ class Restore:
             if job is None or job.state not in WAITING or job.attempt >= lease.attempt:
                 continue
             st.unqueue(job.id)
-            reason = f"succeeded on {node_id} (reported after a restore)"
+            # The steps the run took, in one commit: (backoff over,) assigned to
+            # the worker at its attempt, succeeded; the history says how it was learnt.
+            note = f"on {node_id} (reported after a restore)"
             fields = (("output", r.output[:2048]), ("output_bytes", r.output_bytes),
                       ("log_tail", r.log_tail[-16384:]))
-            if await st.change(job, WAITING, JobState.SUCCEEDED, reason, node_id=node_id,
-                               attempt=lease.attempt, fields=fields):
+            now, steps = st.now_ms(), []
+            if job.state == JobState.RETRY_WAIT:
+                steps.append(Change(job.id, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED,
+                                    "backoff over", now, expect_attempt=job.attempt))
+            steps += [
+                Change(job.id, frozenset({JobState.QUEUED}), JobState.ASSIGNED,
+                       f"assigned {note}", now, expect_attempt=job.attempt,
+                       node_id=node_id, attempt=lease.attempt),
+                Change(job.id, frozenset({JobState.ASSIGNED}), JobState.SUCCEEDED,
+                       f"succeeded {note}", now, expect_attempt=lease.attempt, fields=fields),
+            ]
+            if (await st.apply(steps))[-1] is not None:
                 log.warning("job %s finished after the backup on %s: not run again",
                             job.id, node_id)
                 st.finished(job, "succeeded")
+            elif not self.holding and (moved := await st.store.get_job(job.id)) is not None and (
+                moved.state == JobState.QUEUED and moved.id not in st.pending
+            ):
+                st.enqueue_job(moved)  # it moved meanwhile: back in the queue
 
     async def hold(
         self, taken_ms: int, load: Callable[[], Awaitable[None]], timeout_s: float
     ) -> None:
         """Load the queue once the workers seen around the backup are back."""
         st = self.st
+        self.holding = True
         margin = int(timeout_s * 1000)
         expected = [s for s in st.nodes.values() if s.last_seen_ms >= taken_ms - margin]
         log.warning(
@@ -76,3 +95,4 @@ class Restore:
         while st.clock() < deadline and not all(s.connected for s in expected):  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         await load()
+        self.holding = False
