@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers.cluster import Cluster, _env, make_certs
+from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.procs import child_env
 
 
 def _second(c: Cluster, *args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,7 +24,7 @@ def _second(c: Cluster, *args: str, db: Path | None = None) -> subprocess.Comple
         "--metrics-host", "127.0.0.1",
         *args,
     ]
-    return subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=30,
+    return subprocess.run(argv, env=child_env(), capture_output=True, text=True, timeout=30,
                           check=False)
 
 
