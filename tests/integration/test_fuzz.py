@@ -337,7 +337,9 @@ def test_every_repeated_request_field_is_bounded(fuzzed: Cluster) -> None:
         channel.close()
     worker = _channel(fuzzed, "w-bounds")
     try:
-        hello = worker_pb2.WorkerMessage(hello=worker_pb2.Hello())
+        hello = worker_pb2.WorkerMessage(
+            hello=worker_pb2.Hello(capabilities=nodes_pb2.Capabilities(slots=1))
+        )
         for field, name, msg in _oversized(worker_pb2.WorkerMessage.DESCRIPTOR):
             msgs = [msg] if field.startswith("hello.") else [hello, msg]
             stream = worker.stream_stream(
