@@ -35,7 +35,11 @@ async def test_pause_stops_progress_and_resume_restarts_it(tmp_path: Path) -> No
             assert '"state": "PAUSED"' in r.stdout
             stopped = False
             for _ in range(50):  # the worker gets the Pause a moment after the state changes
-                ffmpeg = psutil.Process(worker.pid).children(recursive=True)
+                ffmpeg = [
+                    p
+                    for p in psutil.Process(worker.pid).children(recursive=True)
+                    if p.name() == "ffmpeg"
+                ]
                 stopped = bool(ffmpeg) and all(p.status() == psutil.STATUS_STOPPED for p in ffmpeg)
                 if stopped:
                     break

@@ -120,7 +120,7 @@ async def test_cancel_stops_the_group_and_removes_partial_output(tmp_path: Path)
     result = await waiter
 
     assert elapsed < 5.0
-    assert gone(pid)
+    assert run.ffmpeg_pid is not None and gone(run.ffmpeg_pid) and gone(pid)
     assert not output.exists()
     assert result.outcome is Outcome.CANCELED
     assert result.error_class == ""
@@ -140,7 +140,7 @@ async def test_kill_fences_without_deleting_output(tmp_path: Path) -> None:
     await run.kill()
     result = await run.wait()
 
-    assert gone(pid)
+    assert run.ffmpeg_pid is not None and gone(run.ffmpeg_pid) and gone(pid)
     assert output.exists()
     assert result.outcome is Outcome.CANCELED
     assert result.exit_code == -9
@@ -174,7 +174,7 @@ async def test_cancel_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -
     assert result.exit_code == -9
     assert result.outcome is Outcome.CANCELED
     await asyncio.sleep(0.1)  # SIGKILL is asynchronous for the orphaned child
-    assert gone(pid)
+    assert run.ffmpeg_pid is not None and gone(run.ffmpeg_pid) and gone(pid)
     assert not output.exists()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ffrtmp.worker.runner import error_line
+from ffrtmp.worker.ffmpeg_log import error_line
 
 
 @pytest.mark.parametrize(

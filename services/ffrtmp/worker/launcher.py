@@ -1,24 +1,35 @@
-"""How ffmpeg is started so that it dies with its worker."""
+"""How ffmpeg is started: under fence_launcher.py, which holds the lease's deadline.
+
+ffmpeg runs in a session of its own, so signals aimed at the worker do not reach it;
+the launcher between them dies with the worker (PR_SET_PDEATHSIG), takes ffmpeg
+with it, and kills ffmpeg by itself when the worker stops renewing the deadline.
+It is a separate interpreter because a fork hook in the worker would run inside
+grpc's threads.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from pathlib import Path
 
-# ffmpeg runs in a session of its own, so signals aimed at the worker do not reach
-# it; but then a killed worker would leave it running beside the job's next
-# attempt. This launcher asks the kernel to SIGKILL it when the worker dies
-# (PR_SET_PDEATHSIG survives exec), then becomes ffmpeg. It is a separate
-# interpreter because a fork hook in the worker would run inside grpc's threads.
-_LAUNCHER = (
-    "import ctypes,os,sys\n"
-    "ctypes.CDLL(None,use_errno=True).prctl(1,9)\n"
-    "if os.getppid()!=int(sys.argv[1]):os._exit(137)\n"  # the worker died before prctl
-    "os.execv(sys.argv[2],sys.argv[2:])\n"
-)
+from ffrtmp.worker import fence_launcher
+
+SCRIPT = Path(fence_launcher.__file__)
+MARK = fence_launcher.MARK
+FENCED = fence_launcher.FENCED
+SUPPORTED = sys.platform.startswith("linux")
 
 
-def launch_argv(argv: list[str]) -> list[str]:
-    if not sys.platform.startswith("linux"):
+def launch_argv(argv: list[str], nice: int, deadline: float | None) -> list[str]:
+    """The argv that runs `argv` under the launcher; `deadline` on time.monotonic()
+    (CLOCK_MONOTONIC), None for none."""
+    if not SUPPORTED:
         return argv
-    return [sys.executable, "-S", "-c", _LAUNCHER, str(os.getpid()), *argv]
+    limit = "inf" if deadline is None else repr(deadline)
+    return [sys.executable, "-S", str(SCRIPT), str(os.getpid()), str(nice), limit, *argv]
+
+
+def deadline_line(deadline: float | None) -> bytes:
+    return b"d inf\n" if deadline is None or math.isinf(deadline) else f"d {deadline!r}\n".encode()

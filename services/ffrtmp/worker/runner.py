@@ -1,9 +1,9 @@
 """Run one ffmpeg process: spawn it, stream its progress, keep its log tail, stop it.
 
-ffmpeg runs in its own session (process group), so a cancel or a fence reaches anything
-it spawned and a signal aimed at the worker does not reach ffmpeg. Progress comes from
-`-progress pipe:1` on stdout, the log from stderr; both pipes are drained continuously so
-ffmpeg never blocks on a full pipe.
+ffmpeg runs under the launcher (fence_launcher.py) in a process group of its own; the
+worker stops, pauses and kills that group, and renews the lease's deadline, through the
+launcher's stdin. Progress comes from `-progress pipe:1` on stdout, the log from
+stderr; both pipes are drained continuously so ffmpeg never blocks on a full pipe.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ import contextlib
 import inspect
 import logging
 import os
-import re
 import shutil
 import signal
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ffrtmp.core.failures import classify
 from ffrtmp.core.model import Outcome, ProgressInfo
 from ffrtmp.core.progress import ProgressParser, parse_duration_line
-from ffrtmp.worker.launcher import launch_argv
+from ffrtmp.worker import launcher
+from ffrtmp.worker.ffmpeg_log import error_line, lines, log_tail
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +34,24 @@ ProgressCallback = Callable[[ProgressInfo], Awaitable[None] | None]
 
 PROGRESS_INTERVAL_S = 0.25  # at most ~4 progress reports a second reach the master
 LOG_LINES = 64
-LOG_BYTES = 16 * 1024
 LINE_CHARS = 2048  # bounds memory even when ffmpeg prints a huge line
-ERROR_CHARS = 300
 DRAIN_TIMEOUT_S = 5.0  # after exit, how long the pipes and the last callback may take
-# Lines ffmpeg prints after every failure; they summarise nothing.
-_GENERIC = ("conversion failed", "exiting normally", "frame=")
-# Encoder statistics printed at every exit, e.g. "[aac @ 0x..] Qavg: nan".
-_STATS = re.compile(r"^\[\w+ @ 0x[0-9a-f]+\] (Qavg|frame I:|mb I |kb/s:|SSIM|PSNR)")
+
+
+# A signal for the group, as a launcher command.
+_COMMANDS = {
+    signal.SIGTERM: b"t\n",
+    signal.SIGKILL: b"k\n",
+    signal.SIGSTOP: b"s\n",
+    signal.SIGCONT: b"c\n",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
     exit_code: int  # negative: killed by that signal
     outcome: Outcome
-    error_class: str  # "transient" | "permanent" on FAILED, "" otherwise
+    error_class: str  # "transient" | "permanent" | "lost" (fenced) on FAILED, "" otherwise
     error: str
     log_tail: str
     output_bytes: int
@@ -63,9 +66,13 @@ class FfmpegRun:
         on_progress: ProgressCallback,
         output_path: Path | None,
         nice: int = FFMPEG_NICE,
+        deadline: float | None = None,
     ) -> None:
         self.argv = list(argv)
-        self.pid: int | None = None
+        self.pid: int | None = None  # the launcher's; ffmpeg_pid once it says
+        self.ffmpeg_pid: int | None = None
+        self.fenced = False  # the launcher killed ffmpeg by itself (see fence_launcher.py)
+        self._deadline = deadline
         self._nice = nice
         self._parser = ProgressParser(duration_s)
         self._saw_duration = False
@@ -88,19 +95,24 @@ class FfmpegRun:
             raise RuntimeError("ffmpeg run already started")
         if self._stopped:
             raise RuntimeError("ffmpeg run was canceled before it started")
+        # Transcodes yield to the worker's own loop (heartbeats must not starve);
+        # the launcher nices ffmpeg, not itself: it must keep its deadline.
         process = await asyncio.create_subprocess_exec(
-            *launch_argv(self.argv),
-            stdin=asyncio.subprocess.DEVNULL,
+            *launcher.launch_argv(self.argv, self._nice, self._deadline),
+            stdin=asyncio.subprocess.PIPE if launcher.SUPPORTED else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-        with contextlib.suppress(OSError):
-            # Transcodes yield to the worker's own loop: heartbeats must not starve.
-            os.setpriority(os.PRIO_PROCESS, process.pid, self._nice)
+        if not launcher.SUPPORTED:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, process.pid, self._nice)
         assert process.stdout is not None and process.stderr is not None
         self._process = process
         self.pid = process.pid
+        if self._stopped:
+            # Canceled or killed while it was being spawned: it never gets to run.
+            self._signal(signal.SIGKILL)
         self._tasks = [
             asyncio.create_task(self._read_progress(process.stdout), name=f"ffmpeg-{self.pid}-out"),
             asyncio.create_task(self._read_log(process.stderr), name=f"ffmpeg-{self.pid}-err"),
@@ -158,6 +170,11 @@ class FfmpegRun:
             self._signal(signal.SIGKILL)
         await self._process.wait()
 
+    def renew(self, deadline: float | None) -> None:
+        """Move the launcher's deadline (see contact.py for how it is computed)."""
+        self._deadline = deadline
+        self._command(launcher.deadline_line(deadline))
+
     async def pause(self) -> None:
         self._started()
         self._signal(signal.SIGSTOP)
@@ -173,11 +190,20 @@ class FfmpegRun:
         return self._process
 
     def _signal(self, sig: signal.Signals) -> None:
+        if launcher.SUPPORTED:
+            self._command(_COMMANDS[sig])
+            return
         # Never signal a reaped process: its pid (our group id) may belong to someone else.
         if self._process is None or self._process.returncode is not None or self.pid is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
+
+    def _command(self, line: bytes) -> None:
+        p = self._process
+        if p is None or p.returncode is not None or p.stdin is None or p.stdin.is_closing():
+            return
+        p.stdin.write(line)
 
     def _remove_output(self) -> None:
         if self._output_path is None:
@@ -194,6 +220,9 @@ class FfmpegRun:
         tail = log_tail(self._log)
         if self._stopped:
             return RunResult(exit_code, Outcome.CANCELED, "", "canceled", tail, 0)
+        if self.fenced:
+            error = "fenced: no contact with the master; ffmpeg killed by its launcher"
+            return RunResult(exit_code, Outcome.FAILED, "lost", error, tail, 0)
         if exit_code == 0:
             return RunResult(0, Outcome.SUCCEEDED, "", "", tail, self._output_size())
         error = error_line(self._log)
@@ -216,7 +245,7 @@ class FfmpegRun:
         parser = self._parser
         clock = asyncio.get_running_loop().time
         try:
-            async for line in _lines(stream):
+            async for line in lines(stream):
                 info = parser.feed(line, clock())
                 if info is not None:
                     self._pending = info
@@ -228,7 +257,10 @@ class FfmpegRun:
             self._wake.set()
 
     async def _read_log(self, stream: asyncio.StreamReader) -> None:
-        async for line in _lines(stream):
+        async for line in lines(stream):
+            if line.startswith(launcher.MARK):
+                self._launcher_said(line[len(launcher.MARK) :].strip())
+                continue
             # Progress-style lines end in \r; keep each piece as its own line.
             for piece in line.split("\r"):
                 if piece.strip():
@@ -239,6 +271,14 @@ class FfmpegRun:
                 seconds = parse_duration_line(line)
                 if seconds is not None:
                     self._parser.learn_input_duration(seconds)
+
+    def _launcher_said(self, text: str) -> None:
+        if text.startswith("ffmpeg pid "):
+            self.ffmpeg_pid = int(text.rpartition(" ")[2])
+        elif text.startswith(launcher.FENCED):
+            self.fenced = True
+            self._log.append(text)
+            log.error("ffmpeg pid %s %s", self.ffmpeg_pid, text)
 
     async def _notify(self) -> None:
         """Deliver the latest progress, spaced by PROGRESS_INTERVAL_S except the last.
@@ -270,35 +310,3 @@ class FfmpegRun:
                 await result
         except Exception:  # a reporting problem must not fail the transcode
             log.exception("progress callback failed for ffmpeg pid %s", self.pid)
-
-
-async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
-    while True:
-        try:
-            raw = await stream.readline()
-        except ValueError:  # a line over the reader's limit; asyncio dropped it, go on
-            continue
-        if not raw:
-            return
-        yield raw.decode(errors="replace").rstrip("\r\n")
-
-
-def log_tail(lines: deque[str] | list[str]) -> str:
-    """The last lines, newest kept, within LOG_BYTES of UTF-8."""
-    kept: list[str] = []
-    size = 0
-    for line in reversed(lines):
-        size += len(line.encode()) + 1
-        if size > LOG_BYTES:
-            break
-        kept.append(line)
-    return "\n".join(reversed(kept))
-
-
-def error_line(lines: deque[str] | list[str]) -> str:
-    """The last stderr line that says something, trimmed to one short line."""
-    for line in reversed(lines):
-        text = line.strip()
-        if text and not text.lower().startswith(_GENERIC) and not _STATS.match(text):
-            return text[:ERROR_CHARS]
-    return ""
