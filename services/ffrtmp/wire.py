@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from ffrtmp.core.model import (
+    AttemptResult,
     Job,
     JobSpec,
     JobState,
@@ -29,7 +30,6 @@ from ffrtmp.fieldmap import from_pb, to_pb
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2, worker_pb2
 
 if TYPE_CHECKING:
-    from ffrtmp.master.scheduling.attempts import RunResult
     from ffrtmp.master.scheduling.scheduler import QueueStats
     from ffrtmp.master.scheduling.sessions import Command, NodeSession
     from ffrtmp.worker.probe import Capabilities as WorkerCapabilities
@@ -109,6 +109,7 @@ def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
         state=_state(int(j.state)),
         node_id=j.node_id,
         attempt=j.attempt,
+        lost_attempts=j.lost_attempts,
         created_unix_ms=j.created_ms,
         updated_unix_ms=j.updated_ms,
         progress=progress_pb(j.progress),
@@ -239,14 +240,12 @@ def node_pb(s: NodeSession) -> nodes_pb2.Node:
     )
 
 
-def run_result(r: worker_pb2.Result) -> RunResult:
-    from ffrtmp.master.scheduling.attempts import RunResult
-
+def run_result(r: worker_pb2.Result) -> AttemptResult:
     try:
         outcome = Outcome(r.outcome)
     except ValueError:
         outcome = Outcome.FAILED
-    return RunResult(
+    return AttemptResult(
         outcome=outcome,
         exit_code=r.exit_code,
         error_class=r.error_class[:32],
@@ -277,7 +276,7 @@ def command_pb(cmd: Command) -> worker_pb2.MasterMessage:
     if isinstance(cmd, c.AssignCmd):
         return m(
             assign=worker_pb2.Assign(
-                lease=held, spec=spec_pb(cmd.spec), trace_context=cmd.trace_context
+                lease=held, spec=spec_pb(cmd.spec), trace_context=cmd.trace_context, seq=cmd.seq
             )
         )
     if isinstance(cmd, c.CancelCmd):

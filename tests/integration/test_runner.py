@@ -65,7 +65,7 @@ async def test_synthetic_transcode_succeeds(tmp_path: Path) -> None:
     seen: list[ProgressInfo] = []
     run = make_run(SPEC, output, seen)
     pid = await run.start()
-    assert run.pid == pid
+    assert run.ffmpeg_pid == pid
 
     result = await run.wait()
 

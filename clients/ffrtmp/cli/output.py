@@ -42,6 +42,7 @@ def job_dict(j: common_pb2.Job, *, events: bool = False) -> dict[str, Any]:
         "state": state_name(j.state),
         "node_id": j.node_id,
         "attempt": j.attempt,
+        "lost_attempts": j.lost_attempts,
         **message_dict(j.spec),
         "output": j.output or j.spec.output,
         "progress": round(j.progress.percent, 1),
@@ -153,6 +154,7 @@ def job_detail(j: common_pb2.Job) -> None:
         "scenario",
         "node_id",
         "attempt",
+        "lost_attempts",
         "live",
         "input",
         "output",
@@ -172,6 +174,8 @@ def job_detail(j: common_pb2.Job) -> None:
         "pending_reason",
         "output_bytes",
     ):
+        if key == "lost_attempts" and not d[key]:
+            continue  # shown only when the infrastructure cost the job an attempt
         if d[key] not in ("", None) or key in ("id", "state"):
             t.add_row(key, str(d[key]))
         if key == "progress" and d["eta_s"] is not None and d["state"] == "RUNNING":

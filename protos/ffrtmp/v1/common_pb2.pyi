@@ -518,6 +518,7 @@ class Job(_message.Message):
     PENDING_REASON_FIELD_NUMBER: _builtins.int
     OWNER_FIELD_NUMBER: _builtins.int
     OUTPUT_INFO_FIELD_NUMBER: _builtins.int
+    LOST_ATTEMPTS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     state: Global___JobState.ValueType
     node_id: _builtins.str
@@ -535,6 +536,11 @@ class Job(_message.Message):
     """Why a queued job is not running, when the scheduler knows."""
     owner: _builtins.str
     """Who submitted it: the API key's user, else the client certificate's name."""
+    lost_attempts: _builtins.int
+    """Attempts lost to the infrastructure (worker lost or fenced, master
+    restarted); `attempt` counts them too, but they are not charged to the
+    job's own retry budget (max_retries) and have a bound of their own.
+    """
     @_builtins.property
     def spec(self) -> Global___JobSpec:
         """The spec as submitted, with the scenario's values filled in."""
@@ -571,10 +577,11 @@ class Job(_message.Message):
         pending_reason: _builtins.str = ...,
         owner: _builtins.str = ...,
         output_info: Global___OutputInfo | None = ...,
+        lost_attempts: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["output_info", b"output_info", "progress", b"progress", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "created_unix_ms", b"created_unix_ms", "error", b"error", "events", b"events", "exit_code", b"exit_code", "failure_reason", b"failure_reason", "id", b"id", "log_tail", b"log_tail", "node_id", b"node_id", "output", b"output", "output_bytes", b"output_bytes", "output_info", b"output_info", "owner", b"owner", "pending_reason", b"pending_reason", "progress", b"progress", "request_id", b"request_id", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "created_unix_ms", b"created_unix_ms", "error", b"error", "events", b"events", "exit_code", b"exit_code", "failure_reason", b"failure_reason", "id", b"id", "log_tail", b"log_tail", "lost_attempts", b"lost_attempts", "node_id", b"node_id", "output", b"output", "output_bytes", b"output_bytes", "output_info", b"output_info", "owner", b"owner", "pending_reason", b"pending_reason", "progress", b"progress", "request_id", b"request_id", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -131,10 +131,16 @@ class Heartbeat(_message.Message):
     RUNNING_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
     DRAINING_FIELD_NUMBER: _builtins.int
+    ASSIGN_SEQ_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Echoed in HeartbeatAck: the worker fences itself by the last one acked."""
     draining: _builtins.bool
     """The worker finishes its runs and takes no new ones."""
+    assign_seq: _builtins.int
+    """The seq of the last Assign received on this stream: a lease assigned up to
+    there that `running` does not list is no longer held (it was fenced, or
+    refused), and the master ends its attempt at once.
+    """
     @_builtins.property
     def running(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Lease]: ...
     def __init__(
@@ -143,10 +149,11 @@ class Heartbeat(_message.Message):
         running: _abc.Iterable[_common_pb2.Lease] | None = ...,
         seq: _builtins.int = ...,
         draining: _builtins.bool = ...,
+        assign_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["draining", b"draining", "running", b"running", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assign_seq", b"assign_seq", "draining", b"draining", "running", b"running", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -216,8 +223,11 @@ class Result(_message.Message):
     OUTPUT_INFO_FIELD_NUMBER: _builtins.int
     outcome: Global___Outcome.ValueType
     exit_code: _builtins.int
+    """ffmpeg's exit status as the worker read it (negative: killed by that signal)."""
     error_class: _builtins.str
-    """"transient" or "permanent" for failures."""
+    """For failures: "transient", "permanent", or "lost" when the worker fenced the
+    run ("fenced: lease L dropped"): the master does not charge it to the job.
+    """
     error: _builtins.str
     log_tail: _builtins.str
     output: _builtins.str
@@ -440,6 +450,9 @@ class Assign(_message.Message):
     LEASE_FIELD_NUMBER: _builtins.int
     SPEC_FIELD_NUMBER: _builtins.int
     TRACE_CONTEXT_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    """Numbers the Assigns of one stream from 1 (see Heartbeat.assign_seq)."""
     @_builtins.property
     def lease(self) -> _common_pb2.Lease: ...
     @_builtins.property
@@ -458,10 +471,11 @@ class Assign(_message.Message):
         lease: _common_pb2.Lease | None = ...,
         spec: _common_pb2.JobSpec | None = ...,
         trace_context: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease", "spec", b"spec", "trace_context", b"trace_context"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease", "seq", b"seq", "spec", b"spec", "trace_context", b"trace_context"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -164,6 +164,21 @@ class OutputInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """How one attempt ended: what ffmpeg's run gives, what the worker reports, what
+    the master applies."""
+
+    outcome: Outcome
+    exit_code: int = -1  # ffmpeg's exact exit status, negative: killed by that signal
+    error_class: str = ""  # on FAILED: "transient", "permanent" or "lost" (see retry.py)
+    error: str = ""
+    log_tail: str = ""
+    output: str = ""
+    output_bytes: int = 0
+    output_info: OutputInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobEvent:
     at_ms: int
     from_state: JobState | None
@@ -193,7 +208,8 @@ class Job:
     output_bytes: int = 0
     output_info: OutputInfo | None = None  # probed after a success, when the output is local
     not_before_ms: int = 0  # RETRY_WAIT: not to be queued before this time
-    retry_base: int = 0  # attempts made before the last manual retry
+    retry_base: int = 0  # attempts not charged to max_retries (manual retry, lost ones)
+    lost_attempts: int = 0  # attempts lost to the infrastructure (worker lost or fenced)
     owner: str = ""  # who submitted it: an API key's user or a certificate's name
     events: list[JobEvent] = field(default_factory=list)
 

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from ffrtmp.core.failures import repeat_key
 
+# The failure class of an attempt lost to the infrastructure: its worker was lost,
+# fenced itself, or no longer holds the lease. Not the job's fault, so not charged
+# to max_retries; bounded apart, so a job that keeps killing workers still ends.
+LOST = "lost"
+
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
@@ -37,14 +42,24 @@ def decide(
     immediate: bool = False,
     error: str = "",
     previous_error: str = "",
+    lost_attempts: int = 0,
+    max_lost: int = 10,
 ) -> Decision:
-    """`attempt` is the 1-based attempt that just failed; `previous_error` is what
-    ended the attempt before it ("" for the first).
+    """`attempt` is the 1-based attempt that just failed, counting only those
+    charged to the job; `previous_error` is what ended the attempt before it (""
+    for the first); `lost_attempts` counts those lost to the infrastructure (this
+    one included).
 
-    Only transient failures are retried, and at most `max_retries` times. A lost
-    node counts as an attempt too, so a job that kills every worker still ends. A
-    cause that says the far end is missing ends the job when it repeats.
+    Only transient failures are retried, and at most `max_retries` times; an
+    attempt lost to the infrastructure is retried at once, at most `max_lost`
+    times. A cause that says the far end is missing ends the job when it repeats.
     """
+    if error_class == LOST:
+        if lost_attempts > max_lost:
+            return Decision(False, 0.0, f"lost to the infrastructure {lost_attempts} times")
+        return Decision(
+            True, 0.0, f"lost to the infrastructure, {lost_attempts} of {max_lost}, not charged"
+        )
     if error_class != "transient":
         return Decision(False, 0.0, "permanent failure")
     key = repeat_key(error)

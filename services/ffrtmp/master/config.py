@@ -22,6 +22,7 @@ class MasterConfig:
     cert: Path = Path("certs/master.crt")
     key: Path = Path("certs/master.key")
     max_retries: int = 3
+    max_lost_attempts: int = 10  # attempts lost to the infrastructure, apart from max_retries
     scheduler_interval_s: float = 10.0
     heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
     heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S

@@ -53,6 +53,14 @@ def parser() -> argparse.ArgumentParser:
     f(p, "--max-retries", default=3, type=int, help="retries of a transient failure")
     f(
         p,
+        "--max-lost-attempts",
+        default=10,
+        type=int,
+        help="attempts a job may lose to the infrastructure (worker lost or fenced), "
+        "apart from --max-retries",
+    )
+    f(
+        p,
         "--scheduler-interval",
         default=10.0,
         type=flags.duration,
@@ -162,6 +170,7 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
         cert=args.cert,
         key=args.key,
         max_retries=args.max_retries,
+        max_lost_attempts=args.max_lost_attempts,
         scheduler_interval_s=args.scheduler_interval,
         heartbeat_interval_s=args.heartbeat_interval,
         heartbeat_timeout_s=args.heartbeat_timeout,

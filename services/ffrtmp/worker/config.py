@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ffrtmp.worker.execution import DEFAULT_MIN_FREE_BYTES
+from ffrtmp.worker.environment import DEFAULT_MIN_FREE_BYTES
 from ffrtmp.worker.runner import FFMPEG_NICE
 
 

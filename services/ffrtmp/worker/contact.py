@@ -7,14 +7,35 @@ master received it after t, so it cannot declare this worker lost before
 t + timeout by its own clock. The worker kills its runs at t + 0.75 * timeout:
 a quarter of the timeout is the margin for scheduling delays and clock-rate
 drift. Only durations are compared, never two clocks' readings.
+
+The same deadline rules the launcher of every run (it kills ffmpeg by itself
+when a renewal is late) and whether an Assign may start at all. Reconnects are
+spaced by at most RECONNECT_FRACTION of the timeout, so a restarted master is
+reached well within the fence window.
 """
 
 from __future__ import annotations
 
+import random
+
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 
 FENCE_FRACTION = 0.75
+RECONNECT_FRACTION = 0.125
+FIRST_RECONNECT_S = 0.1
 KEEP_SENT = 64
+
+
+def reconnect_delay(previous: float, timeout: float, cap: float) -> float:
+    """The next wait before reconnecting: doubling from FIRST_RECONNECT_S, capped by
+    `cap` and by a fraction of the heartbeat timeout."""
+    limit = min(cap, max(FIRST_RECONNECT_S, timeout * RECONNECT_FRACTION))
+    return min(limit, max(FIRST_RECONNECT_S, previous * 2))
+
+
+def jittered(delay: float, rand: float | None = None) -> float:
+    """Down by up to half, so workers do not all come back at the same instant."""
+    return delay * (0.5 + (random.random() if rand is None else rand) / 2)
 
 
 class Contact:
@@ -47,3 +68,11 @@ class Contact:
         if self.last is None:
             return None
         return self.last + self.timeout * FENCE_FRACTION
+
+    def fresh(self, now: float) -> bool:
+        """A lease may run now: the master cannot have declared us lost."""
+        deadline = self.fence_deadline()
+        return deadline is not None and now < deadline
+
+    def silence(self, now: float) -> float:
+        return now - (self.last if self.last is not None else now)

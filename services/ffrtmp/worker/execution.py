@@ -5,6 +5,10 @@ when the output disk is nearly full, runs ffmpeg under a watchdog (stall and tim
 limit), and stages local outputs (files and HLS directories) under a hidden
 partial name that is renamed into place only on success (see staging.py). After
 a success it probes what was written, for the job's record.
+
+A stop (the user's cancel, the master's abort, a fence) wins at every point of
+the run's life: before ffmpeg exists, during the HLS audio probe, while ffmpeg
+is being spawned, and while it runs.
 """
 
 from __future__ import annotations
@@ -12,29 +16,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import TypeVar
 
-from ffrtmp.core.argv import build_argv, is_synthetic
+from ffrtmp.core.argv import build_argv
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.core.ffmpeg_build import FfmpegFeatures
-from ffrtmp.core.model import JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
+from ffrtmp.core.model import AttemptResult as Report
+from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
 from ffrtmp.core.tunes import with_tune
+from ffrtmp.worker.environment import (
+    Environment,
+    Refused,
+    check_free_space,
+    check_protocols,
+    input_has_audio,
+)
 from ffrtmp.worker.output_probe import probe_output
 from ffrtmp.worker.paths import JobIO, PathRefused, resolve_io
 from ffrtmp.worker.probe import features_of
-from ffrtmp.worker.runner import FFMPEG_NICE, FfmpegRun, RunResult
-from ffrtmp.worker.staging import (
-    PARTIAL_GLOB,
-    OutputExists,
-    Staged,
-    free_bytes,
-    partial_path,
-    sweep_partials,
-)
+from ffrtmp.worker.runner import FfmpegRun
+from ffrtmp.worker.staging import PARTIAL_GLOB, OutputExists, Staged, partial_path, sweep_partials
 
 # The staging helpers are re-exported: the daemon sweeps partials at start.
 __all__ = [
@@ -48,72 +53,19 @@ __all__ = [
 ]
 
 log = logging.getLogger("ffrtmp.worker")
+T = TypeVar("T")
 
 WATCHDOG_PERIOD_S = 0.5
-# Below this much free space under the output root a run is refused (transiently:
-# another worker may have room), rather than failing half way with a full disk.
-DEFAULT_MIN_FREE_BYTES = 1 << 30
-MIB = 1 << 20
 
 
-class Refused(Exception):
-    """This worker will not start the run now; another may."""
+class Stop(Enum):
+    CANCEL = "cancel"  # the user canceled: ffmpeg gets SIGTERM, the partial output goes
+    ABORT = "abort"  # the lease is no longer current: killed, nothing reported
+    FENCE = "fence"  # no fresh contact with the master: killed, reported as lost
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    outcome: Outcome
-    exit_code: int = -1
-    error_class: str = ""
-    error: str = ""
-    log_tail: str = ""
-    output: str = ""
-    output_bytes: int = 0
-    output_info: OutputInfo | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Environment:
-    """What a run needs from its worker."""
-
-    ffmpeg: str
-    encoders: tuple[str, ...]
-    input_root: Path
-    output_root: Path
-    rtmp_base: str
-    stall_timeout: Callable[[], float]  # from the master's Welcome; may change
-    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
-    nice: int = FFMPEG_NICE  # for jobs that do not set their own
-    allow_raw_args: bool = False
-    # What the worker's probe found in the binary; None: look it up by path.
-    features: FfmpegFeatures | None = None
-
-
-def check_protocols(features: FfmpegFeatures, *urls: str) -> None:
-    """Refuse a run whose input or output needs a protocol this build lacks
-    (transiently: another worker's build may have it)."""
-    for url in urls:
-        missing = features.missing_protocol(url)
-        if missing is not None:
-            short = features.version.short
-            raise Refused(f"this worker's ffmpeg {short} has no {missing} protocol")
-
-
-def check_free_space(root: Path, minimum: int) -> None:
-    """Refuse a run whose output disk is nearly full (`root` may not exist yet)."""
-    existing = next((p for p in (root, *root.parents) if p.exists()), Path("/"))
-    free = free_bytes(existing)
-    if free < minimum:
-        raise Refused(f"output disk nearly full: {free // MIB} MiB free")
-
-
-async def input_has_audio(ffmpeg: str, spec: JobSpec, io: JobIO) -> bool:
-    """Whether the input carries audio; only asked where it matters (an HLS ladder
-    must map audio per rendition explicitly, and a missing stream fails it)."""
-    if io.kind is not OutputKind.HLS or is_synthetic(spec):
-        return True
-    info = await probe_output(ffmpeg, io.input_url, 0)
-    return info is not None and any(s.kind == "audio" for s in info.streams)
+class _Stopped(Exception):
+    """The run was stopped before ffmpeg started."""
 
 
 @dataclass(slots=True)
@@ -122,12 +74,51 @@ class Execution:
     spec: JobSpec
     ffmpeg: FfmpegRun | None = None
     task: asyncio.Task[None] | None = None
-    aborted: bool = False  # the master took the lease back, or we fenced: report nothing
+    stopped: Stop | None = None
+    why: str = ""  # for a fence: what it found
+    _stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     started: float = field(default_factory=time.monotonic)
     last_progress: float = field(default_factory=time.monotonic)
     out_time_s: float = 0.0
     frame: int = 0
     paused_at: float | None = None  # while paused, neither stall nor time limit runs
+
+    @property
+    def aborted(self) -> bool:
+        """Nothing more is reported for this run."""
+        return self.stopped is Stop.ABORT
+
+    async def stop(self, how: Stop, why: str = "", grace: float = 3.0) -> None:
+        """Stop the run, whatever point it is at; the first stop decides the outcome,
+        except that an abort silences any report."""
+        if self.stopped is None or how is Stop.ABORT:
+            self.stopped, self.why = how, why or self.why
+        self._stop_event.set()
+        ff = self.ffmpeg
+        if ff is None:
+            return  # _run checks before every step that could start ffmpeg
+        if how is Stop.CANCEL:
+            await ff.cancel(grace)
+        else:
+            await ff.kill()
+
+    async def _unless_stopped(self, step: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(step)
+        stop = asyncio.ensure_future(self._stop_event.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if self.stopped is not None:
+            task.cancel()
+            raise _Stopped
+        return task.result()
+
+    def stopped_report(self) -> Report:
+        if self.stopped is Stop.FENCE:
+            error = f"fenced: lease {self.lease.job_id}/{self.lease.attempt} dropped ({self.why})"
+            return Report(Outcome.FAILED, error_class="lost", error=error)
+        return Report(Outcome.CANCELED, error="canceled")
 
     async def pause(self) -> None:
         if self.ffmpeg is not None and self.paused_at is None:
@@ -156,7 +147,11 @@ class Execution:
         on_progress: Callable[[ProgressInfo], None],
     ) -> Report:
         try:
+            if self.stopped is not None:
+                raise _Stopped
             return await self._run(env, on_started, on_progress)
+        except _Stopped:
+            return self.stopped_report()
         except (PathRefused, OutputExists, FfrtmpError) as exc:
             return Report(Outcome.FAILED, error_class="permanent", error=str(exc))
         except Refused as exc:
@@ -184,7 +179,7 @@ class Execution:
             check_free_space(env.output_root, env.min_free_bytes)
             make = Staged.tree if io.kind is OutputKind.HLS else Staged.file
             staged = make(io.output_path, lease)
-        has_audio = await input_has_audio(env.ffmpeg, spec, io)
+        has_audio = await self._unless_stopped(input_has_audio(env.ffmpeg, spec, io))
         if spec.raw_args and not env.allow_raw_args:
             # The master only sends these to workers that offer them; a worker
             # still never trusts that alone.
@@ -213,13 +208,14 @@ class Execution:
             output_path=None if staged is None else staged.partial,
             on_progress=progress,
             nice=env.nice if spec.nice is None else spec.nice,
+            deadline=env.deadline(),
         )
-        if self.aborted:
-            raise Refused("aborted before it started")
         committed = False
         try:
             if staged is not None:
                 staged.prepare(lease)
+            if self.stopped is not None:  # no await between this and start()'s own check
+                raise _Stopped
             pid = await ff.start()
             log.info(
                 "job %s attempt %d: ffmpeg pid %d (%s) -> %s",
@@ -231,11 +227,14 @@ class Execution:
             )
             on_started(pid)
             r, verdict = await self._supervise(ff, env)
+            if self.stopped in (Stop.FENCE, Stop.ABORT):
+                # Another worker may own the job now: nothing is committed.
+                return replace(self.stopped_report(), exit_code=r.exit_code, log_tail=r.log_tail)
             outcome, error_class, error = r.outcome, r.error_class, r.error
             if verdict is not None:
                 outcome, error_class, error = Outcome.FAILED, verdict[0], verdict[1]
             size, info = r.output_bytes, None
-            if staged is not None and outcome == Outcome.SUCCEEDED and not self.aborted:
+            if staged is not None and outcome == Outcome.SUCCEEDED:
                 staged.commit(lease)
                 committed = True
                 size = staged.size()
@@ -249,7 +248,7 @@ class Execution:
 
     async def _supervise(
         self, ff: FfmpegRun, env: Environment
-    ) -> tuple[RunResult, tuple[str, str] | None]:
+    ) -> tuple[Report, tuple[str, str] | None]:
         """Wait for ffmpeg, stopping it when it stalls or overruns its time limit.
         Returns its result and, when we stopped it, (error class, reason)."""
         waiting = asyncio.ensure_future(ff.wait())

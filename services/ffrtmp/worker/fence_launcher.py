@@ -49,13 +49,14 @@ def _spawn(argv: list[str], nice: int) -> int:
     parent = os.getpid()
     pid = os.fork()
     if pid:
+        with contextlib.suppress(OSError):  # only ever lowered: unprivileged is fine
+            os.setpriority(os.PRIO_PROCESS, pid, max(nice, os.getpriority(os.PRIO_PROCESS, 0)))
         return pid
     try:  # the child: its own group, niced, dying with the launcher, then ffmpeg
         os.setpgid(0, 0)
         _pdeathsig()
         if os.getppid() != parent:
             os._exit(137)
-        os.nice(nice)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):

@@ -4,7 +4,7 @@ ffmpeg runs in a session of its own, so signals aimed at the worker do not reach
 the launcher between them dies with the worker (PR_SET_PDEATHSIG), takes ffmpeg
 with it, and kills ffmpeg by itself when the worker stops renewing the deadline.
 It is a separate interpreter because a fork hook in the worker would run inside
-grpc's threads.
+grpc's threads. Linux only (prctl, pidfd).
 """
 
 from __future__ import annotations
@@ -19,14 +19,11 @@ from ffrtmp.worker import fence_launcher
 SCRIPT = Path(fence_launcher.__file__)
 MARK = fence_launcher.MARK
 FENCED = fence_launcher.FENCED
-SUPPORTED = sys.platform.startswith("linux")
 
 
 def launch_argv(argv: list[str], nice: int, deadline: float | None) -> list[str]:
     """The argv that runs `argv` under the launcher; `deadline` on time.monotonic()
     (CLOCK_MONOTONIC), None for none."""
-    if not SUPPORTED:
-        return argv
     limit = "inf" if deadline is None else repr(deadline)
     return [sys.executable, "-S", str(SCRIPT), str(os.getpid()), str(nice), limit, *argv]
 

@@ -14,7 +14,7 @@ from ffrtmp.core.sizes import parse_size
 from ffrtmp.lifecycle import STOP_MARGIN_S, WATCHDOG_MARGIN_S, StopSignals, bounded, exit_now
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.daemon import Worker
-from ffrtmp.worker.execution import DEFAULT_MIN_FREE_BYTES
+from ffrtmp.worker.environment import DEFAULT_MIN_FREE_BYTES
 from ffrtmp.worker.ffmpeg import FfmpegNotFound
 from ffrtmp.worker.paths import PathRefused, check_roots
 from ffrtmp.worker.runner import FFMPEG_NICE

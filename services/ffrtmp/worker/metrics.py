@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ffrtmp.core.model import ProgressInfo
 
@@ -33,6 +33,11 @@ class WorkerMetrics:
         )
         self.draining = Gauge(
             "ffrtmp_worker_draining", "1 while the worker finishes its runs to stop", registry=r
+        )
+        self.fenced = Counter(
+            "ffrtmp_worker_runs_fenced",
+            "Runs stopped, or not started, because contact with the master was not fresh",
+            registry=r,
         )
         self.fps = Gauge(
             "ffrtmp_worker_job_fps", "Frames per second ffmpeg encodes", ["job_id"], registry=r

@@ -12,15 +12,14 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import os
 import shutil
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ffrtmp.core.failures import classify
+from ffrtmp.core.model import AttemptResult as R
 from ffrtmp.core.model import Outcome, ProgressInfo
 from ffrtmp.core.progress import ProgressParser, parse_duration_line
 from ffrtmp.worker import launcher
@@ -45,16 +44,6 @@ _COMMANDS = {
     signal.SIGSTOP: b"s\n",
     signal.SIGCONT: b"c\n",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    exit_code: int  # negative: killed by that signal
-    outcome: Outcome
-    error_class: str  # "transient" | "permanent" | "lost" (fenced) on FAILED, "" otherwise
-    error: str
-    log_tail: str
-    output_bytes: int
 
 
 class FfmpegRun:
@@ -82,13 +71,14 @@ class FfmpegRun:
         self._tasks: list[asyncio.Task[None]] = []
         self._log: deque[str] = deque(maxlen=LOG_LINES)
         self._stopped = False  # cancel() or kill() was called: the outcome is CANCELED
-        self._result: RunResult | None = None
+        self._result: R | None = None
         self._wait_lock = asyncio.Lock()
         # Progress hand-off between the stdout reader and the notifier (latest wins).
         self._pending: ProgressInfo | None = None
         self._delivered: ProgressInfo | None = None  # the last report handed on
         self._wake = asyncio.Event()
         self._flush = asyncio.Event()
+        self._pid_known = asyncio.Event()  # the launcher named ffmpeg's pid, or exited
 
     async def start(self) -> int:
         if self._process is not None:
@@ -99,14 +89,11 @@ class FfmpegRun:
         # the launcher nices ffmpeg, not itself: it must keep its deadline.
         process = await asyncio.create_subprocess_exec(
             *launcher.launch_argv(self.argv, self._nice, self._deadline),
-            stdin=asyncio.subprocess.PIPE if launcher.SUPPORTED else asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-        if not launcher.SUPPORTED:
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, process.pid, self._nice)
         assert process.stdout is not None and process.stderr is not None
         self._process = process
         self.pid = process.pid
@@ -118,9 +105,11 @@ class FfmpegRun:
             asyncio.create_task(self._read_log(process.stderr), name=f"ffmpeg-{self.pid}-err"),
             asyncio.create_task(self._notify(), name=f"ffmpeg-{self.pid}-progress"),
         ]
-        return process.pid
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pid_known.wait(), DRAIN_TIMEOUT_S)
+        return self.ffmpeg_pid or process.pid
 
-    async def wait(self) -> RunResult:
+    async def wait(self) -> R:
         """The result once ffmpeg has exited and its output is drained; safe to repeat."""
         process = self._started()
         async with self._wait_lock:
@@ -190,14 +179,7 @@ class FfmpegRun:
         return self._process
 
     def _signal(self, sig: signal.Signals) -> None:
-        if launcher.SUPPORTED:
-            self._command(_COMMANDS[sig])
-            return
-        # Never signal a reaped process: its pid (our group id) may belong to someone else.
-        if self._process is None or self._process.returncode is not None or self.pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, sig)
+        self._command(_COMMANDS[sig])
 
     def _command(self, line: bytes) -> None:
         p = self._process
@@ -216,22 +198,22 @@ class FfmpegRun:
         except OSError as exc:  # e.g. a directory or no permission: report, don't fail cancel
             log.warning("could not remove partial output %s: %s", self._output_path, exc)
 
-    def _summarize(self, exit_code: int) -> RunResult:
+    def _summarize(self, exit_code: int) -> R:
         tail = log_tail(self._log)
         if self._stopped:
-            return RunResult(exit_code, Outcome.CANCELED, "", "canceled", tail, 0)
+            return R(Outcome.CANCELED, exit_code, error="canceled", log_tail=tail)
         if self.fenced:
             error = "fenced: no contact with the master; ffmpeg killed by its launcher"
-            return RunResult(exit_code, Outcome.FAILED, "lost", error, tail, 0)
+            return R(Outcome.FAILED, exit_code, "lost", error, tail)
         if exit_code == 0:
-            return RunResult(0, Outcome.SUCCEEDED, "", "", tail, self._output_size())
+            return R(Outcome.SUCCEEDED, 0, log_tail=tail, output_bytes=self._output_size())
         error = error_line(self._log)
         if exit_code < 0:
             name = signal.Signals(-exit_code).name if -exit_code in signal.valid_signals() else "?"
             error = f"ffmpeg killed by {name}" + (f": {error}" if error else "")
         elif not error:
             error = f"ffmpeg exited with code {exit_code}"
-        return RunResult(exit_code, Outcome.FAILED, classify(exit_code, tail), error, tail, 0)
+        return R(Outcome.FAILED, exit_code, classify(exit_code, tail), error, tail)
 
     def _output_size(self) -> int:
         if self._output_path is None:
@@ -257,6 +239,12 @@ class FfmpegRun:
             self._wake.set()
 
     async def _read_log(self, stream: asyncio.StreamReader) -> None:
+        try:
+            await self._log_lines(stream)
+        finally:
+            self._pid_known.set()
+
+    async def _log_lines(self, stream: asyncio.StreamReader) -> None:
         async for line in lines(stream):
             if line.startswith(launcher.MARK):
                 self._launcher_said(line[len(launcher.MARK) :].strip())
@@ -275,6 +263,7 @@ class FfmpegRun:
     def _launcher_said(self, text: str) -> None:
         if text.startswith("ffmpeg pid "):
             self.ffmpeg_pid = int(text.rpartition(" ")[2])
+            self._pid_known.set()
         elif text.startswith(launcher.FENCED):
             self.fenced = True
             self._log.append(text)

@@ -46,6 +46,13 @@ class MasterMetrics:
             "Retries scheduled after transient failures",
             registry=r,
         )
+        self.attempts_lost = Counter(
+            "ffrtmp_recovery_attempts_lost",
+            "Attempts lost to the infrastructure (worker lost, fenced or no longer holding"
+            " the lease), not charged to the job's retries",
+            ["cause"],
+            registry=r,
+        )
         self.stale_leases = Counter(
             "ffrtmp_recovery_stale_leases_refused",
             "Worker messages refused for carrying a stale lease",

@@ -9,24 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
-from ffrtmp.core.model import ACTIVE, JobState, Lease, Outcome, OutputInfo, ProgressInfo
-from ffrtmp.core.retry import decide
+from ffrtmp.core.model import ACTIVE, AttemptResult, JobState, Lease, Outcome, ProgressInfo
+from ffrtmp.core.retry import LOST, decide
 from ffrtmp.master.scheduling.sessions import AbortCmd, NodeSession, ResultAckCmd
 from ffrtmp.master.scheduling.state import Fields, State
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    outcome: Outcome
-    exit_code: int = 0
-    error_class: str = ""
-    error: str = ""
-    log_tail: str = ""
-    output: str = ""
-    output_bytes: int = 0
-    output_info: OutputInfo | None = None
 
 
 class Attempts:
@@ -48,15 +36,19 @@ class Attempts:
         if self.refuse_stale(s, lease) or self.st.is_canceled(lease):
             return
         # No read first: the compare-and-set on (state, attempt) decides.
-        await self.st.change_lease(lease, frozenset({JobState.ASSIGNED}), JobState.RUNNING,
-                                   f"ffmpeg started on {s.node_id}")
+        await self.st.change_lease(
+            lease,
+            frozenset({JobState.ASSIGNED}),
+            JobState.RUNNING,
+            f"ffmpeg started on {s.node_id}",
+        )
 
     def on_progress(self, s: NodeSession, lease: Lease, progress: ProgressInfo) -> None:
         if self.refuse_stale(s, lease):
             return
         self.st.set_progress(lease.job_id, progress)
 
-    async def on_result(self, s: NodeSession, lease: Lease, r: RunResult) -> None:
+    async def on_result(self, s: NodeSession, lease: Lease, r: AttemptResult) -> None:
         if self.refuse_stale(s, lease):
             return
         try:
@@ -64,7 +56,7 @@ class Attempts:
         finally:
             s.send(ResultAckCmd(lease))
 
-    async def _apply_result(self, s: NodeSession, lease: Lease, r: RunResult) -> None:
+    async def _apply_result(self, s: NodeSession, lease: Lease, r: AttemptResult) -> None:
         st = self.st
         del s.leases[lease.job_id]  # the run is over either way: free the slot
         st.wake_dispatch.set()
@@ -93,8 +85,12 @@ class Attempts:
         if r.output_info is not None:
             fields = (*fields, ("output_info", json.dumps(asdict(r.output_info))))
         before = await st.change_lease(
-            lease, ACTIVE, JobState.SUCCEEDED, f"succeeded on {s.node_id}",
-            fields=(*fields, ("progress", json.dumps(asdict(done)))))
+            lease,
+            ACTIVE,
+            JobState.SUCCEEDED,
+            f"succeeded on {s.node_id}",
+            fields=(*fields, ("progress", json.dumps(asdict(done)))),
+        )
         if before is not None:
             st.finished_id(lease.job_id, before.queue, "succeeded")
 
@@ -107,8 +103,10 @@ class Attempts:
         *,
         immediate: bool = False,
         fields: Fields = (),
+        cause: str = "",
     ) -> None:
-        """An attempt failed or its worker was lost: retry the job or fail it."""
+        """An attempt failed or was lost (error class LOST; `cause` names how, for
+        the metric): retry the job or fail it."""
         st = self.st
         st.take_progress(job_id)
         if st.settle_canceled(Lease(job_id, attempt)):
@@ -121,6 +119,7 @@ class Attempts:
         max_retries = (
             job.spec.max_retries if job.spec.max_retries is not None else st.config.max_retries
         )
+        lost = job.lost_attempts + (error_class == LOST)
         d = decide(
             attempt=attempt - job.retry_base,
             max_retries=max_retries,
@@ -131,7 +130,13 @@ class Attempts:
             error=error,
             # The job's own previous failure, not one from before a RetryJob by hand.
             previous_error=job.error if attempt - job.retry_base > 1 else "",
+            lost_attempts=lost,
+            max_lost=st.config.max_lost_attempts,
         )
+        if error_class == LOST:
+            st.metrics.attempts_lost.labels(cause or "fenced").inc()
+            # The budget of max_retries is counted from retry_base: move it past this one.
+            fields = (*fields, ("lost_attempts", lost), ("retry_base", job.retry_base + 1))
         reason = f"{error} ({d.reason})"
         if not d.retry:
             if await st.change(

@@ -114,7 +114,11 @@ class Dispatcher:
                 continue
             lease = Lease(job.id, job.attempt + 1)
             node.leases[job.id] = lease.attempt
-            node.send(AssignCmd(lease, _assigned_spec(job), st.trace_context(job.id)))
+            node.assigns_sent += 1
+            node.assign_seq[job.id] = node.assigns_sent
+            node.send(
+                AssignCmd(lease, _assigned_spec(job), st.trace_context(job.id), node.assigns_sent)
+            )
             if st.is_canceled(lease):
                 node.send(CancelCmd(lease, "canceled by user"))
         return True

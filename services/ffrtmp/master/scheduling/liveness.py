@@ -1,6 +1,14 @@
 """Workers coming and going: connects, heartbeats, drains, and losing a worker
 that has been silent for the heartbeat timeout. Also the one timer loop, which
-wakes jobs whose retry backoff is over."""
+wakes jobs whose retry backoff is over.
+
+A worker fences itself (and its launchers kill ffmpeg) by FENCE_FRACTION of the
+timeout after the send time of its last acknowledged heartbeat, which the master
+received later still: so by the time the master declares it lost, its runs are
+surely stopped, with a quarter of the timeout to spare for scheduling delays and
+clock-rate drift. A lease the worker no longer lists (in Hello, or in a heartbeat
+sent after its Assign arrived) is resolved at once. These attempts are lost to the
+infrastructure, not charged to the job (see core/retry.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ from collections.abc import Iterable
 from ffrtmp.core.errors import NotFound
 from ffrtmp.core.matching import offers
 from ffrtmp.core.model import Lease
+from ffrtmp.core.retry import LOST
 from ffrtmp.lifecycle import wait_event
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.dispatch import RESERVED
@@ -52,6 +61,7 @@ class Liveness:
         s.capabilities, s.slots, s.address = capabilities, max(1, slots), address
         s.offers = _offers(capabilities)
         s.connected, s.connected_ms, s.draining = True, st.now_ms(), False
+        s.assigns_sent, s.assign_seq = 0, {}  # Assigns are numbered per stream
         self.touch(s)
         keep: list[Lease] = []
         abort: list[Lease] = []
@@ -67,9 +77,10 @@ class Liveness:
                     self.attempts.end_attempt(
                         job_id,
                         attempt,
-                        "transient",
+                        LOST,
                         "the worker no longer runs this job",
                         immediate=True,
+                        cause="reconnect",
                     )
                 )
         for lease in st.canceled_among(Lease(j, a) for j, a in s.leases.items()):
@@ -78,6 +89,7 @@ class Liveness:
             s.send(DrainCmd(True))
         st.spawn(st.store.upsert_node(node_id, capabilities, address, st.now_ms()))
         st.wake_dispatch.set()
+        st.wake_timers.set()  # its loss deadline may come before the timer's next wake
         return s, keep, abort
 
     def disconnect(self, s: NodeSession, generation: int) -> None:
@@ -90,14 +102,43 @@ class Liveness:
         s.last_seen_ms = self.st.now_ms()
 
     def on_heartbeat(
-        self, s: NodeSession, running: Iterable[Lease], seq: int, draining: bool = False
+        self,
+        s: NodeSession,
+        running: Iterable[Lease],
+        seq: int,
+        draining: bool = False,
+        assign_seq: int = 0,
     ) -> None:
         self.st.metrics.heartbeats.inc()
         if draining != s.draining:
             s.draining = draining
             self.st.wake_dispatch.set()
         s.send(HeartbeatAckCmd(seq))
-        self.attempts.check_running(s, running)
+        listed = list(running)
+        self.attempts.check_running(s, listed)
+        self._drop_unlisted(s, {lease.job_id for lease in listed}, assign_seq)
+
+    def _drop_unlisted(self, s: NodeSession, listed: set[str], assign_seq: int) -> None:
+        """Leases whose Assign the worker had received when it sent this heartbeat,
+        but which it does not list: it fenced them or refused them. Ended at once."""
+        for job_id in [j for j in s.assign_seq if j not in s.leases]:
+            del s.assign_seq[job_id]  # finished: forget its Assign's number
+        for job_id, attempt in list(s.leases.items()):
+            if attempt == RESERVED or job_id in listed or s.assign_seq.get(job_id, 0) > assign_seq:
+                continue
+            del s.leases[job_id]
+            s.assign_seq.pop(job_id, None)
+            self.st.wake_dispatch.set()
+            self.st.spawn(
+                self.attempts.end_attempt(
+                    job_id,
+                    attempt,
+                    LOST,
+                    f"node {s.node_id} no longer holds the lease",
+                    immediate=True,
+                    cause="dropped",
+                )
+            )
 
     async def set_drained(self, node_id: str, drained: bool) -> NodeSession:
         s = self.st.nodes.get(node_id)
@@ -149,5 +190,5 @@ class Liveness:
             del s.leases[job_id]
         for job_id, attempt in leases:
             await self.attempts.end_attempt(
-                job_id, attempt, "transient", f"node {s.node_id} lost", immediate=True
+                job_id, attempt, LOST, f"node {s.node_id} lost", immediate=True, cause="node_lost"
             )

@@ -22,8 +22,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from ffrtmp.core.model import JobState, Lease, Outcome
-from ffrtmp.master.scheduling.attempts import Attempts, RunResult
+from ffrtmp.core.model import AttemptResult, JobState, Lease, Outcome
+from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.protocol import Change
 
@@ -38,7 +38,7 @@ class Restore:
         self.attempts = attempts
         self.holding = False  # the queue is not loaded yet (it will be, from the store)
 
-    async def reported(self, node_id: str, results: Sequence[tuple[Lease, RunResult]]) -> None:
+    async def reported(self, node_id: str, results: Sequence[tuple[Lease, AttemptResult]]) -> None:
         """A connecting worker's recent results (before its leases are reconciled)."""
         st = self.st
         for lease, r in results:

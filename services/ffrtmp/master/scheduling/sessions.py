@@ -14,6 +14,7 @@ class AssignCmd:
     lease: Lease
     spec: JobSpec
     trace_context: dict[str, str] = field(default_factory=dict)  # W3C traceparent
+    seq: int = 0  # numbers the Assigns of one stream (see Heartbeat.assign_seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ class NodeSession:
     leases: dict[str, int] = field(default_factory=dict)  # job id -> attempt
     outbox: asyncio.Queue[Command | None] = field(default_factory=asyncio.Queue)
     generation: int = 0  # bumped on every (re)connect, to tell streams apart
+    assigns_sent: int = 0  # on this stream
+    assign_seq: dict[str, int] = field(default_factory=dict)  # job id -> its Assign's seq
 
     @property
     def accepting(self) -> bool:

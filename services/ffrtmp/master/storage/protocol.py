@@ -55,6 +55,7 @@ SETTABLE = frozenset(
         "progress",  # ProgressInfo as JSON
         "not_before_ms",
         "retry_base",
+        "lost_attempts",
     }
 )
 

@@ -148,6 +148,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 [wire.lease(x) for x in msg.heartbeat.running],
                 msg.heartbeat.seq,
                 msg.heartbeat.draining,
+                msg.heartbeat.assign_seq,
             )
         elif kind == "started":
             await self.attempts.on_started(session, wire.lease(msg.started.lease))

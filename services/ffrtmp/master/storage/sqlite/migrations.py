@@ -83,6 +83,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN output_info TEXT NOT NULL DEFAULT '';
     """,
+    # 4: attempts lost to the infrastructure, counted apart from the job's own failures.
+    """
+    ALTER TABLE jobs ADD COLUMN lost_attempts INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

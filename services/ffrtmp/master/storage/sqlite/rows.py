@@ -15,7 +15,7 @@ from ffrtmp.master.storage.protocol import SETTABLE, Before, Change
 JOB_COLUMNS = (
     "seq, id, request_id, spec, state, node_id, attempt, created_ms, updated_ms, progress,"
     " exit_code, error, failure_reason, log_tail, output, output_bytes, not_before_ms, retry_base,"
-    " owner, output_info"
+    " owner, output_info, lost_attempts"
 )
 
 
@@ -42,6 +42,7 @@ def row_to_job(row: Sequence[Any]) -> Job:
         retry_base=row[17],
         owner=row[18],
         output_info=OutputInfo.from_dict(json.loads(row[19])) if row[19] else None,
+        lost_attempts=row[20],
     )
 
 

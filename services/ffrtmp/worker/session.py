@@ -1,0 +1,212 @@
+"""The worker's stream to the master: Hello and Welcome, heartbeats, the master's
+commands (a table from message kind to handler), and reconnecting.
+
+A broken stream is an ordinary event (a master restart, a partition, this process
+stopped for a while): the session reconnects after a short, capped and jittered
+delay (contact.py) so it reaches a restarted master within the fence window, and
+logs it without alarm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from ffrtmp import logcontext, wire
+from ffrtmp.lifecycle import wait_event
+from ffrtmp.tls.credentials import channel_credentials
+from ffrtmp.tls.diagnose import diagnose
+from ffrtmp.v1 import worker_pb2, worker_pb2_grpc
+from ffrtmp.wire import lease_pb
+from ffrtmp.worker.config import WorkerConfig
+from ffrtmp.worker.contact import FIRST_RECONNECT_S, Contact, jittered, reconnect_delay
+from ffrtmp.worker.jobs import JobTable
+from ffrtmp.worker.metrics import WorkerMetrics
+
+log = logging.getLogger("ffrtmp.worker")
+
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+# How a stream ends when the master restarts, the network drops or this process
+# was stopped for a while (grpc then reports INTERNAL "Internal error from Core").
+EXPECTED = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+Out = asyncio.Queue[worker_pb2.WorkerMessage | None]
+
+
+class Session:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        table: JobTable,
+        contact: Contact,
+        metrics: WorkerMetrics,
+        hello: Callable[[], worker_pb2.WorkerMessage],
+    ) -> None:
+        self.config = config
+        self.table = table
+        self.contact = contact
+        self.metrics = metrics
+        self._hello = hello
+        self.node_id = ""
+        self.stall_timeout = 60.0
+        self.drained = False  # by an operator: finish runs, take no new ones
+        self.draining = False  # shutting down
+        self._out: Out | None = None
+        self._commands: dict[str, Callable[[worker_pb2.MasterMessage], None]] = {
+            "assign": lambda m: self.table.assign(m.assign),
+            "cancel": lambda m: self.table.cancel(wire.lease(m.cancel.lease)),
+            "abort": lambda m: self.table.abort(wire.lease(m.abort.lease), m.abort.reason),
+            "pause": lambda m: self.table.pause(wire.lease(m.pause.lease), True),
+            "resume": lambda m: self.table.pause(wire.lease(m.resume.lease), False),
+            "drain": self._on_drain,
+            "result_ack": lambda m: self.table.acked(wire.lease(m.result_ack.lease)),
+            "heartbeat_ack": self._on_heartbeat_ack,
+        }
+
+    @property
+    def connected(self) -> bool:
+        return self._out is not None
+
+    def send(self, msg: worker_pb2.WorkerMessage) -> None:
+        if self._out is not None:
+            self._out.put_nowait(msg)
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.put_nowait(None)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, and reconnect, until `stop` is set."""
+        creds = channel_credentials(self.config.ca, self.config.cert, self.config.key)
+        delay = 0.0
+        while not stop.is_set():
+            welcomed = await self._once(creds)
+            if stop.is_set():
+                break
+            delay = (
+                FIRST_RECONNECT_S
+                if welcomed
+                else reconnect_delay(delay, self.contact.timeout, self.config.reconnect_max_s)
+            )
+            await wait_event(stop, jittered(delay))
+
+    async def _once(self, creds: grpc.ChannelCredentials) -> bool:
+        welcomed = False
+        out: Out = asyncio.Queue()
+        beating: asyncio.Task[None] | None = None
+        try:
+            async with aio.secure_channel(
+                self.config.master, creds, options=CHANNEL_OPTIONS
+            ) as channel:
+                stub = worker_pb2_grpc.WorkerServiceStub(channel)
+                hello_sent = time.monotonic()
+                call = stub.Connect(_outgoing(out, self._hello()))
+                async for msg in call:
+                    kind = msg.WhichOneof("kind")
+                    if kind == "welcome":
+                        welcomed = True
+                        self._out = out
+                        self.metrics.connected.set(1)
+                        self._on_welcome(msg.welcome, hello_sent)
+                        beating = asyncio.create_task(self._heartbeats(), name="heartbeat")
+                    elif kind is not None and kind in self._commands:
+                        self._commands[kind](msg)
+                log.warning("master closed the stream")
+        except aio.AioRpcError as exc:
+            level = logging.INFO if exc.code() in EXPECTED else logging.WARNING
+            log.log(
+                level, "master stream ended: %s %s; reconnecting", exc.code().name, exc.details()
+            )
+            if exc.code() == grpc.StatusCode.UNAVAILABLE and not welcomed:
+                self.table.tasks.spawn(self._explain_unreachable(), "diagnose")
+        finally:
+            self._out = None
+            self.metrics.connected.set(0)
+            out.put_nowait(None)
+            if beating is not None:
+                beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
+        return welcomed
+
+    def heartbeat(self) -> None:
+        seq = self.contact.heartbeat(time.monotonic())
+        held = [lease_pb(lease) for lease in self.table.held()]
+        self.send(
+            worker_pb2.WorkerMessage(
+                heartbeat=worker_pb2.Heartbeat(
+                    running=held,
+                    seq=seq,
+                    draining=self.draining,
+                    assign_seq=self.table.assign_seq,
+                )
+            )
+        )
+
+    async def _heartbeats(self) -> None:
+        while True:
+            self.heartbeat()
+            await asyncio.sleep(self.contact.interval)
+
+    def _on_welcome(self, w: worker_pb2.Welcome, hello_sent: float) -> None:
+        self.node_id = self.table.node_id = w.node_id
+        logcontext.set_process_field("node_id", w.node_id)
+        self.contact.welcomed(hello_sent, w.heartbeat_interval_s, w.heartbeat_timeout_s)
+        self.table.assign_seq = 0  # Assigns are numbered per stream
+        self.table.renew()
+        self.stall_timeout = max(0.0, w.stall_timeout_s)
+        log.info(
+            "connected to master as %s (heartbeat %.1fs, timeout %.1fs)",
+            w.node_id,
+            self.contact.interval,
+            self.contact.timeout,
+        )
+        for lease in w.abort:
+            self.table.abort(wire.lease(lease), "not current after reconnect")
+        self.table.resend(wire.lease(x) for x in w.keep)
+
+    def _on_heartbeat_ack(self, m: worker_pb2.MasterMessage) -> None:
+        before = self.contact.last
+        self.contact.acked(m.heartbeat_ack.seq)
+        if self.contact.last != before:
+            self.table.renew()
+
+    async def _explain_unreachable(self) -> None:
+        """grpc says only UNAVAILABLE: one handshake of our own names the cause (a
+        name missing from the master's certificate, another CA...). Off the
+        reconnect path, which a slow or stopped master must not hold up."""
+        c = self.config
+        paths = {"ca": c.ca, "cert": c.cert, "key": c.key}
+        # A short timeout: a shutdown waits for this thread.
+        why = await asyncio.to_thread(diagnose, c.master, paths, 2.0)
+        if why is not None:
+            log.warning("cannot reach the master: %s", why)
+
+    def _on_drain(self, m: worker_pb2.MasterMessage) -> None:
+        self.drained = m.drain.drain
+        log.info("%s by the master", "drained" if self.drained else "undrained")
+
+
+async def _outgoing(
+    out: Out, hello: worker_pb2.WorkerMessage
+) -> AsyncIterator[worker_pb2.WorkerMessage]:
+    yield hello
+    while (msg := await out.get()) is not None:
+        yield msg
