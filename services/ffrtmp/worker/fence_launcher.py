@@ -111,8 +111,8 @@ def main(args: list[str]) -> None:
                 stdin_open = False
                 if not fenced:
                     fenced = True
-                    _say(f"{FENCED}: the worker closed the pipe; killing ffmpeg")
                     _group(pid, signal.SIGKILL)
+                    _say(f"{FENCED}: the worker closed the pipe; ffmpeg killed")
                 continue
             buf += chunk
             *lines, buf = buf.split(b"\n")
@@ -120,8 +120,10 @@ def main(args: list[str]) -> None:
                 deadline = _command(line.decode(), pid, deadline)
         if not fenced and time.monotonic() >= deadline:
             fenced = True
-            _say(f"{FENCED}: no renewal from the worker by the deadline; killing ffmpeg")
+            # Kill first: ffmpeg shares our stderr, and while the worker is stopped
+            # that pipe may be full, so saying so can block until it drains.
             _group(pid, signal.SIGKILL)
+            _say(f"{FENCED}: no renewal from the worker by the deadline; ffmpeg killed")
     _group(pid, signal.SIGKILL)  # anything ffmpeg left in its group (its pid is not free yet)
     _, status = os.waitpid(pid, 0)
     _exit_as(status)
