@@ -20,6 +20,7 @@ log = logging.getLogger("ffrtmp.worker")
 
 PROBE_TIMEOUT_S = 30.0
 HEADER_BYTES = 256 * 1024  # a header is a few kB; an HLS ladder's a few tens
+REAP_S = 2.0  # after its header, how long the probe may take to exit by itself
 
 _INPUT = re.compile(r"^Input #0, (.+?), from ")
 _DURATION = re.compile(r"^\s*Duration: (\S+?),(?:.*bitrate: (\d+) kb/s)?")
@@ -117,6 +118,18 @@ async def _read_bounded(stream: asyncio.StreamReader) -> bytes:
     return b"".join(chunks)[:HEADER_BYTES]
 
 
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    """Wait for the probe to exit, killing it only when it does not. Never signal a
+    process that may have exited by itself: Popen.send_signal polls first, reaping
+    it behind asyncio's child watcher, which then reports a made-up 255."""
+    try:
+        await asyncio.wait_for(asyncio.shield(process.wait()), REAP_S)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
 async def probe_output(ffmpeg: str, path: Path | str, size_bytes: int) -> OutputInfo | None:
     """Probe a finished output (a file, or an HLS master playlist), or an input URL;
     None when it cannot be read. A probe never fails the job it describes."""
@@ -138,10 +151,7 @@ async def probe_output(ffmpeg: str, path: Path | str, size_bytes: int) -> Output
         log.warning("probing %s timed out after %gs", path, PROBE_TIMEOUT_S)
         return None
     finally:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-        await process.wait()
+        await _reap(process)
     info = parse_header(header.decode(errors="replace"), size_bytes)
     if info is None:
         log.warning("could not probe %s", path)

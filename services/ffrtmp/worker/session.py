@@ -128,7 +128,7 @@ class Session:
                         beating = asyncio.create_task(self._heartbeats(), name="heartbeat")
                     elif kind is not None and kind in self._commands:
                         self._commands[kind](msg)
-                log.warning("master closed the stream")
+                log.info("master closed the stream; reconnecting")
         except aio.AioRpcError as exc:
             level = logging.INFO if exc.code() in EXPECTED else logging.WARNING
             log.log(

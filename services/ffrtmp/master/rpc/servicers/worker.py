@@ -110,6 +110,10 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             # does the scheduler when it ends the stream. No task per message.
             while (cmd := await outbox.get()) is not None:
                 await context.write(wire.command_pb(cmd))
+        except Exception as exc:
+            # The worker stopped, was cut off or went away: an ordinary event (it
+            # reconnects), not a servicer failure for grpc to log as an error.
+            log.info("node %s stream broke while writing: %s", ident.name, exc)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
