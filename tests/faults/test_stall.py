@@ -184,3 +184,28 @@ async def test_assign_held_in_a_partition_is_not_started(cluster: Cluster) -> No
             await c.cancel(job_id)
     finally:
         proxy.close()
+
+
+async def test_master_restart_costs_no_attempt(tmp_path: Path) -> None:
+    # Down for half the fence window: workers reconnect (at most timeout/8 apart)
+    # and keep their runs; before, a doubling backoff outlived the fence deadline.
+    c = Cluster(tmp_path, make_certs(tmp_path / "certs"))
+    timings = ("--heartbeat-interval", "0.5s", "--heartbeat-timeout", "12s")
+    try:
+        c.start_master(*timings)
+        a = c.start_worker("a")
+        job_id = await _submit(c)
+        await _running(c, job_id, lambda j: j.node_id == "a")
+        port = c.port
+        assert c.master is not None
+        c.master.kill()
+        await asyncio.sleep(4.5)
+        c.start_master(*timings, port=port)
+        await asyncio.sleep(3)
+        job = await _running(c, job_id, lambda j: True)
+        assert (job.node_id, job.attempt, job.lost_attempts) == ("a", 1, 0)
+        assert not [x for x in a.lines if "fenced" in x]
+        async with c.client() as cl:
+            await cl.cancel(job_id)
+    finally:
+        c.stop()
