@@ -14,8 +14,8 @@ import pytest
 
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.ffmpeg_build import FfmpegFeatures
-from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo, Rendition
-from ffrtmp.worker.execution import Environment, Execution, Report
+from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, ProgressInfo, Rendition
+from ffrtmp.worker.execution import Environment, Execution
 from ffrtmp.worker.probe import parse_encoders
 from ffrtmp.worker.runner import FfmpegRun
 from ffrtmp.worker.staging import OutputExists, Staged, partial_dir, remove, sweep_partials
@@ -60,7 +60,7 @@ def env_for(root: Path, **kw: object) -> Environment:
     )
 
 
-async def execute(spec: JobSpec, env: Environment, nices: list[int] | None = None) -> Report:
+async def execute(spec: JobSpec, env: Environment, nices: list[int] | None = None) -> AttemptResult:
     """Run one job; `nices` collects the nice level ffmpeg started with."""
 
     def started(pid: int) -> None:

@@ -24,8 +24,7 @@ from typing import TypeVar
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.core.model import AttemptResult as Report
-from ffrtmp.core.model import JobSpec, Lease, Outcome, ProgressInfo
+from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
 from ffrtmp.core.tunes import with_tune
 from ffrtmp.worker.environment import (
@@ -47,7 +46,6 @@ __all__ = [
     "Environment",
     "Execution",
     "Refused",
-    "Report",
     "partial_path",
     "sweep_partials",
 ]
@@ -114,11 +112,11 @@ class Execution:
             raise _Stopped
         return task.result()
 
-    def stopped_report(self) -> Report:
+    def stopped_report(self) -> AttemptResult:
         if self.stopped is Stop.FENCE:
             error = f"fenced: lease {self.lease.job_id}/{self.lease.attempt} dropped ({self.why})"
-            return Report(Outcome.FAILED, error_class="lost", error=error)
-        return Report(Outcome.CANCELED, error="canceled")
+            return AttemptResult(Outcome.FAILED, error_class="lost", error=error)
+        return AttemptResult(Outcome.CANCELED, error="canceled")
 
     async def pause(self) -> None:
         if self.ffmpeg is not None and self.paused_at is None:
@@ -145,7 +143,7 @@ class Execution:
         *,
         on_started: Callable[[int], None],
         on_progress: Callable[[ProgressInfo], None],
-    ) -> Report:
+    ) -> AttemptResult:
         try:
             if self.stopped is not None:
                 raise _Stopped
@@ -153,16 +151,16 @@ class Execution:
         except _Stopped:
             return self.stopped_report()
         except (PathRefused, OutputExists, FfrtmpError) as exc:
-            return Report(Outcome.FAILED, error_class="permanent", error=str(exc))
+            return AttemptResult(Outcome.FAILED, error_class="permanent", error=str(exc))
         except Refused as exc:
-            return Report(Outcome.FAILED, error_class="transient", error=str(exc))
+            return AttemptResult(Outcome.FAILED, error_class="transient", error=str(exc))
 
     async def _run(
         self,
         env: Environment,
         on_started: Callable[[int], None],
         on_progress: Callable[[ProgressInfo], None],
-    ) -> Report:
+    ) -> AttemptResult:
         spec, lease = self.spec, self.lease
         io = resolve_io(
             spec,
@@ -244,11 +242,13 @@ class Execution:
             if staged is not None and not committed:
                 staged.discard()
         tail = r.log_tail
-        return Report(outcome, r.exit_code, error_class, error, tail, io.output_url, size, info)
+        return AttemptResult(
+            outcome, r.exit_code, error_class, error, tail, io.output_url, size, info
+        )
 
     async def _supervise(
         self, ff: FfmpegRun, env: Environment
-    ) -> tuple[Report, tuple[str, str] | None]:
+    ) -> tuple[AttemptResult, tuple[str, str] | None]:
         """Wait for ffmpeg, stopping it when it stalls or overruns its time limit.
         Returns its result and, when we stopped it, (error class, reason)."""
         waiting = asyncio.ensure_future(ff.wait())

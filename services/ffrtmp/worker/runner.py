@@ -19,8 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ffrtmp.core.failures import classify
-from ffrtmp.core.model import AttemptResult as R
-from ffrtmp.core.model import Outcome, ProgressInfo
+from ffrtmp.core.model import AttemptResult, Outcome, ProgressInfo
 from ffrtmp.core.progress import ProgressParser, parse_duration_line
 from ffrtmp.worker import launcher
 from ffrtmp.worker.ffmpeg_log import error_line, lines, log_tail
@@ -71,7 +70,7 @@ class FfmpegRun:
         self._tasks: list[asyncio.Task[None]] = []
         self._log: deque[str] = deque(maxlen=LOG_LINES)
         self._stopped = False  # cancel() or kill() was called: the outcome is CANCELED
-        self._result: R | None = None
+        self._result: AttemptResult | None = None
         self._wait_lock = asyncio.Lock()
         # Progress hand-off between the stdout reader and the notifier (latest wins).
         self._pending: ProgressInfo | None = None
@@ -109,7 +108,7 @@ class FfmpegRun:
             await asyncio.wait_for(self._pid_known.wait(), DRAIN_TIMEOUT_S)
         return self.ffmpeg_pid or process.pid
 
-    async def wait(self) -> R:
+    async def wait(self) -> AttemptResult:
         """The result once ffmpeg has exited and its output is drained; safe to repeat."""
         process = self._started()
         async with self._wait_lock:
@@ -198,22 +197,24 @@ class FfmpegRun:
         except OSError as exc:  # e.g. a directory or no permission: report, don't fail cancel
             log.warning("could not remove partial output %s: %s", self._output_path, exc)
 
-    def _summarize(self, exit_code: int) -> R:
+    def _summarize(self, exit_code: int) -> AttemptResult:
         tail = log_tail(self._log)
         if self._stopped:
-            return R(Outcome.CANCELED, exit_code, error="canceled", log_tail=tail)
+            return AttemptResult(Outcome.CANCELED, exit_code, error="canceled", log_tail=tail)
         if self.fenced:
             error = "fenced: no contact with the master; ffmpeg killed by its launcher"
-            return R(Outcome.FAILED, exit_code, "lost", error, tail)
+            return AttemptResult(Outcome.FAILED, exit_code, "lost", error, tail)
         if exit_code == 0:
-            return R(Outcome.SUCCEEDED, 0, log_tail=tail, output_bytes=self._output_size())
+            return AttemptResult(
+                Outcome.SUCCEEDED, 0, log_tail=tail, output_bytes=self._output_size()
+            )
         error = error_line(self._log)
         if exit_code < 0:
             name = signal.Signals(-exit_code).name if -exit_code in signal.valid_signals() else "?"
             error = f"ffmpeg killed by {name}" + (f": {error}" if error else "")
         elif not error:
             error = f"ffmpeg exited with code {exit_code}"
-        return R(Outcome.FAILED, exit_code, classify(exit_code, tail), error, tail)
+        return AttemptResult(Outcome.FAILED, exit_code, classify(exit_code, tail), error, tail)
 
     def _output_size(self) -> int:
         if self._output_path is None:

@@ -126,6 +126,7 @@ class Session:
                         self.metrics.connected.set(1)
                         self._on_welcome(msg.welcome, hello_sent)
                         beating = asyncio.create_task(self._heartbeats(), name="heartbeat")
+                        beating.add_done_callback(lambda t: _ended(t, out))
                     elif kind is not None and kind in self._commands:
                         self._commands[kind](msg)
                 log.info("master closed the stream; reconnecting")
@@ -202,6 +203,14 @@ class Session:
     def _on_drain(self, m: worker_pb2.MasterMessage) -> None:
         self.drained = m.drain.drain
         log.info("%s by the master", "drained" if self.drained else "undrained")
+
+
+def _ended(task: asyncio.Task[None], out: Out) -> None:
+    """Heartbeats never end by themselves: if they fail, this stream is useless
+    (the master would lose us), so end it and reconnect."""
+    if not task.cancelled():
+        log.error("heartbeats stopped", exc_info=task.exception())
+        out.put_nowait(None)
 
 
 async def _outgoing(
