@@ -49,6 +49,10 @@ def _spawn(argv: list[str], nice: int) -> int:
     parent = os.getpid()
     pid = os.fork()
     if pid:
+        # The child does this too; doing it here as well means a kill sent right
+        # after the fork never finds the group missing.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
         with contextlib.suppress(OSError):  # only ever lowered: unprivileged is fine
             os.setpriority(os.PRIO_PROCESS, pid, max(nice, os.getpriority(os.PRIO_PROCESS, 0)))
         return pid

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +20,13 @@ from ffrtmp.worker import fence_launcher
 SCRIPT = Path(fence_launcher.__file__)
 MARK = fence_launcher.MARK
 FENCED = fence_launcher.FENCED
+# A signal for ffmpeg's group, as a command on the launcher's stdin.
+COMMANDS = {
+    signal.SIGTERM: b"t\n",
+    signal.SIGKILL: b"k\n",
+    signal.SIGSTOP: b"s\n",
+    signal.SIGCONT: b"c\n",
+}
 
 
 def launch_argv(argv: list[str], nice: int, deadline: float | None) -> list[str]:

@@ -36,15 +36,6 @@ LINE_CHARS = 2048  # bounds memory even when ffmpeg prints a huge line
 DRAIN_TIMEOUT_S = 5.0  # after exit, how long the pipes and the last callback may take
 
 
-# A signal for the group, as a launcher command.
-_COMMANDS = {
-    signal.SIGTERM: b"t\n",
-    signal.SIGKILL: b"k\n",
-    signal.SIGSTOP: b"s\n",
-    signal.SIGCONT: b"c\n",
-}
-
-
 class FfmpegRun:
     def __init__(
         self,
@@ -178,7 +169,7 @@ class FfmpegRun:
         return self._process
 
     def _signal(self, sig: signal.Signals) -> None:
-        self._command(_COMMANDS[sig])
+        self._command(launcher.COMMANDS[sig])
 
     def _command(self, line: bytes) -> None:
         p = self._process
