@@ -103,7 +103,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         )
         refused: list[InvalidArgument] = []
         reader = asyncio.create_task(
-            self._read(session, request_iterator, outbox, refused), name="worker-reader"
+            self._read(session, request_iterator, outbox, refused, generation),
+            name="worker-reader",
         )
         try:
             # The reader ends this loop with a None when the worker's side closes; so
@@ -129,9 +130,14 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         requests: AsyncIterator[worker_pb2.WorkerMessage],
         outbox: asyncio.Queue[Command | None],
         refused: list[InvalidArgument],
+        generation: int,
     ) -> None:
         try:
             async for msg in requests:
+                if session.generation != generation:
+                    # A newer stream of this node took over: what this one still
+                    # carries (a heartbeat numbering the old stream's Assigns) is stale.
+                    return
                 limits.check(msg)
                 await self._handle(session, msg)
         except (asyncio.CancelledError, aio.AioRpcError):
