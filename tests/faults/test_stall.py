@@ -51,7 +51,7 @@ class FfmpegWatch:
         found = []
         for p in psutil.process_iter(["name", "cmdline", "status"]):
             info = p.info
-            if info["name"] != "ffmpeg" or info["status"] == psutil.STATUS_ZOMBIE:
+            if "ffmpeg" not in info["name"] or info["status"] == psutil.STATUS_ZOMBIE:
                 continue
             if any(self.job_id in arg for arg in info["cmdline"] or ()):
                 found.append(p)

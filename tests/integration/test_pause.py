@@ -38,7 +38,7 @@ async def test_pause_stops_progress_and_resume_restarts_it(tmp_path: Path) -> No
                 ffmpeg = [
                     p
                     for p in psutil.Process(worker.pid).children(recursive=True)
-                    if p.name() == "ffmpeg"
+                    if "ffmpeg" in p.name()
                 ]
                 stopped = bool(ffmpeg) and all(p.status() == psutil.STATUS_STOPPED for p in ffmpeg)
                 if stopped:

@@ -43,7 +43,7 @@ def silent_http() -> Iterator[str]:
 def _ffmpegs_for(job_id: str) -> list[psutil.Process]:
     out = []
     for p in psutil.process_iter(["name", "cmdline"]):
-        if p.info["name"] == "ffmpeg" and any(job_id in a for a in p.info["cmdline"] or ()):
+        if "ffmpeg" in p.info["name"] and any(job_id in a for a in p.info["cmdline"] or ()):
             out.append(p)
     return out
 
