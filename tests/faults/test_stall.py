@@ -122,6 +122,7 @@ async def test_stopped_daemon_never_runs_the_job_twice(cluster: Cluster) -> None
     lost = log_time(cluster.master.wait_for(r"node a lost", 1).string)
     first_pid = min(watch.seen)  # attempt 1 started first
     assert watch.last_seen[first_pid] < lost, (watch.last_seen[first_pid], lost)
+    print(f"stalled worker's ffmpeg gone {lost - watch.last_seen[first_pid]:.2f}s before the loss")
     async with cluster.client() as c:
         job = await c.get(job_id)
         assert (job.state, job.node_id, job.attempt) == (RUNNING, "b", 2)
