@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ffrtmp.core.authz import SYSTEM
-from ffrtmp.core.model import Job, JobState, Lease, Outcome, ProgressInfo
+from ffrtmp.core.model import AttemptResult, Job, JobState, Lease, Outcome, ProgressInfo
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.spec import RawSpec
 from ffrtmp.core.states import can_transition
@@ -30,7 +30,6 @@ from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.job_traces import JobTraces
 from ffrtmp.master.observe.lifecycle import JobLifecycle
 from ffrtmp.master.observe.metrics import MasterMetrics
-from ffrtmp.master.scheduling.attempts import RunResult
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.scheduling.sessions import (
     AbortCmd,
@@ -145,7 +144,7 @@ class FakeWorker:
         self.h.scheduler.liveness.touch(self.s)
         if outcome == Outcome.SUCCEEDED:
             fields = {"output": "out.mp4", "output_bytes": 1000, **fields}
-        await self.h.scheduler.attempts.on_result(self.s, lease, RunResult(outcome, **fields))
+        await self.h.scheduler.attempts.on_result(self.s, lease, AttemptResult(outcome, **fields))
         await self.h.settle()
 
 

@@ -18,7 +18,7 @@ from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.scheduling.sessions import AssignCmd, Command, NodeSession
-from ffrtmp.master.storage.store import Store
+from ffrtmp.master.storage.sqlite.store import SqliteStore
 
 CAPS: dict[str, object] = {"encoders": ["libx264"], "labels": {}, "gpus": 0}
 
@@ -33,10 +33,10 @@ class Clock:
 
 @pytest.fixture
 async def make(tmp_path: Path) -> AsyncIterator[Callable[..., Scheduler]]:
-    stores: list[Store] = []
+    stores: list[SqliteStore] = []
 
     def build(clock: Clock | None = None, **config: object) -> Scheduler:
-        store = Store(tmp_path / f"m{len(stores)}.db")
+        store = SqliteStore(tmp_path / f"m{len(stores)}.db")
         stores.append(store)
         cfg = MasterConfig(db=store.path, **config)  # type: ignore[arg-type]
         kw = {} if clock is None else {"clock": clock}
@@ -61,7 +61,7 @@ async def assigned(sched: Scheduler, node: str = "w1") -> tuple[NodeSession, Job
     await sched.start()
     for t in sched.tasks:
         t.cancel()  # this test drives dispatch and timers itself
-    s, _, _ = sched.connect(node, CAPS, 1, "test", [])
+    s, _, _ = sched.liveness.connect(node, CAPS, 1, "test", [])
     job, _ = await sched.submit(RawSpec(scenario="test", duration_s=3600))
     assert await sched.dispatcher.dispatch_round()
     [cmd] = [c for c in drain(s) if isinstance(c, AssignCmd)]
@@ -85,11 +85,11 @@ async def test_a_lease_the_heartbeat_no_longer_lists_is_requeued_at_once(
     s, job, cmd = await assigned(sched)
     assert cmd.seq == 1
     # Sent before the Assign arrived: not listing it proves nothing.
-    sched.on_heartbeat(s, [], seq=1, assign_seq=0)
+    sched.liveness.on_heartbeat(s, [], seq=1, assign_seq=0)
     await asyncio.sleep(0.05)
     assert s.holds(cmd.lease)
     # Sent after: the worker fenced (or refused) it. No waiting for a timeout.
-    sched.on_heartbeat(s, [], seq=2, assign_seq=1)
+    sched.liveness.on_heartbeat(s, [], seq=2, assign_seq=1)
     requeued = await settled(sched, job.id, JobState.QUEUED)
     assert not s.holds(cmd.lease)
     assert (requeued.lost_attempts, requeued.retry_base, requeued.attempt) == (1, 1, 1)
@@ -100,7 +100,7 @@ async def test_a_lease_the_heartbeat_no_longer_lists_is_requeued_at_once(
 async def test_listed_lease_is_kept(make: Callable[..., Scheduler]) -> None:
     sched = make(Clock())
     s, job, cmd = await assigned(sched)
-    sched.on_heartbeat(s, [cmd.lease], seq=1, assign_seq=1)
+    sched.liveness.on_heartbeat(s, [cmd.lease], seq=1, assign_seq=1)
     await asyncio.sleep(0.05)
     assert s.holds(cmd.lease)
     assert (await settled(sched, job.id, JobState.ASSIGNED)).lost_attempts == 0
@@ -116,7 +116,7 @@ async def test_fenced_attempts_are_not_charged_but_are_bounded(
             assert await sched.dispatcher.dispatch_round()
             [cmd] = [c for c in drain(s) if isinstance(c, AssignCmd)]
         fenced = AttemptResult(Outcome.FAILED, -9, LOST, f"fenced: lease {job.id}/{n} dropped")
-        await sched.on_result(s, cmd.lease, fenced)
+        await sched.attempts.on_result(s, cmd.lease, fenced)
         if n < 3:
             # max_retries=0, yet the job goes on: a fence is not the job's failure.
             got = await settled(sched, job.id, JobState.QUEUED)
@@ -132,12 +132,14 @@ async def test_own_failure_still_charged_after_lost_attempts(
 ) -> None:
     sched = make(Clock(), max_retries=1)
     s, job, cmd = await assigned(sched)
-    await sched.on_result(s, cmd.lease, AttemptResult(Outcome.FAILED, -9, LOST, "fenced"))
+    await sched.attempts.on_result(s, cmd.lease, AttemptResult(Outcome.FAILED, -9, LOST, "fenced"))
     await settled(sched, job.id, JobState.QUEUED)
     for _ in range(2):  # two transient failures: the retry budget of 1 is spent
         assert await sched.dispatcher.dispatch_round()
         [cmd] = [c for c in drain(s) if isinstance(c, AssignCmd)]
-        await sched.on_result(s, cmd.lease, AttemptResult(Outcome.FAILED, 1, "transient", "x"))
+        await sched.attempts.on_result(
+            s, cmd.lease, AttemptResult(Outcome.FAILED, 1, "transient", "x")
+        )
         got = await sched.st.store.get_job(job.id)
         assert got is not None
         if got.state == JobState.RETRY_WAIT:
@@ -170,7 +172,7 @@ async def test_a_new_worker_wakes_the_timer(make: Callable[..., Scheduler]) -> N
     await sched.start()
     try:
         await asyncio.sleep(0.1)  # the timer is asleep for its interval
-        s, _, _ = sched.connect("w1", CAPS, 1, "test", [])
+        s, _, _ = sched.liveness.connect("w1", CAPS, 1, "test", [])
         for _ in range(100):
             if not s.connected:
                 break
@@ -185,7 +187,7 @@ async def test_reconnect_without_the_lease_is_lost_not_failed(
 ) -> None:
     sched = make(Clock(), max_retries=0)
     _s, job, cmd = await assigned(sched)
-    _s2, keep, abort = sched.connect("w1", CAPS, 1, "test", [])
+    _s2, keep, abort = sched.liveness.connect("w1", CAPS, 1, "test", [])
     assert (keep, abort) == ([], [])
     got = await settled(sched, job.id, JobState.QUEUED)
     assert got.lost_attempts == 1
