@@ -79,6 +79,11 @@ async def test_cancel_during_the_hls_audio_probe(tmp_path: Path, silent_http: st
     report = await asyncio.wait_for(task, 10)
     assert report.outcome is Outcome.CANCELED and not started
     assert time.monotonic() - t0 < 5
+    for _ in range(40):  # the probe's own ffmpeg goes too
+        if not _ffmpegs_for(silent_http):
+            break
+        await asyncio.sleep(0.05)
+    assert not _ffmpegs_for(silent_http)
     assert not list((tmp_path / "out").rglob("*.partial*"))
 
 

@@ -150,6 +150,10 @@ async def probe_output(ffmpeg: str, path: Path | str, size_bytes: int) -> Output
     except TimeoutError:
         log.warning("probing %s timed out after %gs", path, PROBE_TIMEOUT_S)
         return None
+    except asyncio.CancelledError:  # the run was stopped: the probe goes at once
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        raise
     finally:
         await _reap(process)
     info = parse_header(header.decode(errors="replace"), size_bytes)
