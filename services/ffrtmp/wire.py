@@ -30,8 +30,8 @@ from ffrtmp.fieldmap import from_pb, to_pb
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2, worker_pb2
 
 if TYPE_CHECKING:
-    from ffrtmp.master.scheduling.scheduler import QueueStats
     from ffrtmp.master.scheduling.sessions import Command, NodeSession
+    from ffrtmp.master.scheduling.stats import QueueStats
     from ffrtmp.worker.probe import Capabilities as WorkerCapabilities
 
 # -- the job spec and scenarios ---------------------------------------------

@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from ffrtmp.v1 import common_pb2
-from tests.faults.common import wait_job
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.jobs import wait_job
 
 RUNNING = common_pb2.JOB_STATE_RUNNING
 SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED

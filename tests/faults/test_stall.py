@@ -16,8 +16,8 @@ import psutil
 import pytest
 
 from ffrtmp.v1 import common_pb2
-from tests.faults.common import log_time, wait_job
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.jobs import log_time, wait_job
 from tests.helpers.proxy import TcpProxy
 
 RUNNING = common_pb2.JOB_STATE_RUNNING

@@ -242,7 +242,6 @@ def issue(
         role = DEFAULT_ROLE if role is None else role
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-
     out = Path(dir if out_dir is None else out_dir)
     paths = IssuedPaths(out / f"{name}.crt", out / f"{name}.key")
     existing = [p for p in (paths.cert, paths.key) if p.exists()]

@@ -18,11 +18,9 @@ import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 
 from ffrtmp.core.authz import SYSTEM, Actor, check_job_access
 from ffrtmp.core.errors import FailedPrecondition, NotFound, Unavailable
-from ffrtmp.core.matching import describe_missing
 from ffrtmp.core.model import ACTIVE, Job, JobEvent, JobState
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 from ffrtmp.core.states import check_cancelable
@@ -34,21 +32,12 @@ from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.restore import Restore
 from ffrtmp.master.scheduling.sessions import CancelCmd, NodeSession, PauseCmd
 from ffrtmp.master.scheduling.state import State, wall_ms
+from ffrtmp.master.scheduling.stats import QueueStats, queue_stats
 from ffrtmp.master.storage.protocol import JobStore
 
 log = logging.getLogger(__name__)
 
 WAITING = frozenset({JobState.QUEUED, JobState.RETRY_WAIT})
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    depth: dict[tuple[str, str], int]  # (queue, priority) -> queued jobs
-    oldest_wait_s: dict[str, float]  # queue -> how long its oldest job has waited
-    retry_waiting: int
-    running: int
-    nodes: list[NodeSession]
-    blocked: list[tuple[frozenset[str], int, str]]  # needs no worker offers, count, why
 
 
 class Scheduler:
@@ -218,8 +207,9 @@ class Scheduler:
                 if ok:
                     st.unqueue(job_id)
             else:
-                ok = await st.change(job, ACTIVE, JobState.CANCELED, reason,
-                                     fields=st.progress_fields(job_id))
+                ok = await st.change(
+                    job, ACTIVE, JobState.CANCELED, reason, fields=st.progress_fields(job_id)
+                )
                 if ok:
                     st.mark_canceled(job.lease)
                     s = st.nodes.get(job.node_id)
@@ -288,24 +278,7 @@ class Scheduler:
                 await changed.wait()
 
     def stats(self) -> QueueStats:
-        st = self.st
-        now = st.now_ms()
-        offered = [s.offers for s in st.nodes.values() if s.accepting]
-        blocked = [
-            (needs, n, describe_missing(needs, offered, st.draining_offers()))
-            for needs, n in st.pending.needs_sets().items()
-            if not any(needs <= o for o in offered)
-        ]
-        return QueueStats(
-            depth=st.pending.depth(),
-            oldest_wait_s={
-                q: max(0.0, (now - t) / 1000) for q, t in st.pending.oldest_ms().items()
-            },
-            retry_waiting=st.retry_waiting,
-            running=sum(1 for s in st.nodes.values() for a in s.leases.values() if a > 0),
-            nodes=sorted(st.nodes.values(), key=lambda s: s.node_id),
-            blocked=blocked,
-        )
+        return queue_stats(self.st)
 
     # -- nodes -------------------------------------------------------------
     async def drain(self, node_id: str, drained: bool, actor: Actor = SYSTEM) -> NodeSession:

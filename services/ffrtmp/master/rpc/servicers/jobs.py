@@ -58,13 +58,13 @@ def _shown(job: Job, pending_reason: str = "") -> common_pb2.Job:
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
-        self.s = scheduler
+        self.scheduler = scheduler
         self.pending_reason = scheduler.dispatcher.pending_reason  # why a job waits
 
     async def SubmitJob(
         self, request: jobs_pb2.SubmitJobRequest, context: Ctx
     ) -> jobs_pb2.SubmitJobResponse:
-        job, created = await self.s.submit(
+        job, created = await self.scheduler.submit(
             wire.raw_spec(request.spec), request.request_id, current_actor()
         )
         return jobs_pb2.SubmitJobResponse(job=_shown(job), created=created)
@@ -72,7 +72,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def GetJob(
         self, request: jobs_pb2.GetJobRequest, context: Ctx
     ) -> jobs_pb2.GetJobResponse:
-        job = await self.s.get(_job_id(request.job_id))
+        job = await self.scheduler.get(_job_id(request.job_id))
         return jobs_pb2.GetJobResponse(job=_shown(job, self.pending_reason(job)))
 
     async def ListJobs(
@@ -85,7 +85,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 "queue" if len(request.queue) > 64 else "node_id", "longer than 64 characters"
             )
         size = request.page_size or DEFAULT_PAGE
-        jobs = await self.s.list_jobs(
+        jobs = await self.scheduler.list_jobs(
             states=wire.job_states(list(request.states)),
             queue=request.queue,
             node_id=request.node_id,
@@ -102,38 +102,38 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.CancelJobRequest, context: Ctx
     ) -> jobs_pb2.CancelJobResponse:
         reason = _reason(request.reason)
-        job = await self.s.cancel(_job_id(request.job_id), reason, current_actor())
+        job = await self.scheduler.cancel(_job_id(request.job_id), reason, current_actor())
         return jobs_pb2.CancelJobResponse(job=_shown(job))
 
     async def RetryJob(
         self, request: jobs_pb2.RetryJobRequest, context: Ctx
     ) -> jobs_pb2.RetryJobResponse:
         reason = _reason(request.reason)
-        job = await self.s.retry(_job_id(request.job_id), reason, current_actor())
+        job = await self.scheduler.retry(_job_id(request.job_id), reason, current_actor())
         return jobs_pb2.RetryJobResponse(job=_shown(job))
 
     async def PauseJob(
         self, request: jobs_pb2.PauseJobRequest, context: Ctx
     ) -> jobs_pb2.PauseJobResponse:
-        job = await self.s.pause(_job_id(request.job_id), True, current_actor())
+        job = await self.scheduler.pause(_job_id(request.job_id), True, current_actor())
         return jobs_pb2.PauseJobResponse(job=_shown(job))
 
     async def ResumeJob(
         self, request: jobs_pb2.ResumeJobRequest, context: Ctx
     ) -> jobs_pb2.ResumeJobResponse:
-        job = await self.s.pause(_job_id(request.job_id), False, current_actor())
+        job = await self.scheduler.pause(_job_id(request.job_id), False, current_actor())
         return jobs_pb2.ResumeJobResponse(job=_shown(job))
 
     async def ListScenarios(
         self, request: jobs_pb2.ListScenariosRequest, context: Ctx
     ) -> jobs_pb2.ListScenariosResponse:
-        catalog = sorted(self.s.config.scenarios.values(), key=lambda s: s.name)
+        catalog = sorted(self.scheduler.config.scenarios.values(), key=lambda s: s.name)
         return jobs_pb2.ListScenariosResponse(scenarios=[wire.scenario_pb(s) for s in catalog])
 
     async def GetJobLogs(
         self, request: jobs_pb2.GetJobLogsRequest, context: Ctx
     ) -> jobs_pb2.GetJobLogsResponse:
-        job = await self.s.logs(_job_id(request.job_id), current_actor())
+        job = await self.scheduler.logs(_job_id(request.job_id), current_actor())
         return jobs_pb2.GetJobLogsResponse(
             job_id=job.id, attempt=job.attempt, node_id=job.node_id, log_tail=job.log_tail
         )
@@ -141,10 +141,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def GetQueueStats(
         self, request: jobs_pb2.GetQueueStatsRequest, context: Ctx
     ) -> jobs_pb2.GetQueueStatsResponse:
-        return wire.queue_stats_pb(self.s.stats())
+        return wire.queue_stats_pb(self.scheduler.stats())
 
     async def WatchJob(
         self, request: jobs_pb2.WatchJobRequest, context: Ctx
     ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
-        async for job in self.s.watch(_job_id(request.job_id)):
+        async for job in self.scheduler.watch(_job_id(request.job_id)):
             yield jobs_pb2.WatchJobResponse(job=_shown(job, self.pending_reason(job)))
