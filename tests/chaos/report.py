@@ -80,6 +80,7 @@ class Report:
             overlaps=len(eps), overlap_jobs=len({e["job"] for e in eps}),
             overlap_longest_s=max((e["seconds"] for e in eps), default=0.0),
             leftover_encoders=len(leftovers), watcher_samples=summary.get("samples", 0),
+            watcher_jobs_seen=summary.get("jobs_seen", 0),
             watcher_longest_gap_s=summary.get("max_gap_s", 0.0),
         )  # fmt: skip
         self.details.update(overlaps=eps, leftovers=leftovers)
@@ -107,11 +108,11 @@ class Report:
         missing = []
         for j in full.values():
             if j.state == common_pb2.JOB_STATE_SUCCEEDED:
-                path = root / f"out-{j.node_id}" / j.spec.output
+                path = root / f"out-{j.node_id}" / j.owner / j.spec.output
                 if not path.is_file() or path.stat().st_size != j.output_bytes:
                     missing.append((j.id, str(path)))
         self.figures["outputs_missing"] = len(missing)
-        self.figures["partials_left"] = len(list(root.glob("out-*/chaos/.*partial*")))
+        self.figures["partials_left"] = len(list(root.glob("out-*/**/.*partial*")))
         self.details["outputs_missing"] = missing[:50]
 
     def noise(self, root: Path) -> None:

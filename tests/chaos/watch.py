@@ -25,14 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PERIOD_S = 0.05
+# Outputs lie in their owner's folder under the worker's root: out-<worker>/<owner>/chaos/.
+_OUT = r"/out-(?P<worker>[^/]+)/(?:[^/]+/)?chaos/"
 _PARTIAL = re.compile(
-    r"/out-(?P<worker>[^/]+)/chaos/\.(?P<rid>[^/.]+)\.(?P<job>[^/]+?)-(?P<attempt>\d+)\.partial"
+    rf"{_OUT}\.(?P<rid>[^/.]+)\.(?P<job>[^/]+?)-(?P<attempt>\d+)\.partial"
 )
 # Should the partial name ever lose the lease: the request id names the job, the pid the run.
-_ANY_PARTIAL = re.compile(r"/out-(?P<worker>[^/]+)/chaos/\.(?P<rid>[^/.]+)\.[^/]*partial")
+_ANY_PARTIAL = re.compile(rf"{_OUT}\.(?P<rid>[^/.]+)\.[^/]*partial")
 # The worker's probe of a finished output reads the final name: an ffmpeg of the job
 # (it counts as the job's presence), never a second run of it.
-_FINAL = re.compile(r"/out-(?P<worker>[^/]+)/chaos/(?P<rid>[^/.]+)\.mp4")
+_FINAL = re.compile(rf"{_OUT}(?P<rid>[^/.]+)\.mp4")
 PROBE = -2  # the attempt of a probe
 _STABLE_S = 2.0  # a process this old has exec'd for good: its argv is final
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -72,6 +74,7 @@ class Watcher:
     _last_scan: float = 0.0
     _open: dict[str, Episode] = field(default_factory=dict)
     _ignored: set[int] = field(default_factory=set)
+    jobs_seen: set[str] = field(default_factory=set)  # jobs seen encoding (not probed)
 
     def scan(self, now: float) -> None:
         pids = {int(p) for p in os.listdir("/proc") if p.isdigit()}
@@ -86,6 +89,8 @@ class Watcher:
                 continue  # gone since the listing
             if pid not in self.encoders:
                 self.encoders[pid] = enc
+                if enc.attempt != PROBE:
+                    self.jobs_seen.add(enc.job)
                 self.emit({"e": "enc", "t": now, **vars(enc)})
             if state not in "TtZX" and enc.attempt != PROBE:
                 key = (enc.worker, enc.attempt if enc.attempt >= 0 else -pid)
@@ -131,6 +136,7 @@ class Watcher:
         eps = [{"job": e.job, "keys": sorted(e.keys), "start": e.start,
                 "seconds": e.seconds, "samples": e.samples} for e in self.episodes]  # fmt: skip
         return {"e": "summary", "samples": self.samples, "max_gap_s": self.max_gap_s,
+                "jobs_seen": len(self.jobs_seen),
                 "episodes": eps, "alive": [vars(e) for e in self.encoders.values()]}  # fmt: skip
 
 
