@@ -57,12 +57,16 @@ async def _call(port: int, creds: grpc.ChannelCredentials) -> dict[str, object]:
 
 async def test_worker_identity(port: int, certs: Path) -> None:
     creds = channel_credentials(certs / "ca.crt", certs / "node-7.crt", certs / "node-7.key")
-    assert await _call(port, creds) == {"name": "node-7", "kind": "worker", "role": None}
+    assert await _call(port, creds) == {
+        "name": "node-7", "kind": "worker", "role": None, "problem": ""
+    }
 
 
 async def test_client_identity_carries_role(port: int, certs: Path) -> None:
     creds = channel_credentials(certs / "ca.crt", certs / "alice.crt", certs / "alice.key")
-    assert await _call(port, creds) == {"name": "alice", "kind": "client", "role": "operator"}
+    assert await _call(port, creds) == {
+        "name": "alice", "kind": "client", "role": "operator", "problem": ""
+    }
 
 
 async def test_certificate_from_another_ca_is_refused(
