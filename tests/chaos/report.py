@@ -75,15 +75,19 @@ class Report:
         d.update(lost=lost, duplicates=dups, completed_twice=twice, failed=failed[:50])
 
     def watcher(self, summary: dict[str, Any], leftovers: list[dict[str, Any]]) -> None:
-        eps = summary.get("episodes", [])
+        every = summary.get("episodes", [])
+        eps = [e for e in every if not e.get("after_freeze")]
+        thaws = [e for e in every if e.get("after_freeze")]
         self.figures.update(
             overlaps=len(eps), overlap_jobs=len({e["job"] for e in eps}),
             overlap_longest_s=max((e["seconds"] for e in eps), default=0.0),
+            thaw_overlaps=len(thaws),
+            thaw_overlap_longest_s=max((e["seconds"] for e in thaws), default=0.0),
             leftover_encoders=len(leftovers), watcher_samples=summary.get("samples", 0),
             watcher_jobs_seen=summary.get("jobs_seen", 0),
             watcher_longest_gap_s=summary.get("max_gap_s", 0.0),
         )  # fmt: skip
-        self.details.update(overlaps=eps, leftovers=leftovers)
+        self.details.update(overlaps=eps, thaw_overlaps=thaws, leftovers=leftovers)
 
     def stranded(self, found: list[Stranding], polls: int) -> None:
         self.figures.update(stranded=len(found), tracker_polls=polls,

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PERIOD_S = 0.05
+# An encoder seen stopped this recently is thawing (see Episode.after_freeze).
+THAW_S = 1.0
 # Outputs lie in their owner's folder under the worker's root: out-<worker>/<owner>/chaos/.
 _OUT = r"/out-(?P<worker>[^/]+)/(?:[^/]+/)?chaos/"
 _PARTIAL = re.compile(
@@ -47,6 +49,9 @@ class Episode:
     start: float
     last: float
     samples: int = 1
+    # One side had just thawed from a stop of its whole tree (a frozen host): the window
+    # the promise concedes, until the launcher's deadline check kills it.
+    after_freeze: bool = False
 
     @property
     def seconds(self) -> float:
@@ -75,11 +80,13 @@ class Watcher:
     _open: dict[str, Episode] = field(default_factory=dict)
     _ignored: set[int] = field(default_factory=set)
     jobs_seen: set[str] = field(default_factory=set)  # jobs seen encoding (not probed)
+    _stopped_at: dict[int, float] = field(default_factory=dict)  # pid -> last seen in T
 
     def scan(self, now: float) -> None:
         pids = {int(p) for p in os.listdir("/proc") if p.isdigit()}
         self._ignored &= pids
         running: dict[str, set[tuple[str, int]]] = {}
+        thawed: set[tuple[str, str, int]] = set()  # (job, worker, attempt) just resumed
         for pid in pids - self._ignored:
             enc = self.encoders.get(pid) or self._identify(pid, now)
             if enc is None:
@@ -92,17 +99,23 @@ class Watcher:
                 if enc.attempt != PROBE:
                     self.jobs_seen.add(enc.job)
                 self.emit({"e": "enc", "t": now, **vars(enc)})
+            if state in "Tt":
+                self._stopped_at[pid] = now
             if state not in "TtZX" and enc.attempt != PROBE:
                 key = (enc.worker, enc.attempt if enc.attempt >= 0 else -pid)
                 running.setdefault(enc.job, set()).add(key)
+                if now - self._stopped_at.get(pid, -THAW_S) < THAW_S:
+                    thawed.add((enc.job, *key))
         for pid in [p for p in self.encoders if p not in pids or _state(p) is None]:
             enc = self.encoders.pop(pid)
+            self._stopped_at.pop(pid, None)
             self.emit({"e": "gone", "t": now, "pid": pid, "job": enc.job})
         for job, keys in running.items():
             if len(keys) > 1:
                 ep = self._open.get(job)
                 if ep is None:
-                    self._open[job] = Episode(job, set(keys), now, now)
+                    ep = self._open[job] = Episode(job, set(keys), now, now)
+                    ep.after_freeze = any((job, *k) in thawed for k in keys)
                     self.emit({"e": "overlap", "t": now, "job": job, "keys": sorted(keys)})
                 else:
                     ep.keys |= keys
@@ -133,8 +146,9 @@ class Watcher:
     def summary(self) -> dict[str, Any]:
         for job in list(self._open):
             self.episodes.append(self._open.pop(job))
-        eps = [{"job": e.job, "keys": sorted(e.keys), "start": e.start,
-                "seconds": e.seconds, "samples": e.samples} for e in self.episodes]  # fmt: skip
+        eps = [{"job": e.job, "keys": sorted(e.keys), "start": e.start, "seconds": e.seconds,
+                "samples": e.samples, "after_freeze": e.after_freeze}
+               for e in self.episodes]  # fmt: skip
         return {"e": "summary", "samples": self.samples, "max_gap_s": self.max_gap_s,
                 "jobs_seen": len(self.jobs_seen),
                 "episodes": eps, "alive": [vars(e) for e in self.encoders.values()]}  # fmt: skip

@@ -43,6 +43,9 @@ def test_chaos_short_seed(tmp_path: Path) -> None:
     # Each promise on its own line, so a failure names the one that broke.
     assert figures["lost"] == 0, result["details"]["lost"]
     assert figures["overlaps"] == 0, result["details"]["overlaps"]
+    # A frozen host thaws with its ffmpeg: the launcher kills it on its first tick, so such
+    # an overlap is one or two readings, never a run (docs/FAULT_TOLERANCE.md).
+    assert all(e["samples"] <= 3 for e in result["details"]["thaw_overlaps"]), result["details"]
     assert figures["stranded"] == 0, result["details"]["stranded"]
     assert figures["duplicates"] == 0 and figures["completed_twice"] == 0
     assert figures["failed"] == 0, result["details"]["failed"]
