@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults soak chaos clean opstools bench bench-smoke systemffmpeg media
+.PHONY: install demo test lint typecheck buflint proto unit integration faults soak chaos clean opstools bench bench-smoke systemffmpeg media postgres
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ demo: install
 
 ## Everything CI checks: lint, types, proto lint, the whole test suite on the bundled
 ## ffmpeg, then the media tests again on the distribution's (see media).
-test: install lint typecheck buflint opstools systemffmpeg bench-smoke
+test: install lint typecheck buflint opstools systemffmpeg postgres bench-smoke
 	FFRTMP_TEST_FFMPEG=bundled $(PY) -m pytest -q
 	$(MAKE) --no-print-directory media FFMPEG=system
 
@@ -76,6 +76,13 @@ buflint: $(BUF)
 opstools:
 	command -v promtool >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+## PostgreSQL's server binaries (Debian's postgresql package) for the tests that start a
+## throwaway database (tests/helpers/postgres.py); needs root and apt when missing.
+postgres:
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
 
 ## The distribution's ffmpeg (Debian's package), which workers prefer when present and
 ## the media tests run on too; needs root and apt when it is missing.

@@ -10,6 +10,9 @@ import pytest
 from tests.helpers.cluster import Cluster, running_cluster
 from tests.helpers.media import SETTING, build_name, ffmpeg_under_test
 
+# The throwaway PostgreSQL fixtures (`postgres`, `pg_dsn`).
+pytest_plugins = ["tests.helpers.postgres"]
+
 
 def pytest_report_header() -> str:
     # Which build every ffmpeg run and worker of this session uses.
