@@ -29,7 +29,7 @@ T0 = 1_700_000_000_000
 
 @pytest.fixture(params=sorted(STORES))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
-    s = STORES[request.param](tmp_path)
+    s = STORES[request.param](tmp_path, request)
     await s.open()
     try:
         yield s

@@ -22,6 +22,11 @@ class StoreError(Exception):
     lost); trying again later may work."""
 
 
+class NotLeader(StoreError):
+    """A write was refused: this master's leader term is not the database's (it
+    was deposed, or never led). Clients should go to the leader."""
+
+
 class StoreClosed(RuntimeError):
     """The store was closed: the master is stopping."""
 
