@@ -1,8 +1,9 @@
 """The one place where errors become gRPC statuses.
 
 Servicers raise FfrtmpError subclasses; this interceptor turns them into the
-status their class names. Anything else is logged here with its traceback and
-reaches the client only as INTERNAL with a short message.
+status their class names (and a store's NotLeader into UNAVAILABLE). Anything
+else is logged here with its traceback and reaches the client only as INTERNAL
+with a short message.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from grpc import aio
 
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
+from ffrtmp.master.storage.protocol import NotLeader
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ def status_of(exc: FfrtmpError) -> grpc.StatusCode:
 async def _abort(context: aio.ServicerContext[Any, Any], exc: Exception, method: str) -> None:
     if isinstance(exc, FfrtmpError):
         await context.abort(status_of(exc), exc.message, trailing_metadata=exc.metadata)
+    if isinstance(exc, NotLeader):  # a deposed (or standby) master's write: try the leader
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
     log.error("unexpected error in %s", method, exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the master's log")
 
