@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66\x66rtmp/v1/blobs.proto\x12\tffrtmp.v1\",\n\tBlobLease\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"t\n\x04\x42lob\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x1b\n\x13\x63reate_time_unix_ms\x18\x05 \x01(\x03\"\xbe\x01\n\x0cWriteRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x14\n\x0cwrite_offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x14\n\x0c\x66inish_write\x18\x04 \x01(\x08\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x07 \x01(\t\x12#\n\x05lease\x18\x08 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"9\n\rWriteResponse\x12\x16\n\x0e\x63ommitted_size\x18\x01 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\"y\n\x17QueryWriteStatusRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12#\n\x05lease\x18\x04 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"D\n\x18QueryWriteStatusResponse\x12\x16\n\x0e\x63ommitted_size\x18\x01 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\"r\n\x0bReadRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x13\n\x0bread_offset\x18\x02 \x01(\x03\x12\x12\n\nread_limit\x18\x03 \x01(\x03\x12#\n\x05lease\x18\x04 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"\x1c\n\x0cReadResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"I\n\x0bStatRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12#\n\x05lease\x18\x02 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"-\n\x0cStatResponse\x12\x1d\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Blob\"\xb0\x01\n\x0ePresignRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12(\n\x06method\x18\x02 \x01(\x0e\x32\x18.ffrtmp.v1.PresignMethod\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12#\n\x05lease\x18\x06 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"\xbb\x01\n\x0cPresignedUrl\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x35\n\x07headers\x18\x02 \x03(\x0b\x32$.ffrtmp.v1.PresignedUrl.HeadersEntry\x12\x13\n\x0bpart_number\x18\x03 \x01(\r\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9f\x01\n\x0fPresignResponse\x12\x1d\n\x15stream_through_master\x18\x01 \x01(\x08\x12%\n\x04urls\x18\x02 \x03(\x0b\x32\x17.ffrtmp.v1.PresignedUrl\x12\x11\n\tupload_id\x18\x03 \x01(\t\x12\x1b\n\x13\x65xpire_time_unix_ms\x18\x04 \x01(\x03\x12\x16\n\x0e\x61lready_exists\x18\x05 \x01(\x08\"2\n\rCompletedPart\x12\x13\n\x0bpart_number\x18\x01 \x01(\r\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\xbb\x01\n\x1d\x43ompletePresignedWriteRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x11\n\tupload_id\x18\x04 \x01(\t\x12\'\n\x05parts\x18\x05 \x03(\x0b\x32\x18.ffrtmp.v1.CompletedPart\x12#\n\x05lease\x18\x06 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"?\n\x1e\x43ompletePresignedWriteResponse\x12\x1d\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Blob*_\n\rPresignMethod\x12\x1e\n\x1aPRESIGN_METHOD_UNSPECIFIED\x10\x00\x12\x16\n\x12PRESIGN_METHOD_GET\x10\x01\x12\x16\n\x12PRESIGN_METHOD_PUT\x10\x02\x32\xcd\x03\n\x0b\x42lobService\x12<\n\x05Write\x12\x17.ffrtmp.v1.WriteRequest\x1a\x18.ffrtmp.v1.WriteResponse(\x01\x12[\n\x10QueryWriteStatus\x12\".ffrtmp.v1.QueryWriteStatusRequest\x1a#.ffrtmp.v1.QueryWriteStatusResponse\x12\x39\n\x04Read\x12\x16.ffrtmp.v1.ReadRequest\x1a\x17.ffrtmp.v1.ReadResponse0\x01\x12\x37\n\x04Stat\x12\x16.ffrtmp.v1.StatRequest\x1a\x17.ffrtmp.v1.StatResponse\x12@\n\x07Presign\x12\x19.ffrtmp.v1.PresignRequest\x1a\x1a.ffrtmp.v1.PresignResponse\x12m\n\x16\x43ompletePresignedWrite\x12(.ffrtmp.v1.CompletePresignedWriteRequest\x1a).ffrtmp.v1.CompletePresignedWriteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66\x66rtmp/v1/blobs.proto\x12\tffrtmp.v1\",\n\tBlobLease\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"t\n\x04\x42lob\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x1b\n\x13\x63reate_time_unix_ms\x18\x05 \x01(\x03\"\xbe\x01\n\x0cWriteRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x14\n\x0cwrite_offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x14\n\x0c\x66inish_write\x18\x04 \x01(\x08\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x07 \x01(\t\x12#\n\x05lease\x18\x08 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"P\n\rWriteResponse\x12\x16\n\x0e\x63ommitted_size\x18\x01 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\x12\x15\n\rresource_name\x18\x03 \x01(\t\"y\n\x17QueryWriteStatusRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12#\n\x05lease\x18\x04 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"D\n\x18QueryWriteStatusResponse\x12\x16\n\x0e\x63ommitted_size\x18\x01 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\"r\n\x0bReadRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x13\n\x0bread_offset\x18\x02 \x01(\x03\x12\x12\n\nread_limit\x18\x03 \x01(\x03\x12#\n\x05lease\x18\x04 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"\x1c\n\x0cReadResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"I\n\x0bStatRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12#\n\x05lease\x18\x02 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"-\n\x0cStatResponse\x12\x1d\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Blob\"\xb0\x01\n\x0ePresignRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12(\n\x06method\x18\x02 \x01(\x0e\x32\x18.ffrtmp.v1.PresignMethod\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12#\n\x05lease\x18\x06 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"\xbb\x01\n\x0cPresignedUrl\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x35\n\x07headers\x18\x02 \x03(\x0b\x32$.ffrtmp.v1.PresignedUrl.HeadersEntry\x12\x13\n\x0bpart_number\x18\x03 \x01(\r\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9f\x01\n\x0fPresignResponse\x12\x1d\n\x15stream_through_master\x18\x01 \x01(\x08\x12%\n\x04urls\x18\x02 \x03(\x0b\x32\x17.ffrtmp.v1.PresignedUrl\x12\x11\n\tupload_id\x18\x03 \x01(\t\x12\x1b\n\x13\x65xpire_time_unix_ms\x18\x04 \x01(\x03\x12\x16\n\x0e\x61lready_exists\x18\x05 \x01(\x08\"2\n\rCompletedPart\x12\x13\n\x0bpart_number\x18\x01 \x01(\r\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\xbb\x01\n\x1d\x43ompletePresignedWriteRequest\x12\x15\n\rresource_name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x11\n\tupload_id\x18\x04 \x01(\t\x12\'\n\x05parts\x18\x05 \x03(\x0b\x32\x18.ffrtmp.v1.CompletedPart\x12#\n\x05lease\x18\x06 \x01(\x0b\x32\x14.ffrtmp.v1.BlobLease\"?\n\x1e\x43ompletePresignedWriteResponse\x12\x1d\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x0f.ffrtmp.v1.Blob*_\n\rPresignMethod\x12\x1e\n\x1aPRESIGN_METHOD_UNSPECIFIED\x10\x00\x12\x16\n\x12PRESIGN_METHOD_GET\x10\x01\x12\x16\n\x12PRESIGN_METHOD_PUT\x10\x02\x32\xcd\x03\n\x0b\x42lobService\x12<\n\x05Write\x12\x17.ffrtmp.v1.WriteRequest\x1a\x18.ffrtmp.v1.WriteResponse(\x01\x12[\n\x10QueryWriteStatus\x12\".ffrtmp.v1.QueryWriteStatusRequest\x1a#.ffrtmp.v1.QueryWriteStatusResponse\x12\x39\n\x04Read\x12\x16.ffrtmp.v1.ReadRequest\x1a\x17.ffrtmp.v1.ReadResponse0\x01\x12\x37\n\x04Stat\x12\x16.ffrtmp.v1.StatRequest\x1a\x17.ffrtmp.v1.StatResponse\x12@\n\x07Presign\x12\x19.ffrtmp.v1.PresignRequest\x1a\x1a.ffrtmp.v1.PresignResponse\x12m\n\x16\x43ompletePresignedWrite\x12(.ffrtmp.v1.CompletePresignedWriteRequest\x1a).ffrtmp.v1.CompletePresignedWriteResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PRESIGNEDURL_HEADERSENTRY']._loaded_options = None
   _globals['_PRESIGNEDURL_HEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_PRESIGNMETHOD']._serialized_start=1751
-  _globals['_PRESIGNMETHOD']._serialized_end=1846
+  _globals['_PRESIGNMETHOD']._serialized_start=1774
+  _globals['_PRESIGNMETHOD']._serialized_end=1869
   _globals['_BLOBLEASE']._serialized_start=36
   _globals['_BLOBLEASE']._serialized_end=80
   _globals['_BLOB']._serialized_start=82
@@ -42,33 +42,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITEREQUEST']._serialized_start=201
   _globals['_WRITEREQUEST']._serialized_end=391
   _globals['_WRITERESPONSE']._serialized_start=393
-  _globals['_WRITERESPONSE']._serialized_end=450
-  _globals['_QUERYWRITESTATUSREQUEST']._serialized_start=452
-  _globals['_QUERYWRITESTATUSREQUEST']._serialized_end=573
-  _globals['_QUERYWRITESTATUSRESPONSE']._serialized_start=575
-  _globals['_QUERYWRITESTATUSRESPONSE']._serialized_end=643
-  _globals['_READREQUEST']._serialized_start=645
-  _globals['_READREQUEST']._serialized_end=759
-  _globals['_READRESPONSE']._serialized_start=761
-  _globals['_READRESPONSE']._serialized_end=789
-  _globals['_STATREQUEST']._serialized_start=791
-  _globals['_STATREQUEST']._serialized_end=864
-  _globals['_STATRESPONSE']._serialized_start=866
-  _globals['_STATRESPONSE']._serialized_end=911
-  _globals['_PRESIGNREQUEST']._serialized_start=914
-  _globals['_PRESIGNREQUEST']._serialized_end=1090
-  _globals['_PRESIGNEDURL']._serialized_start=1093
-  _globals['_PRESIGNEDURL']._serialized_end=1280
-  _globals['_PRESIGNEDURL_HEADERSENTRY']._serialized_start=1234
-  _globals['_PRESIGNEDURL_HEADERSENTRY']._serialized_end=1280
-  _globals['_PRESIGNRESPONSE']._serialized_start=1283
-  _globals['_PRESIGNRESPONSE']._serialized_end=1442
-  _globals['_COMPLETEDPART']._serialized_start=1444
-  _globals['_COMPLETEDPART']._serialized_end=1494
-  _globals['_COMPLETEPRESIGNEDWRITEREQUEST']._serialized_start=1497
-  _globals['_COMPLETEPRESIGNEDWRITEREQUEST']._serialized_end=1684
-  _globals['_COMPLETEPRESIGNEDWRITERESPONSE']._serialized_start=1686
-  _globals['_COMPLETEPRESIGNEDWRITERESPONSE']._serialized_end=1749
-  _globals['_BLOBSERVICE']._serialized_start=1849
-  _globals['_BLOBSERVICE']._serialized_end=2310
+  _globals['_WRITERESPONSE']._serialized_end=473
+  _globals['_QUERYWRITESTATUSREQUEST']._serialized_start=475
+  _globals['_QUERYWRITESTATUSREQUEST']._serialized_end=596
+  _globals['_QUERYWRITESTATUSRESPONSE']._serialized_start=598
+  _globals['_QUERYWRITESTATUSRESPONSE']._serialized_end=666
+  _globals['_READREQUEST']._serialized_start=668
+  _globals['_READREQUEST']._serialized_end=782
+  _globals['_READRESPONSE']._serialized_start=784
+  _globals['_READRESPONSE']._serialized_end=812
+  _globals['_STATREQUEST']._serialized_start=814
+  _globals['_STATREQUEST']._serialized_end=887
+  _globals['_STATRESPONSE']._serialized_start=889
+  _globals['_STATRESPONSE']._serialized_end=934
+  _globals['_PRESIGNREQUEST']._serialized_start=937
+  _globals['_PRESIGNREQUEST']._serialized_end=1113
+  _globals['_PRESIGNEDURL']._serialized_start=1116
+  _globals['_PRESIGNEDURL']._serialized_end=1303
+  _globals['_PRESIGNEDURL_HEADERSENTRY']._serialized_start=1257
+  _globals['_PRESIGNEDURL_HEADERSENTRY']._serialized_end=1303
+  _globals['_PRESIGNRESPONSE']._serialized_start=1306
+  _globals['_PRESIGNRESPONSE']._serialized_end=1465
+  _globals['_COMPLETEDPART']._serialized_start=1467
+  _globals['_COMPLETEDPART']._serialized_end=1517
+  _globals['_COMPLETEPRESIGNEDWRITEREQUEST']._serialized_start=1520
+  _globals['_COMPLETEPRESIGNEDWRITEREQUEST']._serialized_end=1707
+  _globals['_COMPLETEPRESIGNEDWRITERESPONSE']._serialized_start=1709
+  _globals['_COMPLETEPRESIGNEDWRITERESPONSE']._serialized_end=1772
+  _globals['_BLOBSERVICE']._serialized_start=1872
+  _globals['_BLOBSERVICE']._serialized_end=2333
 # @@protoc_insertion_point(module_scope)

@@ -146,19 +146,23 @@ class WriteResponse(_message.Message):
 
     COMMITTED_SIZE_FIELD_NUMBER: _builtins.int
     COMPLETE_FIELD_NUMBER: _builtins.int
+    RESOURCE_NAME_FIELD_NUMBER: _builtins.int
     committed_size: _builtins.int
     """The bytes the master holds for this upload: the whole size once complete."""
     complete: _builtins.bool
     """The blob is visible (verified and stored)."""
+    resource_name: _builtins.str
+    """The blob's name, `owners/-/` resolved."""
     def __init__(
         self,
         *,
         committed_size: _builtins.int = ...,
         complete: _builtins.bool = ...,
+        resource_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed_size", b"committed_size", "complete", b"complete"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed_size", b"committed_size", "complete", b"complete", "resource_name", b"resource_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

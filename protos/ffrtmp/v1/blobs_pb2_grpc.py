@@ -40,7 +40,9 @@ class BlobServiceStub:
     A user's input, named by its content (64 lowercase hex digits). {owner}
     is the caller's name (an API key's user or the client certificate's
     name). The same bytes uploaded twice are one blob: an upload first asks
-    Stat and skips when it exists.
+    Stat and skips when it exists. `owners/-/blobs/{sha256}` stands for the
+    caller's own name space (a client holding only an API key need not know
+    its user name); answers carry the resolved name.
     jobs/{job_id}/attempts/{attempt}/{path}
     What an attempt of a job wrote; {path} is relative ("out.mp4",
     "hls/720p/seg_003.ts"): segments of letters, digits, '.', '_', '-' (not
@@ -118,7 +120,9 @@ class BlobServiceServicer:
     A user's input, named by its content (64 lowercase hex digits). {owner}
     is the caller's name (an API key's user or the client certificate's
     name). The same bytes uploaded twice are one blob: an upload first asks
-    Stat and skips when it exists.
+    Stat and skips when it exists. `owners/-/blobs/{sha256}` stands for the
+    caller's own name space (a client holding only an API key need not know
+    its user name); answers carry the resolved name.
     jobs/{job_id}/attempts/{attempt}/{path}
     What an attempt of a job wrote; {path} is relative ("out.mp4",
     "hls/720p/seg_003.ts"): segments of letters, digits, '.', '_', '-' (not
@@ -253,7 +257,9 @@ class BlobService:
     A user's input, named by its content (64 lowercase hex digits). {owner}
     is the caller's name (an API key's user or the client certificate's
     name). The same bytes uploaded twice are one blob: an upload first asks
-    Stat and skips when it exists.
+    Stat and skips when it exists. `owners/-/blobs/{sha256}` stands for the
+    caller's own name space (a client holding only an API key need not know
+    its user name); answers carry the resolved name.
     jobs/{job_id}/attempts/{attempt}/{path}
     What an attempt of a job wrote; {path} is relative ("out.mp4",
     "hls/720p/seg_003.ts"): segments of letters, digits, '.', '_', '-' (not

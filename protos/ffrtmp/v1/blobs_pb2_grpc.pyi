@@ -41,7 +41,9 @@ class BlobServiceStub:
         A user's input, named by its content (64 lowercase hex digits). {owner}
         is the caller's name (an API key's user or the client certificate's
         name). The same bytes uploaded twice are one blob: an upload first asks
-        Stat and skips when it exists.
+        Stat and skips when it exists. `owners/-/blobs/{sha256}` stands for the
+        caller's own name space (a client holding only an API key need not know
+        its user name); answers carry the resolved name.
       jobs/{job_id}/attempts/{attempt}/{path}
         What an attempt of a job wrote; {path} is relative ("out.mp4",
         "hls/720p/seg_003.ts"): segments of letters, digits, '.', '_', '-' (not
@@ -116,7 +118,9 @@ class BlobServiceAsyncStub(BlobServiceStub):
         A user's input, named by its content (64 lowercase hex digits). {owner}
         is the caller's name (an API key's user or the client certificate's
         name). The same bytes uploaded twice are one blob: an upload first asks
-        Stat and skips when it exists.
+        Stat and skips when it exists. `owners/-/blobs/{sha256}` stands for the
+        caller's own name space (a client holding only an API key need not know
+        its user name); answers carry the resolved name.
       jobs/{job_id}/attempts/{attempt}/{path}
         What an attempt of a job wrote; {path} is relative ("out.mp4",
         "hls/720p/seg_003.ts"): segments of letters, digits, '.', '_', '-' (not
@@ -187,7 +191,9 @@ class BlobServiceServicer(metaclass=_abc_1.ABCMeta):
         A user's input, named by its content (64 lowercase hex digits). {owner}
         is the caller's name (an API key's user or the client certificate's
         name). The same bytes uploaded twice are one blob: an upload first asks
-        Stat and skips when it exists.
+        Stat and skips when it exists. `owners/-/blobs/{sha256}` stands for the
+        caller's own name space (a client holding only an API key need not know
+        its user name); answers carry the resolved name.
       jobs/{job_id}/attempts/{attempt}/{path}
         What an attempt of a job wrote; {path} is relative ("out.mp4",
         "hls/720p/seg_003.ts"): segments of letters, digits, '.', '_', '-' (not

@@ -55,13 +55,15 @@ def check_path(path: str, field: str = FIELD) -> str:
     """A relative path of an output: plain segments, nothing that climbs out."""
     parts = path.split("/")
     if not path or len(path) > MAX_PATH or len(parts) > MAX_SEGMENTS:
-        raise InvalidArgument(field, f"the path must have 1-{MAX_SEGMENTS} segments, "
-                              f"at most {MAX_PATH} characters")
+        raise InvalidArgument(
+            field, f"the path must have 1-{MAX_SEGMENTS} segments, at most {MAX_PATH} characters"
+        )
     for part in parts:
         if part in (".", "..") or not SEGMENT_RE.fullmatch(part):
             raise InvalidArgument(
-                field, f"path segment {part[:40]!r} is not allowed "
-                "(letters, digits, '.', '_', '-'; not '.' or '..')"
+                field,
+                f"path segment {part[:40]!r} is not allowed "
+                "(letters, digits, '.', '_', '-'; not '.' or '..')",
             )
     return path
 
