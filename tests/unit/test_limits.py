@@ -7,13 +7,14 @@ from google.protobuf import descriptor as d
 from ffrtmp.core.model import Lease
 from ffrtmp.master.rpc.limits import LIMITS
 from ffrtmp.master.scheduling.sessions import MAX_OUTBOX, AbortCmd, NodeSession
-from ffrtmp.v1 import admin_pb2, jobs_pb2, nodes_pb2, worker_pb2
+from ffrtmp.v1 import admin_pb2, blobs_pb2, jobs_pb2, nodes_pb2, worker_pb2
 
 SERVICES = [
     (jobs_pb2, "JobService"),
     (nodes_pb2, "NodeService"),
     (admin_pb2, "AdminService"),
     (worker_pb2, "WorkerService"),
+    (blobs_pb2, "BlobService"),
 ]
 
 

@@ -14,6 +14,7 @@ import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ffrtmp.client.transfer import Transfer
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import (
     admin_pb2,
@@ -50,6 +51,10 @@ class Client:
         self.jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self.nodes = nodes_pb2_grpc.NodeServiceStub(self._channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+
+    def transfer(self, lease: tuple[str, int] | None = None) -> Transfer:
+        """Uploads and downloads of blobs on this connection (see transfer.py)."""
+        return Transfer(self._channel, self._metadata, lease=lease)
 
     async def __aenter__(self) -> Client:
         return self

@@ -44,6 +44,13 @@ RULES: dict[str, Rule] = {
     _job("PauseJob"): OWN,
     _job("ResumeJob"): OWN,
     _job("GetJobLogs"): OWN,
+    # Per blob, BlobService checks the name space and the worker's lease again.
+    **{f"/ffrtmp.v1.BlobService/{m}": Rule(READERS, workers=True) for m in ("Read", "Stat")},
+    **{
+        f"/ffrtmp.v1.BlobService/{m}": Rule(CHANGERS, workers=True)
+        for m in ("Write", "QueryWriteStatus", "CompletePresignedWrite")
+    },
+    "/ffrtmp.v1.BlobService/Presign": Rule(READERS, workers=True),
     "/ffrtmp.v1.NodeService/ListNodes": Rule(READERS),
     "/ffrtmp.v1.NodeService/GetNode": Rule(READERS),
     "/ffrtmp.v1.NodeService/DrainNode": Rule(OPERATORS),

@@ -8,6 +8,7 @@ from pathlib import Path
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import BUILTIN, Scenario
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
+from ffrtmp.master.storage.blobs.config import BlobConfig
 
 STOP_GRACE_S = 10.0  # the unit's TimeoutStopSec is set from it (docs/deploy)
 
@@ -45,3 +46,4 @@ class MasterConfig:
     trace_exporter: str = "none"
     # On SIGTERM, calls get this long to finish; the process exits within it + 1.5 s.
     stop_grace_s: float = STOP_GRACE_S
+    blobs: BlobConfig = field(default_factory=BlobConfig)

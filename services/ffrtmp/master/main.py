@@ -17,6 +17,7 @@ from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals, exit_now
 from ffrtmp.master import catalog
 from ffrtmp.master.config import STOP_GRACE_S, MasterConfig
 from ffrtmp.master.server import Master
+from ffrtmp.master.storage.blobs import config as blob_config
 from ffrtmp.master.storage.sqlite import backup
 
 log = logging.getLogger("ffrtmp.master")
@@ -149,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
         type=flags.duration,
         help="on SIGTERM, how long calls may finish; the master exits within it + 1.5s",
     )
+    blob_config.add_flags(p)
     f(p, "--log-format", default="text", choices=list(logsetup.FORMATS), help="log line format")
     f(
         p,
@@ -195,6 +197,7 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
         max_watches=args.max_watches,
         deny_list=args.deny_list,
         stop_grace_s=args.stop_grace,
+        blobs=blob_config.from_args(args),
     )
 
 

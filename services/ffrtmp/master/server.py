@@ -26,13 +26,16 @@ from ffrtmp.master.observe.rpc_tracing import RpcTracingInterceptor
 from ffrtmp.master.rpc import denylist
 from ffrtmp.master.rpc.apikeys import ApiKeys
 from ffrtmp.master.rpc.auth import AuthInterceptor, AuthPolicy
+from ffrtmp.master.rpc.blob_access import BlobAccess
 from ffrtmp.master.rpc.errors import ErrorInterceptor
 from ffrtmp.master.rpc.limits import LimitsInterceptor
 from ffrtmp.master.rpc.servicers.admin import AdminServicer
+from ffrtmp.master.rpc.servicers.blobs import BlobLimits, BlobServicer
 from ffrtmp.master.rpc.servicers.jobs import JobServicer
 from ffrtmp.master.rpc.servicers.nodes import NodeServicer
 from ffrtmp.master.rpc.servicers.worker import WorkerServicer
 from ffrtmp.master.scheduling.scheduler import Scheduler
+from ffrtmp.master.storage.blobs.factory import expire_partials, make_blob_store
 from ffrtmp.master.storage.dblock import DatabaseLock
 from ffrtmp.master.storage.factory import make_store
 from ffrtmp.master.storage.retention import Retention
@@ -42,6 +45,8 @@ from ffrtmp.tls.credentials import ReloadableServerCredentials
 from ffrtmp.v1 import (
     admin_pb2,
     admin_pb2_grpc,
+    blobs_pb2,
+    blobs_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
     nodes_pb2,
@@ -57,6 +62,7 @@ SERVICES = (
     nodes_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name,
     worker_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    blobs_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name,
 )
 
 # Keepalive pings find dead TCP peers even when a worker's stream is idle.
@@ -104,6 +110,8 @@ class Master:
             keep_s=config.retention_s,
             interval_s=config.retention_interval_s,
         )
+        self.blobs = make_blob_store(config.blobs, config.db)
+        self.blob_access = BlobAccess(self.store)  # workers refused until a lease check is set
         self.tasks = Supervisor(log)
         self.health_port = 0
         self.server: aio.Server | None = None
@@ -131,6 +139,7 @@ class Master:
         restored_ms = backup.take_restore_mark(self.lock.db) if self.lock is not None else None
         await self.store.open()
         await self.keys.load()
+        await self.blobs.open()
         await self.scheduler.start(restored_ms)
         # Outermost first: tracing and metrics see the status ErrorInterceptor set.
         interceptors: list[aio.ServerInterceptor] = [
@@ -151,6 +160,9 @@ class Master:
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(self.keys, self.store), server
         )
+        bc = self.config.blobs
+        blobs = BlobServicer(self.blobs, self.blob_access, BlobLimits(bc.max_bytes, bc.quota_bytes))
+        blobs_pb2_grpc.add_BlobServiceServicer_to_server(blobs, server)
         self.health.add_to(server)
         reflection.enable_server_reflection(
             (
@@ -177,6 +189,7 @@ class Master:
         for task in self.scheduler.tasks:
             self.tasks.watch(task)
         self.tasks.watch(self.health.start_probe())
+        self.tasks.start(expire_partials(self.blobs, bc.partial_ttl_s), "blob-expiry")
         if self.config.retention_s > 0:
             self.tasks.start(self.retention.run(), "retention")
         if self.config.health_port > 0:
@@ -275,6 +288,7 @@ class Master:
         await self.tasks.stop(left.left(0.25, at_least=0.05))
         await bounded("health port", self.health.stop(), left.left(0.25, at_least=0.05))
         await bounded("store", self.store.close(), left.left(at_least=0.25))
+        await bounded("blobs", self.blobs.close(), left.left(at_least=0.1))
         await metrics
         if self.lock is not None:
             self.lock.release()

@@ -28,6 +28,7 @@ from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
 MAX_SLOTS = 256  # a worker's slots, so its leases
 LIMITS: dict[str, int] = {
     "ffrtmp.v1.ListJobsRequest.states": 16,
+    "ffrtmp.v1.CompletePresignedWriteRequest.parts": 10_000,  # S3's own cap
     "ffrtmp.v1.JobSpec.renditions": MAX_RENDITIONS,
     "ffrtmp.v1.JobSpec.raw_args": MAX_RAW_ARGS,
     "ffrtmp.v1.Requirements.encoders": MAX_REQUIRED,

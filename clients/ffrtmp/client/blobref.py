@@ -1,0 +1,47 @@
+"""What the transfer library hands back and raises, and the file digest."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+CHUNK = 1024 * 1024  # one Write/Read message; grpc's cap is 4 MiB
+TRANSIENT = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.INTERNAL,  # an RST_STREAM from a cut connection shows as this
+    }
+)
+# (bytes done, bytes in all)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    name: str
+    sha256: str
+    size: int
+
+
+class TransferError(Exception):
+    """The transfer cannot succeed: a digest mismatch, or retries used up."""
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    h, size = hashlib.sha256(), 0
+    with path.open("rb") as f:
+        while buf := f.read(4 * CHUNK):
+            h.update(buf)
+            size += len(buf)
+    return h.hexdigest(), size
+
+
+def no_progress(done: int, total: int) -> None:
+    return None

@@ -1,0 +1,1 @@
+"""Media bytes: the BlobStore interface and its backends (local directory, S3)."""

@@ -1,0 +1,293 @@
+"""The local-directory backend: blobs in a directory of the master's.
+
+Layout under `root`:
+  objects/owners/{owner}/{sha256}/        data + meta.json: a visible blob
+  objects/jobs/{job}/{attempt}/{quoted path}/
+  partial/{key}/                          data + decl.json: an unfinished upload
+A blob directory appears by one rename of its finished partial directory, after
+the data and meta.json were fsynced: a reader sees all of a blob or nothing.
+Partial uploads stay for resume until `expire_partials` drops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ffrtmp.core import blobnames
+from ffrtmp.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from ffrtmp.master.storage.blobs.protocol import (
+    CHUNK,
+    BlobInfo,
+    Chunk,
+    Declared,
+    Presigned,
+    WriteResult,
+)
+
+DATA, META, DECL = "data", "meta.json", "decl.json"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hash_prefix(path: Path, size: int) -> Any:
+    """A SHA-256 state fed with the first `size` bytes of the file (a resume)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        left = size
+        while left > 0 and (buf := f.read(min(CHUNK * 4, left))):
+            h.update(buf)
+            left -= len(buf)
+    return h
+
+
+def _append(f: Any, h: Any, data: bytes) -> None:
+    f.write(data)
+    h.update(data)
+
+
+def _settle(f: Any, pdir: Path) -> None:
+    if f.closed:
+        return
+    if pdir.exists():
+        f.flush()
+        os.fsync(f.fileno())
+    f.close()
+
+
+class LocalBlobStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+        self.partial = self.root / "partial"
+        # One writer per partial upload; a resumed stream waits for the old one.
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def open(self) -> None:
+        for d in (self.objects, self.partial):
+            d.mkdir(parents=True, exist_ok=True)
+
+    async def close(self) -> None:
+        return None
+
+    def path_of(self, name: str) -> Path:
+        parsed = blobnames.parse(name)
+        if isinstance(parsed, blobnames.OwnerBlob):
+            return self.objects / "owners" / parsed.owner / parsed.sha256
+        return self.objects / "jobs" / parsed.job_id / str(parsed.attempt) / quote(parsed.path, "")
+
+    def _partial_of(self, d: Declared) -> Path:
+        key = hashlib.sha256(f"{d.name}\0{d.sha256}\0{d.size}".encode()).hexdigest()
+        return self.partial / key
+
+    async def stat(self, name: str) -> BlobInfo | None:
+        return await asyncio.to_thread(self._stat, self.path_of(name))
+
+    @staticmethod
+    def _stat(where: Path) -> BlobInfo | None:
+        try:
+            meta = json.loads((where / META).read_text())
+        except FileNotFoundError:
+            return None
+        return BlobInfo(
+            meta["name"], meta["sha256"], meta["size"], meta["content_type"], meta["created_ms"]
+        )
+
+    async def committed(self, declared: Declared) -> int:
+        try:
+            return (self._partial_of(declared) / DATA).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    async def write(self, declared: Declared, chunks: AsyncIterator[Chunk]) -> WriteResult:
+        done = await self.stat(declared.name)
+        if done is not None:
+            if done.sha256 != declared.sha256:
+                raise AlreadyExists(f"{declared.name} exists with other content")
+            return WriteResult(done.size, True)
+        pdir = self._partial_of(declared)
+        lock = self._locks.setdefault(pdir.name, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._write_locked(declared, pdir, chunks)
+        finally:
+            if not lock.locked() and self._locks.get(pdir.name) is lock:
+                del self._locks[pdir.name]
+
+    async def _write_locked(
+        self, d: Declared, pdir: Path, chunks: AsyncIterator[Chunk]
+    ) -> WriteResult:
+        await asyncio.to_thread(self._begin, d, pdir)
+        f = await asyncio.to_thread((pdir / DATA).open, "r+b")
+        try:
+            f.seek(0, os.SEEK_END)
+            committed = f.tell()
+            h = await asyncio.to_thread(_hash_prefix, pdir / DATA, committed)
+            async for chunk in chunks:
+                if chunk.offset != committed:
+                    raise InvalidArgument(
+                        "write_offset",
+                        f"{chunk.offset} is not where the upload stands ({committed} bytes kept)",
+                    )
+                if committed + len(chunk.data) > d.size:
+                    self._discard(pdir)
+                    raise InvalidArgument("data", f"more bytes than the declared {d.size}")
+                if chunk.data:
+                    await asyncio.to_thread(_append, f, h, chunk.data)
+                    committed += len(chunk.data)
+                if chunk.finish:
+                    await asyncio.to_thread(f.flush)
+                    return WriteResult(committed, await self._finish(d, pdir, committed, h))
+        finally:
+            # A cut stream lands here too: keep what arrived, durably, for a resume.
+            _settle(f, pdir)
+        return WriteResult(committed, False)
+
+    def _begin(self, d: Declared, pdir: Path) -> None:
+        if pdir.exists():
+            os.utime(pdir)  # touched: not expired while in use
+            return
+        pdir.mkdir(parents=True)
+        (pdir / DATA).touch()
+        (pdir / DECL).write_text(json.dumps({"name": d.name, "sha256": d.sha256, "size": d.size}))
+
+    def _discard(self, pdir: Path) -> None:
+        shutil.rmtree(pdir, ignore_errors=True)
+
+    async def _finish(self, d: Declared, pdir: Path, committed: int, h: Any) -> bool:
+        if committed != d.size:
+            self._discard(pdir)
+            raise InvalidArgument(
+                "finish_write", f"{committed} bytes arrived, {d.size} were declared"
+            )
+        if h.hexdigest() != d.sha256:
+            self._discard(pdir)
+            raise InvalidArgument(
+                "sha256", f"the bytes' SHA-256 is {h.hexdigest()}, not the declared {d.sha256}"
+            )
+        info = BlobInfo(d.name, d.sha256, d.size, d.content_type, int(time.time() * 1000))
+        await asyncio.to_thread(self._commit, info, pdir, self.path_of(d.name))
+        return True
+
+    def _commit(self, info: BlobInfo, pdir: Path, dest: Path) -> None:
+        with (pdir / DATA).open("rb+") as f:
+            os.fsync(f.fileno())
+        meta = pdir / META
+        with meta.open("w") as f:
+            json.dump(_as_dict(info), f)
+            f.flush()
+            os.fsync(f.fileno())
+        (pdir / DECL).unlink()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(pdir, dest)
+        except OSError:  # another upload of the same blob won the race
+            existing = self._stat(dest)
+            self._discard(pdir)
+            if existing is None or existing.sha256 != info.sha256:
+                raise AlreadyExists(f"{info.name} exists with other content") from None
+            return
+        _fsync_dir(dest.parent)
+
+    async def read(self, name: str, offset: int, limit: int) -> AsyncIterator[bytes]:
+        where = self.path_of(name)
+        info = await self.stat(name)
+        if info is None:
+            raise NotFound(f"blob {name} not found")
+        if offset < 0 or offset > info.size or limit < 0:
+            raise InvalidArgument("read_offset", f"must be within 0..{info.size}")
+        left = info.size - offset if limit == 0 else min(limit, info.size - offset)
+        with (where / DATA).open("rb") as f:
+            f.seek(offset)
+            while left > 0:
+                buf = await asyncio.to_thread(f.read, min(CHUNK, left))
+                if not buf:
+                    break
+                left -= len(buf)
+                yield buf
+
+    async def presign_get(self, name: str) -> Presigned | None:
+        return None
+
+    async def presign_put(self, declared: Declared) -> Presigned | None:
+        return None
+
+    async def complete_presigned(
+        self, declared: Declared, upload_id: str, etags: Sequence[tuple[int, str]]
+    ) -> BlobInfo:
+        raise FailedPrecondition("this master stores blobs itself: upload with Write")
+
+    async def delete(self, name: str) -> bool:
+        where = self.path_of(name)
+        return await asyncio.to_thread(self._remove, where)
+
+    def _remove(self, where: Path) -> bool:
+        if not where.exists():
+            return False
+        # Renamed away first: a reader never sees a blob without its data.
+        gone = self.partial / f".deleting-{os.getpid()}-{time.monotonic_ns()}"
+        os.rename(where, gone)
+        shutil.rmtree(gone, ignore_errors=True)
+        return True
+
+    async def delete_job(self, job_id: str) -> int:
+        if not blobnames.JOB_RE.fullmatch(job_id):
+            raise InvalidArgument("job_id", "not a job id")
+        where = self.objects / "jobs" / job_id
+        return await asyncio.to_thread(self._remove_tree, where)
+
+    def _remove_tree(self, where: Path) -> int:
+        count = sum(1 for _ in where.glob(f"*/*/{META}")) if where.exists() else 0
+        self._remove(where)
+        return count
+
+    async def usage(self, owner: str) -> int:
+        return await asyncio.to_thread(self._usage, self.objects / "owners" / owner)
+
+    def _usage(self, where: Path) -> int:
+        total = 0
+        for meta in where.glob(f"*/{META}"):
+            try:
+                total += json.loads(meta.read_text())["size"]
+            except (OSError, ValueError, KeyError):
+                continue
+        return total
+
+    async def expire_partials(self, older_than_s: float) -> int:
+        return await asyncio.to_thread(self._expire, time.time() - older_than_s)
+
+    def _expire(self, cutoff: float) -> int:
+        dropped = 0
+        for pdir in self.partial.iterdir():
+            try:
+                stale = pdir.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if stale and pdir.name not in self._locks:
+                shutil.rmtree(pdir, ignore_errors=True)
+                dropped += 1
+        return dropped
+
+
+def _as_dict(info: BlobInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "sha256": info.sha256,
+        "size": info.size,
+        "content_type": info.content_type,
+        "created_ms": info.created_ms,
+    }
