@@ -30,7 +30,7 @@ from ffrtmp.client.blobref import (
     file_digest,
     no_progress,
 )
-from ffrtmp.client.presigned import HttpError, http_get, http_put
+from ffrtmp.client.presigned import HttpError, http_get, http_put, part_md5
 from ffrtmp.v1 import blobs_pb2, blobs_pb2_grpc
 
 
@@ -113,7 +113,7 @@ class Transfer:
         elif plan.stream_through_master:
             await self._write_through(path, name, sha, size, content_type, progress)
         else:
-            await self._put_presigned(plan, path, name, sha, size, progress)
+            await self._put_presigned(plan, path, name, sha, size, content_type, progress)
         blob = await self._retrying(lambda: self.stat(name))
         if blob is None or blob.sha256 != sha:
             raise TransferError(f"{name} is not visible after its upload")
@@ -183,6 +183,7 @@ class Transfer:
         name: str,
         sha: str,
         size: int,
+        ctype: str,
         progress: Progress,
     ) -> None:
         done = 0
@@ -193,17 +194,14 @@ class Transfer:
             progress(min(done, size), size)
 
         parts = []
+        multipart = any(u.part_number for u in plan.urls)
         for url in plan.urls:
-            length = url.size_bytes if plan.upload_id else size
+            length = url.size_bytes if multipart else size
+            headers = dict(url.headers)
+            if multipart:
+                headers["Content-MD5"] = await asyncio.to_thread(part_md5, path, url.offset, length)
             put = partial(
-                asyncio.to_thread,
-                http_put,
-                url.url,
-                dict(url.headers),
-                path,
-                url.offset,
-                length,
-                moved,
+                asyncio.to_thread, http_put, url.url, headers, path, url.offset, length, moved
             )
             etag = await self._retrying(put)
             parts.append(blobs_pb2.CompletedPart(part_number=url.part_number, etag=etag))
@@ -212,7 +210,8 @@ class Transfer:
             sha256=sha,
             size_bytes=size,
             upload_id=plan.upload_id,
-            parts=parts if plan.upload_id else [],
+            parts=parts if multipart else [],
+            content_type=ctype,
             lease=self.lease,
         )
         await self._retrying(

@@ -383,7 +383,9 @@ class PresignedUrl(_message.Message):
     SIZE_BYTES_FIELD_NUMBER: _builtins.int
     url: _builtins.str
     part_number: _builtins.int
-    """Multipart uploads: which part (from 1) and its byte range."""
+    """Multipart uploads: which part (from 1) and its byte range; the PUT of a
+    part carries its Content-MD5, which the object store checks.
+    """
     offset: _builtins.int
     size_bytes: _builtins.int
     @_builtins.property
@@ -417,7 +419,7 @@ class PresignResponse(_message.Message):
     stream_through_master: _builtins.bool
     """The backend has no URLs (local directory): use Read/Write on this service."""
     upload_id: _builtins.str
-    """Multipart PUT: the object store's upload id, to send back on completion."""
+    """PUT: the id to send back in CompletePresignedWrite."""
     expire_time_unix_ms: _builtins.int
     already_exists: _builtins.bool
     """PUT of a blob that already exists with this digest: nothing to upload."""
@@ -475,11 +477,14 @@ class CompletePresignedWriteRequest(_message.Message):
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
     PARTS_FIELD_NUMBER: _builtins.int
     LEASE_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
     resource_name: _builtins.str
     sha256: _builtins.str
     size_bytes: _builtins.int
     upload_id: _builtins.str
-    """Multipart only: the upload id from Presign and every part's ETag."""
+    """The upload id from Presign; multipart: every part's ETag."""
+    content_type: _builtins.str
+    """As declared to Presign."""
     @_builtins.property
     def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___CompletedPart]: ...
     @_builtins.property
@@ -493,10 +498,11 @@ class CompletePresignedWriteRequest(_message.Message):
         upload_id: _builtins.str = ...,
         parts: _abc.Iterable[Global___CompletedPart] | None = ...,
         lease: Global___BlobLease | None = ...,
+        content_type: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease", "parts", b"parts", "resource_name", b"resource_name", "sha256", b"sha256", "size_bytes", b"size_bytes", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "lease", b"lease", "parts", b"parts", "resource_name", b"resource_name", "sha256", b"sha256", "size_bytes", b"size_bytes", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

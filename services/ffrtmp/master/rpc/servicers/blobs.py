@@ -204,7 +204,7 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
             request.resource_name,
             request.sha256,
             request.size_bytes,
-            "",
+            request.content_type,
             _lease(request.lease),
         )
         parts = [(p.part_number, p.etag) for p in request.parts]

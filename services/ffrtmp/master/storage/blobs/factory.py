@@ -21,7 +21,11 @@ def local_dir(config: BlobConfig, db: str | Path) -> Path:
 
 def make_blob_store(config: BlobConfig, db: str | Path) -> BlobStore:
     if config.backend == "s3":
-        raise SystemExit("the S3 blob backend is not available in this build")
+        try:
+            from ffrtmp.master.storage.blobs.s3 import S3BlobStore
+        except ImportError:  # aiobotocore comes with the s3 extra
+            raise SystemExit("the S3 blob backend needs: pip install 'ffrtmp[s3]'") from None
+        return S3BlobStore(config)
     return LocalBlobStore(local_dir(config, db))
 
 
