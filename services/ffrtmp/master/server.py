@@ -30,12 +30,13 @@ from ffrtmp.master.rpc.blob_access import BlobAccess
 from ffrtmp.master.rpc.errors import ErrorInterceptor
 from ffrtmp.master.rpc.limits import LimitsInterceptor
 from ffrtmp.master.rpc.servicers.admin import AdminServicer
-from ffrtmp.master.rpc.servicers.blobs import BlobLimits, BlobServicer
+from ffrtmp.master.rpc.servicers.blobs import add_blob_service
 from ffrtmp.master.rpc.servicers.jobs import JobServicer
 from ffrtmp.master.rpc.servicers.nodes import NodeServicer
 from ffrtmp.master.rpc.servicers.worker import WorkerServicer
 from ffrtmp.master.scheduling.scheduler import Scheduler
-from ffrtmp.master.storage.blobs.factory import expire_partials, make_blob_store
+from ffrtmp.master.storage.blobs.factory import make_blob_store
+from ffrtmp.master.storage.blobs.gc import BlobGC
 from ffrtmp.master.storage.dblock import DatabaseLock
 from ffrtmp.master.storage.factory import make_store
 from ffrtmp.master.storage.retention import Retention
@@ -46,7 +47,6 @@ from ffrtmp.v1 import (
     admin_pb2,
     admin_pb2_grpc,
     blobs_pb2,
-    blobs_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
     nodes_pb2,
@@ -112,6 +112,7 @@ class Master:
         )
         self.blobs = make_blob_store(config.blobs, config.db)
         self.blob_access = BlobAccess(self.store)  # workers refused until a lease check is set
+        self.blob_gc = BlobGC.configured(self.blobs, self.store, config.blobs)
         self.tasks = Supervisor(log)
         self.health_port = 0
         self.server: aio.Server | None = None
@@ -160,9 +161,7 @@ class Master:
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(self.keys, self.store), server
         )
-        bc = self.config.blobs
-        blobs = BlobServicer(self.blobs, self.blob_access, BlobLimits(bc.max_bytes, bc.quota_bytes))
-        blobs_pb2_grpc.add_BlobServiceServicer_to_server(blobs, server)
+        add_blob_service(server, self.blobs, self.blob_access, self.config.blobs)
         self.health.add_to(server)
         reflection.enable_server_reflection(
             (
@@ -189,7 +188,7 @@ class Master:
         for task in self.scheduler.tasks:
             self.tasks.watch(task)
         self.tasks.watch(self.health.start_probe())
-        self.tasks.start(expire_partials(self.blobs, bc.partial_ttl_s), "blob-expiry")
+        self.tasks.start(self.blob_gc.run(), "blob-gc")
         if self.config.retention_s > 0:
             self.tasks.start(self.retention.run(), "retention")
         if self.config.health_port > 0:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from grpc import aio
+
 from ffrtmp.core import blobnames
 from ffrtmp.core.authz import Actor
 from ffrtmp.core.errors import InvalidArgument, NotFound, ResourceExhausted
 from ffrtmp.master.rpc.auth import current_actor
 from ffrtmp.master.rpc.blob_access import BlobAccess, Lease
 from ffrtmp.master.rpc.handlers import Ctx
+from ffrtmp.master.storage.blobs.config import BlobConfig
 from ffrtmp.master.storage.blobs.protocol import BlobInfo, BlobStore, Chunk, Declared, Presigned
 from ffrtmp.v1 import blobs_pb2, blobs_pb2_grpc
 
@@ -210,3 +213,10 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
         parts = [(p.part_number, p.etag) for p in request.parts]
         info = await self.blobs.complete_presigned(declared, request.upload_id, parts)
         return blobs_pb2.CompletePresignedWriteResponse(blob=blob_pb(info))
+
+
+def add_blob_service(
+    server: aio.Server, blobs: BlobStore, access: BlobAccess, c: BlobConfig
+) -> None:
+    servicer = BlobServicer(blobs, access, BlobLimits(c.max_bytes, c.quota_bytes))
+    blobs_pb2_grpc.add_BlobServiceServicer_to_server(servicer, server)

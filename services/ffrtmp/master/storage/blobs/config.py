@@ -20,6 +20,7 @@ class BlobConfig:
     max_bytes: int = 64 * GIB  # one blob
     quota_bytes: int = 0  # per owner name space; 0: none
     partial_ttl_s: float = 86400.0  # unfinished uploads untouched this long are dropped
+    keep_inputs_s: float = 14 * 86400.0  # unreferenced inputs older than this go; 0: kept
     # S3 backend; credentials come from the usual AWS variables and files.
     s3_bucket: str = ""
     s3_prefix: str = ""
@@ -67,6 +68,14 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         type=flags.duration,
         help="unfinished uploads untouched this long are dropped (e.g. 24h)",
     )
+    f(
+        p,
+        "--blob-keep-inputs",
+        default=14 * 86400.0,
+        type=flags.duration,
+        help="uploaded inputs no job in the store refers to are removed this long after "
+        "their upload (e.g. 14d); 0 keeps them",
+    )
     f(p, "--s3-bucket", default="", help="S3 backend: the bucket")
     f(p, "--s3-prefix", default="", help="S3 backend: a key prefix inside the bucket")
     f(p, "--s3-endpoint", default="", help="S3 backend: endpoint URL (MinIO, Ceph); empty: AWS")
@@ -89,6 +98,7 @@ def from_args(args: argparse.Namespace) -> BlobConfig:
         max_bytes=args.blob_max_size,
         quota_bytes=args.blob_quota,
         partial_ttl_s=args.blob_partial_ttl,
+        keep_inputs_s=args.blob_keep_inputs,
         s3_bucket=args.s3_bucket,
         s3_prefix=args.s3_prefix,
         s3_endpoint=args.s3_endpoint,

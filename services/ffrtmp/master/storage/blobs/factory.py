@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
 
 from ffrtmp.master.storage.blobs.config import BlobConfig
 from ffrtmp.master.storage.blobs.local import LocalBlobStore
 from ffrtmp.master.storage.blobs.protocol import BlobStore
-
-log = logging.getLogger(__name__)
 
 
 def local_dir(config: BlobConfig, db: str | Path) -> Path:
@@ -27,11 +23,3 @@ def make_blob_store(config: BlobConfig, db: str | Path) -> BlobStore:
             raise SystemExit("the S3 blob backend needs: pip install 'ffrtmp[s3]'") from None
         return S3BlobStore(config)
     return LocalBlobStore(local_dir(config, db))
-
-
-async def expire_partials(blobs: BlobStore, ttl_s: float) -> None:
-    """Forever: drop unfinished uploads nobody resumed within the TTL."""
-    while True:
-        await asyncio.sleep(min(3600.0, max(1.0, ttl_s / 4)))
-        if dropped := await blobs.expire_partials(ttl_s):
-            log.info("dropped %d unfinished uploads older than %.0fs", dropped, ttl_s)

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from ffrtmp.core import blobnames
 from ffrtmp.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from ffrtmp.master.storage.blobs.local_upkeep import META, LocalUpkeep
 from ffrtmp.master.storage.blobs.protocol import (
     CHUNK,
     BlobInfo,
@@ -33,7 +34,7 @@ from ffrtmp.master.storage.blobs.protocol import (
     WriteResult,
 )
 
-DATA, META, DECL = "data", "meta.json", "decl.json"
+DATA, DECL = "data", "decl.json"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -69,7 +70,7 @@ def _settle(f: Any, pdir: Path) -> None:
     f.close()
 
 
-class LocalBlobStore:
+class LocalBlobStore(LocalUpkeep):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
@@ -234,53 +235,6 @@ class LocalBlobStore:
     async def delete(self, name: str) -> bool:
         where = self.path_of(name)
         return await asyncio.to_thread(self._remove, where)
-
-    def _remove(self, where: Path) -> bool:
-        if not where.exists():
-            return False
-        # Renamed away first: a reader never sees a blob without its data.
-        gone = self.partial / f".deleting-{os.getpid()}-{time.monotonic_ns()}"
-        os.rename(where, gone)
-        shutil.rmtree(gone, ignore_errors=True)
-        return True
-
-    async def delete_job(self, job_id: str) -> int:
-        if not blobnames.JOB_RE.fullmatch(job_id):
-            raise InvalidArgument("job_id", "not a job id")
-        where = self.objects / "jobs" / job_id
-        return await asyncio.to_thread(self._remove_tree, where)
-
-    def _remove_tree(self, where: Path) -> int:
-        count = sum(1 for _ in where.glob(f"*/*/{META}")) if where.exists() else 0
-        self._remove(where)
-        return count
-
-    async def usage(self, owner: str) -> int:
-        return await asyncio.to_thread(self._usage, self.objects / "owners" / owner)
-
-    def _usage(self, where: Path) -> int:
-        total = 0
-        for meta in where.glob(f"*/{META}"):
-            try:
-                total += json.loads(meta.read_text())["size"]
-            except (OSError, ValueError, KeyError):
-                continue
-        return total
-
-    async def expire_partials(self, older_than_s: float) -> int:
-        return await asyncio.to_thread(self._expire, time.time() - older_than_s)
-
-    def _expire(self, cutoff: float) -> int:
-        dropped = 0
-        for pdir in self.partial.iterdir():
-            try:
-                stale = pdir.stat().st_mtime < cutoff
-            except FileNotFoundError:
-                continue
-            if stale and pdir.name not in self._locks:
-                shutil.rmtree(pdir, ignore_errors=True)
-                dropped += 1
-        return dropped
 
 
 def _as_dict(info: BlobInfo) -> dict[str, Any]:

@@ -96,6 +96,12 @@ class BlobStore(Protocol):
     async def delete_job(self, job_id: str) -> int:
         """Remove every blob of a job (all attempts); how many."""
 
+    async def job_ids(self) -> list[str]:
+        """The jobs that have blobs."""
+
+    async def owner_blobs(self) -> list[tuple[str, int]]:
+        """Every input blob: (resource name, created ms)."""
+
     async def usage(self, owner: str) -> int:
         """Bytes held in owners/{owner}/ (visible blobs)."""
 

@@ -38,8 +38,8 @@ from ffrtmp.master.storage.blobs.protocol import (
     WriteResult,
 )
 from ffrtmp.master.storage.blobs.s3_errors import domain_error
+from ffrtmp.master.storage.blobs.s3_upkeep import STAGING, S3Upkeep
 
-STAGING = ".staging/"
 MAX_PARTS = 10_000
 EXPIRY_SKEW_MS = 1000  # LastModified has whole seconds
 
@@ -53,7 +53,7 @@ def late(stamp: Any, expires_ms: int) -> bool:
     return bool(stamp.timestamp() * 1000 > expires_ms + EXPIRY_SKEW_MS)
 
 
-class S3BlobStore:
+class S3BlobStore(S3Upkeep):
     def __init__(self, config: BlobConfig) -> None:
         self.config = config
         self.bucket = config.s3_bucket
@@ -253,40 +253,3 @@ class S3BlobStore:
             return False
         await self._call("delete_object", Bucket=self.bucket, Key=self.key(name))
         return True
-
-    async def _keys(self, prefix: str) -> AsyncIterator[dict[str, Any]]:
-        paginator = self.s3.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                yield obj
-
-    async def delete_job(self, job_id: str) -> int:
-        if not blobnames.JOB_RE.fullmatch(job_id):
-            raise InvalidArgument("job_id", "not a job id")
-        keys = [o["Key"] async for o in self._keys(f"{self.prefix}jobs/{job_id}/")]
-        for start in range(0, len(keys), 1000):
-            batch = [{"Key": k} for k in keys[start : start + 1000]]
-            await self._call("delete_objects", Bucket=self.bucket, Delete={"Objects": batch})
-        return len(keys)
-
-    async def usage(self, owner: str) -> int:
-        return sum([int(o["Size"]) async for o in self._keys(f"{self.prefix}owners/{owner}/")])
-
-    async def expire_partials(self, older_than_s: float) -> int:
-        cutoff = time.time() - older_than_s
-        dropped = 0
-        async for obj in self._keys(f"{self.prefix}{STAGING}"):
-            if obj["LastModified"].timestamp() < cutoff:
-                await self._call("delete_object", Bucket=self.bucket, Key=obj["Key"])
-                dropped += 1
-        listed = await self._call("list_multipart_uploads", Bucket=self.bucket, Prefix=self.prefix)
-        for up in listed.get("Uploads", []):
-            if up["Initiated"].timestamp() < cutoff:
-                await self._call(
-                    "abort_multipart_upload",
-                    Bucket=self.bucket,
-                    Key=up["Key"],
-                    UploadId=up["UploadId"],
-                )
-                dropped += 1
-        return dropped
