@@ -29,3 +29,25 @@ def blob_digest(value: str) -> str:
 def blob_ref(digest: str) -> str:
     blob_digest(BLOB_PREFIX + digest)  # the same check both ways
     return BLOB_PREFIX + digest
+
+
+# The worker's Assign carries the blob's full resource name, since the worker
+# does not know the job's owner: `blob:owners/{owner}/blobs/{hex}`.
+ASSIGNED_PREFIX = "blob:"
+
+
+def assigned_input(value: str, owner: str) -> str:
+    """The input as the worker gets it (unchanged unless it names a blob)."""
+    if not is_blob_ref(value):
+        return value
+    return f"{ASSIGNED_PREFIX}owners/{owner}/blobs/{blob_digest(value)}"
+
+
+def assigned_resource(value: str) -> str | None:
+    """On the worker: the blob resource an assigned input names, if it names one."""
+    return value[len(ASSIGNED_PREFIX) :] if value.startswith(ASSIGNED_PREFIX) else None
+
+
+def attempt_space(job_id: str, attempt: int) -> str:
+    """The prefix of every resource an attempt may write: its outputs."""
+    return f"jobs/{job_id}/attempts/{attempt}/"
