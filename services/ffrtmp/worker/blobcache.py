@@ -51,6 +51,10 @@ class InputCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, _Entry] = OrderedDict()  # oldest use first
         self.used = 0  # bytes reserved: ready entries and downloads under way
+        # Set when a run was refused for want of room, cleared when a pin goes:
+        # while set the worker tells the master it takes no new jobs.
+        self.full = False
+        self.on_change: Callable[[], None] = lambda: None
 
     def sweep(self) -> None:
         """Start empty: remove whatever a previous run of the worker left."""
@@ -70,6 +74,9 @@ class InputCache:
             yield self.path(digest)
         finally:
             entry.pins -= 1
+            if self.full and entry.pins == 0:
+                self.full = False  # room may be made again: take work again
+                self.on_change()
 
     async def _acquire(self, digest: str, size: int, fetch: Fetch) -> _Entry:
         entry = self._entries.get(digest)
@@ -100,6 +107,15 @@ class InputCache:
         return entry
 
     def _make_room(self, size: int) -> None:
+        try:
+            self._evict_for(size)
+        except CacheFull:
+            if not self.full and size <= self.max_bytes:
+                self.full = True
+                self.on_change()
+            raise
+
+    def _evict_for(self, size: int) -> None:
         if size > self.max_bytes:
             raise CacheFull(
                 f"input of {size} bytes is larger than this worker's input cache"

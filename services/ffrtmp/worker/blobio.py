@@ -12,7 +12,6 @@ the store shows a blob only once its digest has been checked.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,7 +28,6 @@ from ffrtmp.worker.environment import Refused
 
 T = TypeVar("T")
 
-HASH_CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -40,9 +38,9 @@ class BlobAccess(Protocol):
 
     async def download(self, resource: str, dest: Path, lease: Lease) -> None: ...
 
-    async def upload(
-        self, resource: str, path: Path, sha256: str, size: int, ctype: str, lease: Lease
-    ) -> None: ...
+    async def upload(self, resource: str, path: Path, ctype: str, lease: Lease) -> tuple[str, int]:
+        """Store the file; its SHA-256 and size as stored (checked by the store)."""
+        ...
 
 
 class UploadFailed(Refused):
@@ -77,14 +75,6 @@ def _files(output: Path) -> list[_File]:
     return found
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 async def upload_output(
     blobs: BlobAccess,
     output: Path,
@@ -101,10 +91,9 @@ async def upload_output(
 
     async def one(f: _File) -> Artifact:
         async with gate:
-            digest = await asyncio.to_thread(sha256_of, f.path)
-            size = f.path.stat().st_size
-            a = Artifact(f.name, size, digest, content_type(f.name), prefix + f.name)
-            await _guard(blobs.upload(a.resource, f.path, digest, size, a.content_type, lease))
+            ctype, resource = content_type(f.name), prefix + f.name
+            digest, size = await _guard(blobs.upload(resource, f.path, ctype, lease))
+            a = Artifact(f.name, size, digest, ctype, resource)
             on_file(a)
             return a
 
@@ -116,9 +105,9 @@ async def upload_output(
             t.cancel()
 
 
-async def _guard(step: Awaitable[None]) -> None:
+async def _guard(step: Awaitable[T]) -> T:
     try:
-        await step
+        return await step
     except (asyncio.CancelledError, Refused):
         raise
     except Exception as exc:  # the store's or the connection's: the retry uploads again
