@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ffrtmp.worker.blobcache import CacheFull, InputCache
+from ffrtmp.worker.blobcache import CacheFull, InputCache, TooLarge
 from ffrtmp.worker.environment import Refused
 
 
@@ -61,21 +61,27 @@ async def test_least_recently_used_goes_first(tmp_path: Path) -> None:
 async def test_a_pinned_input_is_never_evicted_and_a_full_cache_refuses(tmp_path: Path) -> None:
     a, b = _blob(600, b"a"), _blob(600, b"b")
     store, cache = Store(a, b), _cache(tmp_path, 1000)
+    changes: list[bool] = []
+    cache.on_change = lambda: changes.append(cache.full)
     async with cache.use(a[0], 600, store.fetch) as path:
         with pytest.raises(CacheFull) as info:
             async with cache.use(b[0], 600, store.fetch):
                 pass
         assert isinstance(info.value, Refused)  # transient: another worker may take it
-        assert path.exists()
+        assert path.exists() and cache.full and changes == [True]
+    assert not cache.full and changes == [True, False]  # a pin went: room may be made
     async with cache.use(b[0], 600, store.fetch):  # unpinned now: a goes
         assert not cache.path(a[0]).exists()
 
 
 async def test_an_input_larger_than_the_cache_is_refused(tmp_path: Path) -> None:
     a = _blob(2000)
-    with pytest.raises(CacheFull, match="larger than"):
-        async with _cache(tmp_path, 1000).use(a[0], 2000, Store(a).fetch):
+    cache = _cache(tmp_path, 1000)
+    with pytest.raises(TooLarge, match="larger than") as info:
+        async with cache.use(a[0], 2000, Store(a).fetch):
             pass
+    assert not isinstance(info.value, CacheFull) and isinstance(info.value, Refused)
+    assert not cache.full  # waiting would not help: the worker still takes other jobs
 
 
 async def test_wrong_bytes_are_refused_and_nothing_stays(tmp_path: Path) -> None:

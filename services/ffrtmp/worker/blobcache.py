@@ -36,6 +36,11 @@ class CacheFull(Refused):
     """No room for this input while other runs read what the cache holds."""
 
 
+class TooLarge(Refused):
+    """The input is larger than this worker's whole cache: waiting will not help
+    here, another worker (a larger cache) may take it."""
+
+
 @dataclass(slots=True)
 class _Entry:
     size: int
@@ -110,14 +115,14 @@ class InputCache:
         try:
             self._evict_for(size)
         except CacheFull:
-            if not self.full and size <= self.max_bytes:
+            if not self.full:
                 self.full = True
                 self.on_change()
             raise
 
     def _evict_for(self, size: int) -> None:
         if size > self.max_bytes:
-            raise CacheFull(
+            raise TooLarge(
                 f"input of {size} bytes is larger than this worker's input cache"
                 f" ({self.max_bytes} bytes)"
             )
