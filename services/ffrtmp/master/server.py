@@ -111,7 +111,8 @@ class Master:
             interval_s=config.retention_interval_s,
         )
         self.blobs = make_blob_store(config.blobs, config.db)
-        self.blob_access = BlobAccess(self.store)  # workers refused until a lease check is set
+        # Workers may touch only what their current lease needs (scheduling/blob_leases.py).
+        self.blob_access = BlobAccess(self.store, self.scheduler.blob_leases.authorize_worker)
         self.tasks = Supervisor(log)
         self.health_port = 0
         self.server: aio.Server | None = None
