@@ -111,7 +111,6 @@ class Master:
             interval_s=config.retention_interval_s,
         )
         self.blobs = make_blob_store(config.blobs, config.db)
-        # Workers may touch only what their current lease needs (scheduling/blob_leases.py).
         self.blob_access = BlobAccess(self.store, self.scheduler.blob_leases.authorize_worker)
         self.tasks = Supervisor(log)
         self.health_port = 0
