@@ -126,6 +126,8 @@ async def demo() -> int:
                         "127.0.0.1",
                         "--output-root",
                         str(ROOT / "out" / name),
+                        "--input-cache",
+                        str(ROOT / "cache" / name),
                         "--rtmp-base",
                         f"rtmp://127.0.0.1:{rtmp_port}/live",
                     ],

@@ -98,6 +98,8 @@ class Cluster:
             str(out),
             "--input-root",
             str(self.root / "inputs"),
+            "--input-cache",
+            str(self.root / f"cache-{name}"),
             # The build FFRTMP_TEST_FFMPEG chose; a test's own --ffmpeg comes later and wins.
             "--ffmpeg",
             ffmpeg_under_test(),

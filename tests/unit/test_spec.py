@@ -97,6 +97,10 @@ def test_file_input_keeps_its_own_length() -> None:
         (RawSpec(input="a/../../b.mp4"), "spec.input"),
         (RawSpec(input="in\x00.mp4"), "spec.input"),
         (RawSpec(input="x" * 3000), "spec.input"),
+        (RawSpec(input="blob:sha256:" + "A" * 64), "spec.input"),
+        (RawSpec(input="blob:sha256:" + "a" * 63), "spec.input"),
+        (RawSpec(input="blob:md5:" + "a" * 32), "spec.input"),
+        (RawSpec(input="BLOB:../x"), "spec.input"),
         (RawSpec(output="gopher://h/x"), "spec.output"),
         (RawSpec(output="../x.mp4"), "spec.output"),
         (RawSpec(output="x.txt"), "spec.output"),
@@ -243,3 +247,8 @@ def test_allowed_output_kinds_and_limits(good: RawSpec) -> None:
 def test_limits_default_to_the_worker() -> None:
     spec = resolve(RawSpec())
     assert (spec.threads, spec.nice, spec.renditions) == (0, None, ())
+
+
+def test_a_blob_input_is_kept_as_named() -> None:
+    ref = "blob:sha256:" + "0123456789abcdef" * 4
+    assert resolve(RawSpec(input=ref)).input == ref

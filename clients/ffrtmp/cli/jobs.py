@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections import Counter
 
-from ffrtmp.cli import output, submit
+from ffrtmp.cli import output, submit, transfers
 from ffrtmp.cli.context import client_from, wants_json
 from ffrtmp.cli.watch import follow
 from ffrtmp.v1 import common_pb2
@@ -115,6 +115,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
 
     submit.add_arguments(sub.add_parser("submit", help="submit a job"))
+
+    transfers.add_fetch(sub)
 
     p = sub.add_parser("get", help="show one job with its history")
     p.add_argument("job_id", metavar="ID")

@@ -53,6 +53,18 @@ def output_info_dict(j: common_pb2.Job) -> dict[str, Any] | None:
             }
             for st in o.streams
         ],
+        # Stored for download (`ffrtmp jobs fetch`): empty when the output stays
+        # only on the worker's disk.
+        "artifacts": [
+            {
+                "name": a.name,
+                "size_bytes": a.size_bytes,
+                "sha256": a.sha256,
+                "content_type": a.content_type,
+                "resource": a.resource,
+            }
+            for a in o.artifacts
+        ],
     }
 
 
@@ -88,7 +100,18 @@ def output_info_lines(info: dict[str, Any]) -> list[str]:
     head = [info["format"], f"{info['duration_s']:g} s", size_text(info["size_bytes"])]
     if info["bitrate_bps"]:
         head.append(rate_text(info["bitrate_bps"]))
-    return [", ".join(head), *(stream_text(st) for st in info["streams"])]
+    lines = [", ".join(head), *(stream_text(st) for st in info["streams"])]
+    arts = info.get("artifacts") or []
+    if arts:
+        total = size_text(sum(a["size_bytes"] for a in arts))
+        lines.append(f"stored: {len(arts)} file(s), {total} (ffrtmp jobs fetch)")
+        lines += [f"  {a['name']} {size_text(a['size_bytes'])}" for a in arts[:SHOWN]]
+        if len(arts) > SHOWN:
+            lines.append(f"  … and {len(arts) - SHOWN} more")
+    return lines
+
+
+SHOWN = 8  # artifact names listed in `jobs get`; -o json lists them all
 
 
 def media_rows(d: dict[str, Any]) -> list[tuple[str, str]]:

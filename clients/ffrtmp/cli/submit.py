@@ -11,7 +11,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from ffrtmp.cli import output
+from ffrtmp.cli import output, transfers
 from ffrtmp.cli.context import client_from, wants_json
 from ffrtmp.cli.watch import follow
 from ffrtmp.core.durations import parse_duration
@@ -70,7 +70,14 @@ async def submit(args: argparse.Namespace) -> int:
     except json_format.ParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        local = transfers.local_input(spec.input)
+    except transfers.Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     async with client_from(args) as c:
+        if local is not None:  # stored first; the job names the blob
+            spec.input = await transfers.upload_input(c, local, quiet=wants_json(args))
         # One request_id per invocation: a retried call cannot create a second job.
         resp = await c.submit(spec, args.request_id or uuid.uuid4().hex)
         if args.wait:
@@ -91,7 +98,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input",
         dest="spec.input",
-        help="file under the worker's input root, URL, or lavfi:SOURCE",
+        help="a local file to upload (a path starting with ./, ../, / or ~), a file under"
+        " the worker's input root (a plain relative path), a URL, blob:sha256:DIGEST,"
+        " or lavfi:SOURCE",
     )
     p.add_argument(
         "--output",

@@ -436,6 +436,7 @@ class OutputInfo(_message.Message):
     SIZE_BYTES_FIELD_NUMBER: _builtins.int
     BITRATE_BPS_FIELD_NUMBER: _builtins.int
     STREAMS_FIELD_NUMBER: _builtins.int
+    ARTIFACTS_FIELD_NUMBER: _builtins.int
     format: _builtins.str
     """The container as ffmpeg names it, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "hls"."""
     duration_s: _builtins.float
@@ -444,6 +445,14 @@ class OutputInfo(_message.Message):
     bitrate_bps: _builtins.int
     @_builtins.property
     def streams(self) -> _containers.RepeatedCompositeFieldContainer[Global___StreamInfo]: ...
+    @_builtins.property
+    def artifacts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Artifact]:
+        """The files the run stored in the cluster's blob store (a file output, or
+        every playlist and segment of an HLS directory), uploaded before the
+        worker reported success: a SUCCEEDED job with artifacts is downloadable
+        (`ffrtmp jobs fetch`). Empty for outputs kept only on the worker's disk.
+        """
+
     def __init__(
         self,
         *,
@@ -452,14 +461,51 @@ class OutputInfo(_message.Message):
         size_bytes: _builtins.int = ...,
         bitrate_bps: _builtins.int = ...,
         streams: _abc.Iterable[Global___StreamInfo] | None = ...,
+        artifacts: _abc.Iterable[Global___Artifact] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bitrate_bps", b"bitrate_bps", "duration_s", b"duration_s", "format", b"format", "size_bytes", b"size_bytes", "streams", b"streams"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifacts", b"artifacts", "bitrate_bps", b"bitrate_bps", "duration_s", b"duration_s", "format", b"format", "size_bytes", b"size_bytes", "streams", b"streams"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OutputInfo: _TypeAlias = OutputInfo  # noqa: Y015
+
+@_typing.final
+class Artifact(_message.Message):
+    """One stored output file of a job."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Its path relative to the job's output, e.g. "out.mp4" or "v0/seg_001.ts"."""
+    size_bytes: _builtins.int
+    sha256: _builtins.str
+    """Lowercase hex SHA-256 of its bytes, checked by every download."""
+    content_type: _builtins.str
+    resource: _builtins.str
+    """The blob's resource name, read with BlobService.Read by the job's owner."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        size_bytes: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        resource: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "name", b"name", "resource", b"resource", "sha256", b"sha256", "size_bytes", b"size_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Artifact: _TypeAlias = Artifact  # noqa: Y015
 
 @_typing.final
 class JobEvent(_message.Message):

@@ -146,20 +146,35 @@ class StreamInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Artifact:
+    """One output file stored in the blob store (see core/artifacts.py)."""
+
+    name: str  # relative to the job's output: "out.mp4", "v0/seg_001.ts"
+    size_bytes: int
+    sha256: str
+    content_type: str
+    resource: str  # the blob's resource name
+
+
+@dataclass(frozen=True, slots=True)
 class OutputInfo:
-    """What a successful run produced: container, length, size and streams."""
+    """What a successful run produced: container, length, size and streams, and
+    the files stored for download (empty when the output stays on the worker)."""
 
     format: str
     duration_s: float
     size_bytes: int
     bitrate_bps: int = 0
     streams: tuple[StreamInfo, ...] = ()
+    artifacts: tuple[Artifact, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OutputInfo:
-        """The inverse of dataclasses.asdict, for a JSON column."""
+        """The inverse of dataclasses.asdict, for a JSON column (rows written
+        before artifacts existed have none)."""
         fields = dict(d)
         fields["streams"] = tuple(StreamInfo(**s) for s in d.get("streams", ()))
+        fields["artifacts"] = tuple(Artifact(**a) for a in d.get("artifacts", ()))
         return cls(**fields)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from ffrtmp.core.blobref import blob_digest, is_blob_ref
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
 
@@ -72,10 +73,16 @@ def check_input(value: str) -> None:
         if m.group(2):
             _check_lavfi_options(m.group(2))
         return
+    if is_blob_ref(value):
+        try:
+            blob_digest(value)
+        except ValueError as exc:
+            raise InvalidArgument(field, str(exc)) from None
+        return
     found = scheme(value)
     if found is not None:
         if found not in INPUT_SCHEMES:
-            allowed = ", ".join(sorted(INPUT_SCHEMES | {"lavfi"}))
+            allowed = ", ".join(sorted(INPUT_SCHEMES | {"lavfi", "blob"}))
             raise InvalidArgument(field, f"scheme {found!r} is not allowed (allowed: {allowed})")
         return
     _check_path(field, value)

@@ -111,7 +111,7 @@ class Master:
             interval_s=config.retention_interval_s,
         )
         self.blobs = make_blob_store(config.blobs, config.db)
-        self.blob_access = BlobAccess(self.store)  # workers refused until a lease check is set
+        self.blob_access = BlobAccess(self.store, self.scheduler.blob_leases.authorize_worker)
         self.blob_gc = BlobGC.configured(self.blobs, self.store, config.blobs)
         self.tasks = Supervisor(log)
         self.health_port = 0

@@ -8,6 +8,8 @@ from pathlib import Path
 from ffrtmp.worker.environment import DEFAULT_MIN_FREE_BYTES
 from ffrtmp.worker.runner import FFMPEG_NICE
 
+DEFAULT_CACHE_BYTES = 20 << 30
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
@@ -29,3 +31,6 @@ class WorkerConfig:
     min_free_disk_bytes: int = DEFAULT_MIN_FREE_BYTES
     ffmpeg_nice: int = FFMPEG_NICE  # for jobs that set no nice level of their own
     allow_raw_args: bool = False  # run jobs that carry raw ffmpeg arguments
+    input_cache: Path = Path("ffrtmp-cache")  # blob inputs, emptied at start
+    input_cache_bytes: int = DEFAULT_CACHE_BYTES
+    store_outputs: bool = True  # upload file and HLS outputs as the job's artifacts

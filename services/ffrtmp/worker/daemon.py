@@ -13,8 +13,14 @@ import asyncio
 import logging
 import time
 
+from grpc import aio
+
 from ffrtmp import logsetup, wire
+from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import worker_pb2
+from ffrtmp.worker.blobcache import InputCache
+from ffrtmp.worker.blobclient import WorkerBlobs
+from ffrtmp.worker.blobio import Media
 from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.contact import Contact
 from ffrtmp.worker.environment import Environment
@@ -24,7 +30,7 @@ from ffrtmp.worker.http import WorkerHttp
 from ffrtmp.worker.jobs import JobTable
 from ffrtmp.worker.metrics import WorkerMetrics
 from ffrtmp.worker.probe import Capabilities, probe_capabilities
-from ffrtmp.worker.session import Session
+from ffrtmp.worker.session import CHANNEL_OPTIONS, Session
 from ffrtmp.worker.supervisor import Supervisor
 
 REMEMBERED_RESULTS = 256  # as many as a Hello may carry (the master's bound)
@@ -54,12 +60,14 @@ class Worker:
         self.session = Session(config, self.table, self.contact, self.metrics, self._hello)
         self._stop = asyncio.Event()
         self._http: WorkerHttp | None = None
+        self._blob_channel: aio.Channel | None = None
 
     # -- lifecycle -------------------------------------------------------
     async def run(self) -> None:
         self.ffmpeg = find_ffmpeg(self.config.ffmpeg)
         self.caps = await probe_capabilities(self.ffmpeg)
         self.table.env = self._environment(self.caps)
+        self.table.media = self._media()
         self.config.output_root.mkdir(parents=True, exist_ok=True)
         swept = sweep_partials(self.config.output_root)
         if swept:
@@ -90,6 +98,8 @@ class Worker:
                 self._http.stop()
             await self.table.kill_all()
             await self.tasks.close()
+            if self._blob_channel is not None:
+                await self._blob_channel.close()
         if self.tasks.broken.is_set():
             raise RuntimeError("an essential task of the worker ended")
 
@@ -141,6 +151,17 @@ class Worker:
             allow_raw_args=c.allow_raw_args,
             deadline=self.contact.fence_deadline,
         )
+
+    def _media(self) -> Media:
+        """Blob inputs and stored outputs: the input cache (emptied now) and the
+        blob service on a channel of its own, so uploads never hold up heartbeats."""
+        c = self.config
+        cache = InputCache(c.input_cache, c.input_cache_bytes)
+        cache.sweep()
+        cache.on_change = self.session.heartbeat  # full or not: the master hears at once
+        creds = channel_credentials(c.ca, c.cert, c.key)
+        self._blob_channel = aio.secure_channel(c.master, creds, options=CHANNEL_OPTIONS)
+        return Media(WorkerBlobs(self._blob_channel), cache, c.store_outputs)
 
     def _hello(self) -> worker_pb2.WorkerMessage:
         assert self.caps is not None

@@ -24,9 +24,10 @@ from typing import TypeVar
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, ProgressInfo
+from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
 from ffrtmp.core.tunes import with_tune
+from ffrtmp.worker.blobio import Media, upload_output
 from ffrtmp.worker.environment import (
     Environment,
     Refused,
@@ -143,11 +144,15 @@ class Execution:
         *,
         on_started: Callable[[int], None],
         on_progress: Callable[[ProgressInfo], None],
+        media: Media | None = None,
     ) -> AttemptResult:
         try:
             if self.stopped is not None:
                 raise _Stopped
-            return await self._run(env, on_started, on_progress)
+            if media is None:
+                return await self._run(env, on_started, on_progress, None, None)
+            async with media.input(self.spec.input, self.lease) as blob_input:
+                return await self._run(env, on_started, on_progress, media, blob_input)
         except _Stopped:
             return self.stopped_report()
         except (PathRefused, OutputExists, FfrtmpError) as exc:
@@ -160,6 +165,8 @@ class Execution:
         env: Environment,
         on_started: Callable[[int], None],
         on_progress: Callable[[ProgressInfo], None],
+        media: Media | None,
+        blob_input: str | None,
     ) -> AttemptResult:
         spec, lease = self.spec, self.lease
         io = resolve_io(
@@ -168,6 +175,7 @@ class Execution:
             input_root=env.input_root,
             output_root=env.output_root,
             rtmp_base=env.rtmp_base,
+            blob_input=blob_input,
         )
         encoder = select_encoder(spec.codec, with_tune(spec.tune, env.encoders))
         features = env.features or features_of(env.ffmpeg)
@@ -237,6 +245,11 @@ class Execution:
                 committed = True
                 size = staged.size()
                 info = await probe_output(env.ffmpeg, _probe_target(io), size)
+                if media is not None and media.upload_outputs:
+                    # Before the Result: SUCCEEDED means the outputs are stored.
+                    upload = upload_output(media.access, staged.final, lease)
+                    stored = await self._unless_stopped(upload)
+                    info = replace(info or OutputInfo("", 0.0, size), artifacts=stored)
         finally:
             # Failed, canceled, fenced, or broken on the way: no partial survives.
             if staged is not None and not committed:

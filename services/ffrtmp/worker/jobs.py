@@ -18,8 +18,11 @@ from collections.abc import Callable, Iterable
 
 from ffrtmp import logcontext, tracing, wire
 from ffrtmp.core.model import AttemptResult, Lease, Outcome, ProgressInfo
+from ffrtmp.core.retry import LOST
 from ffrtmp.v1 import worker_pb2
 from ffrtmp.wire import lease_pb
+from ffrtmp.worker.blobcache import CacheFull
+from ffrtmp.worker.blobio import Media
 from ffrtmp.worker.contact import Contact
 from ffrtmp.worker.environment import Environment, Refused
 from ffrtmp.worker.execution import Execution, Stop
@@ -54,9 +57,15 @@ class JobTable:
         # from a backup that predates them learns they finished (never runs them again).
         self.finished: OrderedDict[str, worker_pb2.Result] = OrderedDict()
         self.env: Environment | None = None  # set once the worker has probed ffmpeg
+        self.media: Media | None = None  # blob inputs and stored outputs, when configured
         self.node_id = ""
         self.draining = False
         self.assign_seq = 0  # of the last Assign received, echoed in heartbeats
+
+    @property
+    def full(self) -> bool:
+        """The input cache refused a run: no new jobs until a run frees room."""
+        return self.media is not None and self.media.cache.full
 
     def held(self) -> list[Lease]:
         """Leases this worker still holds: running, or with a Result not yet acknowledged."""
@@ -192,7 +201,12 @@ class JobTable:
                 self.env,
                 on_started=lambda pid: self._started(run, pid),
                 on_progress=lambda p: self._progress(run, p),
+                media=self.media,
             )
+        except CacheFull as exc:
+            # Not the job's fault: lost to the infrastructure (not charged to its
+            # retries); the worker says it takes no more until a run frees room.
+            return AttemptResult(Outcome.FAILED, error_class=LOST, error=f"refused: {exc}")
         except Refused as exc:
             return AttemptResult(Outcome.FAILED, error_class="transient", error=str(exc))
         except Exception as exc:

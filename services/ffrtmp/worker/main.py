@@ -12,7 +12,7 @@ from pathlib import Path
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.sizes import parse_size
 from ffrtmp.lifecycle import STOP_MARGIN_S, WATCHDOG_MARGIN_S, StopSignals, bounded, exit_now
-from ffrtmp.worker.config import WorkerConfig
+from ffrtmp.worker.config import DEFAULT_CACHE_BYTES, WorkerConfig
 from ffrtmp.worker.daemon import Worker
 from ffrtmp.worker.environment import DEFAULT_MIN_FREE_BYTES
 from ffrtmp.worker.ffmpeg import FfmpegNotFound
@@ -93,6 +93,28 @@ def parser() -> argparse.ArgumentParser:
     )
     f(
         p,
+        "--input-cache",
+        default=Path("ffrtmp-cache"),
+        type=Path,
+        help="stored (blob) inputs are downloaded here; emptied at start",
+    )
+    f(
+        p,
+        "--input-cache-size",
+        default=DEFAULT_CACHE_BYTES,
+        type=parse_size,
+        help="the input cache's bound (e.g. 20G); a job whose input does not fit"
+        " while others read the rest is refused, and the worker takes no new jobs",
+    )
+    f(
+        p,
+        "--no-store-outputs",
+        action="store_true",
+        help="keep file and HLS outputs only under --output-root instead of also"
+        " storing them in the master's blob store (for farms that share storage)",
+    )
+    f(
+        p,
         "--ffmpeg-nice",
         default=FFMPEG_NICE,
         type=int,
@@ -147,6 +169,9 @@ def config_from(args: argparse.Namespace) -> WorkerConfig:
         min_free_disk_bytes=args.min_free_disk,
         ffmpeg_nice=args.ffmpeg_nice,
         allow_raw_args=args.allow_raw_args,
+        input_cache=args.input_cache,
+        input_cache_bytes=args.input_cache_size,
+        store_outputs=not args.no_store_outputs,
     )
 
 
@@ -183,7 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--ffmpeg-nice must be from 0 to 19")
     try:
         check_roots(
-            {"--input-root": args.input_root, "--output-root": args.output_root},
+            {
+                "--input-root": args.input_root,
+                "--output-root": args.output_root,
+                "--input-cache": args.input_cache,
+            },
             {"private key": args.key, "CA certificate": args.ca},
         )
     except PathRefused as exc:

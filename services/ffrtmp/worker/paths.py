@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ffrtmp.core.blobref import assigned_resource
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
 
@@ -59,9 +60,20 @@ def _check_lavfi(source: str) -> None:
 
 
 def resolve_io(
-    spec: JobSpec, job_id: str, *, input_root: Path, output_root: Path, rtmp_base: str
+    spec: JobSpec,
+    job_id: str,
+    *,
+    input_root: Path,
+    output_root: Path,
+    rtmp_base: str,
+    blob_input: str | None = None,
 ) -> JobIO:
-    if spec.input.startswith("lavfi:"):
+    """`blob_input`: where the job's blob input was fetched (the input cache)."""
+    if assigned_resource(spec.input) is not None:
+        if blob_input is None:
+            raise PathRefused("the input is a stored blob and this worker has no blob access")
+        input_url = blob_input
+    elif spec.input.startswith("lavfi:"):
         _check_lavfi(spec.input)
         input_url = spec.input
     elif spec.input.startswith(URL_SCHEMES):

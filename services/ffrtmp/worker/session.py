@@ -155,7 +155,8 @@ class Session:
                 heartbeat=worker_pb2.Heartbeat(
                     running=held,
                     seq=seq,
-                    draining=self.draining,
+                    # A full input cache takes no new jobs either, for a while.
+                    draining=self.draining or self.table.full,
                     assign_seq=self.table.assign_seq,
                 )
             )

@@ -20,6 +20,7 @@ import grpc
 from google.protobuf import descriptor as d
 from google.protobuf.message import Message
 
+from ffrtmp.core.artifacts import MAX_ARTIFACTS
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.spec_run import MAX_RAW_ARGS, MAX_REQUIRED
 from ffrtmp.core.spec_video import MAX_RENDITIONS
@@ -40,6 +41,7 @@ LIMITS: dict[str, int] = {
     "ffrtmp.v1.Capabilities.hwaccels": 1024,
     "ffrtmp.v1.Capabilities.labels": 64,
     "ffrtmp.v1.OutputInfo.streams": 256,
+    "ffrtmp.v1.OutputInfo.artifacts": MAX_ARTIFACTS,
 }
 DEFAULT = 16  # a field the table forgot (the test fails first)
 

@@ -11,10 +11,24 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, replace
 
+from ffrtmp.core.artifacts import check_artifacts
+from ffrtmp.core.blobref import attempt_space
 from ffrtmp.core.model import ACTIVE, AttemptResult, JobState, Lease, Outcome, ProgressInfo
 from ffrtmp.core.retry import LOST, decide
 from ffrtmp.master.scheduling.sessions import AbortCmd, NodeSession, ResultAckCmd
 from ffrtmp.master.scheduling.state import Fields, State
+
+
+def _artifact_problem(lease: Lease, r: AttemptResult) -> str:
+    """A success whose artifact list is malformed or names blobs outside its own
+    attempt's name space is not accepted (its blobs would never be readable)."""
+    if r.outcome != Outcome.SUCCEEDED or r.output_info is None:
+        return ""
+    try:
+        check_artifacts(r.output_info.artifacts, attempt_space(lease.job_id, lease.attempt))
+    except ValueError as exc:
+        return f"worker reported bad artifacts: {exc}"
+    return ""
 
 
 class Attempts:
@@ -71,6 +85,9 @@ class Attempts:
             ("output", r.output[:2048]),
             ("output_bytes", r.output_bytes),
         )
+        problem = _artifact_problem(lease, r)
+        if problem:
+            r = replace(r, outcome=Outcome.FAILED, error_class="permanent", error=problem)
         if r.outcome != Outcome.SUCCEEDED:
             await self.end_attempt(
                 lease.job_id,

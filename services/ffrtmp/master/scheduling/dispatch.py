@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ffrtmp.core.blobref import assigned_input
 from ffrtmp.core.matching import Tokens, describe_missing
 from ffrtmp.core.model import Job, JobSpec, JobState, Lease
 from ffrtmp.core.outputs import owner_space
@@ -21,10 +22,14 @@ RESERVED = -1  # a slot taken by a dispatch whose commit is in flight
 
 
 def _assigned_spec(job: Job) -> JobSpec:
-    """The spec a worker runs: its local output in the owner's name space."""
+    """The spec a worker runs: its local output in the owner's name space, and a
+    blob input named by its full resource name (the owner's)."""
     spec = job.spec
     output = owner_space(spec.output, spec.live, job.owner, job.id)
-    return spec if output == spec.output else replace(spec, output=output)
+    source = assigned_input(spec.input, job.owner)
+    if output == spec.output and source == spec.input:
+        return spec
+    return replace(spec, output=output, input=source)
 
 
 class Dispatcher:

@@ -27,6 +27,7 @@ from ffrtmp.core.states import check_cancelable
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.attempts import Attempts
+from ffrtmp.master.scheduling.blob_leases import BlobLeases
 from ffrtmp.master.scheduling.dispatch import Dispatcher
 from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.restore import Restore
@@ -62,6 +63,7 @@ class Scheduler:
         self.dispatcher = Dispatcher(self.st)
         self.liveness = Liveness(self.st, self.attempts)
         self.restore = Restore(self.st, self.attempts)
+        self.blob_leases = BlobLeases(self.st)  # the blob service's worker check
         self.tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -------------------------------------------------------

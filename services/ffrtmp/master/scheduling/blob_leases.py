@@ -1,0 +1,40 @@
+"""Which blobs a worker may touch: exactly what its current lease needs.
+
+The blob service asks `authorize_worker(node, job, attempt, name, write)` for
+every worker call. The answer comes from the lease table the scheduler already
+keeps (the same one that refuses a stale worker's reports): the node must hold
+(job, attempt) now. It may then read the job's input blob and its own attempt's
+uploads, and write only under `jobs/{job}/attempts/{attempt}/` (the blob service
+checks that name itself too). An attempt that is over — succeeded, failed,
+reassigned after a lost node — holds nothing: a stale worker can neither fetch
+the input again nor replace the winner's outputs.
+"""
+
+from __future__ import annotations
+
+from ffrtmp.core.blobref import ASSIGNED_PREFIX, assigned_input, attempt_space
+from ffrtmp.core.model import Lease
+from ffrtmp.master.scheduling.state import State
+
+
+class BlobLeases:
+    def __init__(self, state: State) -> None:
+        self.st = state
+
+    def holds(self, node: str, job_id: str, attempt: int) -> bool:
+        s = self.st.nodes.get(node)
+        return s is not None and s.connected and s.holds(Lease(job_id, attempt))
+
+    async def authorize_worker(
+        self, node: str, job_id: str, attempt: int, name: str, write: bool
+    ) -> bool:
+        if not self.holds(node, job_id, attempt):
+            return False
+        if name.startswith(attempt_space(job_id, attempt)):
+            return True  # its own outputs: writing them, resuming, checking them
+        if write:
+            return False
+        job = await self.st.store.get_job(job_id)
+        if job is None or job.attempt != attempt:
+            return False
+        return assigned_input(job.spec.input, job.owner) == ASSIGNED_PREFIX + name
