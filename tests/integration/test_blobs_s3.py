@@ -161,7 +161,8 @@ async def test_upload_after_the_url_expired_is_refused(
             )
         )
         assert plan.expire_time_unix_ms - time.time() * 1000 <= 1000
-        time.sleep(2.5)  # past the URL's expiry and the one-second grace
+        # Past the expiry, the one-second grace and the store's whole-second stamps.
+        time.sleep(3.5)
         url = plan.urls[0]
         http_put(url.url, dict(url.headers), body, 0, 5000, lambda n: None)
         with pytest.raises(aio.AioRpcError) as info:
