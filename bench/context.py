@@ -22,6 +22,7 @@ class Sizes:
     restart_jobs: int
     fleet_workers: int
     fleet_seconds: float
+    blob_mib: int  # (g): the file moved each way
 
 
 FULL = Sizes(
@@ -35,6 +36,7 @@ FULL = Sizes(
     restart_jobs=1_000_000,
     fleet_workers=2_000,
     fleet_seconds=30,
+    blob_mib=256,
 )
 
 # Proves every part works, in well under two minutes; the figures mean little.
@@ -49,6 +51,7 @@ SMOKE = Sizes(
     restart_jobs=20_000,
     fleet_workers=50,
     fleet_seconds=5,
+    blob_mib=4,
 )
 
 

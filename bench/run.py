@@ -21,7 +21,7 @@ from typing import Any
 from tests.helpers.certs import make_certs
 from tests.helpers.procs import stop_all
 
-from bench import fleet, rpc
+from bench import blobs, fleet, rpc
 from bench.cluster import Profiler
 from bench.context import FULL, SMOKE, Ctx
 
@@ -36,6 +36,7 @@ FIGURES: dict[str, tuple[str, Figure]] = {
     "d": ("submit→Assign latency", rpc.assign_latency),
     "e": ("restart over a backlog", fleet.restart),
     "f": ("idle worker fleet", fleet.idle_fleet),
+    "g": ("blob transfer", blobs.transfer),
 }
 # The keys results.json always has (null when the figure did not run or failed).
 KEYS = (
@@ -49,6 +50,11 @@ KEYS = (
     "restart_1m_rss_mib",
     "workers_2k_cpu_pct",
     "workers_2k_rss_mib",
+    "blob_upload_mb_s",
+    "blob_download_mb_s",
+    "blob_cp_mb_s",
+    "blob_upload_ratio",
+    "blob_download_ratio",
 )
 # key -> (unit, target text, check); keys without a target are printed bare.
 TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
@@ -62,6 +68,11 @@ TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
     "restart_1m_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
     "workers_2k_cpu_pct": ("% core", "≤ 25", lambda v: v <= 25),
     "workers_2k_rss_mib": ("MiB", "", None),
+    "blob_upload_mb_s": ("MB/s", "", None),
+    "blob_download_mb_s": ("MB/s", "", None),
+    "blob_cp_mb_s": ("MB/s", "cp+sync", None),
+    "blob_upload_ratio": ("of cp", "≥ 0.50", lambda v: v >= 0.5),
+    "blob_download_ratio": ("of cp", "≥ 0.50", lambda v: v >= 0.5),
 }
 
 

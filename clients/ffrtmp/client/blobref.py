@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import grpc
 
@@ -32,6 +33,20 @@ class BlobRef:
 
 class TransferError(Exception):
     """The transfer cannot succeed: a digest mismatch, or retries used up."""
+
+
+def hash_prefix(path: Path) -> Any:
+    """A SHA-256 fed with the file's bytes so far (a resumed download)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while buf := f.read(4 * CHUNK):
+            h.update(buf)
+    return h
+
+
+def sink(out: BinaryIO, h: Any, data: bytes) -> None:
+    out.write(data)
+    h.update(data)
 
 
 def file_digest(path: Path) -> tuple[str, int]:

@@ -9,7 +9,7 @@ import http.client
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 CHUNK = 1024 * 1024
@@ -89,10 +89,12 @@ def http_get(
     headers: dict[str, str],
     dest: Path,
     offset: int,
+    h: Any,
     progress: Callable[[int], None],
     timeout: float = 60.0,
 ) -> None:
-    """Append the object's bytes from `offset` to `dest` (a Range request)."""
+    """Append the object's bytes from `offset` to `dest` (a Range request),
+    feeding them to the SHA-256 `h`."""
     conn, target = _connect(url, timeout)
     try:
         extra = {"Range": f"bytes={offset}-"} if offset else {}
@@ -105,6 +107,7 @@ def http_get(
         with dest.open("ab") as out:
             while buf := resp.read(CHUNK):
                 out.write(buf)
+                h.update(buf)
                 progress(len(buf))
             out.flush()
             os.fsync(out.fileno())

@@ -28,7 +28,9 @@ from ffrtmp.client.blobref import (
     Progress,
     TransferError,
     file_digest,
+    hash_prefix,
     no_progress,
+    sink,
 )
 from ffrtmp.client.presigned import HttpError, http_get, http_put, part_md5
 from ffrtmp.v1 import blobs_pb2, blobs_pb2_grpc
@@ -239,19 +241,22 @@ class Transfer:
         plan = await self._retrying(
             lambda: self.stub.Presign(req, timeout=self.timeout, metadata=self.metadata)
         )
-        await self._retrying(lambda: self._fetch_once(plan, blob, part, progress))
-        sha, size = await asyncio.to_thread(file_digest, part)
-        if sha != blob.sha256 or size != blob.size_bytes:
+        # Hashed as it arrives (a resumed .part first): no second pass over the file.
+        h = await asyncio.to_thread(hash_prefix, part)
+        await self._retrying(lambda: self._fetch_once(plan, blob, part, h, progress))
+        size = await asyncio.to_thread(os.path.getsize, part)
+        if h.hexdigest() != blob.sha256 or size != blob.size_bytes:
             part.unlink()
             raise TransferError(f"{name}: the bytes received do not match its SHA-256")
         part.replace(dest)
-        return BlobRef(blob.resource_name, sha, size)
+        return BlobRef(blob.resource_name, blob.sha256, size)
 
     async def _fetch_once(
         self,
         plan: blobs_pb2.PresignResponse,
         blob: blobs_pb2.Blob,
         part: Path,
+        h: Any,
         progress: Progress,
     ) -> None:
         offset = await asyncio.to_thread(os.path.getsize, part)
@@ -267,15 +272,22 @@ class Transfer:
 
         if not plan.stream_through_master:
             url = plan.urls[0]
-            await asyncio.to_thread(http_get, url.url, dict(url.headers), part, offset, moved)
+            get = partial(http_get, url.url, dict(url.headers), part, offset, h, moved)
+            await asyncio.to_thread(get)
             return
         req = blobs_pb2.ReadRequest(
             resource_name=blob.resource_name, read_offset=offset, lease=self.lease
         )
+        # One chunk is written and hashed in a thread while the next arrives.
+        pending: asyncio.Future[None] | None = None
         with part.open("ab") as out:
             try:
                 async for msg in self.stub.Read(req, metadata=self.metadata):
-                    await asyncio.to_thread(out.write, msg.data)
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(asyncio.to_thread(sink, out, h, msg.data))
                     moved(len(msg.data))
             finally:
+                if pending is not None:
+                    await asyncio.wait([pending])
                 out.flush()

@@ -61,6 +61,11 @@ def _append(f: Any, h: Any, data: bytes) -> None:
     h.update(data)
 
 
+async def _drain(pending: asyncio.Future[None] | None) -> None:
+    if pending is not None:
+        await pending
+
+
 def _settle(f: Any, pdir: Path) -> None:
     if f.closed:
         return
@@ -134,6 +139,8 @@ class LocalBlobStore(LocalUpkeep):
     ) -> WriteResult:
         await asyncio.to_thread(self._begin, d, pdir)
         f = await asyncio.to_thread((pdir / DATA).open, "r+b")
+        # One chunk is hashed and written in a thread while the next arrives.
+        pending: asyncio.Future[None] | None = None
         try:
             f.seek(0, os.SEEK_END)
             committed = f.tell()
@@ -145,16 +152,21 @@ class LocalBlobStore(LocalUpkeep):
                         f"{chunk.offset} is not where the upload stands ({committed} bytes kept)",
                     )
                 if committed + len(chunk.data) > d.size:
+                    await _drain(pending)
                     self._discard(pdir)
                     raise InvalidArgument("data", f"more bytes than the declared {d.size}")
+                await _drain(pending)
                 if chunk.data:
-                    await asyncio.to_thread(_append, f, h, chunk.data)
+                    pending = asyncio.ensure_future(asyncio.to_thread(_append, f, h, chunk.data))
                     committed += len(chunk.data)
                 if chunk.finish:
+                    await _drain(pending)
                     await asyncio.to_thread(f.flush)
                     return WriteResult(committed, await self._finish(d, pdir, committed, h))
         finally:
             # A cut stream lands here too: keep what arrived, durably, for a resume.
+            if pending is not None and not pending.done():
+                await asyncio.wait([pending])
             _settle(f, pdir)
         return WriteResult(committed, False)
 
@@ -214,12 +226,20 @@ class LocalBlobStore(LocalUpkeep):
         left = info.size - offset if limit == 0 else min(limit, info.size - offset)
         with (where / DATA).open("rb") as f:
             f.seek(offset)
-            while left > 0:
-                buf = await asyncio.to_thread(f.read, min(CHUNK, left))
-                if not buf:
-                    break
-                left -= len(buf)
-                yield buf
+            # The next chunk is read while this one is sent.
+            ahead = asyncio.ensure_future(asyncio.to_thread(f.read, min(CHUNK, left)))
+            try:
+                while left > 0:
+                    buf = await ahead
+                    if not buf:
+                        break
+                    left -= len(buf)
+                    if left > 0:
+                        ahead = asyncio.ensure_future(asyncio.to_thread(f.read, min(CHUNK, left)))
+                    yield buf
+            finally:
+                if not ahead.done():
+                    await asyncio.wait([ahead])
 
     async def presign_get(self, name: str) -> Presigned | None:
         return None
