@@ -12,6 +12,7 @@ Partial uploads stay for resume until `expire_partials` drops them.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import os
@@ -23,7 +24,13 @@ from typing import Any
 from urllib.parse import quote
 
 from ffrtmp.core import blobnames
-from ffrtmp.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from ffrtmp.core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 from ffrtmp.master.storage.blobs.local_upkeep import META, LocalUpkeep
 from ffrtmp.master.storage.blobs.protocol import (
     CHUNK,
@@ -130,6 +137,10 @@ class LocalBlobStore(LocalUpkeep):
         try:
             async with lock:
                 return await self._write_locked(declared, pdir, chunks)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # refuse the upload, not the master
+                raise ResourceExhausted("the master's blob storage is full") from None
+            raise
         finally:
             if not lock.locked() and self._locks.get(pdir.name) is lock:
                 del self._locks[pdir.name]
