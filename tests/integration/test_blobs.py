@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -12,6 +14,7 @@ from grpc import aio
 
 from ffrtmp.client.blobref import TransferError
 from ffrtmp.client.transfer import Transfer
+from ffrtmp.master.server import Master
 from ffrtmp.v1 import blobs_pb2, blobs_pb2_grpc
 from tests.helpers.blobs import BlobMaster, blob_master, random_file
 from tests.helpers.proxy import TcpProxy
@@ -271,3 +274,38 @@ async def test_download_refuses_bytes_that_do_not_match(tmp_path: Path) -> None:
         with pytest.raises(TransferError, match="do not match"):
             await admin.transfer().download(ref.name, tmp_path / "out")
         assert not (tmp_path / "out").exists() and not (tmp_path / "out.part").exists()
+
+
+async def test_an_upload_resumes_across_a_master_restart(tmp_path: Path) -> None:
+    """The kept bytes of an unfinished upload are on disk, synced: a new master on
+    the same directory reports them, and the upload finishes from there."""
+    data = bytes(range(256)) * 8192  # 2 MiB
+    sha = hashlib.sha256(data).hexdigest()
+    name = f"owners/admin/blobs/{sha}"
+    src = tmp_path / "src"
+    src.write_bytes(data)
+    async with blob_master(tmp_path) as bm, bm.client() as admin:
+        stub = blobs_pb2_grpc.BlobServiceStub(admin._channel)
+
+        async def half() -> AsyncIterator[blobs_pb2.WriteRequest]:
+            yield blobs_pb2.WriteRequest(
+                resource_name=name, sha256=sha, size_bytes=len(data), data=data[: 1 << 20]
+            )
+
+        assert (await stub.Write(half())).committed_size == 1 << 20
+        config = bm.master.config
+    master = Master(dataclasses.replace(config, listen="127.0.0.1:0"))
+    await master.start()
+    try:
+        again = BlobMaster(master, bm.certs)
+        async with again.client() as admin:
+            stub = blobs_pb2_grpc.BlobServiceStub(admin._channel)
+            q = blobs_pb2.QueryWriteStatusRequest(
+                resource_name=name, sha256=sha, size_bytes=len(data)
+            )
+            assert (await stub.QueryWriteStatus(q)).committed_size == 1 << 20
+            seen: list[int] = []
+            ref = await admin.transfer().upload(src, progress=lambda d, t: seen.append(d))
+            assert ref.name == name and seen[0] == 1 << 20  # only the second half was sent
+    finally:
+        await master.stop(grace=0)
