@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -201,3 +202,19 @@ async def test_multipart_upload_of_a_file_over_64_mib(
         await bob.transfer().download(ref.name, tmp_path / "back.bin")
         assert hashlib.sha256((tmp_path / "back.bin").read_bytes()).hexdigest() == sha
         assert await bm.master.blobs.expire_partials(0.0) == 1  # the abandoned plan
+
+
+async def test_an_unreachable_store_is_unavailable_not_an_internal_error(tmp_path: Path) -> None:
+    """A store that is down: UNAVAILABLE, which clients retry, naming the cause."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once closed
+    settings = {"backend": "s3", "s3_bucket": BUCKET, "s3_endpoint": dead, "s3_region": REGION}
+    async with blob_master(tmp_path, **settings) as bm, bm.client() as admin:
+        store = bm.master.blobs
+        assert isinstance(store, S3BlobStore)
+        stub = blobs_pb2_grpc.BlobServiceStub(admin._channel)
+        with pytest.raises(aio.AioRpcError) as info:
+            await stub.Stat(blobs_pb2.StatRequest(resource_name=f"owners/admin/blobs/{'a' * 64}"))
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "object store unreachable" in (info.value.details() or "")
