@@ -228,6 +228,11 @@ async def test_workers_are_refused_until_a_lease_check_allows_them(tmp_path: Pat
         ref = await t.upload(src, "jobs/job1/attempts/2/out.mp4")
         assert ref.name == "jobs/job1/attempts/2/out.mp4"
         assert ("w1", "job1", 2, ref.name, True) in calls
+        # Never replaced by other bytes.
+        other, _ = random_file(tmp_path / "other.mp4", 4000, seed=9)
+        with pytest.raises(aio.AioRpcError) as info:
+            await t.upload(other, ref.name)
+        assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
         # A stale attempt may not write into the winner's space, nor its own.
         stale = Transfer(ch, lease=("job1", 1))
         for name in ("jobs/job1/attempts/2/out.mp4", "jobs/job1/attempts/1/out.mp4"):

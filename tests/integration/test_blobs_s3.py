@@ -17,6 +17,7 @@ from aiobotocore.session import get_session
 from grpc import aio
 
 from ffrtmp.client.presigned import http_put
+from ffrtmp.client.transfer import Transfer
 from ffrtmp.master.storage.blobs.s3 import S3BlobStore
 from ffrtmp.v1 import blobs_pb2, blobs_pb2_grpc
 from tests.helpers.blobs import BlobMaster, blob_master, random_file
@@ -218,3 +219,21 @@ async def test_an_unreachable_store_is_unavailable_not_an_internal_error(tmp_pat
             await stub.Stat(blobs_pb2.StatRequest(resource_name=f"owners/admin/blobs/{'a' * 64}"))
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "object store unreachable" in (info.value.details() or "")
+
+
+async def test_a_job_output_is_never_replaced_by_other_bytes(
+    s3_master: tuple[BlobMaster, str], tmp_path: Path
+) -> None:
+    bm, _ = s3_master
+    first, _ = random_file(tmp_path / "first", 3000, seed=5)
+    other, _ = random_file(tmp_path / "other", 3000, seed=6)
+    bm.master.blob_access.authorize_worker = lambda *a: True
+    async with bm.worker_channel("w1") as ch:
+        t = Transfer(ch, lease=("job7", 1))
+        ref = await t.upload(first, "jobs/job7/attempts/1/out.mp4")
+        assert await t.upload(first, ref.name) == ref  # the same bytes again: fine
+        with pytest.raises(aio.AioRpcError) as info:
+            await t.upload(other, ref.name)
+        assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        await t.download(ref.name, tmp_path / "back")
+        assert (tmp_path / "back").read_bytes() == first.read_bytes()

@@ -10,7 +10,7 @@ from grpc import aio
 
 from ffrtmp.core import blobnames
 from ffrtmp.core.authz import Actor
-from ffrtmp.core.errors import InvalidArgument, NotFound, ResourceExhausted
+from ffrtmp.core.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
 from ffrtmp.master.rpc.auth import current_actor
 from ffrtmp.master.rpc.blob_access import BlobAccess, Lease
 from ffrtmp.master.rpc.handlers import Ctx
@@ -107,6 +107,13 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
                 f"its quota of {quota}"
             )
 
+    async def _exists(self, declared: Declared) -> bool:
+        """The blob is there with these bytes; AlreadyExists if with others."""
+        info = await self.blobs.stat(declared.name)
+        if info is not None and info.sha256 != declared.sha256:
+            raise AlreadyExists(f"{declared.name} exists with other content")
+        return info is not None
+
     async def _readable(self, name: str, lease: Lease | None) -> str:
         actor = current_actor()
         parsed = _resolve(name, actor)
@@ -194,8 +201,7 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
             request.content_type,
             lease,
         )
-        info = await self.blobs.stat(declared.name)
-        if info is not None and info.sha256 == declared.sha256:
+        if await self._exists(declared):
             return blobs_pb2.PresignResponse(already_exists=True)
         return _presigned_pb(await self.blobs.presign_put(declared))
 
@@ -210,6 +216,7 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
             request.content_type,
             _lease(request.lease),
         )
+        await self._exists(declared)  # never replaced by other bytes
         parts = [(p.part_number, p.etag) for p in request.parts]
         info = await self.blobs.complete_presigned(declared, request.upload_id, parts)
         return blobs_pb2.CompletePresignedWriteResponse(blob=blob_pb(info))
