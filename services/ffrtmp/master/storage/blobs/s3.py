@@ -62,7 +62,14 @@ class S3BlobStore(S3Upkeep):
         self.s3: Any = None
 
     async def open(self) -> None:
-        cfg = AioConfig(signature_version="s3v4", retries={"max_attempts": 5, "mode": "standard"})
+        # A few quick retries here; past them the caller gets UNAVAILABLE and retries
+        # itself, rather than holding a call open through a long outage.
+        cfg = AioConfig(
+            signature_version="s3v4",
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"max_attempts": 3, "mode": "standard"},
+        )
         self.s3 = await self._stack.enter_async_context(
             get_session().create_client(
                 "s3",
