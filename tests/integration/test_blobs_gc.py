@@ -20,7 +20,8 @@ async def test_sweep_removes_what_no_job_needs(tmp_path: Path) -> None:
     async with blob_master(tmp_path) as bm, bm.client("alice", "submitter") as alice:
         used_ref = await alice.transfer().upload(used)
         unused_ref = await alice.transfer().upload(unused)
-        job = (await alice.submit(common_pb2.JobSpec(scenario="test", input=used_ref.name))).job
+        spec = common_pb2.JobSpec(scenario="test", input=f"blob:sha256:{used_ref.sha256}")
+        job = (await alice.submit(spec)).job
         bm.master.blob_access.authorize_worker = lambda *a: True
         async with bm.worker_channel("w1") as ch:
             for job_id in (job.id, "deletedjob"):

@@ -5,17 +5,20 @@ deleted them, or they never existed), (2) input blobs older than `keep_inputs_s`
 that no job in the store refers to, and (3) unfinished uploads nobody resumed
 within `partial_ttl_s`. `forget_job` removes one job's blobs at once, for
 callers that delete a job themselves. Which jobs refer to an input is a hook
-(`references`); the default reads the spec's input of every job in the store.
+(`references`); the default reads the spec's input (`blob:sha256:<hex>`, in the
+job owner's space) of every job in the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from ffrtmp.core.blobref import ASSIGNED_PREFIX, assigned_input, is_blob_ref
 from ffrtmp.core.errors import FailedPrecondition, Unavailable
 from ffrtmp.core.model import JobState
 from ffrtmp.master.storage.blobs.config import BlobConfig
@@ -69,9 +72,13 @@ class BlobGC:
         return await self.blobs.delete_job(job_id)
 
     async def spec_references(self, names: Iterable[str]) -> set[str]:
-        wanted = set(names)
-        jobs = await self.store.jobs_in_states(list(JobState))
-        return {n for job in jobs for n in wanted if n in job.spec.input}
+        """Inputs named by a job in the store (`blob:sha256:` in its owner's space)."""
+        named = set()
+        for job in await self.store.jobs_in_states(list(JobState)):
+            if is_blob_ref(job.spec.input):
+                with contextlib.suppress(ValueError):  # malformed: names nothing
+                    named.add(assigned_input(job.spec.input, job.owner)[len(ASSIGNED_PREFIX) :])
+        return named & set(names)
 
     async def sweep(self) -> Swept:
         ids = await self.blobs.job_ids()
