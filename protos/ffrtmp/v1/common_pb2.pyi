@@ -34,6 +34,8 @@ class _JobStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_JobState.Val
     JOB_STATE_CANCELED: _JobState.ValueType  # 6
     JOB_STATE_PAUSED: _JobState.ValueType  # 7
     JOB_STATE_RETRY_WAIT: _JobState.ValueType  # 8
+    JOB_STATE_BLOCKED: _JobState.ValueType  # 9
+    """Waiting for the jobs it depends on (a group job: for its children)."""
 
 class JobState(_JobState, metaclass=_JobStateEnumTypeWrapper):
     """The lifecycle of a job. See docs/ARCHITECTURE.md for the transitions."""
@@ -47,6 +49,8 @@ JOB_STATE_FAILED: JobState.ValueType  # 5
 JOB_STATE_CANCELED: JobState.ValueType  # 6
 JOB_STATE_PAUSED: JobState.ValueType  # 7
 JOB_STATE_RETRY_WAIT: JobState.ValueType  # 8
+JOB_STATE_BLOCKED: JobState.ValueType  # 9
+"""Waiting for the jobs it depends on (a group job: for its children)."""
 Global___JobState: _TypeAlias = JobState  # noqa: Y015
 
 @_typing.final
@@ -565,6 +569,10 @@ class Job(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     OUTPUT_INFO_FIELD_NUMBER: _builtins.int
     LOST_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    PARENT_ID_FIELD_NUMBER: _builtins.int
+    DEPENDS_ON_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    CHILDREN_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     state: Global___JobState.ValueType
     node_id: _builtins.str
@@ -587,6 +595,12 @@ class Job(_message.Message):
     restarted); `attempt` counts them too, but they are not charged to the
     job's own retry budget (max_retries) and have a bound of their own.
     """
+    parent_id: _builtins.str
+    """The group job this one belongs to (a split's segments and join), or ""."""
+    group: _builtins.bool
+    """A group job runs nothing itself: it ends when its children end, and its
+    progress is theirs, weighted by length.
+    """
     @_builtins.property
     def spec(self) -> Global___JobSpec:
         """The spec as submitted, with the scenario's values filled in."""
@@ -600,6 +614,14 @@ class Job(_message.Message):
     @_builtins.property
     def output_info(self) -> Global___OutputInfo:
         """Set after a success when the worker could probe the output."""
+
+    @_builtins.property
+    def depends_on(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Queued only once every one of these has SUCCEEDED."""
+
+    @_builtins.property
+    def children(self) -> _containers.RepeatedCompositeFieldContainer[Global___Job]:
+        """GetJob of a group job: its children, oldest first (no events, no logs)."""
 
     def __init__(
         self,
@@ -624,10 +646,14 @@ class Job(_message.Message):
         owner: _builtins.str = ...,
         output_info: Global___OutputInfo | None = ...,
         lost_attempts: _builtins.int = ...,
+        parent_id: _builtins.str = ...,
+        depends_on: _abc.Iterable[_builtins.str] | None = ...,
+        group: _builtins.bool = ...,
+        children: _abc.Iterable[Global___Job] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["output_info", b"output_info", "progress", b"progress", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "created_unix_ms", b"created_unix_ms", "error", b"error", "events", b"events", "exit_code", b"exit_code", "failure_reason", b"failure_reason", "id", b"id", "log_tail", b"log_tail", "lost_attempts", b"lost_attempts", "node_id", b"node_id", "output", b"output", "output_bytes", b"output_bytes", "output_info", b"output_info", "owner", b"owner", "pending_reason", b"pending_reason", "progress", b"progress", "request_id", b"request_id", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "children", b"children", "created_unix_ms", b"created_unix_ms", "depends_on", b"depends_on", "error", b"error", "events", b"events", "exit_code", b"exit_code", "failure_reason", b"failure_reason", "group", b"group", "id", b"id", "log_tail", b"log_tail", "lost_attempts", b"lost_attempts", "node_id", b"node_id", "output", b"output", "output_bytes", b"output_bytes", "output_info", b"output_info", "owner", b"owner", "parent_id", b"parent_id", "pending_reason", b"pending_reason", "progress", b"progress", "request_id", b"request_id", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -17,6 +17,7 @@ class JobState(enum.IntEnum):
     CANCELED = 6
     PAUSED = 7
     RETRY_WAIT = 8
+    BLOCKED = 9  # waiting for its dependencies (a group: for its children)
 
     @property
     def terminal(self) -> bool:
@@ -226,7 +227,11 @@ class Job:
     retry_base: int = 0  # attempts not charged to max_retries (manual retry, lost ones)
     lost_attempts: int = 0  # attempts lost to the infrastructure (worker lost or fenced)
     owner: str = ""  # who submitted it: an API key's user or a certificate's name
+    parent_id: str = ""  # the group this job belongs to
+    depends_on: tuple[str, ...] = ()  # queued only once all of these SUCCEEDED
+    group: bool = False  # never dispatched: ends when its children (depends_on) end
     events: list[JobEvent] = field(default_factory=list)
+    children: list[Job] = field(default_factory=list)  # a group's, when read with them
 
     @property
     def lease(self) -> Lease:

@@ -1,0 +1,83 @@
+"""New jobs: one at a time (perhaps waiting for others) or a group with its
+children in one commit. A job is answered for only once it is durable; then it
+is queued, or tracked as blocked and judged at once (what it waits for may have
+ended between our read and the commit)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from ffrtmp.core.authz import Actor
+from ffrtmp.core.errors import Unavailable
+from ffrtmp.core.graph import check_dependencies, start_state
+from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState
+from ffrtmp.core.spec import RawSpec, check_request_id, resolve
+from ffrtmp.master.scheduling.graph import Graph
+from ffrtmp.master.scheduling.state import State
+
+
+class Intake:
+    def __init__(self, state: State, graph: Graph) -> None:
+        self.st = state
+        self.graph = graph
+
+    async def submit(
+        self, raw: RawSpec, request_id: str, actor: Actor, depends_on: Sequence[str]
+    ) -> tuple[Job, bool]:
+        st = self.st
+        if not st.accepting:
+            raise Unavailable("the master is shutting down and takes no new jobs")
+        check_request_id(request_id)
+        spec = resolve(raw, st.config.scenarios)
+        found = await st.store.get_jobs(list(depends_on))
+        check_dependencies(actor.name, depends_on, found)
+        first = start_state({d: found[d].state for d in depends_on})
+        job = self._new(spec, actor.name, first, request_id=request_id,
+                        depends_on=tuple(depends_on))
+        return await self._insert(job, [])
+
+    async def submit_group(
+        self, parent: Job, children: Sequence[Job], request_id: str = ""
+    ) -> tuple[Job, bool]:
+        """A group and its children (made by `new_job`, depending only on one
+        another), stored in one commit."""
+        if not self.st.accepting:
+            raise Unavailable("the master is shutting down and takes no new jobs")
+        check_request_id(request_id)
+        parent.request_id = request_id
+        return await self._insert(parent, list(children))
+
+    def new_job(self, spec: JobSpec, owner: str, **kw: Any) -> Job:
+        """A job not stored yet: QUEUED, or BLOCKED when it depends on others."""
+        first = JobState.BLOCKED if kw.get("depends_on") or kw.get("group") else JobState.QUEUED
+        return self._new(spec, owner, first, **kw)
+
+    def _new(self, spec: JobSpec, owner: str, state: JobState, **kw: Any) -> Job:
+        now = self.st.now_ms()
+        return Job(id=secrets.token_hex(8), seq=0, spec=spec, state=state, created_ms=now,
+                   updated_ms=now, owner=owner, **kw)
+
+    async def _insert(self, job: Job, children: list[Job]) -> tuple[Job, bool]:
+        st = self.st
+
+        def first(j: Job) -> JobEvent:
+            return JobEvent(j.created_ms, None, j.state, "submitted", "", 0)
+
+        stored, created = await st.store.insert_job(
+            job, first(job), [(c, first(c)) for c in children]
+        )
+        if created:
+            for j in (stored, *children):
+                st.metrics.jobs_submitted.labels(j.spec.queue, j.spec.priority).inc()
+                if j.state == JobState.QUEUED:
+                    st.enqueue_job(j)
+                else:
+                    self.graph.track(j)
+            # A dependency may have ended between our read and the commit.
+            for j in (stored, *children):
+                if j.state == JobState.BLOCKED:
+                    await self.graph.judge(j.id)
+        return stored, created
+
