@@ -229,7 +229,7 @@ async def test_a_group_is_stored_whole_with_its_graph(store: JobStore) -> None:
     ev = JobEvent(T0, None, S.QUEUED, "submitted", "", 0)
     seen: list[str] = []
     store.inserted.append(seen.append)
-    stored, created = await store.insert_job(parent, ev, [(k, ev) for k in (*kids, join)])
+    _, created = await store.insert_job(parent, ev, [(k, ev) for k in (*kids, join)])
     assert created and seen == ["job1", "job2", "job3", "job4"]
     got = await store.get_job("job1")
     assert got is not None and got.group and got.depends_on == ("job2", "job3", "job4")

@@ -26,7 +26,8 @@ S, F, C, Q, R, B = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobS
         (True, {"a": R, "b": C}, C),
         (False, {"a": None}, F),  # deleted meanwhile (retention)
         (True, {}, S),  # a group with nothing to do is done
-        (False, {"a": F, "b": C}, F),  # deterministic: the first by id decides
+        (False, {"a": F, "b": C}, F),  # the first listed decides
+        (False, {"b": C, "a": F}, C),
     ],
 )
 def test_verdict(group: bool, deps: dict[str, JobState | None], to: JobState | None) -> None:
@@ -35,8 +36,8 @@ def test_verdict(group: bool, deps: dict[str, JobState | None], to: JobState | N
 
 
 def test_verdict_names_the_culprit() -> None:
-    v = verdict(True, {"x1": S, "x2": F})
-    assert v is not None and v.reason == "child x2 failed"
+    v = verdict(True, {"x2": S, "x1": F, "join": F})
+    assert v is not None and v.reason == "child x1 failed"
 
 
 def _job(job_id: str, owner: str = "ann", state: JobState = S, duration: float = 10.0,

@@ -79,7 +79,7 @@ async def submit(args: argparse.Namespace) -> int:
         if local is not None:  # stored first; the job names the blob
             spec.input = await transfers.upload_input(c, local, quiet=wants_json(args))
         # One request_id per invocation: a retried call cannot create a second job.
-        resp = await c.submit(spec, args.request_id or uuid.uuid4().hex)
+        resp = await c.submit(spec, args.request_id or uuid.uuid4().hex, args.depends_on)
         if args.wait:
             return await follow(c, resp.job.id, as_json=wants_json(args))
     if wants_json(args):
@@ -254,6 +254,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
     p.add_argument("--request-id", help="idempotency key (default: a fresh one)")
+    p.add_argument(
+        "--depends-on",
+        action="append",
+        default=[],
+        metavar="JOB_ID",
+        help="run only after this job (yours) succeeded; fail or cancel with it (repeatable)",
+    )
     p.add_argument(
         "--wait", action="store_true", help="watch the job to the end; exit status is its outcome"
     )

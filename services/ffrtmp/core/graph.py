@@ -26,9 +26,12 @@ class Verdict:
 
 
 def verdict(group: bool, deps: Mapping[str, JobState | None]) -> Verdict | None:
-    """What a BLOCKED job becomes, given the states of what it depends on (None:
-    a dependency that no longer exists); None while it must wait."""
-    for dep_id, state in sorted(deps.items()):
+    """What a BLOCKED job becomes, given the states of what it depends on in
+    their listed order (None: a dependency that no longer exists); None while it
+    must wait. The first listed that ended badly is named: a group lists its
+    segments before the join that waits for them, so a failed segment is named
+    rather than the join it failed."""
+    for dep_id, state in deps.items():
         if state is None:
             return Verdict(JobState.FAILED, f"dependency {dep_id} no longer exists")
         if state == JobState.FAILED:
