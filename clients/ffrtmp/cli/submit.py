@@ -170,6 +170,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "zerolatency (x264; x265 most of them), screen (VP9), hq, ll, ull, lossless (NVENC)",
     )
 
+    s = p.add_argument_group("split transcodes (docs/SPLIT.md)")
+    s.add_argument(
+        "--split",
+        dest="spec.split",
+        metavar="LENGTH|auto",
+        help="encode in segments of LENGTH (e.g. 10s) on several workers and join them; "
+        "auto: only when the input is long and several workers can run it",
+    )
+    s.add_argument(
+        "--seek", dest="spec.seek_s", type=duration, metavar="TIME",
+        help="start this far into the input (with --duration: encode only that stretch)",
+    )
+    s.add_argument(
+        "--concat", dest="spec.concat", action="append", metavar="OUTPUT",
+        help="join: the video of these earlier outputs by stream copy, with the audio of "
+        "--input encoded once (repeatable, in order)",
+    )
+
     a = p.add_argument_group("audio (default: the scenario's)")
     a.add_argument(
         "--audio-codec",

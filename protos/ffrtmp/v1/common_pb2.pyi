@@ -113,6 +113,9 @@ class JobSpec(_message.Message):
     AUDIO_SAMPLE_RATE_FIELD_NUMBER: _builtins.int
     AUDIO_CHANNELS_FIELD_NUMBER: _builtins.int
     TUNE_FIELD_NUMBER: _builtins.int
+    SPLIT_FIELD_NUMBER: _builtins.int
+    SEEK_S_FIELD_NUMBER: _builtins.int
+    CONCAT_FIELD_NUMBER: _builtins.int
     scenario: _builtins.str
     """Named preset, e.g. "720p30-h264", "live-4k", "test"."""
     queue: _builtins.str
@@ -188,6 +191,17 @@ class JobSpec(_message.Message):
     that cannot meet is refused (INVALID_ARGUMENT on spec.tune). Empty: none
     (live jobs get the encoder's low-latency tune).
     """
+    split: _builtins.str
+    """Split the encode over several workers: "" (no), a segment length ("10s",
+    "1m") or "auto" (only when the input is long enough and several workers
+    can run it). A file input of known length (duration_s) only; never live.
+    The job becomes a group: one encode per segment, then a join by stream
+    copy with the audio encoded once over the whole input. See docs/SPLIT.md.
+    """
+    seek_s: _builtins.float
+    """Start reading the input this many seconds in (frame-accurate); with
+    duration_s, encode only that stretch. A split's segments use it.
+    """
     @_builtins.property
     def requirements(self) -> Global___Requirements:
         """What the worker must offer beyond the codec."""
@@ -202,6 +216,13 @@ class JobSpec(_message.Message):
     def raw_args(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Extra ffmpeg output options, passed as they are. Only workers started with
         --allow-raw-args take such jobs.
+        """
+
+    @_builtins.property
+    def concat(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Join: the video of these files (earlier outputs of the same owner, under
+        the worker's output root), in order, by stream copy, muxed with the audio
+        of `input` encoded once. A split's last step uses it.
         """
 
     def __init__(
@@ -235,10 +256,13 @@ class JobSpec(_message.Message):
         audio_sample_rate: _builtins.int = ...,
         audio_channels: _builtins.int = ...,
         tune: _builtins.str = ...,
+        split: _builtins.str = ...,
+        seek_s: _builtins.float = ...,
+        concat: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "nice", b"nice", "requirements", b"requirements", "timeout_s", b"timeout_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "threads", b"threads", "timeout_s", b"timeout_s", "tune", b"tune", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "concat", b"concat", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "seek_s", b"seek_s", "split", b"split", "threads", b"threads", "timeout_s", b"timeout_s", "tune", b"tune", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__live: _TypeAlias = _typing.Literal["live"]  # noqa: Y015
     _WhichOneofArgType__live: _TypeAlias = _typing.Literal["_live", b"_live"]  # noqa: Y015

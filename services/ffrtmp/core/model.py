@@ -102,6 +102,9 @@ class JobSpec:
     audio_sample_rate: int = 0  # 0: 48000
     audio_channels: int = 0  # 0: as many as the input has
     tune: str = ""  # the encoder's -tune (core.tunes); "": none of its own
+    split: str = ""  # "": one encode; a segment length or "auto" (core.split)
+    seek_s: float = 0.0  # start this far into the input
+    concat: tuple[str, ...] = ()  # a join: these outputs' video, then input's audio
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobSpec:
@@ -111,6 +114,7 @@ class JobSpec:
         fields["requirements"] = Requirements.from_dict(fields.get("requirements") or {})
         fields["renditions"] = tuple(Rendition.from_dict(r) for r in d.get("renditions", ()))
         fields["raw_args"] = tuple(d.get("raw_args", ()))
+        fields["concat"] = tuple(d.get("concat", ()))
         return cls(**fields)
 
 

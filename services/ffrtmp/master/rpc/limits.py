@@ -24,6 +24,7 @@ from ffrtmp.core.artifacts import MAX_ARTIFACTS
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.graph import MAX_DEPENDENCIES
 from ffrtmp.core.spec_run import MAX_RAW_ARGS, MAX_REQUIRED
+from ffrtmp.core.spec_split import MAX_CONCAT
 from ffrtmp.core.spec_video import MAX_RENDITIONS
 from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
 
@@ -34,6 +35,7 @@ LIMITS: dict[str, int] = {
     "ffrtmp.v1.SubmitJobRequest.depends_on": MAX_DEPENDENCIES,
     "ffrtmp.v1.JobSpec.renditions": MAX_RENDITIONS,
     "ffrtmp.v1.JobSpec.raw_args": MAX_RAW_ARGS,
+    "ffrtmp.v1.JobSpec.concat": MAX_CONCAT,
     "ffrtmp.v1.Requirements.encoders": MAX_REQUIRED,
     "ffrtmp.v1.Requirements.labels": MAX_REQUIRED,
     "ffrtmp.v1.Hello.running": MAX_SLOTS,

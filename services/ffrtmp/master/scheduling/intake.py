@@ -12,8 +12,11 @@ from typing import Any
 from ffrtmp.core.authz import Actor
 from ffrtmp.core.errors import Unavailable
 from ffrtmp.core.graph import check_dependencies, start_state
+from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
+from ffrtmp.core.spec_split import check_together
+from ffrtmp.core.split import plan, segment_length, segment_spec
 from ffrtmp.master.scheduling.graph import Graph
 from ffrtmp.master.scheduling.state import State
 
@@ -31,6 +34,11 @@ class Intake:
             raise Unavailable("the master is shutting down and takes no new jobs")
         check_request_id(request_id)
         spec = resolve(raw, st.config.scenarios)
+        check_together(spec)
+        if spec.split and not depends_on:
+            length = segment_length(spec, self.fitting_workers(spec))
+            if length > 0:
+                return await self._split(spec, length, request_id, actor.name)
         found = await st.store.get_jobs(list(depends_on))
         check_dependencies(actor.name, depends_on, found)
         first = start_state({d: found[d].state for d in depends_on})
@@ -48,6 +56,27 @@ class Intake:
         check_request_id(request_id)
         parent.request_id = request_id
         return await self._insert(parent, list(children))
+
+    def fitting_workers(self, spec: JobSpec) -> int:
+        """Connected workers taking jobs that could run this one."""
+        needs = requirements(spec)
+        return sum(s.connected and s.accepting and needs <= s.offers
+                   for s in self.st.nodes.values())
+
+    async def _split(
+        self, spec: JobSpec, length_s: float, request_id: str, owner: str
+    ) -> tuple[Job, bool]:
+        """A group: one encode per segment, then the join that waits for them all.
+        The children inherit the group's owner, queue and priority (its spec's)."""
+        parent = self._new(spec, owner, JobState.BLOCKED, group=True)
+        p = plan(spec, parent.id, length_s)
+        parent.spec = p.parent
+        segments = [self.new_job(segment_spec(p, seg), owner, parent_id=parent.id)
+                    for seg in p.segments]
+        join = self.new_job(p.join, owner, parent_id=parent.id,
+                            depends_on=tuple(s.id for s in segments))
+        parent.depends_on = (*(s.id for s in segments), join.id)
+        return await self.submit_group(parent, [*segments, join], request_id)
 
     def new_job(self, spec: JobSpec, owner: str, **kw: Any) -> Job:
         """A job not stored yet: QUEUED, or BLOCKED when it depends on others."""
