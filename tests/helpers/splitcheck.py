@@ -8,6 +8,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 from tests.helpers.media import ffmpeg_under_test
@@ -42,8 +43,7 @@ class Packets:
     def gaps(self) -> list[tuple[float, float]]:
         """(pts, step) wherever presentation order skips or repeats a frame."""
         order = sorted(zip(self.pts, self.durations, strict=True))
-        return [(float(a), float(b - a)) for (a, d), (b, _) in zip(order, order[1:], strict=False)
-                if b - a != d]
+        return [(float(a), float(b - a)) for (a, d), (b, _) in pairwise(order) if b - a != d]
 
 
 def video_packets(path: Path) -> Packets:
