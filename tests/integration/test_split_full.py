@@ -55,9 +55,9 @@ def two(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def _spec(split: str, output: str) -> common_pb2.JobSpec:
-    spec = split_spec("clip.mp4", CLIP_S, split, output=output, gop_s=2, maxrate="225k",
-                      bufsize="450k")
-    spec.width, spec.height, spec.bitrate = 320, 180, "150k"
+    spec = split_spec("clip.mp4", CLIP_S, split, output=output, gop_s=2, maxrate="450k",
+                      bufsize="900k")
+    spec.width, spec.height, spec.bitrate = 320, 180, "300k"
     return spec
 
 

@@ -70,7 +70,7 @@ def test_the_plan_shares_gop_and_caps_and_leaves_audio_to_the_join() -> None:
     assert [s.output for s in p.segments][:2] == ["out/movie.parts/0000.mp4",
                                                   "out/movie.parts/0001.mp4"]
     seg = segment_spec(p, p.segments[3])
-    assert (seg.seek_s, seg.duration_s, seg.audio_codec, seg.split) == (30.0, 10.0, "none", "")
+    assert (seg.seek_s, seg.duration_s, seg.audio_codec, seg.split) == (30.0, 10.0, "none", "part")
     assert (seg.maxrate, seg.gop_s, seg.priority) == ("450000", 2.0, p.parent.priority)
     assert p.join.concat == tuple(s.output for s in p.segments)
     assert (p.join.output, p.join.audio_codec, p.join.split) == ("out/movie.mp4", "aac", "")
@@ -81,6 +81,10 @@ def test_the_plan_shares_gop_and_caps_and_leaves_audio_to_the_join() -> None:
     assert argv[i - 2:i + 2] == ["-ss", "30", "-i", "/in/clips/in.mp4"]
     assert argv[argv.index("-g"):argv.index("-g") + 4] == ["-g", "50", "-keyint_min", "50"]
     assert "-an" in argv and argv[argv.index("-t") + 1] == "10"
+    assert argv[argv.index("-mbtree"):argv.index("-mbtree") + 2] == ["-mbtree", "0"]
+    whole = build_argv("ffmpeg", p.parent, input_url="i.mp4", output_url="o.mp4",
+                       encoder="libx264")
+    assert "-mbtree" not in whole
     # No output name: the group's id names the output and its parts.
     assert plan(_spec(split="10s", output=""), "g1", 10.0).join.output == "g1.mp4"
 

@@ -22,6 +22,7 @@ from ffrtmp.core.outputs import (
     output_muxer,
 )
 from ffrtmp.core.sizes import bitrate_bps
+from ffrtmp.core.split import PART, SEGMENT_ARGS
 from ffrtmp.core.tunes import tune_args
 
 __all__ = ["build_argv", "output_muxer", "select_encoder"]
@@ -150,6 +151,8 @@ def _video(spec: JobSpec, encoder: str) -> list[str]:
         args += _rate(spec, encoder, spec.bitrate.strip())
     args += _gop(spec) + tune_args(encoder, spec.tune, spec.live)
     args += encoders.latency_args(encoder, spec.live)
+    if spec.split == PART:
+        args += SEGMENT_ARGS.get(encoder, ())
     filters = []
     if spec.width > 0 and spec.height > 0 and not is_synthetic(spec):
         filters.append(f"scale={spec.width}:{spec.height}")

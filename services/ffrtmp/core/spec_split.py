@@ -17,7 +17,7 @@ MIN_SEGMENT_S = 2.0
 
 def split_length(text: str) -> float | None:
     """A split request's segment length in seconds; None for "auto"; 0 for no split."""
-    if not text:
+    if not text or text == "part":  # "part": a segment of a split, not split again
         return 0.0
     if text == "auto":
         return None

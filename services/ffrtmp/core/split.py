@@ -13,7 +13,9 @@ whole input's audio once and muxes it with the joined video.
 Rate control that holds across joins: every segment gets the same capped VBR
 (target bitrate, maxrate and bufsize), so no segment can spend more than the
 cap allows; each segment's buffer starts full, which a single encode's would
-not at that point — a short burst after each cut, bounded by the cap.
+not at that point — a short burst after each cut, bounded by the cap. Encoder
+features that look far ahead within one encode are turned off per segment
+(SEGMENT_ARGS), or every short encode would start by starving itself.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ AUTO_SEGMENTS_PER_WORKER = 2  # so a slow segment does not hold the join up alon
 SPLIT_GOP_S = 2.0  # the GOP when the job sets none: cuts need a fixed grid
 CAP_FACTOR = 1.5  # maxrate over the target bitrate when the job sets no cap
 MAX_SEGMENTS = 500
+PART = "part"  # a segment's `split`: it is one part of a split job
+# Per encoder, what a segment's encode turns off so that its rate control starts
+# where a single encode's would: x264's macroblock tree, in one-pass ABR, makes
+# each short encode undershoot its bitrate from the start (measured: 8 % fewer
+# bits and 3.4 VMAF points below one encode at 150 kb/s; without it 0.1).
+SEGMENT_ARGS: dict[str, tuple[str, ...]] = {"libx264": ("-mbtree", "0")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,6 @@ def segment_spec(p: Plan, seg: Segment) -> JobSpec:
     """One segment's encode: video only, its stretch of the input, the shared
     GOP and caps, into an MP4 the join reads."""
     return replace(
-        p.parent, split="", seek_s=seg.start_s, duration_s=seg.duration_s, output=seg.output,
+        p.parent, split=PART, seek_s=seg.start_s, duration_s=seg.duration_s, output=seg.output,
         audio_codec="none", renditions=(),
     )
