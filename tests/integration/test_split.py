@@ -110,3 +110,14 @@ async def test_a_split_job_runs_on_both_workers_and_joins_seamlessly(shared: Clu
     assert job.progress.percent == 100.0
     out = shared.root / "shared" / job.owner / "films" / "clip.mp4"
     check_joined(out, 12, [0.0, 3.0, 6.0, 9.0])
+
+
+def test_the_cli_probes_a_local_input_for_its_length(tmp_path: Path) -> None:
+    from ffrtmp.cli.probe import input_length
+
+    clip = make_clip(tmp_path / "c.mp4", 3)
+    length = input_length(str(clip))
+    assert length is not None and abs(length - 3) < 0.1
+    assert input_length(str(tmp_path / "absent.mp4")) is None
+    (tmp_path / "junk.mp4").write_text("not media")
+    assert input_length(str(tmp_path / "junk.mp4")) is None

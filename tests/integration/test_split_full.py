@@ -147,3 +147,56 @@ async def test_a_killed_worker_and_a_restarted_master_redo_no_finished_segment(
           f"({len(before)} finished before the faults, never redone)")
     check_joined(two.root / "shared" / job.owner / "chaos.mp4", CLIP_S,
                  [k.spec.seek_s for k in children[:-1]])
+
+
+def _makespan(times: list[float], workers: int) -> float:
+    """Segments handed to the first free worker, in order (as dispatch does)."""
+    free = [0.0] * workers
+    for t in times:
+        i = free.index(min(free))
+        free[i] += t
+    return max(free)
+
+
+@pytest.mark.skipif(os.environ.get("FFRTMP_SPLIT_BENCH") != "1",
+                    reason="the speed-up figure runs with `make split-bench`")
+async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
+    """Wall time of one encode on one worker against the same job split over two,
+    every ffmpeg on one thread; then, from the measured per-segment times and the
+    join, what 10 and 50 workers would take on a two-hour input of this kind."""
+    clip_s, size = 60, "640x360"
+    c = split_cluster(tmp_path)
+    try:
+        make_clip(tmp_path / "inputs" / "clip.mp4", clip_s, size=size)
+        await c.wait_nodes(2)
+
+        def spec(split: str, output: str) -> common_pb2.JobSpec:
+            s = split_spec("clip.mp4", clip_s, split, output=output, gop_s=2)
+            s.width, s.height, s.bitrate, s.preset = 640, 360, "800k", "medium"
+            s.maxrate, s.bufsize = "1200k", "2400k"
+            return s
+
+        async with c.client() as client:
+            single = await wait_done(c, (await client.submit(spec("", "one.mp4"))).job.id)
+            split = await wait_done(c, (await client.submit(spec("10s", "two.mp4"))).job.id)
+            kids = [await client.get(k.id) for k in split.children]
+    finally:
+        c.stop()
+    assert single.state == SUCCEEDED and split.state == SUCCEEDED
+    seg_s, join_s = [_run_s(k) for k in kids[:-1]], _run_s(kids[-1])
+    film_s = 7200
+    per_second = sum(seg_s) / clip_s  # encode seconds per second of input, per worker
+    film_segments = [per_second * 10] * (film_s // 10)
+    film_join = join_s * film_s / clip_s
+    one = per_second * film_s
+    figures = {
+        "clip_s": clip_s, "size": size, "segments": len(seg_s),
+        "wall_1_worker_s": _wall_s(single), "wall_2_workers_s": _wall_s(split),
+        "speedup_2": round(_wall_s(single) / _wall_s(split), 2),
+        "segment_encode_s": [round(s, 2) for s in seg_s], "join_s": round(join_s, 2),
+        "projection_2h_film": {
+            str(n): round(one / (_makespan(film_segments, n) + film_join), 1)
+            for n in (2, 10, 50)
+        },
+    }
+    print("\nsplit speed-up:", json.dumps(figures))

@@ -13,6 +13,7 @@ from google.protobuf import json_format
 
 from ffrtmp.cli import output, transfers
 from ffrtmp.cli.context import client_from, wants_json
+from ffrtmp.cli.probe import input_length
 from ffrtmp.cli.watch import follow
 from ffrtmp.core.durations import parse_duration
 from ffrtmp.v1 import common_pb2
@@ -70,6 +71,11 @@ async def submit(args: argparse.Namespace) -> int:
     except json_format.ParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if spec.split and not spec.duration_s and spec.input and ":" not in spec.input:
+        # A split is planned on the input's length: probe it here when we can.
+        length = input_length(spec.input)
+        if length is not None:
+            spec.duration_s = length
     try:
         local = transfers.local_input(spec.input)
     except transfers.Refused as exc:
