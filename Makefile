@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults soak chaos clean opstools bench bench-smoke systemffmpeg media postgres
+.PHONY: install demo test lint typecheck buflint proto unit integration faults soak chaos clean opstools bench bench-smoke systemffmpeg media postgres split split-bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,17 @@ test: install lint typecheck buflint opstools systemffmpeg postgres bench-smoke
 FFMPEG ?= system
 media: install
 	FFRTMP_TEST_FFMPEG=$(FFMPEG) $(PY) -m pytest -q -rs -m media tests/integration
+
+## Split transcodes, the full proof: a 90 s clip in 9 segments over two workers, VMAF
+## against one encode, a worker and the master killed mid-plan; prints the figures.
+split: install
+	FFRTMP_SPLIT_FULL=1 $(PY) -m pytest -q -s -rs tests/integration/test_split_full.py
+
+## The split speed-up figure: one worker against two, every ffmpeg on one thread, and
+## the projection for 10 and 50 workers from the measured segment and join times.
+split-bench: install
+	FFRTMP_SPLIT_FULL=1 FFRTMP_SPLIT_BENCH=1 $(PY) -m pytest -q -s -rs \
+	  tests/integration/test_split_full.py -k speedup
 
 unit: install
 	$(PY) -m pytest -q tests/unit

@@ -122,6 +122,10 @@ def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
         request_id=j.request_id,
         pending_reason=pending_reason,
         owner=j.owner,
+        parent_id=j.parent_id,
+        depends_on=list(j.depends_on),
+        group=j.group,
+        children=[job_pb(c) for c in j.children],
         events=[
             common_pb2.JobEvent(
                 at_unix_ms=e.at_ms,

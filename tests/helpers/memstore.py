@@ -62,20 +62,24 @@ class MemoryStore:
     async def ping(self) -> bool:
         return self._open
 
-    async def insert_job(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
+    async def insert_job(
+        self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
+    ) -> tuple[Job, bool]:
         self._check()
         if job.request_id:
             for existing in self._jobs.values():
                 # A request_id is its owner's: another user's is a new job.
                 if existing.request_id == job.request_id and existing.owner == job.owner:
                     return replace(existing, events=[]), False
-        self._seq += 1
-        job.seq = self._seq
-        self._jobs[job.id] = replace(job, events=[])
-        self._events[job.id] = [event]
+        for new, new_event in ((job, event), *more):
+            self._seq += 1
+            new.seq = self._seq
+            self._jobs[new.id] = replace(new, events=[])
+            self._events[new.id] = [new_event]
         self._committed(1)
-        for observe in self.inserted:
-            observe(job.id)
+        for new, _ in ((job, event), *more):
+            for observe in self.inserted:
+                observe(new.id)
         return job, True
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
@@ -123,6 +127,10 @@ class MemoryStore:
 
     async def get_jobs(self, ids: Sequence[str]) -> dict[str, Job]:
         return {j: replace(self._jobs[j], events=[]) for j in ids if j in self._jobs}
+
+    async def children(self, parent_id: str) -> list[Job]:
+        return [replace(j, events=[]) for j in sorted(self._jobs.values(), key=lambda j: j.seq)
+                if parent_id and j.parent_id == parent_id]
 
     async def events(self, job_id: str) -> list[JobEvent]:
         return list(self._events.get(job_id, ()))

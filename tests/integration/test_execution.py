@@ -291,3 +291,16 @@ async def test_a_protocol_the_build_lacks_refuses_transiently(tmp_path: Path) ->
     report = await execute(spec, env_for(tmp_path, features=features))
     assert (report.outcome, report.error_class) == (Outcome.FAILED, "transient")
     assert report.error == "this worker's ffmpeg 4.4 has no srt protocol"
+
+
+def test_sweep_leaves_partials_another_worker_may_be_writing(tmp_path: Path) -> None:
+    """Workers sharing an output root: a partial written to lately may be a live
+    run elsewhere; only quiet ones go."""
+    live = tmp_path / "a/.b.j-1.partial.mp4"
+    live.parent.mkdir()
+    live.write_text("growing")
+    stale = tmp_path / "a/.c.k-1.partial.mp4"
+    stale.write_text("half")
+    os.utime(stale, (time.time() - 120, time.time() - 120))
+    assert sweep_partials(tmp_path, quiet_s=30) == 1
+    assert live.exists() and not stale.exists()

@@ -215,3 +215,30 @@ async def test_ping_and_closed(store: JobStore) -> None:
     assert not await store.ping()
     with pytest.raises(StoreClosed):
         await _insert(store, 1)
+
+
+async def test_a_group_is_stored_whole_with_its_graph(store: JobStore) -> None:
+    parent = _job(1, request_id="g")
+    parent.state, parent.group = S.BLOCKED, True
+    kids = [_job(n) for n in (2, 3)]
+    join = _job(4)
+    for k in (*kids, join):
+        k.parent_id = parent.id
+    join.state, join.depends_on = S.BLOCKED, ("job2", "job3")
+    parent.depends_on = ("job2", "job3", "job4")
+    ev = JobEvent(T0, None, S.QUEUED, "submitted", "", 0)
+    seen: list[str] = []
+    store.inserted.append(seen.append)
+    _, created = await store.insert_job(parent, ev, [(k, ev) for k in (*kids, join)])
+    assert created and seen == ["job1", "job2", "job3", "job4"]
+    got = await store.get_job("job1")
+    assert got is not None and got.group and got.depends_on == ("job2", "job3", "job4")
+    children = await store.children("job1")
+    assert [c.id for c in children] == ["job2", "job3", "job4"]
+    assert children[2].depends_on == ("job2", "job3") and children[2].parent_id == "job1"
+    assert not children[0].group and children[0].depends_on == ()
+    assert [j.id for j in await store.jobs_in_states({S.BLOCKED})] == ["job1", "job4"]
+    assert await store.children("job2") == [] and await store.children("") == []
+    # A repeat of the group's request_id stores none of the children again.
+    again, created = await store.insert_job(_job(9, request_id="g"), ev, [(_job(8), ev)])
+    assert not created and again.id == "job1" and await store.get_job("job8") is None

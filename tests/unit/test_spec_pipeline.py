@@ -31,6 +31,7 @@ EVERY_FIELD = [
     *["--audio-channels", "1", "--require-encoder", "libx264", "--require-gpu"],
     *["--require-label", "zone=eu", "--threads", "2", "--nice", "3", "--max-retries", "4"],
     *["--timeout", "60", "--raw-arg=-x264opts", "--raw-arg", "keyint=20"],
+    *["--split", "10s", "--seek", "1.5", "--concat", "parts/a.mp4", "--concat", "parts/b.mp4"],
 ]
 
 

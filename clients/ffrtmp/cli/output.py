@@ -19,6 +19,7 @@ from ffrtmp.cli.media_output import (
     output_info_dict,
     output_info_lines,
 )
+from ffrtmp.cli.tree import graph_fields, print_tree
 from ffrtmp.core.ffmpeg_build import short_version
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2
 
@@ -59,6 +60,7 @@ def job_dict(j: common_pb2.Job, *, events: bool = False) -> dict[str, Any]:
         "request_id": j.request_id,
         "pending_reason": j.pending_reason,
         "output_info": output_info_dict(j),
+        **graph_fields(j),
     }
     if events:
         d["events"] = [
@@ -189,6 +191,8 @@ def job_detail(j: common_pb2.Job) -> None:
             t.add_row("output info" if i == 0 else "", line)
     con = _console()
     con.print(t)
+    if j.group:
+        print_tree(j, con)
     if d["events"]:
         ev = Table(title="history")
         for col in ("AT", "FROM", "TO", "NODE", "ATTEMPT", "REASON"):

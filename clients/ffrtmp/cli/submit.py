@@ -13,6 +13,7 @@ from google.protobuf import json_format
 
 from ffrtmp.cli import output, transfers
 from ffrtmp.cli.context import client_from, wants_json
+from ffrtmp.cli.probe import input_length
 from ffrtmp.cli.watch import follow
 from ffrtmp.core.durations import parse_duration
 from ffrtmp.v1 import common_pb2
@@ -70,6 +71,11 @@ async def submit(args: argparse.Namespace) -> int:
     except json_format.ParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if spec.split and not spec.duration_s and spec.input and ":" not in spec.input:
+        # A split is planned on the input's length: probe it here when we can.
+        length = input_length(spec.input)
+        if length is not None:
+            spec.duration_s = length
     try:
         local = transfers.local_input(spec.input)
     except transfers.Refused as exc:
@@ -79,7 +85,7 @@ async def submit(args: argparse.Namespace) -> int:
         if local is not None:  # stored first; the job names the blob
             spec.input = await transfers.upload_input(c, local, quiet=wants_json(args))
         # One request_id per invocation: a retried call cannot create a second job.
-        resp = await c.submit(spec, args.request_id or uuid.uuid4().hex)
+        resp = await c.submit(spec, args.request_id or uuid.uuid4().hex, args.depends_on)
         if args.wait:
             return await follow(c, resp.job.id, as_json=wants_json(args))
     if wants_json(args):
@@ -170,6 +176,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "zerolatency (x264; x265 most of them), screen (VP9), hq, ll, ull, lossless (NVENC)",
     )
 
+    s = p.add_argument_group("split transcodes (docs/SPLIT.md)")
+    s.add_argument(
+        "--split",
+        dest="spec.split",
+        metavar="LENGTH|auto",
+        help="encode in segments of LENGTH (e.g. 10s) on several workers and join them; "
+        "auto: only when the input is long and several workers can run it",
+    )
+    s.add_argument(
+        "--seek", dest="spec.seek_s", type=duration, metavar="TIME",
+        help="start this far into the input (with --duration: encode only that stretch)",
+    )
+    s.add_argument(
+        "--concat", dest="spec.concat", action="append", metavar="OUTPUT",
+        help="join: the video of these earlier outputs by stream copy, with the audio of "
+        "--input encoded once (repeatable, in order)",
+    )
+
     a = p.add_argument_group("audio (default: the scenario's)")
     a.add_argument(
         "--audio-codec",
@@ -254,6 +278,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
     p.add_argument("--request-id", help="idempotency key (default: a fresh one)")
+    p.add_argument(
+        "--depends-on",
+        action="append",
+        default=[],
+        metavar="JOB_ID",
+        help="run only after this job (yours) succeeded; fail or cancel with it (repeatable)",
+    )
     p.add_argument(
         "--wait", action="store_true", help="watch the job to the end; exit status is its outcome"
     )

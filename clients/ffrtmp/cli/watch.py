@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ffrtmp.cli import output
 from ffrtmp.cli.media_output import eta_text
+from ffrtmp.cli.tree import ChildBars, summary
 from ffrtmp.client import Client
 from ffrtmp.v1 import common_pb2
 
@@ -78,14 +79,18 @@ async def _follow(c: Client, job_id: str, *, as_json: bool) -> common_pb2.Job | 
         )
         with Progress(*columns, transient=False) as bar:
             task = bar.add_task(job_id, total=100, status="")
+            children = ChildBars(bar)
             async for job in c.watch(job_id):
                 last = job
-                bar.update(task, completed=job.progress.percent, status=_status(job))
+                status = summary(job) if job.group else _status(job)
+                bar.update(task, completed=job.progress.percent, status=status)
+                children.update(job)
     else:
         seen = ""
         async for job in c.watch(job_id):
             last = job
-            line = f"{job.id} {_status(job)} {job.progress.percent:.0f}%"
+            status = summary(job) if job.group else _status(job)
+            line = f"{job.id} {status} {job.progress.percent:.0f}%"
             if line != seen:
                 print(line, flush=True)
                 seen = line

@@ -80,9 +80,14 @@ class Client:
         raise AssertionError("unreachable")
 
     async def submit(
-        self, spec: common_pb2.JobSpec, request_id: str | None = None
+        self,
+        spec: common_pb2.JobSpec,
+        request_id: str | None = None,
+        depends_on: Sequence[str] = (),
     ) -> jobs_pb2.SubmitJobResponse:
-        req = jobs_pb2.SubmitJobRequest(spec=spec, request_id=request_id or uuid.uuid4().hex)
+        req = jobs_pb2.SubmitJobRequest(
+            spec=spec, request_id=request_id or uuid.uuid4().hex, depends_on=list(depends_on)
+        )
         return await self._call(self.jobs.SubmitJob, req)
 
     async def get(self, job_id: str) -> common_pb2.Job:

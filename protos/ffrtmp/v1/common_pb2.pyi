@@ -34,6 +34,8 @@ class _JobStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_JobState.Val
     JOB_STATE_CANCELED: _JobState.ValueType  # 6
     JOB_STATE_PAUSED: _JobState.ValueType  # 7
     JOB_STATE_RETRY_WAIT: _JobState.ValueType  # 8
+    JOB_STATE_BLOCKED: _JobState.ValueType  # 9
+    """Waiting for the jobs it depends on (a group job: for its children)."""
 
 class JobState(_JobState, metaclass=_JobStateEnumTypeWrapper):
     """The lifecycle of a job. See docs/ARCHITECTURE.md for the transitions."""
@@ -47,6 +49,8 @@ JOB_STATE_FAILED: JobState.ValueType  # 5
 JOB_STATE_CANCELED: JobState.ValueType  # 6
 JOB_STATE_PAUSED: JobState.ValueType  # 7
 JOB_STATE_RETRY_WAIT: JobState.ValueType  # 8
+JOB_STATE_BLOCKED: JobState.ValueType  # 9
+"""Waiting for the jobs it depends on (a group job: for its children)."""
 Global___JobState: _TypeAlias = JobState  # noqa: Y015
 
 @_typing.final
@@ -109,6 +113,9 @@ class JobSpec(_message.Message):
     AUDIO_SAMPLE_RATE_FIELD_NUMBER: _builtins.int
     AUDIO_CHANNELS_FIELD_NUMBER: _builtins.int
     TUNE_FIELD_NUMBER: _builtins.int
+    SPLIT_FIELD_NUMBER: _builtins.int
+    SEEK_S_FIELD_NUMBER: _builtins.int
+    CONCAT_FIELD_NUMBER: _builtins.int
     scenario: _builtins.str
     """Named preset, e.g. "720p30-h264", "live-4k", "test"."""
     queue: _builtins.str
@@ -184,6 +191,17 @@ class JobSpec(_message.Message):
     that cannot meet is refused (INVALID_ARGUMENT on spec.tune). Empty: none
     (live jobs get the encoder's low-latency tune).
     """
+    split: _builtins.str
+    """Split the encode over several workers: "" (no), a segment length ("10s",
+    "1m") or "auto" (only when the input is long enough and several workers
+    can run it). A file input of known length (duration_s) only; never live.
+    The job becomes a group: one encode per segment, then a join by stream
+    copy with the audio encoded once over the whole input. See docs/SPLIT.md.
+    """
+    seek_s: _builtins.float
+    """Start reading the input this many seconds in (frame-accurate); with
+    duration_s, encode only that stretch. A split's segments use it.
+    """
     @_builtins.property
     def requirements(self) -> Global___Requirements:
         """What the worker must offer beyond the codec."""
@@ -198,6 +216,13 @@ class JobSpec(_message.Message):
     def raw_args(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Extra ffmpeg output options, passed as they are. Only workers started with
         --allow-raw-args take such jobs.
+        """
+
+    @_builtins.property
+    def concat(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Join: the video of these files (earlier outputs of the same owner, under
+        the worker's output root), in order, by stream copy, muxed with the audio
+        of `input` encoded once. A split's last step uses it.
         """
 
     def __init__(
@@ -231,10 +256,13 @@ class JobSpec(_message.Message):
         audio_sample_rate: _builtins.int = ...,
         audio_channels: _builtins.int = ...,
         tune: _builtins.str = ...,
+        split: _builtins.str = ...,
+        seek_s: _builtins.float = ...,
+        concat: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "nice", b"nice", "requirements", b"requirements", "timeout_s", b"timeout_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "threads", b"threads", "timeout_s", b"timeout_s", "tune", b"tune", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "concat", b"concat", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "seek_s", b"seek_s", "split", b"split", "threads", b"threads", "timeout_s", b"timeout_s", "tune", b"tune", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__live: _TypeAlias = _typing.Literal["live"]  # noqa: Y015
     _WhichOneofArgType__live: _TypeAlias = _typing.Literal["_live", b"_live"]  # noqa: Y015
@@ -565,6 +593,10 @@ class Job(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     OUTPUT_INFO_FIELD_NUMBER: _builtins.int
     LOST_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    PARENT_ID_FIELD_NUMBER: _builtins.int
+    DEPENDS_ON_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    CHILDREN_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     state: Global___JobState.ValueType
     node_id: _builtins.str
@@ -587,6 +619,12 @@ class Job(_message.Message):
     restarted); `attempt` counts them too, but they are not charged to the
     job's own retry budget (max_retries) and have a bound of their own.
     """
+    parent_id: _builtins.str
+    """The group job this one belongs to (a split's segments and join), or ""."""
+    group: _builtins.bool
+    """A group job runs nothing itself: it ends when its children end, and its
+    progress is theirs, weighted by length.
+    """
     @_builtins.property
     def spec(self) -> Global___JobSpec:
         """The spec as submitted, with the scenario's values filled in."""
@@ -600,6 +638,14 @@ class Job(_message.Message):
     @_builtins.property
     def output_info(self) -> Global___OutputInfo:
         """Set after a success when the worker could probe the output."""
+
+    @_builtins.property
+    def depends_on(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Queued only once every one of these has SUCCEEDED."""
+
+    @_builtins.property
+    def children(self) -> _containers.RepeatedCompositeFieldContainer[Global___Job]:
+        """GetJob of a group job: its children, oldest first (no events, no logs)."""
 
     def __init__(
         self,
@@ -624,10 +670,14 @@ class Job(_message.Message):
         owner: _builtins.str = ...,
         output_info: Global___OutputInfo | None = ...,
         lost_attempts: _builtins.int = ...,
+        parent_id: _builtins.str = ...,
+        depends_on: _abc.Iterable[_builtins.str] | None = ...,
+        group: _builtins.bool = ...,
+        children: _abc.Iterable[Global___Job] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["output_info", b"output_info", "progress", b"progress", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "created_unix_ms", b"created_unix_ms", "error", b"error", "events", b"events", "exit_code", b"exit_code", "failure_reason", b"failure_reason", "id", b"id", "log_tail", b"log_tail", "lost_attempts", b"lost_attempts", "node_id", b"node_id", "output", b"output", "output_bytes", b"output_bytes", "output_info", b"output_info", "owner", b"owner", "pending_reason", b"pending_reason", "progress", b"progress", "request_id", b"request_id", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "children", b"children", "created_unix_ms", b"created_unix_ms", "depends_on", b"depends_on", "error", b"error", "events", b"events", "exit_code", b"exit_code", "failure_reason", b"failure_reason", "group", b"group", "id", b"id", "log_tail", b"log_tail", "lost_attempts", b"lost_attempts", "node_id", b"node_id", "output", b"output", "output_bytes", b"output_bytes", "output_info", b"output_info", "owner", b"owner", "parent_id", b"parent_id", "pending_reason", b"pending_reason", "progress", b"progress", "request_id", b"request_id", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

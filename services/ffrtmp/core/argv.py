@@ -22,6 +22,7 @@ from ffrtmp.core.outputs import (
     output_muxer,
 )
 from ffrtmp.core.sizes import bitrate_bps
+from ffrtmp.core.split import PART, SEGMENT_ARGS
 from ffrtmp.core.tunes import tune_args
 
 __all__ = ["build_argv", "output_muxer", "select_encoder"]
@@ -70,7 +71,7 @@ def lavfi_source(spec: JobSpec) -> str:
     if width > 0 and height > 0:
         options.append(f"size={width}x{height}")
     if spec.fps > 0:
-        options.append(f"rate={_num(spec.fps)}")
+        options.append(f"rate={num(spec.fps)}")
     return f"{source}={':'.join(options)}" if options else source
 
 
@@ -93,35 +94,42 @@ def build_argv(
     baseline); the argv uses only what it has."""
     features = features or FfmpegFeatures()
     audio = spec.audio_codec != "none" and (has_audio or is_synthetic(spec))
-    # -nostats with -progress: machine-readable progress on stdout, a clean log on stderr.
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-nostats"]
-    argv += ["-progress", "pipe:1", "-loglevel", "info"]
-    if features.stats_period:
-        # The cadence the ETA's pace is measured at, whatever the build's default.
-        argv += ["-stats_period", _num(STATS_PERIOD_S)]
-    argv += encoders.hw_device_args(encoder)
+    argv = head_args(ffmpeg, features) + encoders.hw_device_args(encoder)
     argv += _inputs(spec, input_url, audio)
     kind = output_kind(spec.output, spec.live)
     if kind is OutputKind.HLS:
         argv += _ladder(spec, encoder, audio)
     else:
         argv += _video(spec, encoder)
-    argv += _audio(spec, output_url if kind is not OutputKind.HLS else "") if audio else ["-an"]
+    argv += audio_args(spec, output_url if kind is not OutputKind.HLS else "") if audio else ["-an"]
     threads = threads or spec.threads
     if threads > 0:
         argv += ["-threads", str(threads)]
     if spec.duration_s > 0:
-        argv += ["-t", _num(spec.duration_s)]
+        argv += ["-t", num(spec.duration_s)]
     if is_synthetic(spec) and audio:
         # Generators are endless; stop with the shorter of video and tone.
         argv.append("-shortest")
     # Raw options come last before the output, so they can override ours; only
     # workers started with --allow-raw-args run such jobs (execution.py checks).
     argv += spec.raw_args
-    return argv + _output(spec, kind, output_url, audio)
+    return argv + output_args(spec, kind, output_url, audio)
+
+
+def head_args(ffmpeg: str, features: FfmpegFeatures) -> list[str]:
+    # -nostats with -progress: machine-readable progress on stdout, a clean log on stderr.
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-nostats"]
+    argv += ["-progress", "pipe:1", "-loglevel", "info"]
+    if features.stats_period:
+        # The cadence the ETA's pace is measured at, whatever the build's default.
+        argv += ["-stats_period", num(STATS_PERIOD_S)]
+    return argv
 
 
 def _inputs(spec: JobSpec, input_url: str, audio: bool) -> list[str]:
+    # A late start (a split's segment): frame-accurate, as ffmpeg decodes from the
+    # keyframe before and drops what precedes it.
+    seek = ["-ss", num(spec.seek_s)] if spec.seek_s > 0 else []
     if not is_synthetic(spec):
         network = input_url.lower().startswith(NETWORK_INPUTS)
         # -re paces a file like a camera would; a network source already arrives live.
@@ -130,9 +138,9 @@ def _inputs(spec: JobSpec, input_url: str, audio: bool) -> list[str]:
         if input_url.lower().startswith(("http://", "https://")):
             # Ride out a dropped connection instead of failing a long transcode.
             options += ["-reconnect", "1", "-reconnect_delay_max", "5"]
-        return [*realtime, *options, "-i", input_url]
+        return [*realtime, *options, *seek, "-i", input_url]
     realtime = ["-re"] if spec.live else []
-    video = [*realtime, "-f", "lavfi", "-i", lavfi_source(spec)]
+    video = [*realtime, *seek, "-f", "lavfi", "-i", lavfi_source(spec)]
     return [*video, *realtime, "-f", "lavfi", "-i", LAVFI_AUDIO] if audio else video
 
 
@@ -143,6 +151,8 @@ def _video(spec: JobSpec, encoder: str) -> list[str]:
         args += _rate(spec, encoder, spec.bitrate.strip())
     args += _gop(spec) + tune_args(encoder, spec.tune, spec.live)
     args += encoders.latency_args(encoder, spec.live)
+    if spec.split == PART:
+        args += SEGMENT_ARGS.get(encoder, ())
     filters = []
     if spec.width > 0 and spec.height > 0 and not is_synthetic(spec):
         filters.append(f"scale={spec.width}:{spec.height}")
@@ -153,7 +163,7 @@ def _video(spec: JobSpec, encoder: str) -> list[str]:
     if filters:
         args += ["-vf", ",".join(filters)]
     if spec.fps > 0:
-        args += ["-r", _num(spec.fps)]
+        args += ["-r", num(spec.fps)]
     # yuv420p: the one pixel format every player decodes (device frames carry their own).
     return args if upload else [*args, "-pix_fmt", "yuv420p"]
 
@@ -183,10 +193,10 @@ def _ladder(spec: JobSpec, encoder: str, has_audio: bool) -> list[str]:
     args += encoders.latency_args(encoder, spec.live)
     # Every segment must start on a keyframe, whatever the encoder's own GOP: one
     # every GOP, so segments are whole GOPs and the rungs stay aligned for switching.
-    every = _num(_gop_s(spec) or HLS_SEGMENT_S)
+    every = num(_gop_s(spec) or HLS_SEGMENT_S)
     args += ["-force_key_frames", f"expr:gte(t,n_forced*{every})"]
     if spec.fps > 0:
-        args += ["-r", _num(spec.fps)]
+        args += ["-r", num(spec.fps)]
     return args
 
 
@@ -222,13 +232,13 @@ def _gop(spec: JobSpec, *, by_time: bool = True) -> list[str]:
         return []
     if spec.fps <= 0:
         # The input's rate is unknown here: force keyframes by time instead.
-        every = f"expr:gte(t,n_forced*{_num(seconds)})"
+        every = f"expr:gte(t,n_forced*{num(seconds)})"
         return ["-force_key_frames", every] if by_time else []
     frames = str(max(1, round(seconds * spec.fps)))
     return ["-g", frames, "-keyint_min", frames]
 
 
-def _audio(spec: JobSpec, output_url: str) -> list[str]:
+def audio_args(spec: JobSpec, output_url: str) -> list[str]:
     # WebM only carries Opus/Vorbis; an unset codec (older jobs) gets AAC elsewhere.
     webm = output_muxer(output_url) == "webm"
     codec = "opus" if webm else spec.audio_codec or "aac"
@@ -238,7 +248,7 @@ def _audio(spec: JobSpec, output_url: str) -> list[str]:
     return args + (["-ac", str(spec.audio_channels)] if spec.audio_channels else [])
 
 
-def _output(spec: JobSpec, kind: OutputKind, output_url: str, has_audio: bool) -> list[str]:
+def output_args(spec: JobSpec, kind: OutputKind, output_url: str, has_audio: bool) -> list[str]:
     if kind is OutputKind.NULL:
         return ["-f", "null", "-"]
     if kind is OutputKind.HLS:
@@ -253,6 +263,6 @@ def _output(spec: JobSpec, kind: OutputKind, output_url: str, has_audio: bool) -
     return ["-f", muxer, *faststart, output_url]
 
 
-def _num(value: float) -> str:
+def num(value: float) -> str:
     """A float as ffmpeg reads it, without a trailing ".0"."""
     return f"{value:.6f}".rstrip("0").rstrip(".")

@@ -17,6 +17,7 @@ class JobState(enum.IntEnum):
     CANCELED = 6
     PAUSED = 7
     RETRY_WAIT = 8
+    BLOCKED = 9  # waiting for its dependencies (a group: for its children)
 
     @property
     def terminal(self) -> bool:
@@ -101,6 +102,9 @@ class JobSpec:
     audio_sample_rate: int = 0  # 0: 48000
     audio_channels: int = 0  # 0: as many as the input has
     tune: str = ""  # the encoder's -tune (core.tunes); "": none of its own
+    split: str = ""  # "": one encode; a segment length or "auto" (core.split)
+    seek_s: float = 0.0  # start this far into the input
+    concat: tuple[str, ...] = ()  # a join: these outputs' video, then input's audio
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobSpec:
@@ -110,6 +114,7 @@ class JobSpec:
         fields["requirements"] = Requirements.from_dict(fields.get("requirements") or {})
         fields["renditions"] = tuple(Rendition.from_dict(r) for r in d.get("renditions", ()))
         fields["raw_args"] = tuple(d.get("raw_args", ()))
+        fields["concat"] = tuple(d.get("concat", ()))
         return cls(**fields)
 
 
@@ -226,7 +231,11 @@ class Job:
     retry_base: int = 0  # attempts not charged to max_retries (manual retry, lost ones)
     lost_attempts: int = 0  # attempts lost to the infrastructure (worker lost or fenced)
     owner: str = ""  # who submitted it: an API key's user or a certificate's name
+    parent_id: str = ""  # the group this job belongs to
+    depends_on: tuple[str, ...] = ()  # queued only once all of these SUCCEEDED
+    group: bool = False  # never dispatched: ends when its children (depends_on) end
     events: list[JobEvent] = field(default_factory=list)
+    children: list[Job] = field(default_factory=list)  # a group's, when read with them
 
     @property
     def lease(self) -> Lease:

@@ -26,6 +26,7 @@ from ffrtmp.core.spec_run import (
     choice,
     default_timeout,
 )
+from ffrtmp.core.spec_split import check_split
 from ffrtmp.core.spec_video import (
     check_bitrate,
     check_fps,
@@ -76,6 +77,9 @@ class RawSpec:
     audio_sample_rate: int = 0
     audio_channels: int = 0
     tune: str = ""
+    split: str = ""
+    seek_s: float = 0.0
+    concat: tuple[str, ...] = ()
 
 
 def _scenario(name: str, catalog: dict[str, Scenario]) -> Scenario:
@@ -118,6 +122,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     maxrate, bufsize = rate_caps(raw.maxrate, raw.bufsize, bitrate, sc)
     own_audio = Audio(raw.audio_codec, raw.audio_bitrate, raw.audio_sample_rate, raw.audio_channels)
     audio = resolve_audio(own_audio, sc, raw.output, live)
+    check_split(raw.split, raw.seek_s, raw.concat)
     return JobSpec(
         scenario=sc.name,
         queue=queue,
@@ -147,6 +152,9 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         audio_sample_rate=audio.sample_rate,
         audio_channels=audio.channels,
         tune=tune,
+        split=raw.split,
+        seek_s=raw.seek_s,
+        concat=raw.concat,
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from ffrtmp.core.errors import FailedPrecondition
 from ffrtmp.core.model import JobState
 
-Q, A, R, S, F, C, P, W = (
+Q, A, R, S, F, C, P, W, B = (
     JobState.QUEUED,
     JobState.ASSIGNED,
     JobState.RUNNING,
@@ -17,6 +17,7 @@ Q, A, R, S, F, C, P, W = (
     JobState.CANCELED,
     JobState.PAUSED,
     JobState.RETRY_WAIT,
+    JobState.BLOCKED,
 )
 
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
@@ -27,10 +28,12 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     # A run may end before the pause reaches its worker: its result still counts.
     P: frozenset({R, S, F, C, Q, W}),
     W: frozenset({Q, C}),
-    # A finished job may be retried by hand.
-    F: frozenset({Q}),
-    C: frozenset({Q}),
+    # A finished job may be retried by hand (blocked again if a dependency is not done).
+    F: frozenset({Q, B}),
+    C: frozenset({Q, B}),
     S: frozenset(),
+    # Its dependencies decide: all succeeded (a group succeeds), one failed or canceled.
+    B: frozenset({Q, S, F, C}),
 }
 
 

@@ -35,6 +35,10 @@ from ffrtmp.worker.supervisor import Supervisor
 
 REMEMBERED_RESULTS = 256  # as many as a Hello may carry (the master's bound)
 
+# A partial output written to this recently may be another worker's live run
+# (workers sharing an output root): the start-up sweep leaves it alone.
+SHARED_ROOT_QUIET_S = 30.0
+
 log = logging.getLogger("ffrtmp.worker")
 
 FENCE_CHECK_S = 0.25
@@ -69,7 +73,7 @@ class Worker:
         self.table.env = self._environment(self.caps)
         self.table.media = self._media()
         self.config.output_root.mkdir(parents=True, exist_ok=True)
-        swept = sweep_partials(self.config.output_root)
+        swept = sweep_partials(self.config.output_root, quiet_s=SHARED_ROOT_QUIET_S)
         if swept:
             log.info("removed %d partial outputs of runs from before this start", swept)
         if self.config.metrics_port >= 0:

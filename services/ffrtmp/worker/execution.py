@@ -24,6 +24,7 @@ from typing import TypeVar
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
+from ffrtmp.core.join import join_argv
 from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
 from ffrtmp.core.tunes import with_tune
@@ -35,6 +36,7 @@ from ffrtmp.worker.environment import (
     check_protocols,
     input_has_audio,
 )
+from ffrtmp.worker.joining import write_concat_list
 from ffrtmp.worker.output_probe import probe_output
 from ffrtmp.worker.paths import JobIO, PathRefused, resolve_io
 from ffrtmp.worker.probe import features_of
@@ -193,15 +195,14 @@ class Execution:
                 "raw ffmpeg arguments are not allowed on this worker "
                 "(start it with --allow-raw-args)"
             )
-        argv = build_argv(
-            env.ffmpeg,
-            spec,
-            input_url=io.input_url,
-            output_url=io.output_url if staged is None else str(staged.partial),
-            encoder=encoder,
-            has_audio=has_audio,
-            features=features,
-        )
+        output_url = io.output_url if staged is None else str(staged.partial)
+        listing = write_concat_list(spec, env.output_root) if spec.concat else None
+        if listing is not None:
+            argv = join_argv(env.ffmpeg, spec, list_path=str(listing), input_url=io.input_url,
+                             output_url=output_url, has_audio=has_audio, features=features)
+        else:
+            argv = build_argv(env.ffmpeg, spec, input_url=io.input_url, output_url=output_url,
+                              encoder=encoder, has_audio=has_audio, features=features)
 
         def progress(p: ProgressInfo) -> None:
             if not self.aborted:
@@ -254,6 +255,8 @@ class Execution:
             # Failed, canceled, fenced, or broken on the way: no partial survives.
             if staged is not None and not committed:
                 staged.discard()
+            if listing is not None:
+                listing.unlink(missing_ok=True)
         tail = r.log_tail
         return AttemptResult(
             outcome, r.exit_code, error_class, error, tail, io.output_url, size, info

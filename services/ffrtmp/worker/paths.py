@@ -39,7 +39,7 @@ def check_roots(roots: dict[str, Path], credentials: dict[str, Path]) -> None:
                 )
 
 
-def _inside(root: Path, relative: str, what: str) -> Path:
+def inside(root: Path, relative: str, what: str) -> Path:
     base = root.resolve()
     path = (base / relative).resolve()
     if path != base and base not in path.parents:
@@ -79,7 +79,7 @@ def resolve_io(
     elif spec.input.startswith(URL_SCHEMES):
         input_url = spec.input
     else:
-        input_url = str(_inside(input_root, spec.input, "input"))
+        input_url = str(inside(input_root, spec.input, "input"))
     kind = output_kind(spec.output, spec.live)
     if kind is OutputKind.NULL:
         return JobIO(input_url, NULL_OUTPUT, None, kind)
@@ -88,9 +88,9 @@ def resolve_io(
         return JobIO(input_url, url, None, kind)
     if kind is OutputKind.HLS:
         layout = hls_layout(spec.output)
-        directory = _inside(output_root, layout.directory, "output")
+        directory = inside(output_root, layout.directory, "output")
         if directory == output_root.resolve():
             raise PathRefused("an HLS output needs a directory of its own under the output root")
         return JobIO(input_url, str(directory / layout.master), directory, kind, layout.master)
-    out = _inside(output_root, spec.output or f"{job_id}.mp4", "output")
+    out = inside(output_root, spec.output or f"{job_id}.mp4", "output")
     return JobIO(input_url, str(out), out, kind)

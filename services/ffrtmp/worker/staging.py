@@ -19,6 +19,7 @@ import errno
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,13 +56,20 @@ def remove(path: Path) -> None:
         pass
 
 
-def sweep_partials(root: Path) -> int:
-    """Delete partial outputs left by runs of an earlier life of this worker."""
+def sweep_partials(root: Path, quiet_s: float = 0.0) -> int:
+    """Delete partial outputs left by runs of an earlier life of this worker.
+    Workers may share an output root (a split's segments meet there): a partial
+    written to in the last `quiet_s` seconds may be another worker's live run,
+    and is left alone (an own one that young goes at the next start)."""
     count = 0
+    cutoff = time.time() - quiet_s
     # Shallowest first: a partial directory goes with everything inside it.
     for p in sorted(root.rglob(PARTIAL_GLOB), key=lambda p: len(p.parts)):
         if not p.exists() and not p.is_symlink():
             continue
+        with contextlib.suppress(OSError):
+            if quiet_s > 0 and p.lstat().st_mtime > cutoff:
+                continue
         with contextlib.suppress(OSError):
             remove(p)
             count += 1

@@ -22,7 +22,9 @@ from google.protobuf.message import Message
 
 from ffrtmp.core.artifacts import MAX_ARTIFACTS
 from ffrtmp.core.errors import InvalidArgument
+from ffrtmp.core.graph import MAX_DEPENDENCIES
 from ffrtmp.core.spec_run import MAX_RAW_ARGS, MAX_REQUIRED
+from ffrtmp.core.spec_split import MAX_CONCAT
 from ffrtmp.core.spec_video import MAX_RENDITIONS
 from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
 
@@ -30,8 +32,10 @@ MAX_SLOTS = 256  # a worker's slots, so its leases
 LIMITS: dict[str, int] = {
     "ffrtmp.v1.ListJobsRequest.states": 16,
     "ffrtmp.v1.CompletePresignedWriteRequest.parts": 10_000,  # S3's own cap
+    "ffrtmp.v1.SubmitJobRequest.depends_on": MAX_DEPENDENCIES,
     "ffrtmp.v1.JobSpec.renditions": MAX_RENDITIONS,
     "ffrtmp.v1.JobSpec.raw_args": MAX_RAW_ARGS,
+    "ffrtmp.v1.JobSpec.concat": MAX_CONCAT,
     "ffrtmp.v1.Requirements.encoders": MAX_REQUIRED,
     "ffrtmp.v1.Requirements.labels": MAX_REQUIRED,
     "ffrtmp.v1.Hello.running": MAX_SLOTS,

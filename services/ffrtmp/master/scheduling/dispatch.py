@@ -27,9 +27,11 @@ def _assigned_spec(job: Job) -> JobSpec:
     spec = job.spec
     output = owner_space(spec.output, spec.live, job.owner, job.id)
     source = assigned_input(spec.input, job.owner)
-    if output == spec.output and source == spec.input:
+    # A join's parts are earlier outputs of the same owner: the same space.
+    concat = tuple(owner_space(part, False, job.owner, job.id) for part in spec.concat)
+    if output == spec.output and source == spec.input and concat == spec.concat:
         return spec
-    return replace(spec, output=output, input=source)
+    return replace(spec, output=output, input=source, concat=concat)
 
 
 class Dispatcher:

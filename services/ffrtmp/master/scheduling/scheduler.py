@@ -15,30 +15,30 @@ import asyncio
 import gc
 import logging
 import random
-import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 from ffrtmp.core.authz import SYSTEM, Actor, check_job_access
 from ffrtmp.core.errors import FailedPrecondition, NotFound, Unavailable
-from ffrtmp.core.model import ACTIVE, Job, JobEvent, JobState
-from ffrtmp.core.spec import RawSpec, check_request_id, resolve
-from ffrtmp.core.states import check_cancelable
+from ffrtmp.core.graph import group_progress
+from ffrtmp.core.model import ACTIVE, Job, JobState
+from ffrtmp.core.spec import RawSpec
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.blob_leases import BlobLeases
+from ffrtmp.master.scheduling.control import Control
 from ffrtmp.master.scheduling.dispatch import Dispatcher
+from ffrtmp.master.scheduling.graph import Graph
+from ffrtmp.master.scheduling.intake import Intake
 from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.restore import Restore
-from ffrtmp.master.scheduling.sessions import CancelCmd, NodeSession, PauseCmd
+from ffrtmp.master.scheduling.sessions import NodeSession, PauseCmd
 from ffrtmp.master.scheduling.state import State, wall_ms
 from ffrtmp.master.scheduling.stats import QueueStats, queue_stats
 from ffrtmp.master.storage.protocol import JobStore
 
 log = logging.getLogger(__name__)
-
-WAITING = frozenset({JobState.QUEUED, JobState.RETRY_WAIT})
 
 
 class Scheduler:
@@ -64,6 +64,9 @@ class Scheduler:
         self.liveness = Liveness(self.st, self.attempts)
         self.restore = Restore(self.st, self.attempts)
         self.blob_leases = BlobLeases(self.st)  # the blob service's worker check
+        self.graph = Graph(self.st)
+        self.control = Control(self.st, self.graph)
+        self.intake = Intake(self.st, self.graph)
         self.tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -------------------------------------------------------
@@ -96,6 +99,7 @@ class Scheduler:
             s = st.session(job.node_id)
             s.last_seen = now
             s.leases[job.id] = job.attempt
+        await self.graph.load()
         log.info(
             "scheduler started: %d queued, %d leases awaiting their workers",
             len(st.pending),
@@ -136,30 +140,15 @@ class Scheduler:
 
     # -- client operations -----------------------------------------------
     async def submit(
-        self, raw: RawSpec, request_id: str = "", actor: Actor = SYSTEM
+        self,
+        raw: RawSpec,
+        request_id: str = "",
+        actor: Actor = SYSTEM,
+        depends_on: Sequence[str] = (),
     ) -> tuple[Job, bool]:
-        st = self.st
-        if not st.accepting:
-            raise Unavailable("the master is shutting down and takes no new jobs")
-        check_request_id(request_id)
-        spec = resolve(raw, st.config.scenarios)
-        now = st.now_ms()
-        job = Job(
-            id=secrets.token_hex(8),
-            seq=0,
-            spec=spec,
-            state=JobState.QUEUED,
-            created_ms=now,
-            updated_ms=now,
-            request_id=request_id,
-            owner=actor.name,
-        )
-        event = JobEvent(now, None, JobState.QUEUED, "submitted", "", 0)
-        stored, created = await st.store.insert_job(job, event)
-        if created:
-            st.metrics.jobs_submitted.labels(spec.queue, spec.priority).inc()
-            st.enqueue_job(stored)
-        return stored, created
+        """A new job, BLOCKED until every job in `depends_on` (the submitter's
+        own) has SUCCEEDED."""
+        return await self.intake.submit(raw, request_id, actor, depends_on)
 
     async def get(self, job_id: str, *, with_events: bool = True) -> Job:
         job = await self.st.store.get_job(job_id, with_events=with_events)
@@ -171,6 +160,15 @@ class Scheduler:
         p = self.st.progress(job.id)
         if p is not None and job.state.active:
             job.progress = p
+        return job
+
+    async def get_tree(self, job_id: str) -> Job:
+        """A job with its events; a group with its children and their progress."""
+        job = await self.get(job_id)
+        if job.group:
+            job.children = [self._decorate(c) for c in await self.st.store.children(job.id)]
+            if not job.state.terminal or job.state == JobState.SUCCEEDED:
+                job.progress = group_progress(job.children, self.st.now_ms())
         return job
 
     async def list_jobs(
@@ -198,52 +196,23 @@ class Scheduler:
         return job
 
     async def cancel(self, job_id: str, reason: str = "", actor: Actor = SYSTEM) -> Job:
-        st = self.st
+        """A group is canceled with its unfinished children."""
         reason = reason or f"canceled by {actor.name}"
         for _ in range(5):  # the job may move while we look at it
             job = await self.get(job_id, with_events=False)
             check_job_access(actor, job.owner, job.id)
-            check_cancelable(job.state)
-            if job.state in WAITING:
-                ok = await st.change(job, WAITING, JobState.CANCELED, reason)
-                if ok:
-                    st.unqueue(job_id)
-            else:
-                ok = await st.change(
-                    job, ACTIVE, JobState.CANCELED, reason, fields=st.progress_fields(job_id)
-                )
-                if ok:
-                    st.mark_canceled(job.lease)
-                    s = st.nodes.get(job.node_id)
-                    if s is not None and s.holds(job.lease):
-                        s.send(CancelCmd(job.lease, reason))
-            if ok:
-                st.finished(job, "canceled")
+            if await self.control.cancel(job, reason):
                 await self._audit(actor, "job.cancel", job_id, reason)
                 return await self.get(job_id)
         raise Unavailable("the job kept changing state; try again")
 
     async def retry(self, job_id: str, reason: str = "", actor: Actor = SYSTEM) -> Job:
-        """A FAILED or CANCELED job goes back to its queue with a fresh retry budget."""
-        st = self.st
+        """A FAILED or CANCELED job goes back to its queue (or waits again for its
+        dependencies) with a fresh retry budget; a group's child retries its group."""
         job = await self.get(job_id, with_events=False)
         check_job_access(actor, job.owner, job.id)
-        if job.state not in (JobState.FAILED, JobState.CANCELED):
-            raise FailedPrecondition(
-                f"job is {job.state.name}; only FAILED or CANCELED jobs can be retried"
-            )
-        ok = await st.change(
-            job,
-            frozenset({job.state}),
-            JobState.QUEUED,
-            reason or "retried by user",
-            fields=(("retry_base", job.attempt), ("failure_reason", ""), ("error", "")),
-        )
-        if not ok:
-            raise Unavailable("the job changed state meanwhile; try again")
-        st.forget_failures(job_id)
-        st.enqueue_job(job)
-        await self._audit(actor, "job.retry", job_id, reason)
+        retried = await self.control.retry(job, reason or "retried by user")
+        await self._audit(actor, "job.retry", retried.id, reason)
         return await self.get(job_id)
 
     async def pause(self, job_id: str, pause: bool, actor: Actor = SYSTEM) -> Job:
@@ -269,11 +238,14 @@ class Scheduler:
         return await self.get(job_id)
 
     async def watch(self, job_id: str) -> AsyncIterator[Job]:
-        """The job now, then after every change, until it is terminal."""
-        async with self.st.feed.subscribe(job_id) as changed:
+        """The job now, then after every change, until it is terminal; a group
+        with its children, after a change of any of them."""
+        first = await self.get_tree(job_id)
+        ids = [job_id, *(c.id for c in first.children)]
+        async with self.st.feed.subscribe(*ids) as changed:
             while True:
                 changed.clear()
-                job = await self.get(job_id)
+                job = await self.get_tree(job_id)
                 yield job
                 if job.state.terminal:
                     return

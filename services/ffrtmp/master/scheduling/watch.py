@@ -41,19 +41,22 @@ class ChangeFeed:
                 ev.set()
 
     @asynccontextmanager
-    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Event]:
+    async def subscribe(self, *job_ids: str) -> AsyncIterator[asyncio.Event]:
+        """One event set by a change of any of `job_ids` (a group and its children)."""
         if self._closed:
             raise Unavailable("the master is stopping; watch the job again")
         ev = _Changed()
-        self._subs.setdefault(job_id, set()).add(ev)
+        for job_id in job_ids:
+            self._subs.setdefault(job_id, set()).add(ev)
         try:
             yield ev
         finally:
-            subs = self._subs.get(job_id)
-            if subs is not None:
-                subs.discard(ev)
-                if not subs:
-                    del self._subs[job_id]
+            for job_id in job_ids:
+                subs = self._subs.get(job_id)
+                if subs is not None:
+                    subs.discard(ev)
+                    if not subs:
+                        del self._subs[job_id]
 
     def watchers(self) -> int:
         return sum(len(s) for s in self._subs.values())

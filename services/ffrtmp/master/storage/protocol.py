@@ -143,10 +143,13 @@ class JobStore(Protocol):
         """True when reads answer and a write transaction commits."""
 
     # -- jobs -------------------------------------------------------------
-    async def insert_job(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
+    async def insert_job(
+        self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
+    ) -> tuple[Job, bool]:
         """Store a new job and its first event, or return the job already stored
         under its request_id (created False). Another owner's request_id raises
-        AlreadyExists. Sets `seq` on the new job."""
+        AlreadyExists. Sets `seq` on the new job. `more`: further jobs (a group's
+        children) stored in the same transaction, only when `job` is new."""
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
         """Compare-and-set each change in one transaction: for each, the job as it
@@ -155,6 +158,9 @@ class JobStore(Protocol):
     async def get_job(self, job_id: str, *, with_events: bool = False) -> Job | None: ...
 
     async def get_jobs(self, ids: Sequence[str]) -> dict[str, Job]: ...
+
+    async def children(self, parent_id: str) -> list[Job]:
+        """The jobs whose parent_id is `parent_id`, oldest first."""
 
     async def events(self, job_id: str) -> list[JobEvent]:
         """The job's history, oldest first."""

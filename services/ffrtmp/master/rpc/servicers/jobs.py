@@ -53,7 +53,10 @@ def _decode_token(token: str) -> int | None:
 
 def _shown(job: Job, pending_reason: str = "") -> common_pb2.Job:
     """A job as the caller may read it: the one place reads are redacted."""
-    return wire.job_pb(for_reader(job, current_actor()), pending_reason)
+    actor = current_actor()
+    shown = for_reader(job, actor)
+    shown.children = [for_reader(c, actor) for c in job.children]
+    return wire.job_pb(shown, pending_reason)
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -65,14 +68,17 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.SubmitJobRequest, context: Ctx
     ) -> jobs_pb2.SubmitJobResponse:
         job, created = await self.scheduler.submit(
-            wire.raw_spec(request.spec), request.request_id, current_actor()
+            wire.raw_spec(request.spec),
+            request.request_id,
+            current_actor(),
+            [_job_id(d) for d in request.depends_on],
         )
         return jobs_pb2.SubmitJobResponse(job=_shown(job), created=created)
 
     async def GetJob(
         self, request: jobs_pb2.GetJobRequest, context: Ctx
     ) -> jobs_pb2.GetJobResponse:
-        job = await self.scheduler.get(_job_id(request.job_id))
+        job = await self.scheduler.get_tree(_job_id(request.job_id))
         return jobs_pb2.GetJobResponse(job=_shown(job, self.pending_reason(job)))
 
     async def ListJobs(

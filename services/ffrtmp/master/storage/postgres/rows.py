@@ -4,23 +4,39 @@ back have the SQLite store's column order, so `sqlite.rows.row_to_job` reads bot
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ffrtmp.core.model import JobEvent, JobState
+from ffrtmp.core.matching import requirements
+from ffrtmp.core.model import Job, JobEvent, JobState
 from ffrtmp.master.storage.postgres.db import Conn
-from ffrtmp.master.storage.protocol import SETTABLE, Before, Change
+from ffrtmp.master.storage.protocol import SETTABLE, Before, Change, encode_needs
+from ffrtmp.master.storage.sqlite.rows import spec_json
 
 INSERT_JOB = """
 WITH j AS (
     INSERT INTO jobs(id, request_id, spec, queue, priority, state, created_ms, updated_ms,
-                     needs, owner)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq
+                     needs, owner, parent_id, depends_on, grp)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $17, $18, $19) RETURNING seq
 ), e AS (
     INSERT INTO job_events(job_id, at_ms, from_state, to_state, reason, node_id, attempt)
     VALUES ($1, $11, $12, $13, $14, $15, $16)
 )
 SELECT seq FROM j
 """
+
+
+async def insert_row(conn: Conn, job: Job, request_key: str | None, ev: JobEvent) -> int:
+    """A new job's row and its first event; returns its seq."""
+    seq: int = await conn.fetchval(
+        INSERT_JOB,
+        job.id, request_key, spec_json(job.spec), job.spec.queue, job.spec.priority,
+        int(job.state), job.created_ms, job.updated_ms,
+        encode_needs(requirements(job.spec)), job.owner, *event_args(ev),
+        job.parent_id, json.dumps(list(job.depends_on)) if job.depends_on else "",
+        int(job.group),
+    )
+    return seq
 
 
 def event_args(ev: JobEvent) -> tuple[Any, ...]:

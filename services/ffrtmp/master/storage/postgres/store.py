@@ -9,11 +9,10 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import TERMINAL, Job, JobEvent, JobState
 from ffrtmp.core.priority import QUEUE_CLASSES
 from ffrtmp.master.storage.postgres.db import DB_TROUBLE, Conn, PgDb, trouble
-from ffrtmp.master.storage.postgres.rows import INSERT_JOB, apply_change, event_args
+from ffrtmp.master.storage.postgres.rows import apply_change, insert_row
 from ffrtmp.master.storage.protocol import (
     ApiKey,
     AuditEvent,
@@ -22,9 +21,8 @@ from ffrtmp.master.storage.protocol import (
     NodeRecord,
     Observer,
     QueuedKey,
-    encode_needs,
 )
-from ffrtmp.master.storage.sqlite.rows import JOB_COLUMNS, row_to_job, spec_json
+from ffrtmp.master.storage.sqlite.rows import JOB_COLUMNS, row_to_job
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +45,9 @@ class PgStore(PgDb):
         self.inserted: list[Callable[[str], None]] = []
 
     # -- jobs -------------------------------------------------------------
-    async def insert_job(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
+    async def insert_job(
+        self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
+    ) -> tuple[Job, bool]:
         async def op(conn: Conn) -> tuple[Job, bool]:
             # Stored as "owner id", as in SQLite: another owner's id is a new job.
             key = f"{job.owner} {job.request_id}" if job.request_id else None
@@ -58,18 +58,16 @@ class PgStore(PgDb):
                 )
                 if row is not None:
                     return row_to_job(tuple(row)), False
-            job.seq = await conn.fetchval(
-                INSERT_JOB,
-                job.id, key, spec_json(job.spec), job.spec.queue, job.spec.priority,
-                int(job.state), job.created_ms, job.updated_ms,
-                encode_needs(requirements(job.spec)), job.owner, *event_args(event),
-            )
+            job.seq = await insert_row(conn, job, key, event)
+            for child, child_event in more:  # a group's children, in the same transaction
+                child.seq = await insert_row(conn, child, None, child_event)
             return job, True
 
         stored, created = await self.write(op)
         if created:
-            for observe in self.inserted:
-                observe(stored.id)
+            for new in (stored, *(j for j, _ in more)):
+                for observe in self.inserted:
+                    observe(new.id)
         return stored, created
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
@@ -102,6 +100,12 @@ class PgStore(PgDb):
             return {}
         rows = await self.read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($1)", list(ids))
         return {j.id: j for j in map(row_to_job, rows)}
+
+    async def children(self, parent_id: str) -> list[Job]:
+        if not parent_id:
+            return []
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE parent_id = $1 ORDER BY seq"
+        return [row_to_job(r) for r in await self.read(sql, parent_id)]
 
     async def events(self, job_id: str) -> list[JobEvent]:
         rows = await self.read(

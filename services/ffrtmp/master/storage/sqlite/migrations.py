@@ -87,6 +87,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN lost_attempts INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: job graphs: a job's group, what it waits for (JSON list), group jobs.
+    """
+    ALTER TABLE jobs ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN depends_on TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_by_parent ON jobs(parent_id, seq) WHERE parent_id != '';
+    """,
 ]
 
 

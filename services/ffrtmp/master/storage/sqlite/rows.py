@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
+from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, OutputInfo, ProgressInfo
-from ffrtmp.master.storage.protocol import SETTABLE, Before, Change
+from ffrtmp.master.storage.protocol import SETTABLE, Before, Change, encode_needs
 
 JOB_COLUMNS = (
     "seq, id, request_id, spec, state, node_id, attempt, created_ms, updated_ms, progress,"
     " exit_code, error, failure_reason, log_tail, output, output_bytes, not_before_ms, retry_base,"
-    " owner, output_info, lost_attempts"
+    " owner, output_info, lost_attempts, parent_id, depends_on, grp"
 )
 
 
@@ -43,7 +44,35 @@ def row_to_job(row: Sequence[Any]) -> Job:
         owner=row[18],
         output_info=OutputInfo.from_dict(json.loads(row[19])) if row[19] else None,
         lost_attempts=row[20],
+        parent_id=row[21],
+        depends_on=tuple(json.loads(row[22])) if row[22] else (),
+        group=bool(row[23]),
     )
+
+
+def insert_row(conn: sqlite3.Connection, job: Job, request_key: str | None) -> int:
+    """A new job's row; returns its seq."""
+    cur = conn.execute(
+        "INSERT INTO jobs(id, request_id, spec, queue, priority, state, created_ms,"
+        " updated_ms, needs, owner, parent_id, depends_on, grp)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            job.id,
+            request_key,
+            spec_json(job.spec),
+            job.spec.queue,
+            job.spec.priority,
+            int(job.state),
+            job.created_ms,
+            job.updated_ms,
+            encode_needs(requirements(job.spec)),
+            job.owner,
+            job.parent_id,
+            json.dumps(list(job.depends_on)) if job.depends_on else "",
+            int(job.group),
+        ),
+    )
+    return int(cur.lastrowid or 0)
 
 
 def insert_event(conn: sqlite3.Connection, job_id: str, ev: JobEvent) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobState
 from ffrtmp.core.priority import QUEUE_CLASSES
 from ffrtmp.master.storage.protocol import (
@@ -22,7 +21,6 @@ from ffrtmp.master.storage.protocol import (
     Observer,
     QueuedKey,
     StoreError,
-    encode_needs,
 )
 from ffrtmp.master.storage.sqlite import upkeep
 from ffrtmp.master.storage.sqlite.group_commit import GroupCommitDb
@@ -30,8 +28,8 @@ from ffrtmp.master.storage.sqlite.rows import (
     JOB_COLUMNS,
     apply_change,
     insert_event,
+    insert_row,
     row_to_job,
-    spec_json,
 )
 
 log = logging.getLogger(__name__)
@@ -54,8 +52,11 @@ class SqliteStore(GroupCommitDb):
         self.inserted: list[Callable[[str], None]] = []
 
     # -- writes ----------------------------------------------------------
-    async def insert_job(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
-        """Store a new job, or return the one already stored under its request_id."""
+    async def insert_job(
+        self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
+    ) -> tuple[Job, bool]:
+        """Store a new job (and `more`, in the same transaction), or return the
+        one already stored under its request_id."""
 
         def op(conn: sqlite3.Connection) -> tuple[Job, bool]:
             # A request_id is its owner's: stored as "owner id" (a space is in
@@ -69,30 +70,18 @@ class SqliteStore(GroupCommitDb):
                 ).fetchone()
                 if row is not None:
                     return row_to_job(row), False
-            cur = conn.execute(
-                "INSERT INTO jobs(id, request_id, spec, queue, priority, state, created_ms,"
-                " updated_ms, needs, owner) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    job.id,
-                    key,
-                    spec_json(job.spec),
-                    job.spec.queue,
-                    job.spec.priority,
-                    int(job.state),
-                    job.created_ms,
-                    job.updated_ms,
-                    encode_needs(requirements(job.spec)),
-                    job.owner,
-                ),
-            )
+            job.seq = insert_row(conn, job, key)
             insert_event(conn, job.id, event)
-            job.seq = int(cur.lastrowid or 0)
+            for child, child_event in more:
+                child.seq = insert_row(conn, child, None)
+                insert_event(conn, child.id, child_event)
             return job, True
 
         stored, created = await self.write(op)
         if created:
-            for observe in self.inserted:
-                observe(stored.id)
+            for new in (stored, *(j for j, _ in more)):
+                for observe in self.inserted:
+                    observe(new.id)
         return stored, created
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
@@ -141,6 +130,14 @@ class SqliteStore(GroupCommitDb):
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(ids))})", list(ids)
         )
         return {j.id: j for j in map(row_to_job, rows)}
+
+    async def children(self, parent_id: str) -> list[Job]:
+        if not parent_id:
+            return []
+        rows = await self._read(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE parent_id=? ORDER BY seq", (parent_id,)
+        )
+        return [row_to_job(r) for r in rows]
 
     async def events(self, job_id: str) -> list[JobEvent]:
         rows = await self._read(

@@ -1,0 +1,112 @@
+"""New jobs: one at a time (perhaps waiting for others) or a group with its
+children in one commit. A job is answered for only once it is durable; then it
+is queued, or tracked as blocked and judged at once (what it waits for may have
+ended between our read and the commit)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from ffrtmp.core.authz import Actor
+from ffrtmp.core.errors import Unavailable
+from ffrtmp.core.graph import check_dependencies, start_state
+from ffrtmp.core.matching import requirements
+from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState
+from ffrtmp.core.spec import RawSpec, check_request_id, resolve
+from ffrtmp.core.spec_split import check_together
+from ffrtmp.core.split import plan, segment_length, segment_spec
+from ffrtmp.master.scheduling.graph import Graph
+from ffrtmp.master.scheduling.state import State
+
+
+class Intake:
+    def __init__(self, state: State, graph: Graph) -> None:
+        self.st = state
+        self.graph = graph
+
+    async def submit(
+        self, raw: RawSpec, request_id: str, actor: Actor, depends_on: Sequence[str]
+    ) -> tuple[Job, bool]:
+        st = self.st
+        if not st.accepting:
+            raise Unavailable("the master is shutting down and takes no new jobs")
+        check_request_id(request_id)
+        spec = resolve(raw, st.config.scenarios)
+        check_together(spec)
+        if spec.split and not depends_on:
+            length = segment_length(spec, self.fitting_workers(spec))
+            if length > 0:
+                return await self._split(spec, length, request_id, actor.name)
+        found = await st.store.get_jobs(list(depends_on))
+        check_dependencies(actor.name, depends_on, found)
+        first = start_state({d: found[d].state for d in depends_on})
+        job = self._new(spec, actor.name, first, request_id=request_id,
+                        depends_on=tuple(depends_on))
+        return await self._insert(job, [])
+
+    async def submit_group(
+        self, parent: Job, children: Sequence[Job], request_id: str = ""
+    ) -> tuple[Job, bool]:
+        """A group and its children (made by `new_job`, depending only on one
+        another), stored in one commit."""
+        if not self.st.accepting:
+            raise Unavailable("the master is shutting down and takes no new jobs")
+        check_request_id(request_id)
+        parent.request_id = request_id
+        return await self._insert(parent, list(children))
+
+    def fitting_workers(self, spec: JobSpec) -> int:
+        """Connected workers taking jobs that could run this one."""
+        needs = requirements(spec)
+        return sum(s.connected and s.accepting and needs <= s.offers
+                   for s in self.st.nodes.values())
+
+    async def _split(
+        self, spec: JobSpec, length_s: float, request_id: str, owner: str
+    ) -> tuple[Job, bool]:
+        """A group: one encode per segment, then the join that waits for them all.
+        The children inherit the group's owner, queue and priority (its spec's)."""
+        parent = self._new(spec, owner, JobState.BLOCKED, group=True)
+        p = plan(spec, parent.id, length_s)
+        parent.spec = p.parent
+        segments = [self.new_job(segment_spec(p, seg), owner, parent_id=parent.id)
+                    for seg in p.segments]
+        join = self.new_job(p.join, owner, parent_id=parent.id,
+                            depends_on=tuple(s.id for s in segments))
+        parent.depends_on = (*(s.id for s in segments), join.id)
+        return await self.submit_group(parent, [*segments, join], request_id)
+
+    def new_job(self, spec: JobSpec, owner: str, **kw: Any) -> Job:
+        """A job not stored yet: QUEUED, or BLOCKED when it depends on others."""
+        first = JobState.BLOCKED if kw.get("depends_on") or kw.get("group") else JobState.QUEUED
+        return self._new(spec, owner, first, **kw)
+
+    def _new(self, spec: JobSpec, owner: str, state: JobState, **kw: Any) -> Job:
+        now = self.st.now_ms()
+        return Job(id=secrets.token_hex(8), seq=0, spec=spec, state=state, created_ms=now,
+                   updated_ms=now, owner=owner, **kw)
+
+    async def _insert(self, job: Job, children: list[Job]) -> tuple[Job, bool]:
+        st = self.st
+
+        def first(j: Job) -> JobEvent:
+            return JobEvent(j.created_ms, None, j.state, "submitted", "", 0)
+
+        stored, created = await st.store.insert_job(
+            job, first(job), [(c, first(c)) for c in children]
+        )
+        if created:
+            for j in (stored, *children):
+                st.metrics.jobs_submitted.labels(j.spec.queue, j.spec.priority).inc()
+                if j.state == JobState.QUEUED:
+                    st.enqueue_job(j)
+                else:
+                    self.graph.track(j)
+            # A dependency may have ended between our read and the commit.
+            for j in (stored, *children):
+                if j.state == JobState.BLOCKED:
+                    await self.graph.judge(j.id)
+        return stored, created
+

@@ -1,0 +1,123 @@
+"""Split transcodes end to end: a real master, two real workers, real ffmpeg.
+A clip with audio is cut into segments encoded on both workers and joined; the
+joined output must be indistinguishable in timing from one encode: the same
+frame count and duration, a keyframe at every cut, no timestamp gap or overlap
+at a join, audio without silences.
+
+The quick case runs by default; the full set (a 90 s clip, VMAF against a
+single encode, a worker killed mid-segment, a master restarted mid-plan) runs
+with `make split` (FFRTMP_SPLIT_FULL=1), see test_split_full.py.
+
+Where segments meet: the workers share one output root (the join reads the
+parts there); each keeps its own input root view of the same clip."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ffrtmp.v1 import common_pb2
+from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.media import decode_errors, probe_audio
+from tests.helpers.splitcheck import (
+    frame_count,
+    keyframe_times,
+    make_clip,
+    silences,
+    video_packets,
+)
+
+pytestmark = pytest.mark.media
+
+SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED
+FPS = 25
+
+
+def split_cluster(root: Path, workers: int = 2) -> Cluster:
+    """Workers whose outputs meet under one root; started by the caller's `with`."""
+    c = Cluster(root, make_certs(root / "certs"))
+    c.start_master()
+    for i in range(workers):
+        c.start_worker(f"w{i + 1}", "--output-root", str(root / "shared"))
+    return c
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("split")
+    c = split_cluster(root)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def split_spec(clip: str, seconds: float, segment: str, **kw: object) -> common_pb2.JobSpec:
+    return common_pb2.JobSpec(
+        scenario="test", input=clip, duration_s=seconds, fps=FPS, width=160, height=90,
+        bitrate="120k", codec="h264", preset="veryfast", threads=1, split=segment,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def wait_done(c: Cluster, job_id: str, timeout: float = 240) -> common_pb2.Job:
+    async with c.client() as client:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await client.get(job_id)
+            if job.state in (SUCCEEDED, common_pb2.JOB_STATE_FAILED,
+                             common_pb2.JOB_STATE_CANCELED):
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"split job not done in {timeout:g}s: {job}")
+            await asyncio.sleep(0.2)
+
+
+def check_joined(out: Path, clip_s: float, cuts: list[float]) -> None:
+    """Everything a join must keep, measured on the output."""
+    assert decode_errors(out) == ""
+    assert frame_count(out) == round(clip_s * FPS)
+    packets = video_packets(out)
+    assert len(packets.pts) == round(clip_s * FPS)
+    assert packets.gaps() == [], "timestamps skip or overlap at a join"
+    end = float(max(packets.pts) + packets.durations[-1])
+    assert abs(end - clip_s) <= 1 / FPS + 1e-9
+    keys = keyframe_times(out)
+    missing = [cut for cut in cuts if not any(abs(k - cut) < 1e-3 for k in keys)]
+    assert missing == [], f"no keyframe at cuts {missing}"
+    audio = probe_audio(out)
+    assert audio is not None and audio.codec == "aac"
+    assert silences(out) == [], "the audio falls silent somewhere (a join?)"
+
+
+async def test_a_split_job_runs_on_both_workers_and_joins_seamlessly(shared: Cluster) -> None:
+    await shared.wait_nodes(2)
+    make_clip(shared.root / "inputs" / "clip.mp4", 12)
+    async with shared.client() as c:
+        resp = await c.submit(split_spec("clip.mp4", 12, "3s", gop_s=1, output="films/clip.mp4"))
+    assert resp.job.group
+    job = await wait_done(shared, resp.job.id)
+    assert job.state == SUCCEEDED, job
+    segments, join = list(job.children[:-1]), job.children[-1]
+    assert len(segments) == 4 and list(join.spec.concat) == [s.spec.output for s in segments]
+    assert [s.spec.seek_s for s in segments] == [0, 3, 6, 9]
+    assert {s.node_id for s in segments} == {"w1", "w2"}  # both workers took part
+    assert all(s.attempt == 1 for s in job.children)
+    assert job.progress.percent == 100.0
+    out = shared.root / "shared" / job.owner / "films" / "clip.mp4"
+    check_joined(out, 12, [0.0, 3.0, 6.0, 9.0])
+
+
+def test_the_cli_probes_a_local_input_for_its_length(tmp_path: Path) -> None:
+    from ffrtmp.cli.probe import input_length
+
+    clip = make_clip(tmp_path / "c.mp4", 3)
+    length = input_length(str(clip))
+    assert length is not None and abs(length - 3) < 0.1
+    assert input_length(str(tmp_path / "absent.mp4")) is None
+    (tmp_path / "junk.mp4").write_text("not media")
+    assert input_length(str(tmp_path / "junk.mp4")) is None
