@@ -51,7 +51,7 @@ async def test_empty_blob_round_trip(tmp_path: Path) -> None:
 
 
 async def test_upload_and_download_resume_after_a_cut(tmp_path: Path) -> None:
-    src, sha = random_file(tmp_path / "in.bin", 24 * MIB, seed=3)
+    src, sha = random_file(tmp_path / "in.bin", 12 * MIB, seed=3)
     async with blob_master(tmp_path) as bm:
         proxy = TcpProxy(bm.master.port)
         try:
