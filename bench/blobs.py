@@ -34,6 +34,16 @@ def _cp(src: Path, dst: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _dd(src: Path, dst: Path) -> float:
+    """A copy that passes the bytes through a process, 1 MiB at a time, as the
+    master must (cp may copy inside the kernel)."""
+    dst.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    subprocess.run(["dd", f"if={src}", f"of={dst}", "bs=1M", "status=none"], check=True)
+    subprocess.run(["sync", str(dst)], check=True)
+    return time.perf_counter() - t0
+
+
 async def transfer(ctx: Ctx) -> dict[str, Any]:
     size = ctx.sizes.blob_mib * 1024 * 1024
     root = ctx.root / "blobs-bench"
@@ -43,13 +53,14 @@ async def transfer(ctx: Ctx) -> dict[str, Any]:
         cert, key = ctx.certs.pair("bench-uploader")
         if not cert.exists():
             pki.issue(ctx.certs.dir, "client", "bench-uploader", role="admin")
-        up, down, cp, sha = [], [], [], []
+        up, down, cp, dd, sha = [], [], [], [], []
         cpu_up = cpu_down = 0.0  # the master's CPU seconds, over all runs
         async with Client(master.target, ca=ctx.certs.ca, cert=cert, key=key) as client:
             t = client.transfer()
             for run in range(RUNS):
                 src, _ = random_file(root / f"src{run}", size, seed=run)  # new bytes: no skip
                 cp.append(_cp(src, root / "copy"))
+                dd.append(_dd(src, root / "copy"))
                 t0 = time.perf_counter()
                 file_digest(src)  # one hash pass: no verified copy is faster
                 sha.append(time.perf_counter() - t0)
@@ -76,6 +87,9 @@ async def transfer(ctx: Ctx) -> dict[str, Any]:
         "blob_download_ratio": min(cp) / min(down),
         "blob_bytes": size,
         "blob_sha256_mb_s": mbs(sha),
+        "blob_dd_mb_s": mbs(dd),
+        "blob_upload_of_dd": min(dd) / min(up),
+        "blob_download_of_dd": min(dd) / min(down),
         "blob_master_cpu_ms_per_mb_up": 1000 * cpu_up / (RUNS * size / MB),
         "blob_master_cpu_ms_per_mb_down": 1000 * cpu_down / (RUNS * size / MB),
     }
