@@ -27,7 +27,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ffrtmp-master",
         description="The ffrtmp master: takes transcoding jobs and hands them to workers."
-        " `ffrtmp-master backup --db PATH --to FILE` copies a live database.",
+        " `ffrtmp-master backup --db PATH --to FILE` copies a live database;"
+        " `ffrtmp-master migrate --from PATH --to postgresql://…` moves it to PostgreSQL.",
     )
     f = flags.add
     f(p, "--listen", default="0.0.0.0:50051", help="gRPC address (HOST:PORT)")
@@ -236,13 +237,17 @@ async def run(config: MasterConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # Two subcommands; `ffrtmp-master [flags]` runs the master.
+    # Subcommands; `ffrtmp-master [flags]` runs the master.
     if argv[:1] == ["backup"]:
         return backup.main(argv[1:])
     if argv[:1] == ["apikey"]:
         from ffrtmp.master import keytool
 
         return keytool.main(argv[1:])
+    if argv[:1] == ["migrate"]:
+        from ffrtmp.master.storage.postgres import importer
+
+        return importer.main(argv[1:])
     args = parser().parse_args(argv)
     logsetup.setup(args.log_level, args.log_format)
     tracing.setup("ffrtmp-master", args.trace_exporter)
