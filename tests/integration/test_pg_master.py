@@ -1,5 +1,6 @@
-"""A master on PostgreSQL: `--db postgresql://…` selects the store, and a master
-that holds no leader term refuses writes with UNAVAILABLE "not the leader"."""
+"""A master and its tools on PostgreSQL: `--db postgresql://…` selects the store,
+a master that holds no leader term refuses writes with UNAVAILABLE "not the
+leader", and `ffrtmp-master apikey` writes beside a running leader."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import grpc
 import pytest
 from grpc import aio
 
+from ffrtmp.master import keytool
+from ffrtmp.master.storage.postgres import lease
+from ffrtmp.master.storage.postgres.store import PgStore
 from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 from tests.helpers.certs import ADMIN
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.postgres import run_async
 
 
 async def test_a_master_without_the_lease_refuses_writes_as_not_the_leader(
@@ -37,3 +42,36 @@ async def test_a_master_without_the_lease_refuses_writes_as_not_the_leader(
         assert info.value.details() == "not the leader"
     finally:
         cluster.stop()
+
+
+def test_apikey_writes_to_postgres_beside_a_leader_or_alone(
+    pg_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert keytool.main(["--db", pg_dsn, "create", "alice", "--role", "admin"]) == 0
+
+    async def take_lease() -> int:
+        store = PgStore(pg_dsn)
+        await store.open()
+        try:
+            return await lease.lead(store, "m1")  # the tool gave its lease back
+        finally:
+            await store.close()
+
+    assert run_async(take_lease()) == 2
+    # While m1 leads, the tool writes under m1's term and takes no lease.
+    assert keytool.main(["--db", pg_dsn, "create", "bob", "--role", "viewer"]) == 0
+    assert keytool.main(["--db", pg_dsn, "list"]) == 0
+    out = capsys.readouterr().out
+    assert "alice  admin  valid" in out and "bob  viewer  valid" in out
+
+    async def holder() -> str | None:
+        store = PgStore(pg_dsn)
+        await store.open()
+        try:
+            async with store.connection() as conn:
+                info = await lease.current(conn)
+                return None if info is None else f"{info.holder}/{info.term}"
+        finally:
+            await store.close()
+
+    assert run_async(holder()) == "m1/2"
