@@ -22,6 +22,15 @@ from tests.helpers.postgres import run_async
 async def test_a_master_without_the_lease_refuses_writes_as_not_the_leader(
     tmp_path: Path, pg_dsn: str
 ) -> None:
+    async def lead_elsewhere() -> None:
+        store = PgStore(pg_dsn)
+        await store.open()
+        try:
+            await lease.lead(store, "elsewhere", "10.9.9.9:50051", lease_s=600)
+        finally:
+            await store.close()
+
+    await lead_elsewhere()  # another master leads this database
     cluster = Cluster(tmp_path, make_certs(tmp_path / "certs"))
     try:
         cluster.start_master("--db", pg_dsn)
@@ -31,15 +40,12 @@ async def test_a_master_without_the_lease_refuses_writes_as_not_the_leader(
         )
         async with aio.secure_channel(cluster.address, creds) as ch:
             stub = jobs_pb2_grpc.JobServiceStub(ch)
-            # Reads are served from the shared database...
-            listed = await stub.ListJobs(jobs_pb2.ListJobsRequest(), timeout=10)
-            assert list(listed.jobs) == []
-            # ...writes are the leader's alone.
+            # Writes are the leader's alone.
             with pytest.raises(aio.AioRpcError) as info:
                 spec = common_pb2.JobSpec(scenario="test", duration_s=1)
                 await stub.SubmitJob(jobs_pb2.SubmitJobRequest(spec=spec), timeout=10)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert info.value.details() == "not the leader"
+        assert "not the leader" in (info.value.details() or "")
     finally:
         cluster.stop()
 
