@@ -122,26 +122,13 @@ class PgDb:
             yield conn
 
     # -- reads -------------------------------------------------------------
-    async def _read(self, sql: str, *args: Any) -> list[Any]:
+    async def read(self, sql: str, *args: Any) -> list[Any]:
+        # The pool replaces a connection the server closed (a restart) when it
+        # lends it out; a read in flight at that moment fails like any other.
         if self._pool is None or self._closing:
             raise StoreClosed("store is closed")
-        # A pooled connection may have died with a server restart: one more try
-        # on a fresh one (reads change nothing, so a retry is always safe).
-        for tries in (1, 2):
-            try:
-                return list(await self._pool.fetch(sql, *args))
-            except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError):
-                if tries == 2:
-                    raise
-            except DB_TROUBLE as exc:
-                raise trouble(exc, "reading failed") from exc
-        raise AssertionError("unreachable")
-
-    async def read(self, sql: str, *args: Any) -> list[Any]:
         try:
-            return await self._read(sql, *args)
-        except (StoreClosed, StoreError):
-            raise
+            return list(await self._pool.fetch(sql, *args))
         except DB_TROUBLE as exc:
             raise trouble(exc, "reading failed") from exc
 
