@@ -48,7 +48,13 @@ def parser() -> argparse.ArgumentParser:
         help="plaintext grpc.health.v1-only port for probes without mTLS; 0 disables",
     )
     f(p, "--health-host", default="127.0.0.1", help="address for the health-only port")
-    f(p, "--db", default="ffrtmp.db", help="the job store: a SQLite file path (or sqlite:PATH)")
+    f(
+        p,
+        "--db",
+        default="ffrtmp.db",
+        help="the job store: a SQLite file path (or sqlite:PATH), or"
+        " postgresql://USER@HOST[:PORT]/DATABASE shared by several masters",
+    )
     f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate that signs peers")
     f(p, "--cert", default="certs/master.crt", type=Path, help="master certificate")
     f(p, "--key", default="certs/master.key", type=Path, help="master private key")
