@@ -4,6 +4,8 @@ leader", and `ffrtmp-master apikey` writes beside a running leader."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -16,7 +18,8 @@ from ffrtmp.master.storage.postgres.store import PgStore
 from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 from tests.helpers.certs import ADMIN
 from tests.helpers.cluster import Cluster, make_certs
-from tests.helpers.postgres import run_async
+from tests.helpers.postgres import free_port, run_async
+from tests.helpers.procs import child_env
 
 
 async def test_a_master_without_the_lease_refuses_writes_as_not_the_leader(
@@ -81,3 +84,17 @@ def test_apikey_writes_to_postgres_beside_a_leader_or_alone(
             await store.close()
 
     assert run_async(holder()) == "m1/2"
+
+
+def test_the_master_names_an_unreachable_database_without_a_traceback(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "certs")
+    r = subprocess.run(
+        [sys.executable, "-m", "ffrtmp.master.main", "--db",
+         f"postgresql://ffrtmp:secret@127.0.0.1:{free_port()}/ffrtmp",
+         "--metrics-port", "-1", "--listen", "127.0.0.1:0", "--ca", str(certs.ca),
+         "--cert", str(certs.dir / "master.crt"), "--key", str(certs.dir / "master.key")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, env=child_env(), check=False,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "cannot open the PostgreSQL store" in r.stderr and "Traceback" not in r.stderr
+    assert "secret" not in r.stderr

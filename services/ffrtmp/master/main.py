@@ -18,6 +18,7 @@ from ffrtmp.master import catalog
 from ffrtmp.master.config import STOP_GRACE_S, MasterConfig
 from ffrtmp.master.server import Master
 from ffrtmp.master.storage.blobs import config as blob_config
+from ffrtmp.master.storage.protocol import StoreError
 from ffrtmp.master.storage.sqlite import backup
 
 log = logging.getLogger("ffrtmp.master")
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--max-retries must be at least 0")
     try:
         code = asyncio.run(run(config_from(args)))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, StoreError) as exc:  # a busy port, a bad flag, no database
         print(f"ffrtmp-master: {exc}", file=sys.stderr)
         return 2
     exit_now(code)  # stopped: nothing left worth the interpreter's slow teardown
