@@ -145,6 +145,22 @@ class PgDb:
         except DB_TROUBLE as exc:
             raise trouble(exc, "reading failed") from exc
 
+    async def read_all(self, sql: str, *args: Any, chunk: int = 50_000) -> list[Any]:
+        """A read of any size (a restart reads a million queued jobs): fetched
+        through a cursor `chunk` rows at a time, so the timeout bounds each chunk,
+        not the whole read."""
+        if self._pool is None or self._closing:
+            raise StoreClosed("store is closed")
+        rows: list[Any] = []
+        try:
+            async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+                cursor = await conn.cursor(sql, *args)
+                while part := await cursor.fetch(chunk):
+                    rows.extend(part)
+        except DB_TROUBLE as exc:
+            raise trouble(exc, "reading failed") from exc
+        return rows
+
     # -- the writer ----------------------------------------------------------
     async def write(self, op: Callable[[Conn], Awaitable[T]] | Grouped) -> T:
         if self._closing or self._task is None:

@@ -138,14 +138,14 @@ class PgStore(PgDb):
         return [row_to_job(r) for r in rows]
 
     async def jobs_in_states(self, states: Iterable[JobState]) -> list[Job]:
-        rows = await self.read(
+        rows = await self.read_all(
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = ANY($1::int[]) ORDER BY seq",
             [int(s) for s in states],
         )
         return [row_to_job(r) for r in rows]
 
     async def queued_keys(self) -> list[QueuedKey]:
-        rows = await self.read(
+        rows = await self.read_all(
             f"SELECT id, {_CLASS_SQL}, seq, created_ms, needs FROM jobs WHERE state = $1",
             int(JobState.QUEUED),
         )
