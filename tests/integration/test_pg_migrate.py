@@ -4,13 +4,14 @@ missing file are refused in one line, without a traceback."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ffrtmp.core.model import JobState
+from ffrtmp.core.model import JobEvent, JobState
 from ffrtmp.master.storage.postgres import importer
 from ffrtmp.master.storage.postgres.lease import lead
 from ffrtmp.master.storage.postgres.store import PgStore
@@ -18,7 +19,7 @@ from ffrtmp.master.storage.protocol import ApiKey, Change, JobStore
 from ffrtmp.master.storage.sqlite.store import SqliteStore
 from tests.helpers.postgres import PgServer, free_port, run_async
 from tests.helpers.procs import child_env
-from tests.integration.test_store_conformance import T0, _assign, _insert
+from tests.integration.test_store_conformance import T0, _assign, _insert, _job
 
 S = JobState
 
@@ -135,3 +136,31 @@ def test_bad_input_is_one_line_without_a_traceback(
     err = capsys.readouterr().err
     assert says in err and "secret" not in err and "Traceback" not in err
     assert err.count("\n") == 1
+
+
+def test_request_ids_from_before_owner_scoping_still_match_their_owner(
+    source: Path, pg_dsn: str
+) -> None:
+    """Rows written before request ids were scoped by owner hold the bare id; a
+    retry by the same owner after the move must still find its job."""
+    lite = sqlite3.connect(source)
+    with lite:
+        lite.execute("UPDATE jobs SET request_id = 'legacy' WHERE id = 'job3'")
+    lite.close()
+    assert importer.main(["--from", str(source), "--to", pg_dsn]) == 0
+
+    async def retry() -> None:
+        store = PgStore(pg_dsn)
+        await store.open()
+        try:
+            await lead(store, "m1")
+            ev = JobEvent(T0, None, S.QUEUED, "submitted", "", 0)
+            again, created = await store.insert_job(_job(20, request_id="legacy"), ev)
+            assert (again.id, created) == ("job3", False)
+            theirs, created = await store.insert_job(
+                _job(21, request_id="legacy", owner="mallory"), ev)
+            assert (theirs.id, created) == ("job21", True)
+        finally:
+            await store.close()
+
+    run_async(retry())
