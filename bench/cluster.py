@@ -3,21 +3,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+from grpc import aio
 from tests.helpers.certs import Certs
 from tests.helpers.procs import Proc, rss_mib
 from tests.helpers.simworker import worker_name
 
-from ffrtmp.v1 import common_pb2, jobs_pb2
+from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 
 READY = r"ffrtmp-master ready port=(\d+) metrics_port=(\d+)"
 
@@ -56,7 +60,7 @@ def start_master(
     certs: Certs,
     name: str,
     *extra: str,
-    db: Path | None = None,
+    db: Path | str | None = None,
     timeout: float = 120,
     on_spawn: Callable[[int], None] | None = None,
 ) -> Master:
@@ -80,6 +84,22 @@ def start_master(
         on_spawn(proc.pid)
     at, m = proc.wait_for_at(READY, timeout)
     return Master(proc, int(m.group(1)), at - proc.spawned)
+
+
+async def wait_leading(certs: Certs, port: int, within_s: float = 60) -> None:
+    """A master on PostgreSQL serves jobs once it holds the leader lease; a
+    standby answers UNAVAILABLE until then."""
+    deadline = time.monotonic() + within_s
+    async with certs.client_channel(port) as ch:
+        stub = jobs_pb2_grpc.JobServiceStub(ch)
+        while True:
+            try:
+                await stub.ListJobs(jobs_pb2.ListJobsRequest(page_size=1), timeout=5)
+                return
+            except aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.1)
 
 
 def submit_request(tag: str) -> jobs_pb2.SubmitJobRequest:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.helpers.certs import Certs
+from tests.helpers.postgres import PgServer
 
 from bench.cluster import Profiler
 
@@ -61,3 +62,10 @@ class Ctx:
     certs: Certs
     sizes: Sizes
     profiler: Profiler
+    pg: PgServer | None = None  # --postgres: masters store in PostgreSQL
+
+    def db(self, name: str) -> Path | str:
+        """A fresh store for one master: a SQLite file, or a new PostgreSQL database."""
+        if self.pg is None:
+            return self.root / f"{name}.db"
+        return self.pg.dsn(self.pg.create_database("template0"))

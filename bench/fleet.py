@@ -10,7 +10,14 @@ from functools import partial
 
 from tests.helpers.procs import CpuMeter, Proc, cpu_seconds, peak_rss_mib, rss_mib
 
-from bench.cluster import Master, Spy, ensure_workers, start_master, submit_request
+from bench.cluster import (
+    Master,
+    Spy,
+    ensure_workers,
+    start_master,
+    submit_request,
+    wait_leading,
+)
 from bench.context import Ctx
 from bench.load import closed_loop
 from bench.rpc import Figures
@@ -58,7 +65,8 @@ async def lifecycle(ctx: Ctx) -> Figures:
     """(c) Jobs/s from the first SubmitJob until every job is SUCCEEDED, with sim
     workers that finish each run the moment it is assigned."""
     s = ctx.sizes
-    master = start_master(ctx.root, ctx.certs, "lifecycle")
+    master = start_master(ctx.root, ctx.certs, "lifecycle", db=ctx.db("lifecycle"))
+    await wait_leading(ctx.certs, master.port)
     sims = spawn_workers(ctx, master, s.lifecycle_workers, "lifecycle")
     try:
         await _wait_connected(sims, 120)

@@ -12,7 +12,7 @@ from grpc import aio
 from tests.helpers.procs import CpuMeter, Proc
 from tests.helpers.simworker import SimWorker, start_fleet, worker_creds, worker_name
 
-from bench.cluster import ensure_workers, start_master, submit_request
+from bench.cluster import ensure_workers, start_master, submit_request, wait_leading
 from bench.context import Ctx
 from bench.load import closed_loop, percentile
 from ffrtmp.v1 import jobs_pb2_grpc
@@ -56,7 +56,8 @@ async def echo(ctx: Ctx) -> Figures:
 
 async def submit(ctx: Ctx) -> Figures:
     """(b) SubmitJob/s on a master with no workers: validation, group commit, heap."""
-    master = start_master(ctx.root, ctx.certs, "submit")
+    master = start_master(ctx.root, ctx.certs, "submit", db=ctx.db("submit"))
+    await wait_leading(ctx.certs, master.port)
     try:
         async with ctx.certs.client_channel(master.port) as ch:
             stub = jobs_pb2_grpc.JobServiceStub(ch)
@@ -90,7 +91,8 @@ async def assign_latency(ctx: Ctx) -> Figures:
     The workers run in this process, so both instants come from one clock."""
     n = ctx.sizes.latency_workers
     ensure_workers(ctx.certs, n)
-    master = start_master(ctx.root, ctx.certs, "latency")
+    master = start_master(ctx.root, ctx.certs, "latency", db=ctx.db("latency"))
+    await wait_leading(ctx.certs, master.port)
     assigned: dict[str, float] = {}
     arrived = asyncio.Event()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers.certs import make_certs
+from tests.helpers.postgres import PgServer
 from tests.helpers.procs import stop_all
 
 from bench import blobs, fleet, rpc
@@ -26,6 +27,9 @@ from bench.cluster import Profiler
 from bench.context import FULL, SMOKE, Ctx
 
 RESULTS = Path(__file__).with_name("results.json")
+# --postgres: the store figures on PostgreSQL, beside (not over) the SQLite ones.
+RESULTS_PG = Path(__file__).with_name("results-postgres.json")
+PG_FIGURES = "bcd"
 
 Figure = Callable[[Ctx], Awaitable[dict[str, Any]]]
 # Letter -> (what, figure), in the order they run.
@@ -141,12 +145,19 @@ async def run(letters: str, ctx: Ctx) -> tuple[dict[str, Any], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     p.add_argument("--smoke", action="store_true", help="small sizes: proves every part works")
-    p.add_argument("--only", default="".join(FIGURES), help="figures to run, e.g. 'bc'")
+    p.add_argument("--only", default=None, help="figures to run, e.g. 'bc'")
+    p.add_argument("--postgres", action="store_true",
+                   help=f"masters store in a throwaway PostgreSQL (figures {PG_FIGURES};"
+                   f" written to {RESULTS_PG.name})")
     p.add_argument("--profile", type=Path, help="record py-spy stacks of the master here")
     p.add_argument("--native", action="store_true", help="py-spy: include native frames")
     p.add_argument("--gil", action="store_true", help="py-spy: sample only the GIL holder")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
+    if args.only is None:
+        args.only = PG_FIGURES if args.postgres else "".join(FIGURES)
+    if args.postgres and (off := set(args.only) - set(PG_FIGURES)):
+        p.error(f"figures {''.join(sorted(off))} do not depend on the store; run them on SQLite")
     if unknown := set(args.only) - set(FIGURES):
         p.error(f"unknown figures: {''.join(sorted(unknown))}")
     raise_nofile()
@@ -154,22 +165,29 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="ffrtmp-bench-"))
     sizes = SMOKE if args.smoke else FULL
     t0 = time.perf_counter()
+    pg = PgServer() if args.postgres else None
     try:
-        ctx = Ctx(root, make_certs(root / "certs"), sizes, Profiler(args.profile, spy_flags))
+        if pg is not None:
+            pg.start()
+        ctx = Ctx(root, make_certs(root / "certs"), sizes, Profiler(args.profile, spy_flags), pg)
         results, failed = asyncio.run(run(args.only, ctx))
     finally:
         stop_all()
+        if pg is not None:
+            pg.destroy()
         if args.keep:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
     results["total_s"] = time.perf_counter() - t0
+    results["store"] = "postgresql" if args.postgres else "sqlite"
     out = {k: results.get(k) for k in KEYS} | {k: v for k, v in results.items() if k not in KEYS}
     out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    written = RESULTS_PG if args.postgres else RESULTS
+    written.write_text(json.dumps(out, indent=2) + "\n")
     print()
     print(table(results))
-    print(f"\nwritten to {RESULTS.name}" + (f"; failed: {''.join(failed)}" if failed else ""))
+    print(f"\nwritten to {written.name}" + (f"; failed: {''.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 

@@ -3,6 +3,7 @@ tests/helpers/stores.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -81,6 +82,21 @@ async def test_inserted_hook_sees_new_jobs_only(store: JobStore) -> None:
     await _insert(store, 1, request_id="r")
     await store.insert_job(_job(2, request_id="r"), JobEvent(T0, None, S.QUEUED, "", "", 0))
     assert seen == ["job1"]
+
+
+async def test_concurrent_submits_of_one_request_id_make_one_job(store: JobStore) -> None:
+    """Retries racing each other (they share one commit) still make exactly one job."""
+    ev = JobEvent(T0, None, S.QUEUED, "submitted", "", 0)
+    got = await asyncio.gather(
+        *(store.insert_job(_job(n, request_id="same"), ev) for n in range(1, 9)),
+        *(store.insert_job(_job(n), ev) for n in range(10, 14)),
+    )
+    same = got[:8]
+    assert [created for _, created in same].count(True) == 1
+    assert len({(j.id, j.seq) for j, _ in same}) == 1
+    assert all(created for _, created in got[8:])
+    assert len(await store.list_jobs()) == 5
+    assert len({j.seq for j, _ in got}) == 5
 
 
 async def test_compare_and_set_on_state_and_attempt(store: JobStore) -> None:

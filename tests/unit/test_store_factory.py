@@ -57,3 +57,4 @@ def test_the_master_refuses_an_unknown_store_without_a_traceback(tmp_path: Path)
     )
     assert r.returncode == 2
     assert "unknown store" in r.stderr and "Traceback" not in r.stderr
+

@@ -12,12 +12,20 @@ from ffrtmp.core.authz import ROLES
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.master.rpc.apikeys import ApiKeys
 from ffrtmp.master.storage.factory import make_store
+from ffrtmp.master.storage.postgres import lease
+from ffrtmp.master.storage.postgres.store import PgStore
+from ffrtmp.master.storage.protocol import StoreError
+
+HOLDER = "ffrtmp-master apikey"
 
 
 async def _run(args: argparse.Namespace) -> int:
     store = make_store(args.db)
     await store.open()
+    taken: int | None = None
     try:
+        if isinstance(store, PgStore):  # writes need a leader term
+            taken = await lease.adopt(store, HOLDER)
         keys = ApiKeys(store)
         await keys.load()
         if args.command == "create":
@@ -33,6 +41,9 @@ async def _run(args: argparse.Namespace) -> int:
                 state = "revoked" if k.revoked_ms else "valid"
                 print(f"{k.id}  {k.user}  {k.role}  {state}")
     finally:
+        if taken is not None and isinstance(store, PgStore):
+            async with store.connection() as conn:
+                await lease.release(conn, HOLDER, taken)
         await store.close()
     return 0
 
@@ -54,6 +65,6 @@ def main(argv: list[str]) -> int:
     except FfrtmpError as exc:
         print(f"ffrtmp-master apikey: {exc.message}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # a --db the store factory refuses
+    except (ValueError, StoreError) as exc:  # a --db refused, a database unreachable
         print(f"ffrtmp-master apikey: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from ffrtmp.master import catalog
 from ffrtmp.master.config import STOP_GRACE_S, MasterConfig
 from ffrtmp.master.server import Master
 from ffrtmp.master.storage.blobs import config as blob_config
+from ffrtmp.master.storage.protocol import StoreError
 from ffrtmp.master.storage.sqlite import backup
 
 log = logging.getLogger("ffrtmp.master")
@@ -27,7 +28,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ffrtmp-master",
         description="The ffrtmp master: takes transcoding jobs and hands them to workers."
-        " `ffrtmp-master backup --db PATH --to FILE` copies a live database.",
+        " `ffrtmp-master backup --db PATH --to FILE` copies a live database;"
+        " `ffrtmp-master migrate --from PATH --to postgresql://…` moves it to PostgreSQL.",
     )
     f = flags.add
     f(p, "--listen", default="0.0.0.0:50051", help="gRPC address (HOST:PORT)")
@@ -47,7 +49,13 @@ def parser() -> argparse.ArgumentParser:
         help="plaintext grpc.health.v1-only port for probes without mTLS; 0 disables",
     )
     f(p, "--health-host", default="127.0.0.1", help="address for the health-only port")
-    f(p, "--db", default="ffrtmp.db", help="the job store: a SQLite file path (or sqlite:PATH)")
+    f(
+        p,
+        "--db",
+        default="ffrtmp.db",
+        help="the job store: a SQLite file path (or sqlite:PATH), or"
+        " postgresql://USER@HOST[:PORT]/DATABASE shared by several masters",
+    )
     f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate that signs peers")
     f(p, "--cert", default="certs/master.crt", type=Path, help="master certificate")
     f(p, "--key", default="certs/master.key", type=Path, help="master private key")
@@ -236,13 +244,17 @@ async def run(config: MasterConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # Two subcommands; `ffrtmp-master [flags]` runs the master.
+    # Subcommands; `ffrtmp-master [flags]` runs the master.
     if argv[:1] == ["backup"]:
         return backup.main(argv[1:])
     if argv[:1] == ["apikey"]:
         from ffrtmp.master import keytool
 
         return keytool.main(argv[1:])
+    if argv[:1] == ["migrate"]:
+        from ffrtmp.master.storage.postgres import importer
+
+        return importer.main(argv[1:])
     args = parser().parse_args(argv)
     logsetup.setup(args.log_level, args.log_format)
     tracing.setup("ffrtmp-master", args.trace_exporter)
@@ -250,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--max-retries must be at least 0")
     try:
         code = asyncio.run(run(config_from(args)))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, StoreError) as exc:  # a busy port, a bad flag, no database
         print(f"ffrtmp-master: {exc}", file=sys.stderr)
         return 2
     exit_now(code)  # stopped: nothing left worth the interpreter's slow teardown

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -32,7 +33,19 @@ else:
     Conn = asyncpg.Connection
 
 T = TypeVar("T")
-Op = Callable[[Conn], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    """A write that shares one statement with the others of its kind in a batch
+    (every submit of a batch is one INSERT): `run_all` takes their items in order
+    and returns one result (or exception) per item."""
+
+    run_all: Callable[[Conn, list[Any]], Awaitable[list[Any]]]
+    item: Any
+
+
+Op = Callable[[Conn], Awaitable[Any]] | Grouped
 
 MAX_BATCH = 512
 # Errors that mean the database, not the request, is at fault.
@@ -122,31 +135,34 @@ class PgDb:
             yield conn
 
     # -- reads -------------------------------------------------------------
-    async def _read(self, sql: str, *args: Any) -> list[Any]:
+    async def read(self, sql: str, *args: Any) -> list[Any]:
+        # The pool replaces a connection the server closed (a restart) when it
+        # lends it out; a read in flight at that moment fails like any other.
         if self._pool is None or self._closing:
             raise StoreClosed("store is closed")
-        # A pooled connection may have died with a server restart: one more try
-        # on a fresh one (reads change nothing, so a retry is always safe).
-        for tries in (1, 2):
-            try:
-                return list(await self._pool.fetch(sql, *args))
-            except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError):
-                if tries == 2:
-                    raise
-            except DB_TROUBLE as exc:
-                raise trouble(exc, "reading failed") from exc
-        raise AssertionError("unreachable")
-
-    async def read(self, sql: str, *args: Any) -> list[Any]:
         try:
-            return await self._read(sql, *args)
-        except (StoreClosed, StoreError):
-            raise
+            return list(await self._pool.fetch(sql, *args))
         except DB_TROUBLE as exc:
             raise trouble(exc, "reading failed") from exc
 
+    async def read_all(self, sql: str, *args: Any, chunk: int = 50_000) -> list[Any]:
+        """A read of any size (a restart reads a million queued jobs): fetched
+        through a cursor `chunk` rows at a time, so the timeout bounds each chunk,
+        not the whole read."""
+        if self._pool is None or self._closing:
+            raise StoreClosed("store is closed")
+        rows: list[Any] = []
+        try:
+            async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+                cursor = await conn.cursor(sql, *args)
+                while part := await cursor.fetch(chunk):
+                    rows.extend(part)
+        except DB_TROUBLE as exc:
+            raise trouble(exc, "reading failed") from exc
+        return rows
+
     # -- the writer ----------------------------------------------------------
-    async def write(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+    async def write(self, op: Callable[[Conn], Awaitable[T]] | Grouped) -> T:
         if self._closing or self._task is None:
             raise StoreClosed("store is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -193,7 +209,7 @@ class PgDb:
             try:
                 async with conn.transaction():
                     await check_fence(conn, self.fence_term)
-                    return [await op(conn) for op in ops]
+                    return await _run_batch(conn, ops)
             except (NotLeader, StoreError):
                 raise
             except DB_TROUBLE:
@@ -209,7 +225,7 @@ class PgDb:
                 for op in ops:
                     try:
                         async with conn.transaction():
-                            results.append(await op(conn))
+                            results.extend(await _run_batch(conn, [op]))
                     except DB_TROUBLE as exc:
                         if conn.is_closed():
                             raise
@@ -217,3 +233,21 @@ class PgDb:
                     except Exception as exc:
                         results.append(exc)
             return results
+
+
+async def _run_batch(conn: Conn, ops: Sequence[Op]) -> list[Any]:
+    """Every grouped write first, one statement per kind, then the others in order
+    (a write never depends on another of the same batch: each caller awaits its own)."""
+    results: list[Any] = [None] * len(ops)
+    groups: dict[Any, list[int]] = {}
+    for i, op in enumerate(ops):
+        if isinstance(op, Grouped):
+            groups.setdefault(op.run_all, []).append(i)
+    for run_all, idx in groups.items():
+        done = await run_all(conn, [ops[i].item for i in idx])  # type: ignore[union-attr]
+        for i, res in zip(idx, done, strict=True):
+            results[i] = res
+    for i, op in enumerate(ops):
+        if not isinstance(op, Grouped):
+            results[i] = await op(conn)
+    return results

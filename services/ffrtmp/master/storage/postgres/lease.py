@@ -119,3 +119,15 @@ async def lead(store: PgDb, holder: str, address: str = "", lease_s: float = 60.
             raise NotLeader(f"{who} holds the leader lease; stop the masters first")
     store.fence_term = term
     return term
+
+
+async def adopt(store: PgDb, holder: str) -> int | None:
+    """For offline tools whose writes never race the scheduler's (API keys): write
+    under the live leader's term, or take the lease while nobody leads. Returns
+    the term taken (give it back with `release`), None when one was adopted."""
+    async with store.connection() as conn:
+        info = await current(conn)
+        if info is not None and info.live:
+            store.fence_term = info.term
+            return None
+    return await lead(store, holder, lease_s=60)

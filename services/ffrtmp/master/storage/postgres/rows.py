@@ -1,6 +1,7 @@
-"""The job writes of the PostgreSQL store as SQL: insert with its first event,
-and the compare-and-set every state change is, each one round trip. Rows read
-back have the SQLite store's column order, so `sqlite.rows.row_to_job` reads both."""
+"""The job writes of the PostgreSQL store as SQL: a batch of submits with their
+first events, and the compare-and-set every state change is (one round trip
+each). Rows read back have the SQLite store's column order, so
+`sqlite.rows.row_to_job` reads both."""
 
 from __future__ import annotations
 
@@ -11,32 +12,72 @@ from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobState
 from ffrtmp.master.storage.postgres.db import Conn
 from ffrtmp.master.storage.protocol import SETTABLE, Before, Change, encode_needs
-from ffrtmp.master.storage.sqlite.rows import spec_json
+from ffrtmp.master.storage.sqlite.rows import JOB_COLUMNS, row_to_job, spec_json
 
-INSERT_JOB = """
+# Every new job of a batch and its first event, in one statement.
+INSERT_JOBS = """
 WITH j AS (
     INSERT INTO jobs(id, request_id, spec, queue, priority, state, created_ms, updated_ms,
                      needs, owner, parent_id, depends_on, grp)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $17, $18, $19) RETURNING seq
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::int[], $7::bigint[], $8::bigint[], $9::text[], $10::text[],
+                         $17::text[], $18::text[], $19::int[])
+    RETURNING id, seq
 ), e AS (
     INSERT INTO job_events(job_id, at_ms, from_state, to_state, reason, node_id, attempt)
-    VALUES ($1, $11, $12, $13, $14, $15, $16)
+    SELECT * FROM unnest($1::text[], $11::bigint[], $12::int[], $13::int[], $14::text[],
+                         $15::text[], $16::int[])
 )
-SELECT seq FROM j
+SELECT id, seq FROM j
 """
 
 
-async def insert_row(conn: Conn, job: Job, request_key: str | None, ev: JobEvent) -> int:
-    """A new job's row and its first event; returns its seq."""
-    seq: int = await conn.fetchval(
-        INSERT_JOB,
-        job.id, request_key, spec_json(job.spec), job.spec.queue, job.spec.priority,
-        int(job.state), job.created_ms, job.updated_ms,
-        encode_needs(requirements(job.spec)), job.owner, *event_args(ev),
-        job.parent_id, json.dumps(list(job.depends_on)) if job.depends_on else "",
-        int(job.group),
-    )
-    return seq
+# A submit: the job, its first event, and further jobs stored with it when it
+# is new (a group's children, which carry no request id).
+Submit = tuple[Job, JobEvent, tuple[tuple[Job, JobEvent], ...]]
+
+
+async def insert_jobs(conn: Conn, items: list[Submit]) -> list[tuple[Job, bool]]:
+    """Store new jobs, or return the one already stored under each request_id
+    ("owner id", as in SQLite; rows from before the scoping hold the bare id):
+    two round trips for a whole batch of submits."""
+    keys = [f"{j.owner} {j.request_id}" if j.request_id else None for j, _, _ in items]
+    stored: dict[str, Job] = {}  # key -> the job it names
+    wanted = [k for k in keys if k] + [j.request_id for j, _, _ in items if j.request_id]
+    if wanted:
+        rows = await conn.fetch(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE request_id = ANY($1::text[])", wanted
+        )
+        for row in rows:
+            job = row_to_job(tuple(row))
+            stored[row[2] if " " in row[2] else f"{job.owner} {row[2]}"] = job
+    out: list[tuple[Job, bool]] = []
+    new: list[tuple[Job, JobEvent, str | None]] = []
+    for (job, event, more), key in zip(items, keys, strict=True):
+        if key is not None and key in stored:
+            out.append((stored[key], False))
+            continue
+        if key is not None:
+            stored[key] = job  # a repeat later in this batch gets this one
+        out.append((job, True))
+        new.append((job, event, key))
+        new.extend((child, child_event, None) for child, child_event in more)
+    if new:
+        cols: list[list[Any]] = [[] for _ in range(19)]
+        for job, ev, key in new:
+            values = (
+                job.id, key, spec_json(job.spec), job.spec.queue, job.spec.priority,
+                int(job.state), job.created_ms, job.updated_ms,
+                encode_needs(requirements(job.spec)), job.owner, *event_args(ev),
+                job.parent_id, json.dumps(list(job.depends_on)) if job.depends_on else "",
+                int(job.group),
+            )
+            for col, v in zip(cols, values, strict=True):
+                col.append(v)
+        seqs = {r[0]: r[1] for r in await conn.fetch(INSERT_JOBS, *cols)}
+        for job, _, _ in new:
+            job.seq = seqs[job.id]
+    return out
 
 
 def event_args(ev: JobEvent) -> tuple[Any, ...]:

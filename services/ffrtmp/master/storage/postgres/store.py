@@ -11,8 +11,8 @@ from typing import Any
 
 from ffrtmp.core.model import TERMINAL, Job, JobEvent, JobState
 from ffrtmp.core.priority import QUEUE_CLASSES
-from ffrtmp.master.storage.postgres.db import DB_TROUBLE, Conn, PgDb, trouble
-from ffrtmp.master.storage.postgres.rows import apply_change, insert_row
+from ffrtmp.master.storage.postgres.db import DB_TROUBLE, Conn, Grouped, PgDb, trouble
+from ffrtmp.master.storage.postgres.rows import apply_change, insert_jobs
 from ffrtmp.master.storage.protocol import (
     ApiKey,
     AuditEvent,
@@ -48,27 +48,13 @@ class PgStore(PgDb):
     async def insert_job(
         self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
     ) -> tuple[Job, bool]:
-        async def op(conn: Conn) -> tuple[Job, bool]:
-            # Stored as "owner id", as in SQLite: another owner's id is a new job.
-            key = f"{job.owner} {job.request_id}" if job.request_id else None
-            if job.request_id:
-                row = await conn.fetchrow(
-                    f"SELECT {JOB_COLUMNS} FROM jobs WHERE request_id IN ($1, $2) AND owner = $3",
-                    key, job.request_id, job.owner,
-                )
-                if row is not None:
-                    return row_to_job(tuple(row)), False
-            job.seq = await insert_row(conn, job, key, event)
-            for child, child_event in more:  # a group's children, in the same transaction
-                child.seq = await insert_row(conn, child, None, child_event)
-            return job, True
-
-        stored, created = await self.write(op)
-        if created:
-            for new in (stored, *(j for j, _ in more)):
+        item = (job, event, tuple(more))
+        stored: tuple[Job, bool] = await self.write(Grouped(insert_jobs, item))
+        if stored[1]:
+            for new in (stored[0], *(j for j, _ in more)):
                 for observe in self.inserted:
                     observe(new.id)
-        return stored, created
+        return stored
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
         items = list(changes)
@@ -152,14 +138,14 @@ class PgStore(PgDb):
         return [row_to_job(r) for r in rows]
 
     async def jobs_in_states(self, states: Iterable[JobState]) -> list[Job]:
-        rows = await self.read(
+        rows = await self.read_all(
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = ANY($1::int[]) ORDER BY seq",
             [int(s) for s in states],
         )
         return [row_to_job(r) for r in rows]
 
     async def queued_keys(self) -> list[QueuedKey]:
-        rows = await self.read(
+        rows = await self.read_all(
             f"SELECT id, {_CLASS_SQL}, seq, created_ms, needs FROM jobs WHERE state = $1",
             int(JobState.QUEUED),
         )
