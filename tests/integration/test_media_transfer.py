@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from ffrtmp.client import Client
+from ffrtmp.v1 import common_pb2
 from tests.helpers.cluster import Cluster, make_certs
 from tests.helpers.media import decode_errors, ffmpeg_under_test, probe_media
 
@@ -37,10 +39,10 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         cluster.stop()
 
 
-def _movie(path: Path, seconds: float = 2.0) -> Path:
+def _movie(path: Path, seconds: float = 2.0, source: str = "testsrc2") -> Path:
     subprocess.run(
         [ffmpeg_under_test(), "-v", "error", "-nostdin", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=10:duration={seconds}",
+         "-f", "lavfi", "-i", f"{source}=size=320x240:rate=10:duration={seconds}",
          "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
          "-c:v", "libx264", "-c:a", "aac", "-shortest", str(path)],
         check=True, timeout=60,
@@ -102,3 +104,36 @@ async def test_an_hls_ladder_is_fetched_as_a_directory_that_plays(
         info = probe_media(playlist)
         assert (info.width, info.height) == (w, h)
         assert decode_errors(playlist) == ""
+
+
+async def test_a_full_input_cache_gives_a_job_back_instead_of_failing_it(
+    hosts: Cluster, tmp_path: Path
+) -> None:
+    """Last in this module: it replaces both workers by one with two slots and a
+    cache with room for one input. Both jobs are assigned in its first round; the
+    run that finds the cache held by the other is given back (lost, not charged),
+    the worker takes no job until that run ends, then runs it: both succeed."""
+    for name in ("w1", "w2"):
+        hosts.workers.pop(name).stop()
+    a, b = _movie(tmp_path / "a.mp4", 3.0), _movie(tmp_path / "b.mp4", 3.0, "smptebars")
+    small, large = sorted((a.stat().st_size, b.stat().st_size))
+    room = large + small // 2  # either input fits, both do not
+    ids = []
+    async with hosts.client() as c:
+        for movie in (a, b):
+            ref = await c.transfer().upload(movie)
+            spec = common_pb2.JobSpec(scenario="test", input=f"blob:sha256:{ref.sha256}",
+                                      output=f"{movie.stem}.mp4", width=160, height=120)
+            ids.append((await c.submit(spec)).job.id)
+        hosts.start_worker("small", "--slots", "2", "--input-cache-size", str(room))
+        jobs = [await _finished(c, job_id) for job_id in ids]
+    assert [j.state for j in jobs] == [common_pb2.JOB_STATE_SUCCEEDED] * 2
+    refused = [j for j in jobs if any("input cache full" in e.reason for e in j.events)]
+    assert len(refused) == 1 and refused[0].lost_attempts == 1 and refused[0].attempt == 2
+    assert [a.name for a in refused[0].output_info.artifacts] == [f"{refused[0].spec.output}"]
+
+
+async def _finished(c: Client, job_id: str) -> common_pb2.Job:
+    async for _ in c.watch(job_id):
+        pass
+    return await c.get(job_id)

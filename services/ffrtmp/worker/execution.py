@@ -27,7 +27,9 @@ from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.join import join_argv
 from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
+from ffrtmp.core.retry import LOST
 from ffrtmp.core.tunes import with_tune
+from ffrtmp.worker.blobcache import CacheFull
 from ffrtmp.worker.blobio import Media, upload_output
 from ffrtmp.worker.environment import (
     Environment,
@@ -159,6 +161,10 @@ class Execution:
             return self.stopped_report()
         except (PathRefused, OutputExists, FfrtmpError) as exc:
             return AttemptResult(Outcome.FAILED, error_class="permanent", error=str(exc))
+        except CacheFull as exc:
+            # Not the job's fault: lost to the infrastructure (not charged to its
+            # retries); the worker takes no new jobs until a run frees room.
+            return AttemptResult(Outcome.FAILED, error_class=LOST, error=f"refused: {exc}")
         except Refused as exc:
             return AttemptResult(Outcome.FAILED, error_class="transient", error=str(exc))
 
