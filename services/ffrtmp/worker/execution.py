@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TypeVar
@@ -46,14 +47,8 @@ from ffrtmp.worker.runner import FfmpegRun
 from ffrtmp.worker.staging import PARTIAL_GLOB, OutputExists, Staged, partial_path, sweep_partials
 
 # The staging helpers are re-exported: the daemon sweeps partials at start.
-__all__ = [
-    "PARTIAL_GLOB",
-    "Environment",
-    "Execution",
-    "Refused",
-    "partial_path",
-    "sweep_partials",
-]
+__all__ = ["PARTIAL_GLOB", "Environment", "Execution", "Refused", "partial_path",
+           "sweep_partials"]
 
 log = logging.getLogger("ffrtmp.worker")
 T = TypeVar("T")
@@ -153,9 +148,11 @@ class Execution:
         try:
             if self.stopped is not None:
                 raise _Stopped
-            if media is None:
-                return await self._run(env, on_started, on_progress, None, None)
-            async with media.input(self.spec.input, self.lease) as blob_input:
+            async with AsyncExitStack() as stack:
+                # A stop wins over a long input download too (the cache forgets it).
+                pinned = None if media is None else media.input(self.spec.input, self.lease)
+                blob_input = None if pinned is None else await self._unless_stopped(
+                    stack.enter_async_context(pinned))
                 return await self._run(env, on_started, on_progress, media, blob_input)
         except _Stopped:
             return self.stopped_report()
