@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults soak chaos clean opstools bench bench-smoke systemffmpeg media postgres split split-bench
+.PHONY: install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos clean opstools bench bench-smoke systemffmpeg media postgres split split-bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ integration: install
 
 faults: install
 	$(PY) -m pytest -q tests/faults
+
+## Stored outputs under faults (S3 on moto stopped and started, a worker killed
+## mid-upload): about a minute, so not in the default suite.
+media-faults: install
+	FFRTMP_MEDIA_FAULTS=1 $(PY) -m pytest -q tests/faults/test_media_faults.py
 
 ## A long soak: 1,000 real jobs while workers and the master are killed for 2 minutes.
 soak: install

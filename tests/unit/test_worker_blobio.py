@@ -4,15 +4,20 @@ download recreates the layout; a failed upload is a transient refusal."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ffrtmp.core.artifacts import check_artifacts
-from ffrtmp.core.model import Lease
-from ffrtmp.worker.blobio import UploadFailed, safe_name, upload_output
-from ffrtmp.worker.environment import Refused
+from ffrtmp.core.model import Lease, Outcome
+from ffrtmp.core.spec import RawSpec, resolve
+from ffrtmp.worker.blobcache import InputCache
+from ffrtmp.worker.blobio import Media, UploadFailed, safe_name, upload_output
+from ffrtmp.worker.environment import Environment, Refused
+from ffrtmp.worker.execution import Execution, Stop
 
 LEASE = Lease("j1", 3)
 
@@ -74,3 +79,37 @@ async def test_a_failed_upload_is_a_transient_refusal(tmp_path: Path) -> None:
 def test_names_the_blob_service_accepts() -> None:
     assert safe_name("a b/c?d.ts") == "a_b/c_d.ts"
     assert safe_name("x/../y") == "x/_../y"
+
+
+class SlowStore(Store):
+    """An input that takes for ever to arrive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+
+    async def size(self, resource: str, lease: Lease) -> int:
+        return 100
+
+    async def download(self, resource: str, dest: Path, lease: Lease) -> None:
+        self.started.set()
+        await asyncio.Event().wait()
+
+
+async def test_a_stop_wins_over_a_long_input_download(tmp_path: Path) -> None:
+    cache = InputCache(tmp_path / "cache", 1000)
+    cache.sweep()
+    store = SlowStore()
+    spec = resolve(RawSpec(scenario="test"))
+    spec = replace(spec, input="blob:owners/alice/blobs/" + "ab" * 32)
+    run = Execution(LEASE, spec)
+    env = Environment("ffmpeg", (), tmp_path, tmp_path, "rtmp://x/live", lambda: 0.0)
+    task = asyncio.ensure_future(
+        run.run(env, on_started=lambda pid: None, on_progress=lambda p: None,
+                media=Media(store, cache))
+    )
+    await asyncio.wait_for(store.started.wait(), 5)
+    await run.stop(Stop.CANCEL)
+    report = await asyncio.wait_for(task, 5)
+    assert report.outcome == Outcome.CANCELED
+    assert cache.used == 0 and list(cache.root.iterdir()) == []  # nothing half-fetched kept

@@ -27,6 +27,7 @@ class BlobRefused(FfrtmpError):
 
 # Anything else — the connection, the store, a lease the master no longer lets
 # this worker use (its run is aborted anyway) — is transient.
+RETRIES = 6
 PERMANENT = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT})
 
 
@@ -35,7 +36,10 @@ class WorkerBlobs:
         self.channel = channel
 
     def _transfer(self, lease: Lease) -> Transfer:
-        return Transfer(self.channel, lease=(lease.job_id, lease.attempt))
+        # Retries (about 6 s of backoff in all) ride out a blip or a master restart
+        # (the upload resumes from what the master kept); past them the attempt
+        # fails as transient and the master's backoff takes over.
+        return Transfer(self.channel, lease=(lease.job_id, lease.attempt), retries=RETRIES)
 
     async def size(self, resource: str, lease: Lease) -> int:
         blob = await _translated(self._transfer(lease).stat(resource))

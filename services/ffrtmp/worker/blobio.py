@@ -12,6 +12,7 @@ the store shows a blob only once its digest has been checked.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from ffrtmp.worker.blobcache import InputCache
 from ffrtmp.worker.environment import Refused
 
 T = TypeVar("T")
+log = logging.getLogger("ffrtmp.worker")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -87,6 +89,8 @@ async def upload_output(
     artifacts, in name order. Raises UploadFailed when any upload fails."""
     files = await asyncio.to_thread(_files, output)
     prefix = attempt_space(lease.job_id, lease.attempt)
+    log.info("job %s attempt %d: storing %d output file(s) under %s",
+             lease.job_id, lease.attempt, len(files), prefix)
     gate = asyncio.Semaphore(parallel)  # several HLS segments at once, not thousands
 
     async def one(f: _File) -> Artifact:
@@ -108,7 +112,7 @@ async def upload_output(
 async def _guard(step: Awaitable[T]) -> T:
     try:
         return await step
-    except (asyncio.CancelledError, Refused):
+    except (asyncio.CancelledError, UploadFailed):
         raise
     except Exception as exc:  # the store's or the connection's: the retry uploads again
         raise UploadFailed(f"output upload failed: {exc}") from exc

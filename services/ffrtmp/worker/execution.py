@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TypeVar
@@ -27,7 +28,9 @@ from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.join import join_argv
 from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
+from ffrtmp.core.retry import LOST
 from ffrtmp.core.tunes import with_tune
+from ffrtmp.worker.blobcache import CacheFull
 from ffrtmp.worker.blobio import Media, upload_output
 from ffrtmp.worker.environment import (
     Environment,
@@ -44,14 +47,8 @@ from ffrtmp.worker.runner import FfmpegRun
 from ffrtmp.worker.staging import PARTIAL_GLOB, OutputExists, Staged, partial_path, sweep_partials
 
 # The staging helpers are re-exported: the daemon sweeps partials at start.
-__all__ = [
-    "PARTIAL_GLOB",
-    "Environment",
-    "Execution",
-    "Refused",
-    "partial_path",
-    "sweep_partials",
-]
+__all__ = ["PARTIAL_GLOB", "Environment", "Execution", "Refused", "partial_path",
+           "sweep_partials"]
 
 log = logging.getLogger("ffrtmp.worker")
 T = TypeVar("T")
@@ -151,14 +148,20 @@ class Execution:
         try:
             if self.stopped is not None:
                 raise _Stopped
-            if media is None:
-                return await self._run(env, on_started, on_progress, None, None)
-            async with media.input(self.spec.input, self.lease) as blob_input:
+            async with AsyncExitStack() as stack:
+                # A stop wins over a long input download too (the cache forgets it).
+                pinned = None if media is None else media.input(self.spec.input, self.lease)
+                blob_input = None if pinned is None else await self._unless_stopped(
+                    stack.enter_async_context(pinned))
                 return await self._run(env, on_started, on_progress, media, blob_input)
         except _Stopped:
             return self.stopped_report()
         except (PathRefused, OutputExists, FfrtmpError) as exc:
             return AttemptResult(Outcome.FAILED, error_class="permanent", error=str(exc))
+        except CacheFull as exc:
+            # Not the job's fault: lost to the infrastructure (not charged to its
+            # retries); the worker takes no new jobs until a run frees room.
+            return AttemptResult(Outcome.FAILED, error_class=LOST, error=f"refused: {exc}")
         except Refused as exc:
             return AttemptResult(Outcome.FAILED, error_class="transient", error=str(exc))
 

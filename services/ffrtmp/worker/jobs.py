@@ -18,10 +18,8 @@ from collections.abc import Callable, Iterable
 
 from ffrtmp import logcontext, tracing, wire
 from ffrtmp.core.model import AttemptResult, Lease, Outcome, ProgressInfo
-from ffrtmp.core.retry import LOST
 from ffrtmp.v1 import worker_pb2
 from ffrtmp.wire import lease_pb
-from ffrtmp.worker.blobcache import CacheFull
 from ffrtmp.worker.blobio import Media
 from ffrtmp.worker.contact import Contact
 from ffrtmp.worker.environment import Environment, Refused
@@ -203,10 +201,6 @@ class JobTable:
                 on_progress=lambda p: self._progress(run, p),
                 media=self.media,
             )
-        except CacheFull as exc:
-            # Not the job's fault: lost to the infrastructure (not charged to its
-            # retries); the worker says it takes no more until a run frees room.
-            return AttemptResult(Outcome.FAILED, error_class=LOST, error=f"refused: {exc}")
         except Refused as exc:
             return AttemptResult(Outcome.FAILED, error_class="transient", error=str(exc))
         except Exception as exc:
