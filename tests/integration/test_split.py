@@ -4,16 +4,15 @@ joined output must be indistinguishable in timing from one encode: the same
 frame count and duration, a keyframe at every cut, no timestamp gap or overlap
 at a join, audio without silences.
 
-The quick case runs by default; the full set (a 90 s clip, VMAF against a
-single encode, a worker killed mid-segment, a master restarted mid-plan) runs
-with `make split` (FFRTMP_SPLIT_FULL=1), see test_split_full.py.
-
-Where segments meet: the workers share one output root (the join reads the
-parts there); each keeps its own input root view of the same clip."""
+The quick cases run by default (workers sharing an output root; workers
+sharing no directory, the segments meeting in the media store); the full set
+(a 90 s clip, VMAF against a single encode, a worker killed mid-segment, a
+master restarted mid-plan) runs with `make split`, see test_split_full.py."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,19 +36,23 @@ SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED
 FPS = 25
 
 
-def split_cluster(root: Path, workers: int = 2) -> Cluster:
-    """Workers whose outputs meet under one root; started by the caller's `with`."""
+def split_cluster(root: Path, workers: int = 2, *, shared: bool = False) -> Cluster:
+    """Workers with their own output roots, the segments meeting in the media
+    store; or (`shared`) one output root and no stored outputs, the segments
+    meeting there. Stopped by the caller."""
     c = Cluster(root, make_certs(root / "certs"))
     c.start_master()
+    extra = ["--output-root", str(root / "shared"), "--no-store-outputs"] if shared else []
     for i in range(workers):
-        c.start_worker(f"w{i + 1}", "--output-root", str(root / "shared"))
+        c.start_worker(f"w{i + 1}", *extra)
     return c
+
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("split")
-    c = split_cluster(root)
+    c = split_cluster(root, shared=True)
     try:
         yield c
     finally:
@@ -121,3 +124,43 @@ def test_the_cli_probes_a_local_input_for_its_length(tmp_path: Path) -> None:
     assert input_length(str(tmp_path / "absent.mp4")) is None
     (tmp_path / "junk.mp4").write_text("not media")
     assert input_length(str(tmp_path / "junk.mp4")) is None
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Two workers that share no directory: their own input and output roots and
+    caches; the segments meet in the master's media store."""
+    root = tmp_path_factory.mktemp("split-hosts")
+    c = Cluster(root, make_certs(root / "certs"))
+    try:
+        c.start_master()
+        for name in ("w1", "w2"):
+            c.start_worker(name, "--input-root", str(root / f"in-{name}"))
+        yield c
+    finally:
+        c.stop()
+
+
+async def test_workers_sharing_no_directory_join_through_the_media_store(
+    hosts: Cluster, tmp_path: Path
+) -> None:
+    """From the CLI as a user would: a local file uploaded, its length probed,
+    split over both workers, the result fetched back."""
+    await hosts.wait_nodes(2)
+    clip = make_clip(tmp_path / "clip.mp4", 12)
+    done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
+                     "--width", "160", "--height", "90", "--fps", str(FPS), "--gop", "1",
+                     "--bitrate", "120k", "--threads", "1", "--split", "3s",
+                     "--output", "clip.mp4", "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = json.loads(done.stdout)
+    assert group["state"] == "SUCCEEDED" and group["group"] and group["duration_s"] == 12
+    segments, join = group["children"][:-1], group["children"][-1]
+    assert len(segments) == 4 and {s["node_id"] for s in segments} == {"w1", "w2"}
+    for name in ("w1", "w2"):  # neither worker holds every part: they met in the store
+        local = list(hosts.output_dir(name).rglob("clip.parts/*.mp4"))
+        assert 0 < len(local) < 4, (name, local)
+    fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
+    assert fetched.returncode == 0, fetched.stderr
+    assert join["output"].endswith("clip.mp4")
+    check_joined(tmp_path / "got" / "clip.mp4", 12, [0.0, 3.0, 6.0, 9.0])

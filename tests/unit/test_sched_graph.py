@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ffrtmp.core.authz import SYSTEM
 from ffrtmp.core.errors import FailedPrecondition, InvalidArgument
 from ffrtmp.core.model import Job, JobState, Outcome
 from ffrtmp.core.spec import RawSpec, resolve
@@ -230,3 +231,43 @@ async def test_a_crash_between_a_success_and_the_release_loses_nothing(
         b = h2.worker("b")
         await h2.settle()
         assert (await h2.state(second.id))[0] == A and b.assigned()[0].job_id == second.id
+
+
+async def test_a_join_gets_and_may_read_exactly_what_its_segments_stored(
+    tmp_path: Path,
+) -> None:
+    from ffrtmp.core.model import Artifact, AttemptResult, OutputInfo
+    from ffrtmp.master.scheduling.sessions import AssignCmd
+
+    def stored(lease: object) -> AttemptResult:
+        job_id, n = lease.job_id, lease.attempt  # type: ignore[attr-defined]
+        art = Artifact("p.mp4", 10, "cd" * 32, "video/mp4", f"jobs/{job_id}/attempts/{n}/p.mp4")
+        return AttemptResult(Outcome.SUCCEEDED, output="p.mp4", output_bytes=10,
+                             output_info=OutputInfo("mp4", 1.0, 10, artifacts=(art,)))
+
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a", slots=3)
+        group, _ = await h.scheduler.intake.submit(
+            RawSpec(scenario="test", input="clips/in.mp4", duration_s=30.0, fps=25.0,
+                    split="10s"), "", SYSTEM, ())
+        assert group.group
+        await h.settle()
+        for lease in a.assigned():
+            await h.scheduler.attempts.on_result(a.s, lease, stored(lease))
+        await h.settle()
+        join = a.of(AssignCmd)[-1]
+        parts = [f"jobs/{x.job_id}/attempts/1/p.mp4" for x in a.assigned()[:3]]
+        assert join.spec.concat == tuple("blob:" + p for p in parts)
+        check = h.scheduler.blob_leases.authorize_worker
+        lease = join.lease
+        for p in parts:
+            assert await check("a", lease.job_id, lease.attempt, p, False)
+            assert not await check("a", lease.job_id, lease.attempt, p, True)
+        other = await h.submit()
+        assert not await check("a", lease.job_id, lease.attempt,
+                               f"jobs/{other.id}/attempts/1/p.mp4", False)
+        await h.scheduler.attempts.on_result(a.s, lease, stored(lease))
+        await h.settle()
+        done = await h.job(group.id)  # the group's result is its join's
+        assert done.state == S and done.output_info is not None
+        assert done.output_info.artifacts[0].resource.startswith(f"jobs/{lease.job_id}/")

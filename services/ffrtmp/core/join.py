@@ -4,11 +4,13 @@ and muxed beside it. Pure, like core.argv."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ffrtmp.core.argv import LAVFI_AUDIO, audio_args, head_args, is_synthetic, num, output_args
+from ffrtmp.core.blobref import ASSIGNED_PREFIX
 from ffrtmp.core.ffmpeg_build import FfmpegFeatures
-from ffrtmp.core.model import JobSpec
+from ffrtmp.core.model import Job, JobSpec
 from ffrtmp.core.outputs import output_kind
 
 
@@ -40,3 +42,22 @@ def join_argv(
     if spec.duration_s > 0:
         argv += ["-t", num(spec.duration_s)]
     return argv + output_args(spec, output_kind(spec.output, False), output_url, audio)
+
+
+def stored_parts(depends_on: tuple[str, ...], deps: Mapping[str, Job]) -> tuple[str, ...] | None:
+    """A join's parts as the blobs its segments stored ("blob:" + resource, in
+    order), so that workers sharing no directory can join; None when a segment
+    stored no single file (no media store): the parts stay local paths."""
+    parts = []
+    for dep_id in depends_on:
+        dep = deps.get(dep_id)
+        info = dep.output_info if dep is not None else None
+        if info is None or len(info.artifacts) != 1:
+            return None
+        parts.append(ASSIGNED_PREFIX + info.artifacts[0].resource)
+    return tuple(parts)
+
+
+def part_resources(deps: Sequence[Job]) -> set[str]:
+    """The blobs a join may read: what the jobs it depends on stored."""
+    return {a.resource for d in deps if d.output_info for a in d.output_info.artifacts}

@@ -135,16 +135,16 @@ class Media:
             yield None
             return
         digest = resource.rsplit("/", 1)[-1]
-        size = await _guard_read(self.access.size(resource, lease))
+        size = await guard_read(self.access.size(resource, lease))
 
         async def fetch(_: str, dest: Path) -> None:
-            await _guard_read(self.access.download(resource, dest, lease))
+            await guard_read(self.access.download(resource, dest, lease))
 
         async with self.cache.use(digest, size, fetch) as path:
             yield str(path)
 
 
-async def _guard_read(step: Awaitable[T]) -> T:
+async def guard_read(step: Awaitable[T]) -> T:
     try:
         return await step
     except (asyncio.CancelledError, Refused):

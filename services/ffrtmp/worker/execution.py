@@ -39,7 +39,7 @@ from ffrtmp.worker.environment import (
     check_protocols,
     input_has_audio,
 )
-from ffrtmp.worker.joining import write_concat_list
+from ffrtmp.worker.joining import drop_parts, gather_parts
 from ffrtmp.worker.output_probe import probe_output
 from ffrtmp.worker.paths import JobIO, PathRefused, resolve_io
 from ffrtmp.worker.probe import features_of
@@ -199,7 +199,10 @@ class Execution:
                 "(start it with --allow-raw-args)"
             )
         output_url = io.output_url if staged is None else str(staged.partial)
-        listing = write_concat_list(spec, env.output_root) if spec.concat else None
+        listing, parts = None, None
+        if spec.concat and staged is not None:
+            gather = gather_parts(spec, env.output_root, staged.final, media, lease)
+            listing, parts = await self._unless_stopped(gather)
         if listing is not None:
             argv = join_argv(env.ffmpeg, spec, list_path=str(listing), input_url=io.input_url,
                              output_url=output_url, has_audio=has_audio, features=features)
@@ -258,8 +261,8 @@ class Execution:
             # Failed, canceled, fenced, or broken on the way: no partial survives.
             if staged is not None and not committed:
                 staged.discard()
-            if listing is not None:
-                listing.unlink(missing_ok=True)
+            if parts is not None:
+                drop_parts(parts)
         tail = r.log_tail
         return AttemptResult(
             outcome, r.exit_code, error_class, error, tail, io.output_url, size, info

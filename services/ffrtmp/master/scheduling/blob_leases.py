@@ -3,9 +3,10 @@
 The blob service asks `authorize_worker(node, job, attempt, name, write)` for
 every worker call. The answer comes from the lease table the scheduler already
 keeps (the same one that refuses a stale worker's reports): the node must hold
-(job, attempt) now. It may then read the job's input blob and its own attempt's
-uploads, and write only under `jobs/{job}/attempts/{attempt}/` (the blob service
-checks that name itself too). An attempt that is over — succeeded, failed,
+(job, attempt) now. It may then read the job's input blob, its own attempt's
+uploads and, for a join, the blobs stored by the segments it waited for; it may
+write only under `jobs/{job}/attempts/{attempt}/` (the blob service checks that
+name itself too). An attempt that is over — succeeded, failed,
 reassigned after a lost node — holds nothing: a stale worker can neither fetch
 the input again nor replace the winner's outputs.
 """
@@ -13,6 +14,7 @@ the input again nor replace the winner's outputs.
 from __future__ import annotations
 
 from ffrtmp.core.blobref import ASSIGNED_PREFIX, assigned_input, attempt_space
+from ffrtmp.core.join import part_resources
 from ffrtmp.core.model import Lease
 from ffrtmp.master.scheduling.state import State
 
@@ -37,4 +39,8 @@ class BlobLeases:
         job = await self.st.store.get_job(job_id)
         if job is None or job.attempt != attempt:
             return False
+        if job.spec.concat and job.depends_on:  # a join reads what its segments stored
+            deps = await self.st.store.get_jobs(list(job.depends_on))
+            if name in part_resources(list(deps.values())):
+                return True
         return assigned_input(job.spec.input, job.owner) == ASSIGNED_PREFIX + name

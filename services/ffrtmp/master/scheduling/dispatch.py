@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ffrtmp.core.blobref import assigned_input
+from ffrtmp.core.join import stored_parts
 from ffrtmp.core.matching import Tokens, describe_missing
 from ffrtmp.core.model import Job, JobSpec, JobState, Lease
 from ffrtmp.core.outputs import owner_space
@@ -21,14 +22,16 @@ from ffrtmp.master.storage.protocol import Change
 RESERVED = -1  # a slot taken by a dispatch whose commit is in flight
 
 
-def _assigned_spec(job: Job) -> JobSpec:
+def _assigned_spec(job: Job, deps: dict[str, Job]) -> JobSpec:
     """The spec a worker runs: its local output in the owner's name space, and a
-    blob input named by its full resource name (the owner's)."""
+    blob input named by its full resource name (the owner's). A join's parts are
+    the blobs its segments stored, else their outputs in the same name space."""
     spec = job.spec
     output = owner_space(spec.output, spec.live, job.owner, job.id)
     source = assigned_input(spec.input, job.owner)
-    # A join's parts are earlier outputs of the same owner: the same space.
-    concat = tuple(owner_space(part, False, job.owner, job.id) for part in spec.concat)
+    concat = stored_parts(job.depends_on, deps) if spec.concat else ()
+    if concat is None or len(concat) != len(spec.concat):
+        concat = tuple(owner_space(part, False, job.owner, job.id) for part in spec.concat)
     if output == spec.output and source == spec.input and concat == spec.concat:
         return spec
     return replace(spec, output=output, input=source, concat=concat)
@@ -94,6 +97,8 @@ class Dispatcher:
         if not picks:
             return False
         jobs = await st.store.get_jobs([j for _, j in picks])
+        joins = [d for j in jobs.values() if j.spec.concat for d in j.depends_on]
+        deps = await st.store.get_jobs(joins) if joins else {}
         now = st.now_ms()
         changes, chosen = [], []
         for node, job_id in picks:
@@ -123,9 +128,8 @@ class Dispatcher:
             node.leases[job.id] = lease.attempt
             node.assigns_sent += 1
             node.assign_seq[job.id] = node.assigns_sent
-            node.send(
-                AssignCmd(lease, _assigned_spec(job), st.trace_context(job.id), node.assigns_sent)
-            )
+            spec = _assigned_spec(job, deps)
+            node.send(AssignCmd(lease, spec, st.trace_context(job.id), node.assigns_sent))
             if st.is_canceled(lease):
                 node.send(CancelCmd(lease, "canceled by user"))
         return True

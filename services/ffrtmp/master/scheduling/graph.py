@@ -12,16 +12,25 @@ in the same commit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
 
 from ffrtmp.core.graph import verdict
 from ffrtmp.core.model import ACTIVE, TERMINAL, Job, JobState
 from ffrtmp.master.scheduling.sessions import CancelCmd
-from ffrtmp.master.scheduling.state import State
+from ffrtmp.master.scheduling.state import Fields, State
 from ffrtmp.master.storage.protocol import Before, Change
 
 WAITING = frozenset({JobState.QUEUED, JobState.RETRY_WAIT})
 BLOCKED = frozenset({JobState.BLOCKED})
+
+
+def _result_of(last: Job) -> Fields:
+    """A group's result is its last child's: what `jobs get` shows as its output
+    and `jobs fetch` downloads."""
+    info = json.dumps(asdict(last.output_info)) if last.output_info is not None else ""
+    return (("output", last.output), ("output_bytes", last.output_bytes), ("output_info", info))
 
 
 class Graph:
@@ -87,8 +96,11 @@ class Graph:
                 self.untrack(job_id)
                 st.enqueue_job(job)
             return
+        fields: Fields = (("failure_reason", v.reason),) if v.to == JobState.FAILED else ()
+        if group and v.to == JobState.SUCCEEDED and deps:
+            fields = _result_of(found[deps[-1]])  # a split's join: the group's output
         first = Change(job.id, BLOCKED, v.to, v.reason, st.now_ms(), expect_attempt=job.attempt,
-                       fields=(("failure_reason", v.reason),) if v.to == JobState.FAILED else ())
+                       fields=fields)
         children = await st.store.children(job.id) if group and v.to != JobState.SUCCEEDED else []
         done = await self.end(job, first, children, f"group {job.id} {v.to.name.lower()}")
         if done and v.to != JobState.CANCELED:
