@@ -213,6 +213,14 @@ async def demo() -> int:
                     f"  {job.id} {job.spec.scenario:13} {state} on {job.node_id}: "
                     f"{target} -> {probe(ffmpeg, target)}"
                 )
+            # The workers also stored their file outputs in the master's blob store:
+            # fetch one back as `ffrtmp jobs fetch` would, wherever it ran.
+            stored = [a for j in finals for a in j.output_info.artifacts]
+            if ok and stored:
+                got = ROOT / "fetched" / stored[0].name
+                got.parent.mkdir(parents=True, exist_ok=True)
+                await c.transfer().download(stored[0].resource, got)
+                print(f"fetched {stored[0].resource} -> {got} -> {probe(ffmpeg, got)}")
             return 0 if ok else 1
     finally:
         for p in reversed(procs):
