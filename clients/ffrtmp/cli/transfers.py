@@ -24,6 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from ffrtmp.cli import output
 from ffrtmp.cli.context import client_from, wants_json
 from ffrtmp.client import Client
 from ffrtmp.client.blobref import Progress as Callback
@@ -122,8 +123,10 @@ async def fetch(args: argparse.Namespace) -> int:
                 done += a.size_bytes
                 moved(done, total)
                 fetched.append(str(dest))
-    for f in fetched if not wants_json(args) else ():
-        print(f)
+    if wants_json(args):
+        output.print_json(fetched)
+    else:
+        print("\n".join(fetched))
     return 0
 
 
