@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ffrtmp.core.durations import parse_duration
+from ffrtmp.logsetup import FORMATS
 
 
 def env_name(flag: str) -> str:
@@ -46,4 +47,23 @@ def add(
         kwargs["type"] = type
     parser.add_argument(
         flag, *aliases, default=default, help=f"{help}{shown} [env {name}]", **kwargs
+    )
+
+
+def add_log_flags(parser: argparse.ArgumentParser) -> None:
+    """What both daemons log and trace: the same flags on each."""
+    add(parser, "--log-format", default="text", choices=list(FORMATS), help="log line format")
+    add(
+        parser,
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level",
+    )
+    add(
+        parser,
+        "--trace-exporter",
+        default="none",
+        choices=["none", "console", "otlp"],
+        help="OpenTelemetry span exporter (needs the ffrtmp[otel] extra)",
     )

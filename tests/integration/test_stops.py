@@ -24,7 +24,8 @@ from ffrtmp.worker.contact import Contact
 from ffrtmp.worker.execution import Execution, Stop
 from ffrtmp.worker.jobs import JobTable
 from ffrtmp.worker.metrics import WorkerMetrics
-from tests.integration.test_execution import SPEC, env_for
+from tests.helpers.runs import EXEC_SPEC as SPEC
+from tests.helpers.runs import env_for
 
 LONG = replace(SPEC, live=True, duration_s=3600, output="long.mp4")
 

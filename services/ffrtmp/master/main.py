@@ -135,13 +135,6 @@ def parser() -> argparse.ArgumentParser:
         type=flags.duration,
         help="how often retention sweeps (e.g. 1h)",
     )
-    f(
-        p,
-        "--trace-exporter",
-        default="none",
-        choices=["none", "console", "otlp"],
-        help="OpenTelemetry span exporter (needs the ffrtmp[otel] extra)",
-    )
     f(p, "--require-api-key", action="store_true",
       help="refuse client RPCs without a valid `authorization: Bearer` API key")
     f(p, "--rate-limit", default=0.0, type=float,
@@ -159,14 +152,7 @@ def parser() -> argparse.ArgumentParser:
         help="on SIGTERM, how long calls may finish; the master exits within it + 1.5s",
     )
     blob_config.add_flags(p)
-    f(p, "--log-format", default="text", choices=list(logsetup.FORMATS), help="log line format")
-    f(
-        p,
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="log level",
-    )
+    flags.add_log_flags(p)
     return p
 
 
