@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if pg is not None:
             pg.start()
-        ctx = BenchRun(root, make_certs(root / "certs"), sizes, Profiler(args.profile, spy_flags), pg)
+        profiler = Profiler(args.profile, spy_flags)
+        ctx = BenchRun(root, make_certs(root / "certs"), sizes, profiler, pg)
         results, failed = asyncio.run(run(args.only, ctx))
     finally:
         stop_all()

@@ -34,6 +34,8 @@ def add(
     **kwargs: Any,
 ) -> None:
     name = env or env_name(flag)
+    if kwargs.get("action") == "store_true" and default is None:
+        default = False  # a switch left off is False, never None
     raw = os.environ.get(name)
     if raw is not None and raw != "":
         if kwargs.get("action") in ("store_true", "store_false"):
