@@ -21,11 +21,12 @@ demo: install
 
 ## Everything CI checks: lint, types, proto lint, the whole test suite on the bundled
 ## ffmpeg, then the media tests again on the distribution's (see media). The tests run
-## on TEST_PROCS processes (pytest-xdist; one test file per process at a time, so a
-## module's fixtures stay shared), then those marked `serial` (tests/faults: they
-## measure timing) one at a time.
+## on TEST_PROCS processes (pytest-xdist, `worksteal`: each process starts on a run of
+## whole files and an idle one takes tests from a busy one's queue, so one long file
+## cannot hold up the end), then those marked `serial` (tests/faults: they measure
+## timing) one at a time.
 TEST_PROCS ?= 3
-PARALLEL := -n $(TEST_PROCS) --dist loadfile
+PARALLEL := -n $(TEST_PROCS) --dist worksteal
 test: install lint typecheck buflint opstools systemffmpeg postgres bench-smoke
 	FFRTMP_TEST_FFMPEG=bundled $(PY) -m pytest -q $(PARALLEL) -m "not serial"
 	FFRTMP_TEST_FFMPEG=bundled $(PY) -m pytest -q -m serial
