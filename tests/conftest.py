@@ -20,8 +20,8 @@ SERIAL_DIRS = ("faults",)  # tests that measure timing, or load the whole host
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what must run alone `serial`: `make test` runs the rest on several
     processes (pytest-xdist) and these afterwards, one at a time. Integration
-    files come first: xdist hands out files in this order, so the long ones
-    start at once and the many short unit files fill the gaps at the end."""
+    tests come first: xdist hands tests out in this order, so the long ones
+    start at once and the many short unit tests fill the gaps at the end."""
     for item in items:
         if item.path.parent.name in SERIAL_DIRS:
             item.add_marker(pytest.mark.serial)
