@@ -20,16 +20,23 @@ demo: install
 	$(PY) tools/demo.py
 
 ## Everything CI checks: lint, types, proto lint, the whole test suite on the bundled
-## ffmpeg, then the media tests again on the distribution's (see media).
+## ffmpeg, then the media tests again on the distribution's (see media). The tests run
+## on TEST_PROCS processes (pytest-xdist, `worksteal`: each process starts on a run of
+## whole files and an idle one takes tests from a busy one's queue, so one long file
+## cannot hold up the end), then those marked `serial` (tests/faults: they measure
+## timing) one at a time.
+TEST_PROCS ?= 3
+PARALLEL := -n $(TEST_PROCS) --dist worksteal
 test: install lint typecheck buflint opstools systemffmpeg postgres bench-smoke
-	FFRTMP_TEST_FFMPEG=bundled $(PY) -m pytest -q
+	FFRTMP_TEST_FFMPEG=bundled $(PY) -m pytest -q $(PARALLEL) -m "not serial"
+	FFRTMP_TEST_FFMPEG=bundled $(PY) -m pytest -q -m serial
 	$(MAKE) --no-print-directory media FFMPEG=system
 
 ## The tests that run real ffmpeg jobs (marker `media`) on one build:
 ## FFMPEG=system (the ffmpeg on PATH), bundled (imageio-ffmpeg's) or a path.
 FFMPEG ?= system
 media: install
-	FFRTMP_TEST_FFMPEG=$(FFMPEG) $(PY) -m pytest -q -rs -m media tests/integration
+	FFRTMP_TEST_FFMPEG=$(FFMPEG) $(PY) -m pytest -q -rs $(PARALLEL) -m media tests/integration
 
 ## Split transcodes, the full proof: a 90 s clip in 9 segments over two workers, VMAF
 ## against one encode, a worker and the master killed mid-plan; prints the figures.
@@ -44,10 +51,10 @@ split-bench: install
 	  tests/integration/test_split_full.py -k speedup
 
 unit: install
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q $(PARALLEL) tests/unit
 
 integration: install
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q $(PARALLEL) tests/integration
 
 faults: install
 	$(PY) -m pytest -q tests/faults

@@ -17,7 +17,7 @@ from tests.helpers.blobs import random_file
 from tests.helpers.procs import cpu_seconds
 
 from bench.cluster import start_master
-from bench.context import Ctx
+from bench.context import BenchRun
 from ffrtmp.client import Client
 from ffrtmp.client.blobref import file_digest
 from ffrtmp.tls import pki
@@ -44,7 +44,7 @@ def _dd(src: Path, dst: Path) -> float:
     return time.perf_counter() - t0
 
 
-async def transfer(ctx: Ctx) -> dict[str, Any]:
+async def transfer(ctx: BenchRun) -> dict[str, Any]:
     size = ctx.sizes.blob_mib * 1024 * 1024
     root = ctx.root / "blobs-bench"
     root.mkdir()

@@ -57,7 +57,7 @@ SMOKE = Sizes(
 
 
 @dataclass(frozen=True, slots=True)
-class Ctx:
+class BenchRun:
     root: Path  # a temporary directory for databases and logs
     certs: Certs
     sizes: Sizes

@@ -18,7 +18,7 @@ from bench.cluster import (
     submit_request,
     wait_leading,
 )
-from bench.context import Ctx
+from bench.context import BenchRun
 from bench.load import closed_loop
 from bench.rpc import Figures
 from bench.seed import seed
@@ -34,7 +34,7 @@ UNFINISHED = [
 UNSUCCESSFUL = [common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELED]
 
 
-def spawn_workers(ctx: Ctx, master: Master, total: int, name: str) -> list[Proc]:
+def spawn_workers(ctx: BenchRun, master: Master, total: int, name: str) -> list[Proc]:
     """`total` simulated workers split over two processes, so that the clients'
     side of 2,000 streams does not sit on one core."""
     ensure_workers(ctx.certs, total)
@@ -61,7 +61,7 @@ async def _count(
     return len(resp.jobs)
 
 
-async def lifecycle(ctx: Ctx) -> Figures:
+async def lifecycle(ctx: BenchRun) -> Figures:
     """(c) Jobs/s from the first SubmitJob until every job is SUCCEEDED, with sim
     workers that finish each run the moment it is assigned."""
     s = ctx.sizes
@@ -108,7 +108,7 @@ async def lifecycle(ctx: Ctx) -> Figures:
     }
 
 
-async def restart(ctx: Ctx) -> Figures:
+async def restart(ctx: BenchRun) -> Figures:
     """(e) Spawn-to-ready time, and RSS once ready, of a master whose database
     holds a deep backlog of QUEUED jobs."""
     n = ctx.sizes.restart_jobs
@@ -139,7 +139,7 @@ async def restart(ctx: Ctx) -> Figures:
     }
 
 
-async def idle_fleet(ctx: Ctx) -> Figures:
+async def idle_fleet(ctx: BenchRun) -> Figures:
     """(f) The master's CPU share and RSS while a large fleet of idle workers
     heartbeats every 5 s."""
     s = ctx.sizes

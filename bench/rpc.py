@@ -13,14 +13,14 @@ from tests.helpers.procs import CpuMeter, Proc
 from tests.helpers.simworker import SimWorker, start_fleet, worker_creds, worker_name
 
 from bench.cluster import ensure_workers, start_master, submit_request, wait_leading
-from bench.context import Ctx
+from bench.context import BenchRun
 from bench.load import closed_loop, percentile
 from ffrtmp.v1 import jobs_pb2_grpc
 
 Figures = dict[str, Any]
 
 
-async def echo(ctx: Ctx) -> Figures:
+async def echo(ctx: BenchRun) -> Figures:
     """(a) calls/s of a bare mTLS unary echo: what grpc.aio itself allows here."""
     server = Proc.python("bench.echo", [str(ctx.certs.dir)], ctx.root / "echo.log")
     try:
@@ -54,7 +54,7 @@ async def echo(ctx: Ctx) -> Figures:
     }
 
 
-async def submit(ctx: Ctx) -> Figures:
+async def submit(ctx: BenchRun) -> Figures:
     """(b) SubmitJob/s on a master with no workers: validation, group commit, heap."""
     master = start_master(ctx.root, ctx.certs, "submit", db=ctx.db("submit"))
     await wait_leading(ctx.certs, master.port)
@@ -86,7 +86,7 @@ async def submit(ctx: Ctx) -> Figures:
     }
 
 
-async def assign_latency(ctx: Ctx) -> Figures:
+async def assign_latency(ctx: BenchRun) -> Figures:
     """(d) From just before SubmitJob is sent to the Assign reaching an idle worker.
     The workers run in this process, so both instants come from one clock."""
     n = ctx.sizes.latency_workers

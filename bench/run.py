@@ -24,14 +24,14 @@ from tests.helpers.procs import stop_all
 
 from bench import blobs, fleet, rpc
 from bench.cluster import Profiler
-from bench.context import FULL, SMOKE, Ctx
+from bench.context import FULL, SMOKE, BenchRun
 
 RESULTS = Path(__file__).with_name("results.json")
 # --postgres: the store figures on PostgreSQL, beside (not over) the SQLite ones.
 RESULTS_PG = Path(__file__).with_name("results-postgres.json")
 PG_FIGURES = "bcd"
 
-Figure = Callable[[Ctx], Awaitable[dict[str, Any]]]
+Figure = Callable[[BenchRun], Awaitable[dict[str, Any]]]
 # Letter -> (what, figure), in the order they run.
 FIGURES: dict[str, tuple[str, Figure]] = {
     "a": ("echo ceiling", rpc.echo),
@@ -113,7 +113,7 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def run(letters: str, ctx: Ctx) -> tuple[dict[str, Any], list[str]]:
+async def run(letters: str, ctx: BenchRun) -> tuple[dict[str, Any], list[str]]:
     # The cores are shared: a high load average before the run flags noisy figures.
     results: dict[str, Any] = {
         "smoke": ctx.sizes.smoke,
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if pg is not None:
             pg.start()
-        ctx = Ctx(root, make_certs(root / "certs"), sizes, Profiler(args.profile, spy_flags), pg)
+        profiler = Profiler(args.profile, spy_flags)
+        ctx = BenchRun(root, make_certs(root / "certs"), sizes, profiler, pg)
         results, failed = asyncio.run(run(args.only, ctx))
     finally:
         stop_all()

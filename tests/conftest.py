@@ -14,6 +14,20 @@ from tests.helpers.media import SETTING, build_name, ffmpeg_under_test
 pytest_plugins = ["tests.helpers.postgres"]
 
 
+SERIAL_DIRS = ("faults",)  # tests that measure timing, or load the whole host
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what must run alone `serial`: `make test` runs the rest on several
+    processes (pytest-xdist) and these afterwards, one at a time. Integration
+    tests come first: xdist hands tests out in this order, so the long ones
+    start at once and the many short unit tests fill the gaps at the end."""
+    for item in items:
+        if item.path.parent.name in SERIAL_DIRS:
+            item.add_marker(pytest.mark.serial)
+    items.sort(key=lambda item: item.path.parent.name != "integration")  # stable
+
+
 def pytest_report_header() -> str:
     # Which build every ffmpeg run and worker of this session uses.
     return f"ffmpeg: {build_name()} ({ffmpeg_under_test()}; choose with {SETTING})"

@@ -155,6 +155,11 @@ def to_pb(obj: Any, cls: type[M]) -> M:
 
 def from_pb(cls: type[T], msg: Message) -> T:
     """A `cls` from message `msg`; fields the dataclass lacks are ignored."""
+    return cls(**values(cls, msg))
+
+
+def values(cls: type, msg: Message) -> dict[str, Any]:
+    """The fields of dataclass `cls` in message `msg`, as `cls` holds them."""
     p = _pair(cls, type(msg))
     kw = dict(zip(p.names, p.get(msg), strict=True))
     for name in p.optional:
@@ -171,7 +176,7 @@ def from_pb(cls: type[T], msg: Message) -> T:
         kw[f.name] = tuple(from_pb(f.sub, v) for v in kw[f.name])
     for name in p.maps:
         kw[name] = tuple(sorted(kw[name].items()))
-    return cls(**kw)
+    return kw
 
 
 def unmapped(cls: type, descriptor: Any) -> set[str]:

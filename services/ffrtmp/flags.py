@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ffrtmp.core.durations import parse_duration
+from ffrtmp.logsetup import FORMATS
 
 
 def env_name(flag: str) -> str:
@@ -33,6 +34,8 @@ def add(
     **kwargs: Any,
 ) -> None:
     name = env or env_name(flag)
+    if kwargs.get("action") == "store_true" and default is None:
+        default = False  # a switch left off is False, never None
     raw = os.environ.get(name)
     if raw is not None and raw != "":
         if kwargs.get("action") in ("store_true", "store_false"):
@@ -46,4 +49,23 @@ def add(
         kwargs["type"] = type
     parser.add_argument(
         flag, *aliases, default=default, help=f"{help}{shown} [env {name}]", **kwargs
+    )
+
+
+def add_log_flags(parser: argparse.ArgumentParser) -> None:
+    """What both daemons log and trace: the same flags on each."""
+    add(parser, "--log-format", default="text", choices=list(FORMATS), help="log line format")
+    add(
+        parser,
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level",
+    )
+    add(
+        parser,
+        "--trace-exporter",
+        default="none",
+        choices=["none", "console", "otlp"],
+        help="OpenTelemetry span exporter (needs the ffrtmp[otel] extra)",
     )

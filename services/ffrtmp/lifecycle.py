@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, Self
 
 log = logging.getLogger("ffrtmp.lifecycle")
 
@@ -112,42 +112,120 @@ class Deadline:
 
 class Supervisor:
     """Named background tasks; `failed()` returns when one of them ends with an
-    error (a task that returns or is cancelled is not a failure). `stop()`
-    cancels the tasks it started or was given to own, not the ones it only
-    watches (a store's writer, which its own close() must finish)."""
+    error (a task that returns or is cancelled is not a failure), or when an
+    `essential` one ends at all. A `fatal=False` task's error is only logged (a
+    worker's run: one job's bug must not stop the others). `stop()` cancels the
+    tasks it started or was given to own, not the ones it only watches (a
+    store's writer, which its own close() must finish)."""
 
     def __init__(self, logger: logging.Logger) -> None:
-        self.tasks: list[asyncio.Task[Any]] = []
+        self.tasks: set[asyncio.Task[Any]] = set()  # owned and not done yet
         self._log = logger
         self._failed = asyncio.Event()
 
-    def start(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        return self.watch(asyncio.create_task(coro, name=name))
+    def start(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        name: str,
+        *,
+        essential: bool = False,
+        fatal: bool = True,
+    ) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        return self.watch(task, essential=essential, fatal=fatal)
 
-    def watch(self, task: asyncio.Task[Any], *, own: bool = True) -> asyncio.Task[Any]:
+    def watch(
+        self,
+        task: asyncio.Task[Any],
+        *,
+        own: bool = True,
+        essential: bool = False,
+        fatal: bool = True,
+    ) -> asyncio.Task[Any]:
         if own:
-            self.tasks.append(task)
-        task.add_done_callback(self._done)
+            self.tasks.add(task)  # a reference until it is done
+        task.add_done_callback(lambda t: self._done(t, essential, fatal))
         return task
 
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled() or task.exception() is None:
+    def follow(self, child: Lifecycle) -> None:
+        """A child's failure is this one's: `child` is a part with tasks of its own."""
+
+        async def failure() -> None:
+            await child.failed()
+            raise RuntimeError(f"{child.name} failed")
+
+        self.start(failure(), f"{child.name}-failed")
+
+    def _done(self, task: asyncio.Task[Any], essential: bool, fatal: bool) -> None:
+        self.tasks.discard(task)
+        if task.cancelled():
             return
-        self._log.error(
-            "background task %s failed; stopping", task.get_name(), exc_info=task.exception()
-        )
+        exc = task.exception()
+        if exc is None and not essential:
+            return
+        if exc is not None and not (fatal or essential):
+            self._log.error("task %s failed", task.get_name(), exc_info=exc)
+            return
+        what = "failed" if exc is not None else "ended"
+        self._log.error("background task %s %s; stopping", task.get_name(), what, exc_info=exc)
         self._failed.set()
+
+    @property
+    def has_failed(self) -> bool:
+        return self._failed.is_set()
 
     async def failed(self) -> None:
         await self._failed.wait()
 
     async def stop(self, within: float) -> None:
-        for t in self.tasks:
+        tasks = list(self.tasks)
+        for t in tasks:
             t.cancel()
-        if self.tasks:
-            gathered = asyncio.gather(*self.tasks, return_exceptions=True)
+        if tasks:
+            gathered = asyncio.gather(*tasks, return_exceptions=True)
             await bounded("background tasks", gathered, within)
-        self.tasks = []
+        self.tasks.clear()
+
+
+class Lifecycle(Protocol):
+    """The shape of every long-lived part: start(), stop() (idempotent), and
+    failed(), which returns when one of its background tasks failed."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def failed(self) -> None: ...
+
+
+class Service:
+    """A base giving a part the Lifecycle shape: its background work runs on
+    `self.background`, `async with` is start() then stop(). A subclass adds its
+    own start() and stop() (calling this stop() to end its tasks)."""
+
+    STOP_TASKS_S = 1.0
+
+    def __init__(self, name: str, logger: logging.Logger) -> None:
+        self.name = name
+        self.background = Supervisor(logger)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.background.stop(self.STOP_TASKS_S)
+
+    async def failed(self) -> None:
+        await self.background.failed()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
 
 class StopSignals:

@@ -26,7 +26,7 @@ from ffrtmp.core.model import (
 )
 from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.spec import RawSpec
-from ffrtmp.fieldmap import from_pb, to_pb
+from ffrtmp.fieldmap import from_pb, to_pb, values
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2, worker_pb2
 
 if TYPE_CHECKING:
@@ -47,8 +47,10 @@ def spec(p: common_pb2.JobSpec) -> JobSpec:
 
 
 def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
-    """A spec as a client submitted it: unset optional fields stay None."""
-    return from_pb(RawSpec, p)
+    """A spec as a client submitted it: the fields it set (proto3 leaves out a
+    zero, and an optional field the client did not set)."""
+    given = {d.name for d, _ in p.ListFields()}
+    return RawSpec(**{k: v for k, v in values(JobSpec, p).items() if k in given})
 
 
 def scenario_pb(s: Scenario) -> jobs_pb2.Scenario:

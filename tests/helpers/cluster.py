@@ -37,7 +37,7 @@ class Cluster:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start_master(self, *extra: str, port: int | None = None, timeout: float = 20.0) -> Proc:
+    def start_master(self, *extra: str, port: int | None = None, timeout: float = 60.0) -> Proc:
         args = [
             sys.executable,
             "-m",
@@ -119,7 +119,7 @@ class Cluster:
         cert, key = self.certs.pair(ADMIN)
         return Client(self.address, ca=self.certs.ca, cert=cert, key=key, **kw)  # type: ignore[arg-type]
 
-    async def wait_nodes(self, n: int, timeout: float = 20.0) -> None:
+    async def wait_nodes(self, n: int, timeout: float = 60.0) -> None:
         async with self.client() as c:
             deadline = time.monotonic() + timeout
             while True:

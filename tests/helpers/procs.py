@@ -70,7 +70,7 @@ class Proc:
                 self.stamps.append(now)
                 self._cond.notify_all()
 
-    def wait_for_at(self, pattern: str, timeout: float = 20.0) -> tuple[float, re.Match[str]]:
+    def wait_for_at(self, pattern: str, timeout: float = 60.0) -> tuple[float, re.Match[str]]:
         """(arrival time, match) of the first line matching; fails when the process
         exits or `timeout` passes first."""
         rx = re.compile(pattern)
@@ -103,7 +103,7 @@ class Proc:
         """Exited, and every line it wrote has been read."""
         return self.popen.poll() is not None and not self._thread.is_alive()
 
-    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
         return self.wait_for_at(pattern, timeout)[1]
 
     def signal(self, sig: int) -> None:

@@ -38,6 +38,8 @@ from ffrtmp.master.scheduling.sessions import (
     Command,
     NodeSession,
 )
+from ffrtmp.master.scheduling.sources import Sources
+from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.protocol import Before, Change
 from ffrtmp.master.storage.sqlite.store import SqliteStore
 
@@ -158,14 +160,8 @@ class SchedHarness:
         self.rand = random.Random(seed)
         self.metrics = MasterMetrics()
         self.store = GatedStore(self.db)
-        self.scheduler = Scheduler(
-            self.store,
-            self.config,
-            self.metrics,
-            clock=self.clock.monotonic,
-            wall=self.clock.now_ms,
-            rand=self.rand.random,
-        )
+        sources = Sources(clock=self.clock.monotonic, wall=self.clock.now_ms, rand=self.rand.random)
+        self.scheduler = Scheduler(State(self.store, self.config, self.metrics, sources))
         self.transitions: list[tuple[str, JobState, JobState]] = []
         self.store.observers.append(self._observe)
         # Wait and run times, as the master records them.

@@ -20,6 +20,8 @@ from ffrtmp.worker.probe import parse_encoders
 from ffrtmp.worker.runner import FfmpegRun
 from ffrtmp.worker.staging import OutputExists, Staged, partial_dir, remove, sweep_partials
 from tests.helpers.media import decode_errors, ffmpeg_under_test, lacks, probe_media
+from tests.helpers.runs import EXEC_SPEC as SPEC
+from tests.helpers.runs import env_for
 
 # Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
 pytestmark = pytest.mark.media
@@ -30,34 +32,7 @@ ENCODERS = parse_encoders(
         [FFMPEG, "-hide_banner", "-encoders"], capture_output=True, text=True, check=True
     ).stdout
 )
-SPEC = JobSpec(
-    scenario="test",
-    queue="default",
-    priority="medium",
-    input="lavfi:testsrc2",
-    output="out.mp4",
-    codec="h264",
-    bitrate="200k",
-    width=160,
-    height=120,
-    fps=10,
-    duration_s=1,
-    live=False,
-    preset="ultrafast",
-)
 
-
-def env_for(root: Path, **kw: object) -> Environment:
-    (root / "in").mkdir(exist_ok=True)
-    return Environment(
-        FFMPEG,
-        ("aac", "libx264", "libx265"),
-        root / "in",
-        root / "out",
-        "rtmp://127.0.0.1:1/live",
-        lambda: 0.0,
-        **kw,  # type: ignore[arg-type]
-    )
 
 
 async def execute(spec: JobSpec, env: Environment, nices: list[int] | None = None) -> AttemptResult:

@@ -15,7 +15,8 @@ import psutil
 from ffrtmp.core.model import Outcome, ProgressInfo
 from ffrtmp.worker import fence_launcher
 from ffrtmp.worker.runner import FfmpegRun
-from tests.integration.test_runner import SPEC, make_run
+from tests.helpers.runs import RUN_SPEC as SPEC
+from tests.helpers.runs import make_run
 
 LONG = replace(SPEC, duration_s=3600, live=True)
 

@@ -18,6 +18,8 @@ from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.scheduling.sessions import AssignCmd, Command, NodeSession
+from ffrtmp.master.scheduling.sources import Sources
+from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.sqlite.store import SqliteStore
 
 CAPS: dict[str, object] = {"encoders": ["libx264"], "labels": {}, "gpus": 0}
@@ -39,8 +41,8 @@ async def make(tmp_path: Path) -> AsyncIterator[Callable[..., Scheduler]]:
         store = SqliteStore(tmp_path / f"m{len(stores)}.db")
         stores.append(store)
         cfg = MasterConfig(db=store.path, **config)  # type: ignore[arg-type]
-        kw = {} if clock is None else {"clock": clock}
-        return Scheduler(store, cfg, MasterMetrics(), **kw)
+        sources = Sources() if clock is None else Sources(clock=clock)
+        return Scheduler(State(store, cfg, MasterMetrics(), sources))
 
     yield build
     for s in stores:
@@ -59,8 +61,7 @@ def drain(s: NodeSession) -> list[Command]:
 async def assigned(sched: Scheduler, node: str = "w1") -> tuple[NodeSession, Job, AssignCmd]:
     await sched.st.store.open()
     await sched.start()
-    for t in sched.tasks:
-        t.cancel()  # this test drives dispatch and timers itself
+    await sched.background.stop(1)  # this test drives dispatch and timers itself
     s, _, _ = sched.liveness.connect(node, CAPS, 1, "test", [])
     job, _ = await sched.submit(RawSpec(scenario="test", duration_s=3600))
     assert await sched.dispatcher.dispatch_round()

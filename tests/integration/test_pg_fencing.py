@@ -20,7 +20,9 @@ from ffrtmp.master.storage.postgres.store import PgStore
 from ffrtmp.master.storage.protocol import ApiKey, NotLeader
 from ffrtmp.master.storage.sqlite.migrations import MIGRATIONS as SQLITE_MIGRATIONS
 from ffrtmp.master.storage.sqlite.migrations import migrate as sqlite_migrate
-from tests.integration.test_store_conformance import _assign, _insert, _job
+from tests.helpers.store_rows import assign as _assign
+from tests.helpers.store_rows import insert as _insert
+from tests.helpers.store_rows import job as _job
 
 S = JobState
 

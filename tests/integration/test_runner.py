@@ -14,30 +14,18 @@ from pathlib import Path
 import pytest
 
 from ffrtmp.core.argv import build_argv
-from ffrtmp.core.model import JobSpec, Outcome, ProgressInfo
+from ffrtmp.core.model import Outcome, ProgressInfo
 from ffrtmp.worker.probe import probe_capabilities
 from ffrtmp.worker.runner import FfmpegRun
 from tests.helpers.media import decode_errors, ffmpeg_under_test, probe_media
+from tests.helpers.runs import RUN_SPEC as SPEC
+from tests.helpers.runs import make_run
 
 # Real ffmpeg runs: repeated on the distribution's build (see tests/helpers/media.py).
 pytestmark = pytest.mark.media
 
 FFMPEG = ffmpeg_under_test()
-SPEC = JobSpec(
-    scenario="test",
-    queue="default",
-    priority="medium",
-    input="lavfi:testsrc2",
-    output="out.mp4",
-    codec="h264",
-    bitrate="500k",
-    width=320,
-    height=240,
-    fps=10,
-    duration_s=2,
-    live=False,
-    preset="ultrafast",
-)
+
 
 
 def gone(pgid: int) -> bool:
@@ -51,13 +39,6 @@ def gone(pgid: int) -> bool:
         if group == pgid and state not in ("Z", "X"):
             return False
     return True
-
-
-def make_run(
-    spec: JobSpec, output: Path, seen: list[ProgressInfo], input_url: str = ""
-) -> FfmpegRun:
-    argv = build_argv(FFMPEG, spec, input_url=input_url, output_url=str(output), encoder="libx264")
-    return FfmpegRun(argv, duration_s=spec.duration_s, on_progress=seen.append, output_path=output)
 
 
 async def test_synthetic_transcode_succeeds(tmp_path: Path) -> None:

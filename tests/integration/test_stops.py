@@ -6,6 +6,7 @@ ffmpeg, a real Execution and JobTable; the master is a list of sent messages."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -16,14 +17,15 @@ import psutil
 import pytest
 
 from ffrtmp.core.model import Lease, Outcome, Rendition
+from ffrtmp.lifecycle import Supervisor
 from ffrtmp.v1 import worker_pb2
 from ffrtmp.wire import lease_pb, spec_pb
 from ffrtmp.worker.contact import Contact
 from ffrtmp.worker.execution import Execution, Stop
 from ffrtmp.worker.jobs import JobTable
 from ffrtmp.worker.metrics import WorkerMetrics
-from ffrtmp.worker.supervisor import Supervisor
-from tests.integration.test_execution import SPEC, env_for
+from tests.helpers.runs import EXEC_SPEC as SPEC
+from tests.helpers.runs import env_for
 
 LONG = replace(SPEC, live=True, duration_s=3600, output="long.mp4")
 
@@ -105,7 +107,8 @@ async def test_stop_while_ffmpeg_is_spawned_or_running(tmp_path: Path, how: Stop
 async def test_job_table_starts_nothing_without_fresh_contact(tmp_path: Path) -> None:
     sent: list[worker_pb2.WorkerMessage] = []
     contact = Contact()  # never welcomed: nothing acknowledged
-    table = JobTable(contact, sent.append, WorkerMetrics(), Supervisor(), cancel_grace_s=1)
+    tasks = Supervisor(logging.getLogger("test"))
+    table = JobTable(contact, sent.append, WorkerMetrics(), tasks, cancel_grace_s=1)
     table.env = env_for(tmp_path)
     lease = Lease("stale", 1)
     table.assign(worker_pb2.Assign(lease=lease_pb(lease), spec=spec_pb(LONG), seq=1))
@@ -124,7 +127,8 @@ async def test_job_table_fences_a_run_when_contact_lapses(tmp_path: Path) -> Non
     sent: list[worker_pb2.WorkerMessage] = []
     contact = Contact()
     contact.welcomed(time.monotonic(), 0.5, 2.0)  # fence deadline 1.5 s from now
-    table = JobTable(contact, sent.append, WorkerMetrics(), Supervisor(), cancel_grace_s=1)
+    tasks = Supervisor(logging.getLogger("test"))
+    table = JobTable(contact, sent.append, WorkerMetrics(), tasks, cancel_grace_s=1)
     table.env = env_for(tmp_path, deadline=contact.fence_deadline)  # as the daemon does
     table.assign(worker_pb2.Assign(lease=lease_pb(Lease("lapse", 1)), spec=spec_pb(LONG), seq=1))
     # Nothing renews: the launcher kills ffmpeg at the deadline by itself.

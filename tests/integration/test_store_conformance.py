@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ffrtmp.core.model import Job, JobEvent, JobState, ProgressInfo
+from ffrtmp.core.model import JobEvent, JobState, ProgressInfo
 from ffrtmp.core.priority import QUEUE_CLASSES
-from ffrtmp.core.spec import RawSpec, resolve
 from ffrtmp.master.storage.protocol import (
     ApiKey,
     Before,
@@ -22,10 +21,13 @@ from ffrtmp.master.storage.protocol import (
     StoreClosed,
     decode_needs,
 )
+from tests.helpers.store_rows import T0
+from tests.helpers.store_rows import assign as _assign
+from tests.helpers.store_rows import insert as _insert
+from tests.helpers.store_rows import job as _job
 from tests.helpers.stores import STORES
 
 S = JobState
-T0 = 1_700_000_000_000
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -36,26 +38,6 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield s
     finally:
         await s.close()
-
-
-def _job(n: int, *, queue: str = "default", priority: str = "medium", request_id: str = "",
-         owner: str = "alice") -> Job:
-    spec = resolve(RawSpec(scenario="test", queue=queue, priority=priority))
-    return Job(id=f"job{n}", seq=0, spec=spec, state=S.QUEUED, created_ms=T0 + n,
-               updated_ms=T0 + n, request_id=request_id, owner=owner)
-
-
-async def _insert(store: JobStore, n: int, **kw: str) -> Job:
-    job = _job(n, **kw)
-    stored, created = await store.insert_job(job, JobEvent(job.created_ms, None, S.QUEUED,
-                                                           "submitted", "", 0))
-    assert created
-    return stored
-
-
-def _assign(job_id: str, attempt: int, node: str = "a", at: int = T0 + 100) -> Change:
-    return Change(job_id, frozenset({S.QUEUED}), S.ASSIGNED, f"assigned to {node}", at,
-                  expect_attempt=attempt - 1, node_id=node, attempt=attempt)
 
 
 async def test_submit_is_idempotent_per_owner(store: JobStore) -> None:

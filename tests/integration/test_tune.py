@@ -18,8 +18,8 @@ from ffrtmp.core.spec import RawSpec, resolve
 from ffrtmp.core.tunes import TUNES
 from ffrtmp.worker.features import parse_av_options
 from tests.helpers.cluster import Cluster, running_cluster
+from tests.helpers.ffmpeg_options import generic_options, help_text, problems
 from tests.helpers.media import encoders_under_test, ffmpeg_under_test, lacks
-from tests.integration.test_encoder_options import generic_options, help_text, problems
 
 pytestmark = pytest.mark.media
 FFMPEG = ffmpeg_under_test()

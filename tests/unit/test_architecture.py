@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +112,15 @@ def test_master_is_grouped() -> None:
     folders = {p.name for p in master.iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert loose == set()
     assert folders == MASTER_GROUPS
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test code lives in tests/helpers: importing a test module from
+    another runs its module-level set-up twice and ties the two together."""
+    pattern = re.compile(r"^\s*(?:from|import)\s+tests\.\w+\.test_\w+", re.MULTILINE)
+    found = sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if pattern.search(p.read_text())
+    )
+    assert found == []

@@ -12,42 +12,9 @@ import pytest
 from ffrtmp.core.argv import build_argv, lavfi_source, output_muxer, select_encoder
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.ffmpeg_build import FfmpegFeatures
-from ffrtmp.core.model import JobSpec, Rendition
+from ffrtmp.core.model import JobSpec
 from ffrtmp.core.sizes import bitrate_bps
-
-FILE_SPEC = JobSpec(
-    scenario="test",
-    queue="default",
-    priority="medium",
-    input="in/a.mov",
-    output="out/a.mp4",
-    codec="h264",
-    bitrate="2500k",
-    width=1280,
-    height=720,
-    fps=30.0,
-    duration_s=0.0,
-    live=False,
-    preset="veryfast",
-)
-SYNTH_SPEC = replace(FILE_SPEC, input="lavfi:testsrc2", width=320, height=240, fps=10, duration_s=2)
-LIVE_SPEC = replace(
-    SYNTH_SPEC, output="rtmp://host/live/key", live=True, bitrate="10000k", fps=25, duration_s=30
-)
-
-
-def argv_of(
-    spec: JobSpec, out: str | None = None, encoder: str = "libx264", **kw: int
-) -> list[str]:
-    return build_argv(
-        "ffmpeg", spec, input_url="/in/a.mov", output_url=out or spec.output, encoder=encoder, **kw
-    )
-
-
-def flag(argv: list[str], name: str) -> str | None:
-    """The value after the last occurrence of `name`, None when absent."""
-    positions = [i for i, arg in enumerate(argv) if arg == name]
-    return argv[positions[-1] + 1] if positions else None
+from tests.helpers.argv import FILE_SPEC, HLS_SPEC, LIVE_SPEC, SYNTH_SPEC, argv_of, flag
 
 
 def test_file_job_full_argv() -> None:
@@ -244,13 +211,6 @@ def test_bitrate_bps(text: str, bps: int) -> None:
 def test_bitrate_bps_malformed(text: str) -> None:
     with pytest.raises(ValueError):
         bitrate_bps(text)
-
-
-HLS_SPEC = replace(
-    SYNTH_SPEC,
-    output="hls/show/",
-    renditions=(Rendition(640, 360, "800k"), Rendition(320, 180, "300k")),
-)
 
 
 def test_hls_ladder_full_argv() -> None:

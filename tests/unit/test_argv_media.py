@@ -9,7 +9,7 @@ import pytest
 from ffrtmp.core.argv import LAVFI_AUDIO, build_argv
 from ffrtmp.core.model import JobSpec, Rendition
 from ffrtmp.core.spec import RawSpec, resolve
-from tests.unit.test_argv import FILE_SPEC, HLS_SPEC, LIVE_SPEC, SYNTH_SPEC, argv_of, flag
+from tests.helpers.argv import FILE_SPEC, HLS_SPEC, LIVE_SPEC, SYNTH_SPEC, argv_of, flag
 
 
 def values(argv: list[str], names: list[str]) -> dict[str, str | None]:

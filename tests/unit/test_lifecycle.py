@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, Supervisor, bounded, wait_event
+from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, Service, Supervisor, bounded, wait_event
 from ffrtmp.master import main as master_main
 from ffrtmp.worker import main as worker_main
 
@@ -122,3 +122,54 @@ def test_the_units_timeout_outlasts_the_stop_bound(
     assert m, unit
     grace = parser().parse_args([]).stop_grace
     assert int(m.group(1)) > grace + WATCHDOG_MARGIN_S
+
+
+async def test_an_essential_task_that_ends_at_all_is_a_failure() -> None:
+    """The worker's fence: if it returns, the worker would run on unguarded."""
+    sup = Supervisor(logging.getLogger("test"))
+    sup.start(asyncio.sleep(0), "fence", essential=True)
+    await asyncio.wait_for(sup.failed(), 2)
+    assert sup.has_failed
+
+
+async def test_a_contained_task_failure_is_logged_not_fatal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One run's bug must not stop the worker's other runs."""
+    sup = Supervisor(logging.getLogger("test"))
+
+    async def fails() -> None:
+        raise ValueError("one job's bug")
+
+    task = sup.start(fails(), "job-1", fatal=False)
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert not sup.has_failed and not sup.tasks  # done tasks are let go
+    assert "task job-1 failed" in caplog.text
+
+
+async def test_a_service_is_started_and_stopped_by_async_with_and_follows_its_parts() -> None:
+    class Part(Service):
+        def __init__(self) -> None:
+            super().__init__("part", logging.getLogger("test"))
+            self.gate = asyncio.Event()
+
+        async def start(self) -> None:
+            self.background.start(self._work(), "work")
+
+        async def _work(self) -> None:
+            await self.gate.wait()
+            raise RuntimeError("part broke")
+
+    part = Part()
+    async with Service("whole", logging.getLogger("test")) as whole:
+        await part.start()
+        whole.background.follow(part)
+        failed = asyncio.create_task(whole.failed())
+        await asyncio.sleep(0.01)
+        assert not failed.done()
+        part.gate.set()
+        await asyncio.wait_for(failed, 2)  # the part's failure is the whole's
+    assert not whole.background.tasks  # stop() ended its tasks
+    await part.stop()
+    assert not part.background.tasks

@@ -96,7 +96,7 @@ def test_media_fields_resolve(raw: RawSpec, expected: tuple[object, ...]) -> Non
     ],
 )
 def test_allowed_audio(raw: RawSpec) -> None:
-    assert resolve(raw).audio_codec == (raw.audio_codec or "aac")
+    assert resolve(raw).audio_codec == (raw.get("audio_codec") or "aac")
 
 
 @pytest.mark.parametrize(

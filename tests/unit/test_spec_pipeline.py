@@ -1,22 +1,25 @@
-"""The spec's one mapping: every proto field is a field of the domain types, has
-a CLI flag, and survives CLI → proto → domain → proto. A field added to the
-proto but missed anywhere on that path fails here."""
+"""The spec's one mapping: the fields are enumerated from the proto, and every
+form (JobSpec, RawSpec and the merge, CLI flags, CLI JSON, scenario TOML) must
+cover them, with no list of fields kept here. A field added to the proto but
+missed anywhere on that path fails here."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
 from ffrtmp import fieldmap, wire
 from ffrtmp.cli.main import parser
 from ffrtmp.cli.media_output import message_dict
 from ffrtmp.cli.output import job_dict
-from ffrtmp.cli.submit import spec_from
+from ffrtmp.cli.submit import SPEC, spec_from
+from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.scenarios import BUILTIN, Scenario
-from ffrtmp.core.spec import RawSpec, resolve
+from ffrtmp.core.spec import RawSpec, merged, resolve
 from ffrtmp.master import catalog
 from ffrtmp.v1 import common_pb2, jobs_pb2
 
@@ -46,16 +49,52 @@ def _unset(msg: common_pb2.JobSpec) -> set[str]:
     return {f.name for f in msg.DESCRIPTOR.fields} - _set(msg) | inner
 
 
-@pytest.mark.parametrize("cls", [JobSpec, RawSpec])
-def test_spec_dataclasses_carry_every_proto_field(cls: type) -> None:
-    assert fieldmap.unmapped(cls, common_pb2.JobSpec.DESCRIPTOR) == set()
-    fieldmap.plan(cls, common_pb2.JobSpec.DESCRIPTOR)  # and every field of theirs is one
+def _paths(d: Descriptor, prefix: str = "") -> set[str]:
+    """Every leaf field of message `d`, nested messages by dotted path (maps are
+    leaves): what the proto says a spec is, with no list kept here."""
+    out = set()
+    for fd in d.fields:
+        sub = fd.message_type
+        if sub is not None and not sub.GetOptions().map_entry and not fd.is_repeated:
+            out |= _paths(sub, f"{prefix}{fd.name}.")
+        else:
+            out.add(prefix + fd.name)
+    return out
 
 
-def test_scenarios_carry_every_proto_field_and_toml_key() -> None:
+PROTO_FIELDS = {fd.name for fd in common_pb2.JobSpec.DESCRIPTOR.fields}
+
+
+def test_jobspec_carries_every_proto_field() -> None:
+    assert fieldmap.unmapped(JobSpec, common_pb2.JobSpec.DESCRIPTOR) == set()
+    fieldmap.plan(JobSpec, common_pb2.JobSpec.DESCRIPTOR)  # and every field of its is one
+
+
+@pytest.mark.parametrize("name", sorted(PROTO_FIELDS))
+def test_rawspec_takes_every_proto_field_and_the_merge_fills_it(name: str) -> None:
+    RawSpec(**{name: None})  # a name RawSpec does not know is a TypeError
+    assert name in merged(RawSpec(), BUILTIN["test"])
+    with pytest.raises(TypeError, match="not_a_field"):
+        RawSpec(not_a_field=1)
+
+
+def test_every_proto_field_has_a_cli_flag() -> None:
+    sub = next(a for a in parser()._actions if a.dest == "command")
+    jobs = sub.choices["jobs"]  # type: ignore[index]
+    submit = next(a for a in jobs._actions if a.dest == "jobs_command").choices["submit"]
+    dests = {a.dest.removeprefix(SPEC) for a in submit._actions if a.dest.startswith(SPEC)}
+    assert _paths(common_pb2.JobSpec.DESCRIPTOR) - dests == set()
+
+
+def test_every_scenario_field_is_a_toml_key_and_a_spec_field_it_presets() -> None:
     assert fieldmap.unmapped(Scenario, jobs_pb2.Scenario.DESCRIPTOR) == set()
     fieldmap.plan(Scenario, jobs_pb2.Scenario.DESCRIPTOR)
-    assert set(catalog.FIELDS) == {f.name for f in dataclasses.fields(Scenario)} - {"name"}
+    presets = {fd.name for fd in jobs_pb2.Scenario.DESCRIPTOR.fields} - {"name", "description"}
+    assert set(catalog.FIELDS) == presets | {"description"}
+    assert presets <= PROTO_FIELDS  # merged by name into the job's spec
+    toml = "[scenarios.t]\ntune = \"grain\"\nfps = 12\n"
+    spec = resolve(RawSpec(scenario="t"), catalog.parse(toml))
+    assert (spec.tune, spec.fps) == ("grain", 12)
 
 
 def test_a_dataclass_field_missing_from_the_proto_is_an_error() -> None:
@@ -70,18 +109,27 @@ def test_a_dataclass_field_missing_from_the_proto_is_an_error() -> None:
 
 def test_every_spec_field_round_trips_cli_proto_domain_proto() -> None:
     sent = spec_from(parser().parse_args(["jobs", "submit", *EVERY_FIELD]))
-    assert _unset(sent) == set(), "a JobSpec field without a CLI flag"
+    assert _unset(sent) == set(), "EVERY_FIELD lacks a value for a JobSpec field"
     raw = wire.raw_spec(sent)
-    assert fieldmap.to_pb(raw, common_pb2.JobSpec) == sent
+    assert set(raw) == PROTO_FIELDS
     resolved = resolve(raw)
     assert wire.spec_pb(resolved) == sent
     assert wire.spec(wire.spec_pb(resolved)) == resolved
 
 
+def test_unset_fields_come_from_the_scenario_and_zeros_with_presence_are_values() -> None:
+    sent = common_pb2.JobSpec(scenario="live-1080p", live=False, nice=0, max_retries=0)
+    raw = wire.raw_spec(sent)
+    assert dict(raw) == {"scenario": "live-1080p", "live": False, "nice": 0, "max_retries": 0}
+    spec = resolve(raw)
+    assert (spec.live, spec.nice, spec.max_retries, spec.codec) == (False, 0, 0, "h264")
+    assert resolve(RawSpec(scenario="live-1080p", width=0, codec="")).width == 1920
+
+
 def test_the_cli_json_shows_every_spec_field() -> None:
     spec = wire.spec_pb(resolve(RawSpec(scenario="test", tune="film", nice=0)))
     d = job_dict(common_pb2.Job(id="j", spec=spec))
-    assert {f.name for f in spec.DESCRIPTOR.fields} <= set(d)
+    assert set(d) >= PROTO_FIELDS
     assert (d["tune"], d["nice"], d["max_retries"]) == ("film", 0, None)
 
 
@@ -90,3 +138,12 @@ def test_scenarios_round_trip_through_their_proto() -> None:
         pb = wire.scenario_pb(sc)
         assert fieldmap.from_pb(Scenario, pb) == sc
         assert set(message_dict(pb)) == {f.name for f in dataclasses.fields(Scenario)}
+
+
+def test_an_entry_check_runs_on_the_merged_spec() -> None:
+    """tune's check is declared on its JobSpec entry, not in resolve."""
+    checks = [f.metadata.get("check") for f in dataclasses.fields(JobSpec)]
+    (check,) = [c for c in checks if c is not None]
+    with pytest.raises(InvalidArgument, match=r"spec\.tune"):
+        resolve(RawSpec(scenario="test", codec="libvpx-vp9", tune="film" + "x"))
+    check(resolve(RawSpec(scenario="test", tune="film")))

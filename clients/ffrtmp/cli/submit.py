@@ -4,18 +4,22 @@ scenario's value, so only what a user typed is sent."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 
 from ffrtmp.cli import output, transfers
 from ffrtmp.cli.context import client_from, wants_json
 from ffrtmp.cli.probe import input_length
 from ffrtmp.cli.watch import follow
 from ffrtmp.core.durations import parse_duration
+from ffrtmp.core.model import JobSpec
 from ffrtmp.v1 import common_pb2
 
 SPEC = "spec."  # the dest prefix of every flag that sets a JobSpec field
@@ -63,6 +67,37 @@ def spec_from(a: argparse.Namespace) -> common_pb2.JobSpec:
             node = node.setdefault(part, {})
         node[name] = value
     return json_format.ParseDict(given, common_pb2.JobSpec())
+
+
+_TYPES: dict[int, Callable[[str], object]] = {
+    FieldDescriptor.CPPTYPE_STRING: str,
+    FieldDescriptor.CPPTYPE_INT32: int,
+    FieldDescriptor.CPPTYPE_INT64: int,
+    FieldDescriptor.CPPTYPE_UINT32: int,
+    FieldDescriptor.CPPTYPE_UINT64: int,
+    FieldDescriptor.CPPTYPE_FLOAT: float,
+    FieldDescriptor.CPPTYPE_DOUBLE: float,
+}
+
+
+def _field_flags(g: argparse._ArgumentGroup) -> None:
+    """A flag for each JobSpec field that has none written above: --NAME with the
+    field's type, its help from the field's JobSpec entry. A message field has
+    no such flag (test_spec_pipeline fails until one is written)."""
+    taken = {a.dest for a in g._actions}
+    helps = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(JobSpec)}
+    for fd in common_pb2.JobSpec.DESCRIPTOR.fields:
+        dest, flag = SPEC + fd.name, "--" + fd.name.replace("_", "-")
+        if dest in taken or fd.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
+            continue
+        kw: dict[str, Any] = {"dest": dest, "help": helps.get(fd.name) or None}
+        if fd.cpp_type == FieldDescriptor.CPPTYPE_BOOL:
+            kw.update(action=argparse.BooleanOptionalAction, default=None)
+        elif fd.is_repeated:
+            kw.update(type=_TYPES[fd.cpp_type], action="append", default=[])
+        else:
+            kw.update(type=_TYPES[fd.cpp_type])
+        g.add_argument(flag, **kw)
 
 
 async def submit(args: argparse.Namespace) -> int:
@@ -168,14 +203,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "needs --output hls/NAME/)",
     )
 
-    v.add_argument(
-        "--tune",
-        dest="spec.tune",
-        metavar="TUNE",
-        help="the encoder's tune: film, animation, grain, stillimage, psnr, ssim, fastdecode, "
-        "zerolatency (x264; x265 most of them), screen (VP9), hq, ll, ull, lossless (NVENC)",
-    )
-
     s = p.add_argument_group("split transcodes (docs/SPLIT.md)")
     s.add_argument(
         "--split",
@@ -277,6 +304,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "for one that starts with '-'); only workers started with --allow-raw-args take the job",
     )
 
+    _field_flags(p.add_argument_group("other spec fields"))
     p.add_argument("--request-id", help="idempotency key (default: a fresh one)")
     p.add_argument(
         "--depends-on",

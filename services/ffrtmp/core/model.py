@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ffrtmp.core.tunes import check_tune
 
 
 class JobState(enum.IntEnum):
@@ -31,6 +34,9 @@ class JobState(enum.IntEnum):
 
 TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
 ACTIVE = frozenset({JobState.ASSIGNED, JobState.RUNNING, JobState.PAUSED})
+
+
+SpecCheck = Callable[["JobSpec"], None]
 
 
 class Outcome(enum.IntEnum):
@@ -69,23 +75,36 @@ class Rendition:
         return cls(int(d["width"]), int(d["height"]), str(d["bitrate"]))
 
 
+def entry(default: Any = None, *, help: str = "", check: SpecCheck | None = None) -> Any:
+    """A JobSpec field with what else is known of it: `help` for its generated CLI
+    flag (fields with a flag of their own need none) and `check`, called with the
+    merged spec when a job is submitted (core.spec), raising InvalidArgument."""
+    return field(default=default, metadata={"help": help, "check": check})
+
+
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """A spec with every field resolved (scenario values filled in)."""
+    """A spec with every field resolved (scenario values filled in).
 
-    scenario: str
-    queue: str
-    priority: str
-    input: str
-    output: str
-    codec: str
-    bitrate: str
-    width: int
-    height: int
-    fps: float
-    duration_s: float
-    live: bool
-    preset: str
+    The one list of a spec's fields: the proto mapping (ffrtmp.fieldmap), what a
+    client sent (core.spec.RawSpec), the merge over a scenario, the stored JSON
+    and the CLI's flags and JSON all follow it by name. A field of the same name
+    on Scenario is its preset; otherwise an unset field takes the default here.
+    """
+
+    scenario: str = ""
+    queue: str = "default"
+    priority: str = "medium"
+    input: str = "lavfi:testsrc2"
+    output: str = ""
+    codec: str = ""
+    bitrate: str = ""
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    duration_s: float = 0.0
+    live: bool = False
+    preset: str = ""
     max_retries: int | None = None
     timeout_s: float | None = None
     requirements: Requirements = field(default_factory=Requirements)
@@ -101,7 +120,12 @@ class JobSpec:
     audio_bitrate: str = ""  # "": 128k
     audio_sample_rate: int = 0  # 0: 48000
     audio_channels: int = 0  # 0: as many as the input has
-    tune: str = ""  # the encoder's -tune (core.tunes); "": none of its own
+    tune: str = entry(
+        "",
+        help="the encoder's tune: film, animation, grain, stillimage, psnr, ssim, fastdecode, "
+        "zerolatency (x264; x265 most of them), screen (VP9), hq, ll, ull, lossless (NVENC)",
+        check=lambda s: check_tune(s.codec, s.tune),
+    )
     split: str = ""  # "": one encode; a segment length or "auto" (core.split)
     seek_s: float = 0.0  # start this far into the input
     concat: tuple[str, ...] = ()  # a join: these outputs' video, then input's audio

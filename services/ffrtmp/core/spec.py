@@ -9,11 +9,14 @@ core.spec_run, codecs in core.encoders and encoder tunes in core.tunes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
+from typing import Any
 
 from ffrtmp.core.encoders import check_codec
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.core.model import JobSpec, Rendition, Requirements
+from ffrtmp.core.model import JobSpec
 from ffrtmp.core.priority import PRIORITY_WEIGHTS, QUEUE_WEIGHTS
 from ffrtmp.core.scenarios import BUILTIN, DEFAULT_SCENARIO, Scenario
 from ffrtmp.core.spec_audio import Audio, resolve_audio
@@ -36,7 +39,6 @@ from ffrtmp.core.spec_video import (
     check_size,
     rate_caps,
 )
-from ffrtmp.core.tunes import check_tune
 
 __all__ = ["RawSpec", "check_request_id", "default_timeout", "resolve"]
 
@@ -44,42 +46,61 @@ MAX_REQUEST_ID = 128
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
-@dataclass(frozen=True, slots=True)
-class RawSpec:
-    """A spec as a client sent it: empty strings and zeros mean "from the scenario",
-    None "not set". Its fields are JobSpec's (ffrtmp.fieldmap maps both from the proto)."""
+class RawSpec(Mapping[str, Any]):
+    """A spec as a client sent it: the JobSpec fields it set, by name. None is
+    "not set", and so are an empty string, a zero and an empty list, except for
+    fields that may be None in a JobSpec, and bools, whose zero is a value."""
 
-    scenario: str = ""
-    queue: str = ""
-    priority: str = ""
-    input: str = ""
-    output: str = ""
-    codec: str = ""
-    bitrate: str = ""
-    width: int = 0
-    height: int = 0
-    fps: float = 0.0
-    duration_s: float = 0.0
-    live: bool | None = None
-    max_retries: int | None = None
-    preset: str = ""
-    timeout_s: float | None = None
-    requirements: Requirements = field(default_factory=Requirements)
-    renditions: tuple[Rendition, ...] = ()
-    threads: int = 0
-    nice: int | None = None
-    raw_args: tuple[str, ...] = ()
-    gop_s: float = 0.0
-    maxrate: str = ""
-    bufsize: str = ""
-    audio_codec: str = ""
-    audio_bitrate: str = ""
-    audio_sample_rate: int = 0
-    audio_channels: int = 0
-    tune: str = ""
-    split: str = ""
-    seek_s: float = 0.0
-    concat: tuple[str, ...] = ()
+    __slots__ = ("_given",)
+
+    def __init__(self, **given: Any) -> None:
+        unknown = given.keys() - _FIELDS.keys()
+        if unknown:
+            raise TypeError(f"not JobSpec fields: {', '.join(sorted(unknown))}")
+        self._given = {k: v for k, v in given.items() if v is not None}
+
+    def __getitem__(self, name: str) -> Any:
+        return self._given[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._given)
+
+    def __len__(self) -> int:
+        return len(self._given)
+
+    def __repr__(self) -> str:
+        return f"RawSpec({', '.join(f'{k}={v!r}' for k, v in self._given.items())})"
+
+    def set(self, name: str) -> Any:
+        """The value sent for `name`, or None when it is not set."""
+        value = self._given.get(name)
+        return value if value or name in _PRESENCE else None
+
+
+_FIELDS = {f.name: f for f in fields(JobSpec)}
+_HINTS = typing.get_type_hints(JobSpec)
+# Fields whose zero is a value of its own: None-able ones (nice=0 is a nice level)
+# and bools (live=False is a file job even under a live scenario).
+_PRESENCE = frozenset(
+    n for n, h in _HINTS.items() if h is bool or type(None) in typing.get_args(h)
+)
+_PRESETS = frozenset(f.name for f in fields(Scenario)) & _FIELDS.keys()
+_CHECKS = tuple(c for f in fields(JobSpec) if (c := f.metadata.get("check")) is not None)
+
+
+_DEFAULTS = JobSpec()
+
+
+def merged(raw: RawSpec, sc: Scenario) -> dict[str, Any]:
+    """Every JobSpec field: what the client set, else the scenario's, else the
+    JobSpec default."""
+    out: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = raw.set(name)
+        if value is None:
+            value = getattr(sc, name) if name in _PRESETS else getattr(_DEFAULTS, name)
+        out[name] = value
+    return out
 
 
 def _scenario(name: str, catalog: dict[str, Scenario]) -> Scenario:
@@ -92,70 +113,53 @@ def _scenario(name: str, catalog: dict[str, Scenario]) -> Scenario:
 
 def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec:
     """Check every field of `raw` and fill the gaps from its scenario. The merged
-    values are what is checked, so a bad scenario from a file fails like a bad job."""
-    sc = _scenario(raw.scenario, catalog or BUILTIN)
-    queue = choice("spec.queue", raw.queue or "default", QUEUE_WEIGHTS)
-    priority = choice("spec.priority", raw.priority or "medium", PRIORITY_WEIGHTS)
-    codec = raw.codec or sc.codec
-    check_codec("spec.codec", codec)
-    bitrate = raw.bitrate or sc.bitrate
-    check_bitrate("spec.bitrate", bitrate)
-    width, height = raw.width or sc.width, raw.height or sc.height
-    check_size("spec", width, height)
-    fps = raw.fps or sc.fps
-    check_fps(fps)
-    preset = raw.preset or sc.preset
-    check_preset(preset)
-    tune = raw.tune or sc.tune
-    check_tune(codec, tune)
-    check_limits(raw.threads, raw.nice, raw.max_retries, raw.timeout_s)
-    check_requirements(raw.requirements)
-    live = sc.live if raw.live is None else raw.live
-    source = raw.input or "lavfi:testsrc2"
-    check_input(source)
-    check_output(raw.output)
-    check_renditions(raw.renditions, raw.output, live)
-    duration = check_duration(
-        raw.duration_s or (sc.duration_s if source.startswith("lavfi:") else 0.0)
+    values are what is checked, so a bad scenario from a file fails like a bad job.
+
+    Below are the fields with a rule of their own; every other field is merged
+    by name and checked by its JobSpec entry's `check`."""
+    sc = _scenario(raw.set("scenario") or "", catalog or BUILTIN)
+    v = merged(raw, sc)
+    v["scenario"] = sc.name
+    choice("spec.queue", v["queue"], QUEUE_WEIGHTS)
+    choice("spec.priority", v["priority"], PRIORITY_WEIGHTS)
+    check_codec("spec.codec", v["codec"])
+    check_bitrate("spec.bitrate", v["bitrate"])
+    check_size("spec", v["width"], v["height"])
+    check_fps(v["fps"])
+    check_preset(v["preset"])
+    check_limits(v["threads"], v["nice"], v["max_retries"], v["timeout_s"])
+    check_requirements(v["requirements"])
+    check_input(v["input"])
+    check_output(v["output"])
+    check_renditions(v["renditions"], v["output"], v["live"])
+    # A real input keeps its own length; the scenario's is a synthetic source's.
+    synthetic = sc.duration_s if v["input"].startswith("lavfi:") else 0.0
+    v["duration_s"] = check_duration(raw.set("duration_s") or synthetic)
+    check_gop(v["gop_s"])
+    v["maxrate"], v["bufsize"] = rate_caps(
+        raw.set("maxrate") or "", raw.set("bufsize") or "", v["bitrate"], sc
     )
-    gop_s = check_gop(raw.gop_s or sc.gop_s)
-    maxrate, bufsize = rate_caps(raw.maxrate, raw.bufsize, bitrate, sc)
-    own_audio = Audio(raw.audio_codec, raw.audio_bitrate, raw.audio_sample_rate, raw.audio_channels)
-    audio = resolve_audio(own_audio, sc, raw.output, live)
-    check_split(raw.split, raw.seek_s, raw.concat)
-    return JobSpec(
-        scenario=sc.name,
-        queue=queue,
-        priority=priority,
-        input=source,
-        output=raw.output,
-        codec=codec,
-        bitrate=bitrate,
-        width=width,
-        height=height,
-        fps=fps,
-        duration_s=duration,
-        live=live,
-        preset=preset,
-        max_retries=raw.max_retries,
-        timeout_s=raw.timeout_s if raw.timeout_s is not None else default_timeout(live, duration),
-        requirements=raw.requirements,
-        renditions=raw.renditions,
-        threads=raw.threads,
-        nice=raw.nice,
-        raw_args=check_raw_args(raw.raw_args),
-        gop_s=gop_s,
-        maxrate=maxrate,
-        bufsize=bufsize,
-        audio_codec=audio.codec,
-        audio_bitrate=audio.bitrate,
-        audio_sample_rate=audio.sample_rate,
-        audio_channels=audio.channels,
-        tune=tune,
-        split=raw.split,
-        seek_s=raw.seek_s,
-        concat=raw.concat,
+    own = Audio(
+        raw.set("audio_codec") or "",
+        raw.set("audio_bitrate") or "",
+        raw.set("audio_sample_rate") or 0,
+        raw.set("audio_channels") or 0,
     )
+    a = resolve_audio(own, sc, v["output"], v["live"])
+    v.update(
+        audio_codec=a.codec,
+        audio_bitrate=a.bitrate,
+        audio_sample_rate=a.sample_rate,
+        audio_channels=a.channels,
+    )
+    if v["timeout_s"] is None:
+        v["timeout_s"] = default_timeout(v["live"], v["duration_s"])
+    check_raw_args(v["raw_args"])
+    check_split(v["split"], v["seek_s"], v["concat"])
+    spec = JobSpec(**v)
+    for check in _CHECKS:
+        check(spec)
+    return spec
 
 
 def check_request_id(request_id: str) -> None:

@@ -12,10 +12,9 @@ from pathlib import Path
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import Scenario
-from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals, exit_now
 from ffrtmp.master import catalog
-from ffrtmp.master.config import STOP_GRACE_S, MasterConfig
+from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.server import Master
 from ffrtmp.master.storage.blobs import config as blob_config
 from ffrtmp.master.storage.protocol import StoreError
@@ -32,38 +31,39 @@ def parser() -> argparse.ArgumentParser:
         " `ffrtmp-master migrate --from PATH --to postgresql://…` moves it to PostgreSQL.",
     )
     f = flags.add
-    f(p, "--listen", default="0.0.0.0:50051", help="gRPC address (HOST:PORT)")
+    D = MasterConfig()  # every default is the config's own: one place states it
+    f(p, "--listen", default=D.listen, help="gRPC address (HOST:PORT)")
     f(
         p,
         "--metrics-port",
-        default=9090,
+        default=D.metrics_port,
         type=int,
         help="Prometheus /metrics port; 0 picks a free port, -1 disables",
     )
-    f(p, "--metrics-host", default="0.0.0.0", help="address for the metrics endpoint")
+    f(p, "--metrics-host", default=D.metrics_host, help="address for the metrics endpoint")
     f(
         p,
         "--health-port",
-        default=0,
+        default=D.health_port,
         type=int,
         help="plaintext grpc.health.v1-only port for probes without mTLS; 0 disables",
     )
-    f(p, "--health-host", default="127.0.0.1", help="address for the health-only port")
+    f(p, "--health-host", default=D.health_host, help="address for the health-only port")
     f(
         p,
         "--db",
-        default="ffrtmp.db",
+        default=str(D.db),
         help="the job store: a SQLite file path (or sqlite:PATH), or"
         " postgresql://USER@HOST[:PORT]/DATABASE shared by several masters",
     )
     f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate that signs peers")
     f(p, "--cert", default="certs/master.crt", type=Path, help="master certificate")
     f(p, "--key", default="certs/master.key", type=Path, help="master private key")
-    f(p, "--max-retries", default=3, type=int, help="retries of a transient failure")
+    f(p, "--max-retries", default=D.max_retries, type=int, help="retries of a transient failure")
     f(
         p,
         "--max-lost-attempts",
-        default=10,
+        default=D.max_lost_attempts,
         type=int,
         help="attempts a job may lose to the infrastructure (worker lost or fenced), "
         "apart from --max-retries",
@@ -71,28 +71,28 @@ def parser() -> argparse.ArgumentParser:
     f(
         p,
         "--scheduler-interval",
-        default=10.0,
+        default=D.scheduler_interval_s,
         type=flags.duration,
         help="longest pause between sweeps of the scheduler's timers (e.g. 10s)",
     )
     f(
         p,
         "--heartbeat-interval",
-        default=HEARTBEAT_INTERVAL_S,
+        default=D.heartbeat_interval_s,
         type=flags.duration,
         help="how often workers heartbeat (e.g. 30s)",
     )
     f(
         p,
         "--heartbeat-timeout",
-        default=HEARTBEAT_TIMEOUT_S,
+        default=D.heartbeat_timeout_s,
         type=flags.duration,
         help="silence after which a worker is lost and its jobs move on (e.g. 2m)",
     )
     f(
         p,
         "--stall-timeout",
-        default=60.0,
+        default=D.stall_timeout_s,
         type=flags.duration,
         help="a run with no ffmpeg progress for this long is killed and retried; 0 disables",
     )
@@ -106,67 +106,56 @@ def parser() -> argparse.ArgumentParser:
     f(
         p,
         "--aging-interval",
-        default=0.0,
+        default=D.aging_interval_s,
         type=flags.duration,
         help="a waiting job gains one priority point per interval (e.g. 5m); 0 is off",
     )
-    f(p, "--retry-backoff", default=5.0, type=flags.duration, help="first retry delay")
-    f(p, "--retry-backoff-factor", default=2.0, type=float, help="growth of the retry delay")
-    f(p, "--retry-backoff-max", default=300.0, type=flags.duration, help="longest retry delay")
-    f(p, "--retry-jitter", default=0.2, type=float, help="random spread of retry delays (±)")
+    f(p, "--retry-backoff", default=D.backoff.base_s, type=flags.duration, help="first retry delay")
+    f(p, "--retry-backoff-factor", default=D.backoff.factor, type=float,
+      help="growth of the retry delay")
+    f(p, "--retry-backoff-max", default=D.backoff.cap_s, type=flags.duration,
+      help="longest retry delay")
+    f(p, "--retry-jitter", default=D.backoff.jitter, type=float,
+      help="random spread of retry delays (±)")
     f(
         p,
         "--sqlite-synchronous",
-        default="FULL",
+        default=D.sqlite_synchronous,
         choices=["FULL", "NORMAL"],
         help="SQLite synchronous mode; FULL survives power loss",
     )
     f(
         p,
         "--retention",
-        default=7 * 86400.0,
+        default=D.retention_s,
         type=flags.duration,
         help="delete finished jobs and their history this long after they ended; 0 keeps all",
     )
     f(
         p,
         "--retention-interval",
-        default=3600.0,
+        default=D.retention_interval_s,
         type=flags.duration,
         help="how often retention sweeps (e.g. 1h)",
     )
-    f(
-        p,
-        "--trace-exporter",
-        default="none",
-        choices=["none", "console", "otlp"],
-        help="OpenTelemetry span exporter (needs the ffrtmp[otel] extra)",
-    )
-    f(p, "--require-api-key", action="store_true",
+    f(p, "--require-api-key", action="store_true", default=D.require_api_key,
       help="refuse client RPCs without a valid `authorization: Bearer` API key")
-    f(p, "--rate-limit", default=0.0, type=float,
+    f(p, "--rate-limit", default=D.rate_limit, type=float,
       help="requests per second per identity (token bucket); 0 is off")
-    f(p, "--rate-burst", default=50.0, type=float, help="burst size of the rate limit")
-    f(p, "--max-watches", default=16, type=int,
+    f(p, "--rate-burst", default=D.rate_burst, type=float, help="burst size of the rate limit")
+    f(p, "--max-watches", default=D.max_watches, type=int,
       help="concurrent WatchJob streams per identity")
     f(p, "--deny-list", default=None, type=Path,
       help="file of revoked certificate serials (hex, one per line); reread on SIGHUP")
     f(
         p,
         "--stop-grace",
-        default=STOP_GRACE_S,
+        default=D.stop_grace_s,
         type=flags.duration,
         help="on SIGTERM, how long calls may finish; the master exits within it + 1.5s",
     )
     blob_config.add_flags(p)
-    f(p, "--log-format", default="text", choices=list(logsetup.FORMATS), help="log line format")
-    f(
-        p,
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="log level",
-    )
+    flags.add_log_flags(p)
     return p
 
 

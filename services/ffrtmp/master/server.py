@@ -13,7 +13,7 @@ from prometheus_client import start_http_server
 
 from ffrtmp import tracing
 from ffrtmp.core.ratelimit import RateLimiter
-from ffrtmp.lifecycle import STOP_MARGIN_S, Deadline, Supervisor, bounded, in_thread
+from ffrtmp.lifecycle import STOP_MARGIN_S, Deadline, Lifecycle, Service, bounded, in_thread
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.cert_metrics import watch_certificates
 from ffrtmp.master.observe.health import MasterHealth
@@ -35,6 +35,8 @@ from ffrtmp.master.rpc.servicers.jobs import JobServicer
 from ffrtmp.master.rpc.servicers.nodes import NodeServicer
 from ffrtmp.master.rpc.servicers.worker import WorkerServicer
 from ffrtmp.master.scheduling.scheduler import Scheduler
+from ffrtmp.master.scheduling.sources import Sources
+from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.blobs.factory import make_blob_store
 from ffrtmp.master.storage.blobs.gc import BlobGC
 from ffrtmp.master.storage.dblock import DatabaseLock
@@ -79,16 +81,19 @@ SERVER_OPTIONS: list[tuple[str, Any]] = [
 TAIL_S = 0.75
 
 
-class Master:
+class Master(Service):
+    """The master's parts, each a Service, started and stopped in order; the
+    failure of any part's background task is the master's (see wait())."""
+
     def __init__(self, config: MasterConfig) -> None:
+        super().__init__("master", log)
         self.config = config
         self.metrics = MasterMetrics()
         self.store = make_store(config.db, synchronous=config.sqlite_synchronous)
         self.store.on_commit.append(self._observe_commit)
         self.traces = JobTraces()
-        self.scheduler = Scheduler(
-            self.store, config, self.metrics, trace_context=self.traces.carrier
-        )
+        sources = Sources(trace_context=self.traces.carrier)
+        self.scheduler = Scheduler(State(self.store, config, self.metrics, sources))
         self.metrics.registry.register(QueueCollector(self.scheduler))
         self.keys = ApiKeys(self.store)
         self.auth = AuthPolicy(
@@ -113,7 +118,6 @@ class Master:
         self.blobs = make_blob_store(config.blobs, config.db)
         self.blob_access = BlobAccess(self.store, self.scheduler.blob_leases.authorize_worker)
         self.blob_gc = BlobGC.configured(self.blobs, self.store, config.blobs)
-        self.tasks = Supervisor(log)
         self.health_port = 0
         self.server: aio.Server | None = None
         self.port = 0
@@ -184,13 +188,13 @@ class Master:
         # dies nothing is written any more. Watched, not owned: close() ends it.
         writer = getattr(self.store, "writer", None)
         if isinstance(writer, asyncio.Task):
-            self.tasks.watch(writer, own=False)
-        for task in self.scheduler.tasks:
-            self.tasks.watch(task)
-        self.tasks.watch(self.health.start_probe())
-        self.tasks.start(self.blob_gc.run(), "blob-gc")
-        if self.config.retention_s > 0:
-            self.tasks.start(self.retention.run(), "retention")
+            self.background.watch(writer, own=False)
+        await self.health.start()
+        await self.retention.start()
+        self.background.start(self.blob_gc.run(), "blob-gc")
+        parts: tuple[Lifecycle, ...] = (self.scheduler, self.health, self.retention)
+        for part in parts:
+            self.background.follow(part)
         if self.config.health_port > 0:
             where = f"{self.config.health_host}:{self.config.health_port}"
             try:
@@ -239,17 +243,10 @@ class Master:
         asyncio.create_task(self.keys.load(), name="reload-keys").add_done_callback(_log_failed)
         log.info("reloaded certificates from %s and the deny list", self.config.cert)
 
-    async def __aenter__(self) -> Master:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def wait(self) -> bool:
         """Until stop() is called or a background task dies; True for the latter."""
         stopped = asyncio.ensure_future(self._stopped.wait())
-        failed = asyncio.ensure_future(self.tasks.failed())
+        failed = asyncio.ensure_future(self.failed())
         await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
         failed.cancel()
@@ -284,7 +281,8 @@ class Master:
             if self._metrics_server is not None
             else asyncio.sleep(0)
         )
-        await self.tasks.stop(left.left(0.25, at_least=0.05))
+        await self.background.stop(left.left(0.25, at_least=0.05))
+        await bounded("retention", self.retention.stop(), left.left(0.25, at_least=0.05))
         await bounded("health port", self.health.stop(), left.left(0.25, at_least=0.05))
         await bounded("store", self.store.close(), left.left(at_least=0.25))
         await bounded("blobs", self.blobs.close(), left.left(at_least=0.1))

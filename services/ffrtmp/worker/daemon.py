@@ -16,6 +16,7 @@ import time
 from grpc import aio
 
 from ffrtmp import logsetup, wire
+from ffrtmp.lifecycle import Supervisor
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import worker_pb2
 from ffrtmp.worker.blobcache import InputCache
@@ -31,7 +32,6 @@ from ffrtmp.worker.jobs import JobTable
 from ffrtmp.worker.metrics import WorkerMetrics
 from ffrtmp.worker.probe import Capabilities, probe_capabilities
 from ffrtmp.worker.session import CHANNEL_OPTIONS, Session
-from ffrtmp.worker.supervisor import Supervisor
 
 REMEMBERED_RESULTS = 256  # as many as a Hello may carry (the master's bound)
 
@@ -42,6 +42,7 @@ SHARED_ROOT_QUIET_S = 30.0
 log = logging.getLogger("ffrtmp.worker")
 
 FENCE_CHECK_S = 0.25
+STOP_TASKS_S = 5.0  # runs killed by then; what is left is bookkeeping
 
 
 class Worker:
@@ -53,7 +54,7 @@ class Worker:
         self.contact = Contact()
         self.metrics = WorkerMetrics()
         self.registry = self.metrics.registry
-        self.tasks = Supervisor()
+        self.tasks = Supervisor(log)
         self.table = JobTable(
             self.contact,
             lambda msg: self.session.send(msg),
@@ -93,18 +94,18 @@ class Worker:
             self.metrics_port,
         )
         logsetup.ready(f"ffrtmp-worker ready metrics_port={self.metrics_port}")
-        self.tasks.spawn(self._fence_loop(), "fence", essential=True)
-        self.tasks.spawn(self._broken(), "broken")
+        self.tasks.start(self._fence_loop(), "fence", essential=True)
+        self.tasks.start(self._broken(), "broken")
         try:
             await self.session.run(self._stop)
         finally:
             if self._http is not None:
                 self._http.stop()
             await self.table.kill_all()
-            await self.tasks.close()
+            await self.tasks.stop(STOP_TASKS_S)
             if self._blob_channel is not None:
                 await self._blob_channel.close()
-        if self.tasks.broken.is_set():
+        if self.tasks.has_failed:
             raise RuntimeError("an essential task of the worker ended")
 
     async def drain(self) -> None:
@@ -132,7 +133,7 @@ class Worker:
         self.session.close()
 
     async def _broken(self) -> None:
-        await self.tasks.broken.wait()
+        await self.tasks.failed()
         self.stop()
 
     async def _fence_loop(self) -> None:

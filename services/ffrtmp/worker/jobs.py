@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 from ffrtmp import logcontext, tracing, wire
 from ffrtmp.core.model import AttemptResult, Lease, Outcome, ProgressInfo
+from ffrtmp.lifecycle import Supervisor
 from ffrtmp.v1 import worker_pb2
 from ffrtmp.wire import lease_pb
 from ffrtmp.worker.blobio import Media
@@ -25,7 +26,6 @@ from ffrtmp.worker.contact import Contact
 from ffrtmp.worker.environment import Environment, Refused
 from ffrtmp.worker.execution import Execution, Stop
 from ffrtmp.worker.metrics import WorkerMetrics
-from ffrtmp.worker.supervisor import Supervisor
 
 log = logging.getLogger("ffrtmp.worker")
 
@@ -83,14 +83,15 @@ class JobTable:
         if not self.contact.fresh(time.monotonic()):
             # Held in a partition, it may be older than the master's loss of us.
             self._fence(run, "contact with the master was not fresh when it arrived")
-        run.task = self.tasks.spawn(
-            self._execute(run, dict(a.trace_context)), name=f"job-{lease.job_id}"
+        run.task = self.tasks.start(
+            self._execute(run, dict(a.trace_context)), f"job-{lease.job_id}", fatal=False
         )
 
     def cancel(self, lease: Lease) -> None:
         run = self._run(lease)
         if run is not None:
-            self.tasks.spawn(run.stop(Stop.CANCEL, grace=self.cancel_grace_s), "cancel")
+            stop = run.stop(Stop.CANCEL, grace=self.cancel_grace_s)
+            self.tasks.start(stop, "cancel", fatal=False)
 
     def abort(self, lease: Lease, reason: str) -> None:
         pending = self.unacked.get(lease.job_id)
@@ -105,12 +106,12 @@ class JobTable:
                 reason,
                 extra={"job_id": lease.job_id, "attempt": lease.attempt},
             )
-            self.tasks.spawn(run.stop(Stop.ABORT), "abort")
+            self.tasks.start(run.stop(Stop.ABORT), "abort", fatal=False)
 
     def pause(self, lease: Lease, pause: bool) -> None:
         run = self._run(lease)
         if run is not None:
-            self.tasks.spawn(run.pause() if pause else run.resume(), "pause")
+            self.tasks.start(run.pause() if pause else run.resume(), "pause", fatal=False)
 
     def acked(self, lease: Lease) -> None:
         pending = self.unacked.get(lease.job_id)
@@ -157,7 +158,7 @@ class JobTable:
             extra={"job_id": lease.job_id, "attempt": lease.attempt},
         )
         self.metrics.fenced.inc()
-        self.tasks.spawn(run.stop(Stop.FENCE, why), "fence")
+        self.tasks.start(run.stop(Stop.FENCE, why), "fence", fatal=False)
 
     async def kill_all(self) -> None:
         for run in list(self.runs.values()):

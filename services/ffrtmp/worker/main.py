@@ -134,21 +134,7 @@ def parser() -> argparse.ArgumentParser:
         help="on SIGTERM, how long running jobs may finish before they are killed (e.g. 1h);"
         " the worker exits within it + 1.5s",
     )
-    f(
-        p,
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="log level",
-    )
-    f(p, "--log-format", default="text", choices=list(logsetup.FORMATS), help="log line format")
-    f(
-        p,
-        "--trace-exporter",
-        default="none",
-        choices=["none", "console", "otlp"],
-        help="OpenTelemetry span exporter (needs the ffrtmp[otel] extra)",
-    )
+    flags.add_log_flags(p)
     return p
 
 

@@ -136,7 +136,7 @@ class Session:
                 level, "master stream ended: %s %s; reconnecting", exc.code().name, exc.details()
             )
             if exc.code() == grpc.StatusCode.UNAVAILABLE and not welcomed:
-                self.table.tasks.spawn(self._explain_unreachable(), "diagnose")
+                self.table.tasks.start(self._explain_unreachable(), "diagnose", fatal=False)
         finally:
             self._out = None
             self.metrics.connected.set(0)

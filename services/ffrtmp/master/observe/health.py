@@ -17,13 +17,17 @@ from collections.abc import Sequence
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from ffrtmp.lifecycle import Service
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.storage.protocol import JobStore
 
 log = logging.getLogger(__name__)
 
 
-class MasterHealth:
+class MasterHealth(Service):
+    """A Service: start() begins the store probe, stop() ends it and the
+    health-only port."""
+
     def __init__(
         self,
         store: JobStore,
@@ -34,6 +38,7 @@ class MasterHealth:
         probe_timeout_s: float = 5.0,
         announce_s: float = 2.0,
     ) -> None:
+        super().__init__("health", log)
         self.servicer = health.aio.HealthServicer()
         self.store = store
         self.services = ("", *services)
@@ -46,7 +51,6 @@ class MasterHealth:
         self.store_ok = True
         self.port = 0
         self._server: aio.Server | None = None
-        self.task: asyncio.Task[None] | None = None
 
     async def _publish(self) -> None:
         ok = self.accepting and self.store_ok
@@ -87,10 +91,9 @@ class MasterHealth:
                 await self._publish()
             await asyncio.sleep(self.probe_interval_s)
 
-    def start_probe(self) -> asyncio.Task[None]:
+    async def start(self) -> None:
         self.metrics.store_up.set(1)
-        self.task = asyncio.create_task(self._probe_loop(), name="health-probe")
-        return self.task
+        self.background.start(self._probe_loop(), "health-probe")
 
     def add_to(self, server: aio.Server) -> None:
         health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
@@ -108,10 +111,7 @@ class MasterHealth:
         return self.port
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-            self.task = None
+        await super().stop()
         if self._server is not None:
             if self._refusing_since is not None:
                 left = self._refusing_since + self.announce_s - time.monotonic()

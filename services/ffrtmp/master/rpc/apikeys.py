@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from ffrtmp.core.authz import ROLES
 from ffrtmp.core.errors import InvalidArgument, NotFound
-from ffrtmp.master.scheduling.state import wall_ms
+from ffrtmp.master.scheduling.sources import wall_ms
 from ffrtmp.master.storage.protocol import ApiKey, JobStore
 
 PREFIX = "ffk_"

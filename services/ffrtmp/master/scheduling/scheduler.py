@@ -11,20 +11,16 @@ directly.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
-import random
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 from ffrtmp.core.authz import SYSTEM, Actor, check_job_access
 from ffrtmp.core.errors import FailedPrecondition, NotFound, Unavailable
 from ffrtmp.core.graph import group_progress
 from ffrtmp.core.model import ACTIVE, Job, JobState
 from ffrtmp.core.spec import RawSpec
-from ffrtmp.master.config import MasterConfig
-from ffrtmp.master.observe.metrics import MasterMetrics
+from ffrtmp.lifecycle import Service
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.blob_leases import BlobLeases
 from ffrtmp.master.scheduling.control import Control
@@ -34,31 +30,20 @@ from ffrtmp.master.scheduling.intake import Intake
 from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.restore import Restore
 from ffrtmp.master.scheduling.sessions import NodeSession, PauseCmd
-from ffrtmp.master.scheduling.state import State, wall_ms
+from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.scheduling.stats import QueueStats, queue_stats
-from ffrtmp.master.storage.protocol import JobStore
 
 log = logging.getLogger(__name__)
 
 
-class Scheduler:
-    def __init__(
-        self,
-        store: JobStore,
-        config: MasterConfig,
-        metrics: MasterMetrics,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], int] = wall_ms,
-        rand: Callable[[], float] = random.random,
-        trace_context: Callable[[str], dict[str, str]] = lambda job_id: {},
-    ) -> None:
-        """Time, randomness (retry jitter) and the trace context put in Assign are
-        injected: tests drive them, tracing supplies the last."""
-        self.config = config
-        self.st = State(
-            store, config, metrics, clock=clock, wall=wall, rand=rand, trace_context=trace_context
-        )
+class Scheduler(Service):
+    def __init__(self, st: State) -> None:
+        """`st` holds the store and config and the injected time, randomness
+        (retry jitter) and trace context put in Assign (its Sources): tests
+        drive them, tracing supplies the last."""
+        super().__init__("scheduler", log)
+        self.config = st.config
+        self.st = st
         self.attempts = Attempts(self.st)
         self.dispatcher = Dispatcher(self.st)
         self.liveness = Liveness(self.st, self.attempts)
@@ -67,21 +52,18 @@ class Scheduler:
         self.graph = Graph(self.st)
         self.control = Control(self.st, self.graph)
         self.intake = Intake(self.st, self.graph)
-        self.tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -------------------------------------------------------
     async def start(self, restored_ms: int | None = None) -> None:
         """`restored_ms`: the database is a backup taken then, so the queue waits
         for the workers' reports of what finished since (see restore.py)."""
         await self.load(hold_queue=restored_ms is not None)
-        self.tasks = [
-            asyncio.create_task(self.dispatcher.run(), name="dispatch"),
-            asyncio.create_task(self.liveness.run_timers(), name="timers"),
-        ]
+        self.background.start(self.dispatcher.run(), "dispatch")
+        self.background.start(self.liveness.run_timers(), "timers")
         if restored_ms is not None:
             timeout = self.config.heartbeat_timeout_s
             hold = self.restore.hold(restored_ms, self._load_waiting, timeout)
-            self.tasks.append(asyncio.create_task(hold, name="restore-hold"))
+            self.background.start(hold, "restore-hold")
 
     async def load(self, *, hold_queue: bool = False) -> None:
         """Rebuild the heaps, sessions and timers from the store."""
@@ -130,10 +112,7 @@ class Scheduler:
 
     async def stop(self) -> None:
         self.stop_intake()
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.tasks = []
+        await super().stop()
         for s in self.st.nodes.values():
             if s.connected:
                 s.outbox.put_nowait(None)

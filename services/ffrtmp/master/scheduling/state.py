@@ -19,9 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -33,6 +31,7 @@ from ffrtmp.core.states import check_changes
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.sessions import NodeSession
+from ffrtmp.master.scheduling.sources import REAL, Sources
 from ffrtmp.master.scheduling.watch import ChangeFeed
 from ffrtmp.master.storage.protocol import Before, Change, JobStore, QueuedKey, decode_needs
 
@@ -41,9 +40,6 @@ log = logging.getLogger(__name__)
 Fields = tuple[tuple[str, object], ...]
 
 
-def wall_ms() -> int:
-    """Wall-clock milliseconds: the times stored and shown to users."""
-    return int(time.time() * 1000)
 
 
 class State:
@@ -52,20 +48,15 @@ class State:
         store: JobStore,
         config: MasterConfig,
         metrics: MasterMetrics,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], int] = wall_ms,
-        rand: Callable[[], float] = random.random,
-        trace_context: Callable[[str], dict[str, str]] = lambda job_id: {},
+        sources: Sources = REAL,
     ) -> None:
         self.store = store
         self.config = config
         self.metrics = metrics
-        self.clock = clock  # monotonic seconds: timeouts and backoffs
-        self.now_ms = wall
-        self.rand = rand  # retry jitter
-        # The submit's trace context for a job, carried in Assign.
-        self.trace_context = trace_context
+        self.clock = sources.clock
+        self.now_ms = sources.wall
+        self.rand = sources.rand
+        self.trace_context = sources.trace_context
         self.pending = PendingJobs()
         self.nodes: dict[str, NodeSession] = {}
         self.feed = ChangeFeed()

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from ffrtmp.lifecycle import Service
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.storage.protocol import JobStore, StoreClosed, StoreError
 
@@ -18,7 +19,9 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-class Retention:
+class Retention(Service):
+    """A Service: start() begins the sweeps (none when `keep_s` is 0)."""
+
     def __init__(
         self,
         store: JobStore,
@@ -28,6 +31,7 @@ class Retention:
         interval_s: float,
         wall: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__("retention", log)
         self.store = store
         self.metrics = metrics
         self.keep_s = keep_s
@@ -51,6 +55,10 @@ class Retention:
                 freed,
             )
         return total
+
+    async def start(self) -> None:
+        if self.keep_s > 0:
+            self.background.start(self.run(), "retention")
 
     async def run(self) -> None:
         while True:

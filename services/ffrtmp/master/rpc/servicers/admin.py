@@ -8,7 +8,7 @@ from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.master.rpc.apikeys import ApiKeys
 from ffrtmp.master.rpc.auth import current_actor
 from ffrtmp.master.rpc.handlers import Ctx
-from ffrtmp.master.scheduling.state import wall_ms
+from ffrtmp.master.scheduling.sources import wall_ms
 from ffrtmp.master.storage.protocol import ApiKey, JobStore
 from ffrtmp.v1 import admin_pb2, admin_pb2_grpc
 
