@@ -19,7 +19,10 @@ from ffrtmp.master.storage.protocol import ApiKey, Change, JobStore
 from ffrtmp.master.storage.sqlite.store import SqliteStore
 from tests.helpers.postgres import PgServer, free_port, run_async
 from tests.helpers.procs import child_env
-from tests.integration.test_store_conformance import T0, _assign, _insert, _job
+from tests.helpers.store_rows import T0
+from tests.helpers.store_rows import assign as _assign
+from tests.helpers.store_rows import insert as _insert
+from tests.helpers.store_rows import job as _job
 
 S = JobState
 

@@ -18,7 +18,7 @@ from ffrtmp.master.storage.postgres.store import PgStore
 from ffrtmp.master.storage.protocol import Change, StoreError
 from tests.helpers.postgres import PgServer
 from tests.helpers.proxy import TcpProxy
-from tests.integration.test_store_conformance import _insert
+from tests.helpers.store_rows import insert as _insert
 
 
 async def _whole(store: PgStore) -> list[tuple[str, int]]:

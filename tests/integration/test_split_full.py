@@ -25,7 +25,7 @@ import pytest
 from ffrtmp.v1 import common_pb2
 from tests.helpers.cluster import Cluster
 from tests.helpers.splitcheck import frame_count, make_clip, vmaf
-from tests.integration.test_split import (
+from tests.helpers.splitrun import (
     FPS,
     SUCCEEDED,
     check_joined,
