@@ -11,8 +11,9 @@ from typing import Any
 
 from ffrtmp.core.model import TERMINAL, Job, JobEvent, JobState
 from ffrtmp.core.priority import QUEUE_CLASSES
+from ffrtmp.master.storage.postgres.changes import apply_all
 from ffrtmp.master.storage.postgres.db import DB_TROUBLE, Conn, Grouped, PgDb, trouble
-from ffrtmp.master.storage.postgres.rows import apply_change, insert_jobs
+from ffrtmp.master.storage.postgres.rows import insert_jobs
 from ffrtmp.master.storage.protocol import (
     ApiKey,
     AuditEvent,
@@ -59,10 +60,7 @@ class PgStore(PgDb):
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
         items = list(changes)
 
-        async def op(conn: Conn) -> list[Before | None]:
-            return [await apply_change(conn, ch) for ch in items]
-
-        applied = await self.write(op)
+        applied: list[Before | None] = await self.write(Grouped(apply_all, items))
         for ch, before in zip(items, applied, strict=True):
             if before is not None:
                 for observe in self.observers:
