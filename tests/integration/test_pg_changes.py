@@ -17,7 +17,8 @@ from ffrtmp.master.storage.postgres.lease import lead
 from ffrtmp.master.storage.postgres.store import PgStore
 from ffrtmp.master.storage.protocol import Change, JobStore
 from ffrtmp.master.storage.sqlite.store import SqliteStore
-from tests.integration.test_store_conformance import T0, _insert
+from tests.helpers.store_rows import T0
+from tests.helpers.store_rows import insert as _insert
 
 S = JobState
 FIELDS = [(), (("exit_code", 1), ("error", "boom")), (("progress", '{"frame": 5}'),),
