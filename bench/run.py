@@ -45,33 +45,41 @@ FIGURES: dict[str, tuple[str, Figure]] = {
 # The keys results.json always has (null when the figure did not run or failed).
 KEYS = (
     "echo_rps",
+    "echo_rtt_ms_p99",
     "submit_rps",
     "submit_ratio",
     "lifecycle_jobs_per_s",
+    "lifecycle_ratio",
     "assign_latency_ms_p50",
     "assign_latency_ms_p99",
+    "assign_p99_over_echo_ms",
     "restart_1m_s",
     "restart_1m_rss_mib",
-    "workers_2k_cpu_pct",
-    "workers_2k_rss_mib",
+    "workers_10k_cpu_pct",
+    "workers_10k_rss_mib",
     "blob_upload_mb_s",
     "blob_download_mb_s",
     "blob_cp_mb_s",
     "blob_upload_ratio",
     "blob_download_ratio",
 )
-# key -> (unit, target text, check); keys without a target are printed bare.
+# key -> (unit, target text, check); keys without a target are printed bare. The
+# targets are ratios to the echo of the same run where the machine's noise would
+# otherwise decide (issue targets: docs/PERFORMANCE.md).
 TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
     "echo_rps": ("calls/s", "ceiling", None),
+    "echo_rtt_ms_p99": ("ms", "", None),
     "submit_rps": ("calls/s", "", None),
-    "submit_ratio": ("of (a)", "≥ 0.70", lambda v: v >= 0.7),
-    "lifecycle_jobs_per_s": ("jobs/s", "≥ 3000", lambda v: v >= 3000),
+    "submit_ratio": ("of echo", "≥ 0.70", lambda v: v >= 0.7),
+    "lifecycle_jobs_per_s": ("jobs/s", "", None),
+    "lifecycle_ratio": ("of echo", "≥ 0.40", lambda v: v >= 0.4),
     "assign_latency_ms_p50": ("ms", "", None),
-    "assign_latency_ms_p99": ("ms", "≤ 2", lambda v: v <= 2),
+    "assign_latency_ms_p99": ("ms", "", None),
+    "assign_p99_over_echo_ms": ("ms", "≤ 1", lambda v: v <= 1),
     "restart_1m_s": ("s", "≤ 5", lambda v: v <= 5),
     "restart_1m_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
-    "workers_2k_cpu_pct": ("% core", "≤ 25", lambda v: v <= 25),
-    "workers_2k_rss_mib": ("MiB", "", None),
+    "workers_10k_cpu_pct": ("% core", "≤ 100", lambda v: v <= 100),
+    "workers_10k_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
     "blob_upload_mb_s": ("MB/s", "", None),
     "blob_download_mb_s": ("MB/s", "", None),
     "blob_cp_mb_s": ("MB/s", "cp+sync", None),
@@ -81,7 +89,7 @@ TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
 
 
 def raise_nofile() -> None:
-    """2,000 worker streams need more descriptors than a default soft limit of 1024;
+    """10,000 worker streams need more descriptors than a default soft limit of 1024;
     children inherit the raised limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:
@@ -136,10 +144,20 @@ async def run(letters: str, ctx: BenchRun) -> tuple[dict[str, Any], list[str]]:
         results.update(got)
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in got.items() if k in KEYS)
         print(f"    {shown}  ({time.perf_counter() - t0:.1f}s)", flush=True)
-    echo, sub = results.get("echo_rps"), results.get("submit_rps")
-    if echo and sub is not None:
-        results["submit_ratio"] = sub / echo
-    return results, failed
+    return ratios(results), failed
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """Each figure beside the echo of the same run: the machine's noise moves both."""
+    echo, rtt = results.get("echo_rps"), results.get("echo_rtt_ms_p99")
+    if echo:
+        pairs = (("submit_rps", "submit_ratio"), ("lifecycle_jobs_per_s", "lifecycle_ratio"))
+        for rate, ratio in pairs:
+            if results.get(rate) is not None:
+                results[ratio] = results[rate] / echo
+    if rtt is not None and results.get("assign_latency_ms_p99") is not None:
+        results["assign_p99_over_echo_ms"] = results["assign_latency_ms_p99"] - rtt
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
