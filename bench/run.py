@@ -25,6 +25,7 @@ from tests.helpers.procs import stop_all
 from bench import blobs, fleet, rpc
 from bench.cluster import Profiler
 from bench.context import FULL, SMOKE, BenchRun
+from ffrtmp import eventloop
 
 RESULTS = Path(__file__).with_name("results.json")
 # --postgres: the store figures on PostgreSQL, beside (not over) the SQLite ones.
@@ -127,6 +128,8 @@ async def run(letters: str, ctx: BenchRun) -> tuple[dict[str, Any], list[str]]:
         "smoke": ctx.sizes.smoke,
         "callers": ctx.sizes.callers,
         "loadavg_1m_before": os.getloadavg()[0],
+        # The master's and the echo's loop (--event-loop / FFRTMP_EVENT_LOOP).
+        "event_loop": eventloop.name(os.environ.get("FFRTMP_EVENT_LOOP") or "auto"),
     }
     failed: list[str] = []
     for letter in letters:
