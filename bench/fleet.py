@@ -169,8 +169,8 @@ async def idle_fleet(ctx: BenchRun) -> Figures:
             p.stop()
         master.stop()
     return {
-        "workers_10k_cpu_pct": cpu,
-        "workers_10k_rss_mib": rss,
+        "fleet_cpu_pct": cpu,
+        "fleet_rss_mib": rss,
         "fleet_workers": s.fleet_workers,
         "fleet_connect_s": connect_s,
         "fleet_simworkers_cpu_pct": sim_cpu,

@@ -15,6 +15,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,9 @@ KEYS = (
     "assign_p99_over_echo_ms",
     "restart_1m_s",
     "restart_1m_rss_mib",
-    "workers_10k_cpu_pct",
-    "workers_10k_rss_mib",
+    "fleet_workers",
+    "fleet_cpu_pct",
+    "fleet_rss_mib",
     "blob_upload_mb_s",
     "blob_download_mb_s",
     "blob_cp_mb_s",
@@ -79,8 +81,10 @@ TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
     "assign_p99_over_echo_ms": ("ms", "≤ 1", lambda v: v <= 1),
     "restart_1m_s": ("s", "≤ 5", lambda v: v <= 5),
     "restart_1m_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
-    "workers_10k_cpu_pct": ("% core", "≤ 100", lambda v: v <= 100),
-    "workers_10k_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
+    # The fleet's targets are for 10,000 workers heartbeating every 5 s.
+    "fleet_workers": ("workers", "10,000", None),
+    "fleet_cpu_pct": ("% core", "≤ 100", lambda v: v <= 100),
+    "fleet_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
     "blob_upload_mb_s": ("MB/s", "", None),
     "blob_download_mb_s": ("MB/s", "", None),
     "blob_cp_mb_s": ("MB/s", "cp+sync", None),
@@ -174,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--native", action="store_true", help="py-spy: include native frames")
     p.add_argument("--gil", action="store_true", help="py-spy: sample only the GIL holder")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--fleet", type=int, help="workers in (f) (default 10,000; smoke 50)")
     args = p.parse_args(argv)
     if args.only is None:
         args.only = PG_FIGURES if args.postgres else "".join(FIGURES)
@@ -185,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     spy_flags = tuple(f for f, on in (("--native", args.native), ("--gil", args.gil)) if on)
     root = Path(tempfile.mkdtemp(prefix="ffrtmp-bench-"))
     sizes = SMOKE if args.smoke else FULL
+    if args.fleet is not None:
+        sizes = replace(sizes, fleet_workers=args.fleet)
     t0 = time.perf_counter()
     pg = PgServer() if args.postgres else None
     try:
