@@ -35,7 +35,7 @@ FULL = Sizes(
     latency_samples=500,
     latency_workers=4,
     restart_jobs=1_000_000,
-    fleet_workers=2_000,
+    fleet_workers=10_000,
     fleet_seconds=30,
     blob_mib=256,
 )

@@ -5,6 +5,7 @@ prints "echo ready port=N"."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import grpc
 from grpc import aio
 
+from ffrtmp import eventloop
 from ffrtmp.tls.credentials import server_credentials
 
 METHOD = "/bench.Echo/Echo"
@@ -33,10 +35,13 @@ async def serve(certs: Path) -> None:
     await server.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    print(f"echo ready port={port}", flush=True)
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    print(f"echo ready port={port} loop={loop}", flush=True)
     await stop.wait()
     await server.stop(1)
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(Path(sys.argv[1])))
+    # The loop the master runs on (same flag, same default), so the ratios to this
+    # ceiling compare like with like.
+    eventloop.run(serve(Path(sys.argv[1])), os.environ.get("FFRTMP_EVENT_LOOP") or "auto")

@@ -1,5 +1,5 @@
 """Figures with simulated workers in their own processes, or none: (c) the whole
-job lifecycle, (e) a restart over a deep backlog, (f) the idle cost of 2,000 workers."""
+job lifecycle, (e) a restart over a deep backlog, (f) the idle cost of 10,000 workers."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ UNSUCCESSFUL = [common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELED]
 
 def spawn_workers(ctx: BenchRun, master: Master, total: int, name: str) -> list[Proc]:
     """`total` simulated workers split over two processes, so that the clients'
-    side of 2,000 streams does not sit on one core."""
+    side of 10,000 streams does not sit on one core."""
     ensure_workers(ctx.certs, total)
     halves = [(0, total // 2), (total // 2, total - total // 2)]
     procs = []
@@ -148,7 +148,7 @@ async def idle_fleet(ctx: BenchRun) -> Figures:
     t0 = time.perf_counter()
     sims = spawn_workers(ctx, master, s.fleet_workers, "fleet")
     try:
-        await _wait_connected(sims, 600)
+        await _wait_connected(sims, 900)
         connect_s = time.perf_counter() - t0
         # Past the burst of connects: the Welcome-driven heartbeats settle into step.
         await asyncio.sleep(2.0)
@@ -169,8 +169,8 @@ async def idle_fleet(ctx: BenchRun) -> Figures:
             p.stop()
         master.stop()
     return {
-        "workers_2k_cpu_pct": cpu,
-        "workers_2k_rss_mib": rss,
+        "fleet_cpu_pct": cpu,
+        "fleet_rss_mib": rss,
         "fleet_workers": s.fleet_workers,
         "fleet_connect_s": connect_s,
         "fleet_simworkers_cpu_pct": sim_cpu,

@@ -15,6 +15,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,13 @@ from tests.helpers.procs import stop_all
 from bench import blobs, fleet, rpc
 from bench.cluster import Profiler
 from bench.context import FULL, SMOKE, BenchRun
+from ffrtmp import eventloop
 
 RESULTS = Path(__file__).with_name("results.json")
 # --postgres: the store figures on PostgreSQL, beside (not over) the SQLite ones.
 RESULTS_PG = Path(__file__).with_name("results-postgres.json")
-PG_FIGURES = "bcd"
+# The echo (a) runs too, so the PostgreSQL figures get their ratios to it.
+PG_FIGURES = "abcd"
 
 Figure = Callable[[BenchRun], Awaitable[dict[str, Any]]]
 # Letter -> (what, figure), in the order they run.
@@ -45,33 +48,44 @@ FIGURES: dict[str, tuple[str, Figure]] = {
 # The keys results.json always has (null when the figure did not run or failed).
 KEYS = (
     "echo_rps",
+    "echo_rtt_ms_p99",
     "submit_rps",
     "submit_ratio",
     "lifecycle_jobs_per_s",
+    "lifecycle_ratio",
     "assign_latency_ms_p50",
     "assign_latency_ms_p99",
+    "assign_p99_over_echo_ms",
     "restart_1m_s",
     "restart_1m_rss_mib",
-    "workers_2k_cpu_pct",
-    "workers_2k_rss_mib",
+    "fleet_workers",
+    "fleet_cpu_pct",
+    "fleet_rss_mib",
     "blob_upload_mb_s",
     "blob_download_mb_s",
     "blob_cp_mb_s",
     "blob_upload_ratio",
     "blob_download_ratio",
 )
-# key -> (unit, target text, check); keys without a target are printed bare.
+# key -> (unit, target text, check); keys without a target are printed bare. The
+# targets are ratios to the echo of the same run where the machine's noise would
+# otherwise decide (issue targets: docs/PERFORMANCE.md).
 TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
     "echo_rps": ("calls/s", "ceiling", None),
+    "echo_rtt_ms_p99": ("ms", "", None),
     "submit_rps": ("calls/s", "", None),
-    "submit_ratio": ("of (a)", "≥ 0.70", lambda v: v >= 0.7),
-    "lifecycle_jobs_per_s": ("jobs/s", "≥ 3000", lambda v: v >= 3000),
+    "submit_ratio": ("of echo", "≥ 0.70", lambda v: v >= 0.7),
+    "lifecycle_jobs_per_s": ("jobs/s", "", None),
+    "lifecycle_ratio": ("of echo", "≥ 0.40", lambda v: v >= 0.4),
     "assign_latency_ms_p50": ("ms", "", None),
-    "assign_latency_ms_p99": ("ms", "≤ 2", lambda v: v <= 2),
+    "assign_latency_ms_p99": ("ms", "", None),
+    "assign_p99_over_echo_ms": ("ms", "≤ 1", lambda v: v <= 1),
     "restart_1m_s": ("s", "≤ 5", lambda v: v <= 5),
     "restart_1m_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
-    "workers_2k_cpu_pct": ("% core", "≤ 25", lambda v: v <= 25),
-    "workers_2k_rss_mib": ("MiB", "", None),
+    # The fleet's targets are for 10,000 workers heartbeating every 5 s.
+    "fleet_workers": ("workers", "10,000", None),
+    "fleet_cpu_pct": ("% core", "≤ 100", lambda v: v <= 100),
+    "fleet_rss_mib": ("MiB", "≤ 1024", lambda v: v <= 1024),
     "blob_upload_mb_s": ("MB/s", "", None),
     "blob_download_mb_s": ("MB/s", "", None),
     "blob_cp_mb_s": ("MB/s", "cp+sync", None),
@@ -81,7 +95,7 @@ TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
 
 
 def raise_nofile() -> None:
-    """2,000 worker streams need more descriptors than a default soft limit of 1024;
+    """10,000 worker streams need more descriptors than a default soft limit of 1024;
     children inherit the raised limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:
@@ -119,6 +133,8 @@ async def run(letters: str, ctx: BenchRun) -> tuple[dict[str, Any], list[str]]:
         "smoke": ctx.sizes.smoke,
         "callers": ctx.sizes.callers,
         "loadavg_1m_before": os.getloadavg()[0],
+        # The master's and the echo's loop (--event-loop / FFRTMP_EVENT_LOOP).
+        "event_loop": eventloop.name(os.environ.get("FFRTMP_EVENT_LOOP") or "auto"),
     }
     failed: list[str] = []
     for letter in letters:
@@ -136,10 +152,20 @@ async def run(letters: str, ctx: BenchRun) -> tuple[dict[str, Any], list[str]]:
         results.update(got)
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in got.items() if k in KEYS)
         print(f"    {shown}  ({time.perf_counter() - t0:.1f}s)", flush=True)
-    echo, sub = results.get("echo_rps"), results.get("submit_rps")
-    if echo and sub is not None:
-        results["submit_ratio"] = sub / echo
-    return results, failed
+    return ratios(results), failed
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """Each figure beside the echo of the same run: the machine's noise moves both."""
+    echo, rtt = results.get("echo_rps"), results.get("echo_rtt_ms_p99")
+    if echo:
+        pairs = (("submit_rps", "submit_ratio"), ("lifecycle_jobs_per_s", "lifecycle_ratio"))
+        for rate, ratio in pairs:
+            if results.get(rate) is not None:
+                results[ratio] = results[rate] / echo
+    if rtt is not None and results.get("assign_latency_ms_p99") is not None:
+        results["assign_p99_over_echo_ms"] = results["assign_latency_ms_p99"] - rtt
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--native", action="store_true", help="py-spy: include native frames")
     p.add_argument("--gil", action="store_true", help="py-spy: sample only the GIL holder")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--fleet", type=int, help="workers in (f) (default 10,000; smoke 50)")
     args = p.parse_args(argv)
     if args.only is None:
         args.only = PG_FIGURES if args.postgres else "".join(FIGURES)
@@ -164,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     spy_flags = tuple(f for f, on in (("--native", args.native), ("--gil", args.gil)) if on)
     root = Path(tempfile.mkdtemp(prefix="ffrtmp-bench-"))
     sizes = SMOKE if args.smoke else FULL
+    if args.fleet is not None:
+        sizes = replace(sizes, fleet_workers=args.fleet)
     t0 = time.perf_counter()
     pg = PgServer() if args.postgres else None
     try:

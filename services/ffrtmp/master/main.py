@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ffrtmp import flags, logsetup, tracing
+from ffrtmp import eventloop, flags, logsetup, tracing
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import Scenario
 from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals, exit_now
@@ -155,6 +155,13 @@ def parser() -> argparse.ArgumentParser:
         help="on SIGTERM, how long calls may finish; the master exits within it + 1.5s",
     )
     blob_config.add_flags(p)
+    f(
+        p,
+        "--event-loop",
+        default="auto",
+        choices=list(eventloop.CHOICES),
+        help="asyncio event loop: auto is uvloop when installed (the fast extra)",
+    )
     flags.add_log_flags(p)
     return p
 
@@ -215,6 +222,7 @@ async def run(config: MasterConfig) -> int:
         stopping.append(asyncio.create_task(master.stop(), name="stop"))
 
     loop = asyncio.get_running_loop()
+    log.info("event loop: %s", type(loop).__module__.partition(".")[0])
     with StopSignals("master", stop, config.stop_grace_s + WATCHDOG_MARGIN_S) as signals:
         loop.add_signal_handler(signal.SIGHUP, master.reload)
         # Tells a supervising test or script that the ports are bound.
@@ -250,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_retries < 0:
         parser().error("--max-retries must be at least 0")
     try:
-        code = asyncio.run(run(config_from(args)))
+        code = eventloop.run(run(config_from(args)), args.event_loop)
     except (OSError, ValueError, StoreError) as exc:  # a busy port, a bad flag, no database
         print(f"ffrtmp-master: {exc}", file=sys.stderr)
         return 2
