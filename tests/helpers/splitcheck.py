@@ -40,10 +40,11 @@ class Packets:
     pts: list[Fraction]  # seconds, in decode order
     durations: list[Fraction]
 
-    def gaps(self) -> list[tuple[float, float]]:
-        """(pts, step) wherever presentation order skips or repeats a frame."""
-        order = sorted(zip(self.pts, self.durations, strict=True))
-        return [(float(a), float(b - a)) for (a, d), (b, _) in pairwise(order) if b - a != d]
+    def gaps(self, fps: int) -> list[tuple[float, float]]:
+        """(pts, step) wherever presentation order does not move one frame at `fps`
+        (a muxer may stretch a packet's duration over a gap: not trusted here)."""
+        step = Fraction(1, fps)
+        return [(float(a), float(b - a)) for a, b in pairwise(sorted(self.pts)) if b - a != step]
 
 
 def video_packets(path: Path) -> Packets:

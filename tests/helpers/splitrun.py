@@ -56,7 +56,7 @@ def check_joined(out: Path, clip_s: float, cuts: list[float]) -> None:
     assert frame_count(out) == round(clip_s * FPS)
     packets = video_packets(out)
     assert len(packets.pts) == round(clip_s * FPS)
-    assert packets.gaps() == [], "timestamps skip or overlap at a join"
+    assert packets.gaps(FPS) == [], "timestamps skip or overlap at a join"
     end = float(max(packets.pts) + packets.durations[-1])
     assert abs(end - clip_s) <= 1 / FPS + 1e-9
     keys = keyframe_times(out)

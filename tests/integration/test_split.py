@@ -20,9 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cluster import Cluster, make_certs
-from tests.helpers.splitcheck import (
-    make_clip,
-)
+from tests.helpers.splitcheck import keyframe_times, make_clip, silences, video_packets
 from tests.helpers.splitrun import (
     FPS,
     SUCCEEDED,
@@ -113,3 +111,22 @@ async def test_workers_sharing_no_directory_join_through_the_media_store(
     assert fetched.returncode == 0, fetched.stderr
     assert join["output"].endswith("clip.mp4")
     check_joined(tmp_path / "got" / "clip.mp4", 12, [0.0, 3.0, 6.0, 9.0])
+
+
+def test_the_join_checks_catch_what_a_bad_join_does(tmp_path: Path) -> None:
+    """Each check fails on the fault it is there for: a timestamp jump, a silence,
+    a cut without a keyframe (so a passing split proves something)."""
+    from tests.helpers.splitcheck import _run
+
+    bad = tmp_path / "bad.mp4"
+    r = _run("-y", "-f", "lavfi", "-i", f"testsrc2=size=160x90:rate={FPS}", "-f", "lavfi",
+             "-i", "sine=frequency=440:sample_rate=48000", "-t", "6",
+             "-vf", f"setpts='PTS+if(gte(N,{2 * FPS}),{FPS // 5},0)'", "-fps_mode", "passthrough",
+             "-af", "volume=enable='between(t,3,3.3)':volume=0",
+             "-c:v", "libx264", "-g", "1000", "-c:a", "aac", str(bad))
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert [round(at, 2) for at, _ in video_packets(bad).gaps(FPS)] == [1.96]
+    assert len(silences(bad)) == 1
+    assert keyframe_times(bad) == [0.0]  # no keyframe at a 2 s cut
+    with pytest.raises(AssertionError):
+        check_joined(bad, 6, [0.0, 2.0, 4.0])

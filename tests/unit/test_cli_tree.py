@@ -43,3 +43,23 @@ def test_the_tree_shows_every_child_and_the_aggregate() -> None:
     assert "1/3 done" in text and "2 jobs" in text
     for needle in ("s1", "SUCCEEDED", "s2", "RUNNING", "40%", "BLOCKED"):
         assert needle in text
+
+
+def test_watch_adds_a_bar_per_running_child_and_keeps_it() -> None:
+    from rich.progress import Progress
+
+    from ffrtmp.cli.tree import ChildBars
+
+    bar = Progress(console=Console(file=io.StringIO()))
+    bars = ChildBars(bar)
+    g = _group()
+    bars.update(g)
+    assert list(bars.tasks) == ["s2"]  # only the running child; s1 was done before
+    task = bar.tasks[0]
+    assert (task.completed, task.fields["status"]) == (40, "RUNNING on b")
+    g.children[1].state = common_pb2.JOB_STATE_SUCCEEDED
+    g.children[2].state = common_pb2.JOB_STATE_RUNNING
+    g.children[2].node_id = "a"
+    bars.update(g)
+    assert list(bars.tasks) == ["s2", "j"]
+    assert bar.tasks[0].completed == 100 and bar.tasks[1].fields["status"] == "RUNNING on a"
