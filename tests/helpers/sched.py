@@ -151,7 +151,9 @@ class FakeWorker:
 
 
 class SchedHarness:
-    def __init__(self, root: Path, *, seed: int = 7, **config: Any) -> None:
+    def __init__(self, root: Path, *, seed: int = 7, hold_queue: bool = False,
+                 **config: Any) -> None:
+        self.hold_queue = hold_queue  # as after a restore from backup (restore.py)
         config.setdefault("heartbeat_timeout_s", 120.0)
         config.setdefault("backoff", Backoff(base_s=5.0, factor=2.0, cap_s=300.0, jitter=0.2))
         self.db = root / "sched.db"
@@ -173,7 +175,7 @@ class SchedHarness:
 
     async def __aenter__(self) -> SchedHarness:
         await self.store.open()
-        await self.scheduler.load()
+        await self.scheduler.load(hold_queue=self.hold_queue)
         return self
 
     async def __aexit__(

@@ -271,3 +271,30 @@ async def test_a_join_gets_and_may_read_exactly_what_its_segments_stored(
         done = await h.job(group.id)  # the group's result is its join's
         assert done.state == S and done.output_info is not None
         assert done.output_info.artifacts[0].resource.startswith(f"jobs/{lease.job_id}/")
+
+
+async def test_after_a_restore_a_blocked_job_a_worker_finished_is_not_run_again(
+    tmp_path: Path,
+) -> None:
+    """The backup holds B blocked on A (A done); B was released and ran after the
+    backup, then C waits for B. Restored, B's worker reports B's success: B ends
+    SUCCEEDED without running, and only then is C released."""
+    from ffrtmp.core.model import AttemptResult, Lease
+
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a")
+        first = await h.submit()
+        second, _ = await h.scheduler.submit(RawSpec(scenario="test"), depends_on=[first.id])
+        third, _ = await h.scheduler.submit(RawSpec(scenario="test"), depends_on=[second.id])
+        await h.settle()
+        h.scheduler.graph.untrack(second.id)  # the backup was taken before B's release
+        await a.result(a.assigned()[0])
+    async with SchedHarness(tmp_path, hold_queue=True) as h2:
+        assert (await h2.state(second.id))[0] == B  # held: not judged yet
+        w = h2.worker("a")
+        done = AttemptResult(Outcome.SUCCEEDED, output="b.mp4", output_bytes=5)
+        await h2.scheduler.restore.reported("a", [(Lease(second.id, 1), done)])
+        await h2.scheduler.restore.hold(0, h2.scheduler._load_waiting, 0.0)
+        await h2.settle()
+        assert (await h2.state(second.id))[0] == S
+        assert [x.job_id for x in w.assigned()] == [third.id]  # B never ran again

@@ -60,13 +60,17 @@ class Graph:
         return len(self._waits)
 
     async def load(self) -> None:
-        """Start-up: every BLOCKED job tracked, then judged (its dependencies may
-        have ended just before the restart)."""
-        jobs = await self.st.store.jobs_in_states(BLOCKED)
-        for job in jobs:
+        """Start-up: every BLOCKED job tracked (judged with the queue's load, see
+        judge_all: after a restore from backup, only once the workers have said
+        what finished since)."""
+        for job in await self.st.store.jobs_in_states(BLOCKED):
             self.track(job)
-        for job in jobs:
-            await self.judge(job.id)
+
+    async def judge_all(self) -> None:
+        """Every blocked job judged: its dependencies may have ended just before
+        the restart."""
+        for job_id in sorted(self._waits):
+            await self.judge(job_id)
 
     def _observed(self, b: Before, to: JobState, at_ms: int, node: str, attempt: int) -> None:
         if to in TERMINAL and b.job_id in self._dependents:

@@ -29,7 +29,8 @@ from ffrtmp.master.storage.protocol import Change
 
 log = logging.getLogger("ffrtmp.master.scheduling.restore")
 
-WAITING = frozenset({JobState.QUEUED, JobState.RETRY_WAIT})
+# A blocked job may have been released and run after the backup too.
+WAITING = frozenset({JobState.QUEUED, JobState.RETRY_WAIT, JobState.BLOCKED})
 
 
 class Restore:
@@ -60,9 +61,10 @@ class Restore:
             fields = (("output", r.output[:2048]), ("output_bytes", r.output_bytes),
                       ("log_tail", r.log_tail[-16384:]))
             now, steps = st.now_ms(), []
-            if job.state == JobState.RETRY_WAIT:
-                steps.append(Change(job.id, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED,
-                                    "backoff over", now, expect_attempt=job.attempt))
+            if job.state in (JobState.RETRY_WAIT, JobState.BLOCKED):
+                why = "backoff over" if job.state == JobState.RETRY_WAIT else "dependencies done"
+                steps.append(Change(job.id, frozenset({job.state}), JobState.QUEUED,
+                                    why, now, expect_attempt=job.attempt))
             steps += [
                 Change(job.id, frozenset({JobState.QUEUED}), JobState.ASSIGNED,
                        f"assigned {note}", now, expect_attempt=job.attempt,

@@ -68,6 +68,7 @@ class Scheduler(Service):
     async def load(self, *, hold_queue: bool = False) -> None:
         """Rebuild the heaps, sessions and timers from the store."""
         st = self.st
+        await self.graph.load()
         for n in await st.store.known_nodes():
             s = st.session(n.node_id)
             s.capabilities, s.address, s.last_seen_ms = n.capabilities, n.address, n.last_seen_ms
@@ -81,7 +82,6 @@ class Scheduler(Service):
             s = st.session(job.node_id)
             s.last_seen = now
             s.leases[job.id] = job.attempt
-        await self.graph.load()
         log.info(
             "scheduler started: %d queued, %d leases awaiting their workers",
             len(st.pending),
@@ -106,6 +106,7 @@ class Scheduler(Service):
         now_ms = st.now_ms()
         for job in await st.store.jobs_in_states({JobState.RETRY_WAIT}):
             st.wait_retry(job.id, max(0, job.not_before_ms - now_ms) / 1000)
+        await self.graph.judge_all()
 
     def stop_intake(self) -> None:
         self.st.accepting = False
