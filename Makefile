@@ -51,7 +51,7 @@ split-bench: install
 	  tests/integration/test_split_full.py -k speedup
 
 unit: install
-	$(PY) -m pytest -q $(PARALLEL) tests/unit
+	$(PY) -m pytest -q tests/unit
 
 integration: install
 	$(PY) -m pytest -q $(PARALLEL) tests/integration

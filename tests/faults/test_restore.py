@@ -54,7 +54,9 @@ async def test_restore_never_reruns_what_finished_after_the_backup(tmp_path: Pat
             for job in (running, queued):
                 assert (await admin.get(job.id)).state == SUCCEEDED
         runs = "".join(worker.lines)
-        for job in (running, queued):
-            assert runs.count(f"job {job.id} attempt") == 2, runs[-3000:]  # start + end, once
+        for job in (running, queued):  # started once, ended once, never a second attempt
+            assert runs.count(f"job {job.id} attempt 1: ffmpeg pid") == 1, runs[-3000:]
+            assert runs.count(f"job {job.id} attempt 1: SUCCEEDED") == 1, runs[-3000:]
+            assert f"job {job.id} attempt 2" not in runs, runs[-3000:]
     finally:
         c.stop()
