@@ -168,8 +168,8 @@ async def test_the_guides_postgresql_backup_commands_run(
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "PRODUCTION.md").read_text()
     blocks = [b for b in re.findall(r"^```bash\n(.*?)^```", guide, flags=re.M | re.S)
-              if "pg_dump" in b]
-    assert len(blocks) == 1
+              if "pg_dump" in b or "pg_restore --list" in b]
+    assert len(blocks) == 2  # the dump, then the check that it reads back
     master = Master(config(certs, pg_dsn))  # creates the schema, leads, takes a job
     await master.start()
     try:
@@ -178,11 +178,12 @@ async def test_the_guides_postgresql_backup_commands_run(
             await c.submit(SPEC, request_id="kept")
     finally:
         await master.stop(grace=0)
-    env = {**os.environ, "PG_URL": pg_dsn, "BACKUP_DIR": str(tmp_path / "backups")}
+    env = {**os.environ, "PGURL": pg_dsn, "BACKUP_DIR": str(tmp_path / "backups")}
     (tmp_path / "backups").mkdir()
-    r = subprocess.run(["bash", "-eo", "pipefail", "-c", blocks[0]], env=env,
-                       capture_output=True, text=True, timeout=120, check=False)
-    assert r.returncode == 0, r.stdout + r.stderr
+    for block in blocks:
+        r = subprocess.run(["bash", "-eo", "pipefail", "-c", block], env=env,
+                           capture_output=True, text=True, timeout=120, check=False)
+        assert r.returncode == 0, block + r.stdout + r.stderr
     dump = next((tmp_path / "backups").glob("ffrtmp-*.pgdump"))
     listing = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True,
                              text=True, timeout=60, check=True).stdout
