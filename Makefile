@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos clean opstools bench bench-smoke systemffmpeg media postgres split split-bench
+.PHONY: ha install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos clean opstools bench bench-smoke systemffmpeg media postgres split split-bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ soak: install
 CHAOS_SEED ?= 1
 chaos: install
 	$(PY) -m tests.chaos.run --seed $(CHAOS_SEED) --duration 300 --jobs 230
+
+## High availability: three masters on one PostgreSQL, three workers, live jobs and a
+## stream of submits; the leader SIGKILLed, frozen past its lease, cut from the database,
+## and the database restarted. Prints the time to the new leader's first assignment.
+ha: install postgres
+	FFRTMP_HA=1 $(PY) -m pytest -q -s -rs tests/faults/test_failover.py
 
 ## Throughput and latency with simulated workers; prints a table, writes bench/results.json.
 bench: install

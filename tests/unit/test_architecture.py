@@ -12,7 +12,7 @@ SOURCES = [ROOT / "services", ROOT / "clients"]
 MAX_LINES = 300
 # What may stand at the top of master/: the process's assembly and its entry points.
 MASTER_TOP = {"__init__.py", "main.py", "server.py", "config.py", "catalog.py", "keytool.py"}
-MASTER_GROUPS = {"storage", "scheduling", "rpc", "observe"}
+MASTER_GROUPS = {"storage", "scheduling", "rpc", "observe", "leadership"}
 
 
 def _modules() -> dict[str, Path]:

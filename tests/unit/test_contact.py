@@ -65,3 +65,14 @@ def test_lost_attempts_have_their_own_bound() -> None:
     assert _decide(LOST, 1, 3) == (False, "lost to the infrastructure 3 times")
     # The job's own failures keep their budget (here none).
     assert _decide("transient", 1, 5) == (False, "retries exhausted after 1 attempts")
+
+
+def test_a_silent_master_is_given_up_within_the_fence_window() -> None:
+    from ffrtmp.worker.contact import FENCE_FRACTION, Contact
+
+    for interval, timeout in [(30.0, 120.0), (1.0, 12.0), (0.5, 4.0), (5.0, 300.0)]:
+        c = Contact()
+        c.welcomed(0.0, interval, timeout)
+        stale = c.stale_after()
+        assert stale > interval  # one heartbeat in flight is not silence
+        assert stale < timeout * FENCE_FRACTION  # time left to reach the new leader

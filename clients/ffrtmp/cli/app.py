@@ -11,7 +11,7 @@ import sys
 from grpc import StatusCode, aio
 
 from ffrtmp import flags
-from ffrtmp.cli import admin, certs, health, jobs, misc, nodes, queue, settings
+from ffrtmp.cli import admin, certs, cluster, health, jobs, misc, nodes, queue, settings
 from ffrtmp.cli.context import tls_paths
 from ffrtmp.tls import diagnose
 
@@ -23,7 +23,8 @@ def parser() -> argparse.ArgumentParser:
         f"then FFRTMP_* variables, then {settings.config_path()}.",
     )
     f = flags.add
-    f(p, "--master", default="localhost:50051", help="master address HOST:PORT")
+    f(p, "--master", default="localhost:50051",
+      help="master address HOST:PORT; several masters: comma-separated (the leader is followed)")
     f(p, "--ca", default="certs/ca.crt", help="CA certificate")
     f(p, "--cert", default="certs/admin.crt", help="client certificate")
     f(p, "--key", default="certs/admin.key", help="client private key")
@@ -40,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     misc.register(sub)
     admin.register(sub)
     health.register(sub)
+    cluster.register(sub)
     certs.register(sub)
     return p
 
@@ -47,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
 def _explain(exc: aio.AioRpcError, args: argparse.Namespace) -> str:
     code = exc.code()
     if code == StatusCode.UNAVAILABLE:
-        why = diagnose.diagnose(args.master, tls_paths(args))
+        why = diagnose.diagnose(args.master.split(",")[0].strip(), tls_paths(args))
         if why is not None:
             return f"cannot reach the master at {args.master}: {why}"
         return (

@@ -60,6 +60,7 @@ RULES: dict[str, Rule] = {
     "/ffrtmp.v1.AdminService/ListApiKeys": Rule(frozenset({ADMIN})),
     "/ffrtmp.v1.AdminService/RevokeApiKey": Rule(frozenset({ADMIN})),
     "/ffrtmp.v1.AdminService/ListAuditEvents": Rule(frozenset({ADMIN})),
+    "/ffrtmp.v1.ClusterService/GetClusterStatus": Rule(READERS),
     "/grpc.health.v1.Health/Check": Rule(any_peer=True),
     "/grpc.health.v1.Health/Watch": Rule(any_peer=True),
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": Rule(any_peer=True),

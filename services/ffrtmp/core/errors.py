@@ -55,3 +55,20 @@ class Unavailable(FfrtmpError):
 
 class AlreadyExists(FfrtmpError):
     code = "ALREADY_EXISTS"
+
+
+class NotLeading(Unavailable):
+    """This master is a standby (or has just stepped down): the call belongs to
+    the leader, whose address, when known, travels in the trailing metadata."""
+
+    def __init__(self, leader: str) -> None:
+        from ffrtmp.core.masters import LEADER_KEY
+
+        super().__init__(
+            f"this master is not the leader; the leader is at {leader}"
+            if leader
+            else "this master is not the leader and no leader is elected yet; try again shortly"
+        )
+        self.leader = leader
+        if leader:
+            self.metadata = ((LEADER_KEY, leader),)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ffrtmp.core.election import DEFAULT_LEASE_S, DEFAULT_RENEW_S
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import BUILTIN, Scenario
 from ffrtmp.core.timings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
@@ -47,3 +48,8 @@ class MasterConfig:
     # On SIGTERM, calls get this long to finish; the process exits within it + 1.5 s.
     stop_grace_s: float = STOP_GRACE_S
     blobs: BlobConfig = field(default_factory=BlobConfig)
+    # Several masters on PostgreSQL: the leader's lease, how often it renews, and
+    # the address clients and workers are sent to when this master leads.
+    lease_s: float = DEFAULT_LEASE_S
+    lease_renew_s: float = DEFAULT_RENEW_S
+    advertise: str = ""  # "" : this host's name and the listen port

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ffrtmp import eventloop, flags, logsetup, tracing
+from ffrtmp.core.election import DEFAULT_LEASE_S, DEFAULT_RENEW_S, LeaseTiming
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.scenarios import Scenario
 from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals, exit_now
@@ -155,6 +156,14 @@ def parser() -> argparse.ArgumentParser:
         help="on SIGTERM, how long calls may finish; the master exits within it + 1.5s",
     )
     blob_config.add_flags(p)
+    f(p, "--lease", default=DEFAULT_LEASE_S, type=flags.duration,
+      help="several masters on PostgreSQL: how long the leader's lease lasts unless renewed;"
+      " a failover takes about this long")
+    f(p, "--lease-renew", default=DEFAULT_RENEW_S, type=flags.duration,
+      help="how often the leader renews its lease (at most half the lease minus a margin)")
+    f(p, "--advertise", default="",
+      help="HOST:PORT clients and workers are sent to while this master leads"
+      " (default: this host's name and the --listen port)")
     f(
         p,
         "--event-loop",
@@ -202,6 +211,9 @@ def config_from(args: argparse.Namespace) -> MasterConfig:
         deny_list=args.deny_list,
         stop_grace_s=args.stop_grace,
         blobs=blob_config.from_args(args),
+        lease_s=args.lease,
+        lease_renew_s=args.lease_renew,
+        advertise=args.advertise,
     )
 
 
@@ -257,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     tracing.setup("ffrtmp-master", args.trace_exporter)
     if args.max_retries < 0:
         parser().error("--max-retries must be at least 0")
+    if problem := LeaseTiming(args.lease, args.lease_renew).problem():
+        parser().error(problem)
     try:
         code = eventloop.run(run(config_from(args)), args.event_loop)
     except (OSError, ValueError, StoreError) as exc:  # a busy port, a bad flag, no database

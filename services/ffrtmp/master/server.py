@@ -7,17 +7,25 @@ import logging
 from typing import Any
 
 from grpc import aio
-from grpc_health.v1 import health_pb2
-from grpc_reflection.v1alpha import reflection
-from prometheus_client import start_http_server
 
 from ffrtmp import tracing
 from ffrtmp.core.ratelimit import RateLimiter
 from ffrtmp.lifecycle import STOP_MARGIN_S, Deadline, Lifecycle, Service, bounded, in_thread
 from ffrtmp.master.config import MasterConfig
+from ffrtmp.master.leadership.ha import (
+    Leadership,
+    Single,
+    advertised,
+    elect,
+    elected,
+    session_limits,
+)
+from ffrtmp.master.leadership.transitions import LeaderWork
 from ffrtmp.master.observe.cert_metrics import watch_certificates
+from ffrtmp.master.observe.endpoints import open_health_port, open_metrics
 from ffrtmp.master.observe.health import MasterHealth
 from ffrtmp.master.observe.job_traces import JobTraces
+from ffrtmp.master.observe.leader_metrics import LeaderMetrics
 from ffrtmp.master.observe.lifecycle import JobLifecycle
 from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.observe.queue_metrics import QueueCollector
@@ -28,12 +36,15 @@ from ffrtmp.master.rpc.apikeys import ApiKeys
 from ffrtmp.master.rpc.auth import AuthInterceptor, AuthPolicy
 from ffrtmp.master.rpc.blob_access import BlobAccess
 from ffrtmp.master.rpc.errors import ErrorInterceptor
+from ffrtmp.master.rpc.leader_gate import LeaderGate
 from ffrtmp.master.rpc.limits import LimitsInterceptor
 from ffrtmp.master.rpc.servicers.admin import AdminServicer
 from ffrtmp.master.rpc.servicers.blobs import add_blob_service
+from ffrtmp.master.rpc.servicers.cluster import ClusterServicer
 from ffrtmp.master.rpc.servicers.jobs import JobServicer
 from ffrtmp.master.rpc.servicers.nodes import NodeServicer
 from ffrtmp.master.rpc.servicers.worker import WorkerServicer
+from ffrtmp.master.rpc.services import SERVER_OPTIONS, SERVICES, add_services
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.scheduling.sources import Sources
 from ffrtmp.master.scheduling.state import State
@@ -45,38 +56,9 @@ from ffrtmp.master.storage.retention import Retention
 from ffrtmp.master.storage.sqlite import backup
 from ffrtmp.master.storage.sqlite.store import SqliteStore
 from ffrtmp.tls.credentials import ReloadableServerCredentials
-from ffrtmp.v1 import (
-    admin_pb2,
-    admin_pb2_grpc,
-    blobs_pb2,
-    jobs_pb2,
-    jobs_pb2_grpc,
-    nodes_pb2,
-    nodes_pb2_grpc,
-    worker_pb2,
-    worker_pb2_grpc,
-)
 
 log = logging.getLogger("ffrtmp.master")
 
-SERVICES = (
-    jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
-    nodes_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name,
-    worker_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
-    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
-    blobs_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name,
-)
-
-# Keepalive pings find dead TCP peers even when a worker's stream is idle.
-SERVER_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.keepalive_time_ms", 20_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
-    # A second master on the same port must fail to bind, not split the calls.
-    ("grpc.so_reuseport", 0),
-]
 # What the steps after the grpc server (tasks, health port, store) may take.
 TAIL_S = 0.75
 
@@ -89,12 +71,18 @@ class Master(Service):
         super().__init__("master", log)
         self.config = config
         self.metrics = MasterMetrics()
-        self.store = make_store(config.db, synchronous=config.sqlite_synchronous)
+        self.leader_metrics = LeaderMetrics(self.metrics.registry)
+        # Several masters on PostgreSQL elect a leader; one on SQLite always leads.
+        self.elected = elected(config.db)
+        db = session_limits(str(config.db), config.lease_s) if self.elected else config.db
+        self.store = make_store(db, synchronous=config.sqlite_synchronous)
         self.store.on_commit.append(self._observe_commit)
         self.traces = JobTraces()
-        sources = Sources(trace_context=self.traces.carrier)
-        self.scheduler = Scheduler(State(self.store, config, self.metrics, sources))
-        self.metrics.registry.register(QueueCollector(self.scheduler))
+        self.work: LeaderWork | None = None  # elected masters: the leader's current work
+        self._first = self._scheduler()
+        self.queue_gauges = QueueCollector(self._first)
+        self.metrics.registry.register(self.queue_gauges)
+        self.role: Single | Leadership = Single(config.listen)
         self.keys = ApiKeys(self.store)
         self.auth = AuthPolicy(
             self.keys,
@@ -107,16 +95,22 @@ class Master(Service):
         self.tls = ReloadableServerCredentials(config.ca, config.cert, config.key)
         self.store.inserted.append(self.traces.remember_current)
         self.store.observers.append(JobLifecycle(self.metrics, self.traces).transition)
-        self.health = MasterHealth(self.store, SERVICES, self.metrics)
+        self.health = MasterHealth(
+            self.store, SERVICES, self.metrics, leading=lambda: self.role.leading()
+        )
         watch_certificates(self.metrics, master=config.cert, ca=config.ca)
         self.retention = Retention(
             self.store,
             self.metrics,
             keep_s=config.retention_s,
             interval_s=config.retention_interval_s,
+            leading=lambda: self.role.leading(),
         )
         self.blobs = make_blob_store(config.blobs, config.db)
-        self.blob_access = BlobAccess(self.store, self.scheduler.blob_leases.authorize_worker)
+        # The scheduler in use answers (an elected master makes a new one at each gain).
+        self.blob_access = BlobAccess(
+            self.store, lambda *a: self.scheduler.blob_leases.authorize_worker(*a)
+        )
         self.blob_gc = BlobGC.configured(self.blobs, self.store, config.blobs)
         self.health_port = 0
         self.server: aio.Server | None = None
@@ -140,41 +134,43 @@ class Master(Service):
             await self.stop(grace=0)
             raise
 
+    @property
+    def scheduler(self) -> Scheduler:
+        """The scheduler in use (an elected master makes a new one at each gain)."""
+        return self.work.scheduler if self.work is not None else self._first
+
+    def _scheduler(self) -> Scheduler:
+        sources = Sources(trace_context=self.traces.carrier)
+        return Scheduler(State(self.store, self.config, self.metrics, sources))
+
     async def _start(self) -> None:
         restored_ms = backup.take_restore_mark(self.lock.db) if self.lock is not None else None
         await self.store.open()
         await self.keys.load()
         await self.blobs.open()
-        await self.scheduler.start(restored_ms)
+        if not self.elected:  # elected masters start one as they become leader
+            await self.scheduler.start(restored_ms)
         # Outermost first: tracing and metrics see the status ErrorInterceptor set.
         interceptors: list[aio.ServerInterceptor] = [
             RpcMetricsInterceptor(self.metrics),
             ErrorInterceptor(),
             AuthInterceptor(self.auth),
+            LeaderGate(SERVICES, lambda: self.role.leading(), lambda: self.role.leader_address()),
             LimitsInterceptor(),
         ]
         if tracing.enabled():  # ~15 µs a call even when nothing records: only when on
             interceptors.insert(0, RpcTracingInterceptor())
         server = aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
-        jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.scheduler), server)
-        nodes_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.scheduler), server)
+        jobs, nodes = JobServicer(self.scheduler), NodeServicer(self.scheduler)
         worker = WorkerServicer(
             self.scheduler.liveness, self.scheduler.attempts, self.scheduler.restore, self.config
         )
-        worker_pb2_grpc.add_WorkerServiceServicer_to_server(worker, server)
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(self.keys, self.store), server
+        add_services(
+            server, jobs=jobs, nodes=nodes, worker=worker,
+            admin=AdminServicer(self.keys, self.store),
+            cluster=ClusterServicer(lambda: self.role.status()), health=self.health,
         )
         add_blob_service(server, self.blobs, self.blob_access, self.config.blobs)
-        self.health.add_to(server)
-        reflection.enable_server_reflection(
-            (
-                *SERVICES,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
-            server,
-        )
         self.server = server
         try:
             self.port = server.add_secure_port(self.config.listen, self.tls.credentials())
@@ -183,6 +179,16 @@ class Master(Service):
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.listen} (gRPC): address in use?")
         await server.start()
+        address = advertised(self.config, self.port)
+        if self.elected:
+            self.work = LeaderWork(
+                self._first, self._scheduler, (jobs, nodes, worker, self.queue_gauges),
+                self.health, refresh=self.keys.load,
+            )
+            self.role = elect(self.config, self.store, address, self.leader_metrics, self.work)
+        else:
+            self.role = Single(address)
+            self.leader_metrics.is_leader.set(1)
         await self.health.set_accepting(True)
         # A store with a writer task of its own (SQLite's group commit): if that
         # dies nothing is written any more. Watched, not owned: close() ends it.
@@ -192,28 +198,15 @@ class Master(Service):
         await self.health.start()
         await self.retention.start()
         self.background.start(self.blob_gc.run(), "blob-gc")
-        parts: tuple[Lifecycle, ...] = (self.scheduler, self.health, self.retention)
+        parts: tuple[Lifecycle, ...] = (self.health, self.retention)
+        if isinstance(self.role, Leadership):  # its schedulers are watched by LeaderWork
+            self.role.start(self.background)
+        else:
+            parts = (self.scheduler, *parts)
         for part in parts:
             self.background.follow(part)
-        if self.config.health_port > 0:
-            where = f"{self.config.health_host}:{self.config.health_port}"
-            try:
-                self.health_port = await self.health.serve_plaintext(
-                    self.config.health_host, self.config.health_port
-                )
-            except (OSError, RuntimeError) as exc:
-                raise OSError(f"cannot listen on {where} (health): {exc}") from None
-        if self.config.metrics_port >= 0:
-            where = f"{self.config.metrics_host}:{self.config.metrics_port}"
-            try:
-                self._metrics_server, _ = start_http_server(
-                    self.config.metrics_port,
-                    addr=self.config.metrics_host,
-                    registry=self.metrics.registry,
-                )
-            except OSError as exc:
-                raise OSError(f"cannot listen on {where} (metrics): {exc.strerror}") from None
-            self.metrics_port = self._metrics_server.server_port
+        self.health_port = await open_health_port(self.config, self.health)
+        self._metrics_server, self.metrics_port = open_metrics(self.config, self.metrics.registry)
         log.info(
             "master listening on %s (port %d), metrics on :%d, db %s",
             self.config.listen,
@@ -267,6 +260,8 @@ class Master(Service):
         await bounded("health NOT_SERVING", self.health.set_accepting(False), 0.25)
         self.scheduler.st.feed.close()  # WatchJob streams end now, not at the grace's end
         await bounded("scheduler", self.scheduler.stop(), left.left(0.5))
+        if isinstance(self.role, Leadership):  # hand the lease over at once
+            await bounded("lease", self.role.stop(), left.left(0.5))
         if self.server is not None:
             # Past its grace grpc cancels the calls still running; their unwinding
             # is bounded too, keeping time to close the store.

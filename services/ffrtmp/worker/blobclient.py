@@ -4,7 +4,9 @@ Transfer per call, bound to the lease it acts for."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,6 +33,12 @@ RETRIES = 6
 PERMANENT = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT})
 
 
+# With several masters the channel is moved to the new leader when the worker is
+# welcomed there (daemon.py); a transfer cut by the failover is tried again on it
+# (transfers resume) for this long before the attempt fails as transient.
+FAILOVER_S = 30.0
+
+
 class WorkerBlobs:
     def __init__(self, channel: aio.Channel) -> None:
         self.channel = channel
@@ -41,17 +49,29 @@ class WorkerBlobs:
         # fails as transient and the master's backoff takes over.
         return Transfer(self.channel, lease=(lease.job_id, lease.attempt), retries=RETRIES)
 
+    async def _again(self, step: Callable[[Transfer], Awaitable[T]], lease: Lease) -> T:
+        deadline = time.monotonic() + FAILOVER_S
+        while True:
+            try:
+                return await step(self._transfer(lease))
+            except aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.5)
+
     async def size(self, resource: str, lease: Lease) -> int:
-        blob = await _translated(self._transfer(lease).stat(resource))
+        blob = await _translated(self._again(lambda t: t.stat(resource), lease))
         if blob is None:
             raise BlobRefused(f"input blob {resource} not found")
         return int(blob.size_bytes)
 
     async def download(self, resource: str, dest: Path, lease: Lease) -> None:
-        await _translated(self._transfer(lease).download(resource, dest))
+        await _translated(self._again(lambda t: t.download(resource, dest), lease))
 
     async def upload(self, resource: str, path: Path, ctype: str, lease: Lease) -> tuple[str, int]:
-        ref = await _translated(self._transfer(lease).upload(path, resource, content_type=ctype))
+        ref = await _translated(
+            self._again(lambda t: t.upload(path, resource, content_type=ctype), lease)
+        )
         return ref.sha256, ref.size
 
 

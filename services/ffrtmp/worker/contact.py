@@ -74,5 +74,13 @@ class Contact:
         deadline = self.fence_deadline()
         return deadline is not None and now < deadline
 
+    def stale_after(self) -> float:
+        """With several masters, the silence after which a stream is given up and
+        another master tried: a master frozen (SIGSTOP, swap) keeps its TCP
+        connection open, and this worker must reach the new leader well within its
+        fence deadline. Two heartbeats unanswered, and at least a quarter of the
+        timeout. (With one master there is no other to try: keepalives decide.)"""
+        return max(2 * self.interval + 0.5, self.timeout / 4)
+
     def silence(self, now: float) -> float:
         return now - (self.last if self.last is not None else now)

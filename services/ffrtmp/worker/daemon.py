@@ -66,6 +66,9 @@ class Worker:
         self._stop = asyncio.Event()
         self._http: WorkerHttp | None = None
         self._blob_channel: aio.Channel | None = None
+        self._blob_channels: list[aio.Channel] = []  # earlier masters' (transfers may be on them)
+        self._blobs: WorkerBlobs | None = None
+        self.session.on_welcome.append(self._follow_blobs)
 
     # -- lifecycle -------------------------------------------------------
     async def run(self) -> None:
@@ -103,8 +106,9 @@ class Worker:
                 self._http.stop()
             await self.table.kill_all()
             await self.tasks.stop(STOP_TASKS_S)
-            if self._blob_channel is not None:
-                await self._blob_channel.close()
+            for channel in (*self._blob_channels, self._blob_channel):
+                if channel is not None:
+                    await channel.close()
         if self.tasks.has_failed:
             raise RuntimeError("an essential task of the worker ended")
 
@@ -164,9 +168,23 @@ class Worker:
         cache = InputCache(c.input_cache, c.input_cache_bytes)
         cache.sweep()
         cache.on_change = self.session.heartbeat  # full or not: the master hears at once
+        self._blob_channel = self._dial(self.session.masters.current)
+        self._blobs = WorkerBlobs(self._blob_channel)
+        return Media(self._blobs, cache, c.store_outputs)
+
+    def _dial(self, address: str) -> aio.Channel:
+        c = self.config
         creds = channel_credentials(c.ca, c.cert, c.key)
-        self._blob_channel = aio.secure_channel(c.master, creds, options=CHANNEL_OPTIONS)
-        return Media(WorkerBlobs(self._blob_channel), cache, c.store_outputs)
+        self._blob_address = address
+        return aio.secure_channel(address, creds, options=CHANNEL_OPTIONS)
+
+    def _follow_blobs(self, address: str) -> None:
+        """Welcomed by another master (the leader changed): blobs go there too."""
+        if self._blobs is None or address == self._blob_address:
+            return
+        if self._blob_channel is not None:
+            self._blob_channels.append(self._blob_channel)
+        self._blob_channel = self._blobs.channel = self._dial(address)
 
     def _hello(self) -> worker_pb2.WorkerMessage:
         assert self.caps is not None

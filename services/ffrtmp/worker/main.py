@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ffrtmp import flags, logsetup, tracing
+from ffrtmp.core import masters
 from ffrtmp.core.sizes import parse_size
 from ffrtmp.lifecycle import STOP_MARGIN_S, WATCHDOG_MARGIN_S, StopSignals, bounded, exit_now
 from ffrtmp.worker.config import DEFAULT_CACHE_BYTES, WorkerConfig
@@ -43,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
         description="The ffrtmp worker daemon: runs the ffmpeg jobs the master assigns.",
     )
     f = flags.add
-    f(p, "--master", default="localhost:50051", help="master address HOST:PORT")
+    f(p, "--master", default="localhost:50051",
+      help="master address HOST:PORT; several masters: comma-separated (the leader is followed)")
     f(p, "--ca", default="certs/ca.crt", type=Path, help="CA certificate")
     f(
         p,
@@ -192,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--slots must be from 1 to 256")
     if not 0 <= args.ffmpeg_nice <= 19:
         p.error("--ffmpeg-nice must be from 0 to 19")
+    try:
+        masters.parse(args.master)
+    except ValueError as exc:
+        p.error(str(exc))
     try:
         check_roots(
             {

@@ -5,6 +5,12 @@ A broken stream is an ordinary event (a master restart, a partition, this proces
 stopped for a while): the session reconnects after a short, capped and jittered
 delay (contact.py) so it reaches a restarted master within the fence window, and
 logs it without alarm.
+
+With several masters (`--master a:1,b:2,c:3`) the session follows the leader: a
+standby refuses the stream with UNAVAILABLE naming the leader, and the next
+attempt goes there at once; with no name it tries the next address after the
+usual delay. Runs go on meanwhile, within the fence deadline, and the Hello
+re-offers them to the new leader.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import grpc
 from grpc import aio
 
 from ffrtmp import logcontext, wire
+from ffrtmp.core.masters import MasterList, hint, parse
 from ffrtmp.lifecycle import wait_event
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.tls.diagnose import diagnose
@@ -47,6 +54,8 @@ EXPECTED = {
     grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
+MULTI_RECONNECT_MAX_S = 0.5
+WELCOME_TIMEOUT_S = 10.0  # longest wait for a master's Welcome after connecting
 Out = asyncio.Queue[worker_pb2.WorkerMessage | None]
 
 
@@ -69,6 +78,11 @@ class Session:
         self.drained = False  # by an operator: finish runs, take no new ones
         self.draining = False  # shutting down
         self._out: Out | None = None
+        self.masters = MasterList(parse(config.master))
+        # Called with the master's address at each Welcome (the blob channel follows).
+        self.on_welcome: list[Callable[[str], None]] = []
+        self._direct = False  # a standby named the leader: go there without waiting
+        self._stale = False  # this stream's master went silent: try the next one
         self._commands: dict[str, Callable[[worker_pb2.MasterMessage], None]] = {
             "assign": lambda m: self.table.assign(m.assign),
             "cancel": lambda m: self.table.cancel(wire.lease(m.cancel.lease)),
@@ -100,10 +114,17 @@ class Session:
             welcomed = await self._once(creds)
             if stop.is_set():
                 break
+            if self._direct:
+                self._direct, delay = False, 0.0
+                continue
+            # Several masters: each try goes to the next one, so try often (a leader
+            # elected meanwhile is found within half a second).
+            cap = self.config.reconnect_max_s if len(self.masters) == 1 else min(
+                self.config.reconnect_max_s, MULTI_RECONNECT_MAX_S)
             delay = (
                 FIRST_RECONNECT_S
                 if welcomed
-                else reconnect_delay(delay, self.contact.timeout, self.config.reconnect_max_s)
+                else reconnect_delay(delay, self.contact.timeout, cap)
             )
             await wait_event(stop, jittered(delay))
 
@@ -111,21 +132,32 @@ class Session:
         welcomed = False
         out: Out = asyncio.Queue()
         beating: asyncio.Task[None] | None = None
+        guard: asyncio.TimerHandle | None = None
         try:
             async with aio.secure_channel(
-                self.config.master, creds, options=CHANNEL_OPTIONS
+                self.masters.current, creds, options=CHANNEL_OPTIONS
             ) as channel:
                 stub = worker_pb2_grpc.WorkerServiceStub(channel)
                 hello_sent = time.monotonic()
                 call = stub.Connect(_outgoing(out, self._hello()))
+                # A frozen master accepts the connection and never answers: with
+                # others to try, do not wait on it (one master: keepalives decide).
+                if len(self.masters) > 1:
+                    guard = asyncio.get_running_loop().call_later(
+                        min(self.contact.stale_after(), WELCOME_TIMEOUT_S), self._give_up, call
+                    )
                 async for msg in call:
                     kind = msg.WhichOneof("kind")
                     if kind == "welcome":
+                        if guard is not None:
+                            guard.cancel()
                         welcomed = True
+                        for hook in self.on_welcome:
+                            hook(self.masters.current)
                         self._out = out
                         self.metrics.connected.set(1)
                         self._on_welcome(msg.welcome, hello_sent)
-                        beating = asyncio.create_task(self._heartbeats(), name="heartbeat")
+                        beating = asyncio.create_task(self._heartbeats(call), name="heartbeat")
                         beating.add_done_callback(lambda t: _ended(t, out))
                     elif kind is not None and kind in self._commands:
                         self._commands[kind](msg)
@@ -135,9 +167,26 @@ class Session:
             log.log(
                 level, "master stream ended: %s %s; reconnecting", exc.code().name, exc.details()
             )
+            if self._stale:
+                self._stale = False
+                self.masters.follow(None)
+            leader = hint(exc.trailing_metadata())
             if exc.code() == grpc.StatusCode.UNAVAILABLE and not welcomed:
-                self.table.tasks.start(self._explain_unreachable(), "diagnose", fatal=False)
+                if leader is None and len(self.masters) == 1:
+                    self.table.tasks.start(self._explain_unreachable(), "diagnose", fatal=False)
+                self._direct = self.masters.follow(leader)
+                if leader:
+                    log.info("following the leader to %s", self.masters.current)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._stale or task is None or task.cancelling():
+                raise
+            # Our own cancel of a silent master's stream (grpc may raise either way).
+            self._stale = False
+            self.masters.follow(None)
         finally:
+            if guard is not None:
+                guard.cancel()
             self._out = None
             self.metrics.connected.set(0)
             out.put_nowait(None)
@@ -162,10 +211,19 @@ class Session:
             )
         )
 
-    async def _heartbeats(self) -> None:
+    async def _heartbeats(self, call: Any) -> None:
         while True:
             self.heartbeat()
             await asyncio.sleep(self.contact.interval)
+            silent = self.contact.silence(time.monotonic())
+            if len(self.masters) > 1 and silent > self.contact.stale_after():
+                self._give_up(call, f"silent for {silent:.1f}s")
+                await asyncio.Event().wait()  # cancelled as the stream unwinds
+
+    def _give_up(self, call: Any, why: str = "no Welcome") -> None:
+        log.warning("master %s %s: trying another master", self.masters.current, why)
+        self._stale = True
+        call.cancel()
 
     def _on_welcome(self, w: worker_pb2.Welcome, hello_sent: float) -> None:
         self.node_id = self.table.node_id = w.node_id

@@ -5,14 +5,19 @@ balancers); both report the same status, Watch included.
 
 A probe that polls Check must see NOT_SERVING before the port goes away, or it
 learns of a stop only from refused connections: the health-only port keeps
-answering NOT_SERVING for `announce_s` after the master stops taking work."""
+answering NOT_SERVING for `announce_s` after the master stops taking work.
+
+With several masters, a standby is alive but does not serve the leader's
+services: the overall status ("") says whether the process is well (liveness),
+each service's whether it takes calls here (readiness), so a load balancer that
+checks `ffrtmp.v1.JobService` sends clients to the leader only."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -37,6 +42,7 @@ class MasterHealth(Service):
         probe_interval_s: float = 5.0,
         probe_timeout_s: float = 5.0,
         announce_s: float = 2.0,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__("health", log)
         self.servicer = health.aio.HealthServicer()
@@ -46,6 +52,7 @@ class MasterHealth(Service):
         self.probe_interval_s = probe_interval_s
         self.probe_timeout_s = probe_timeout_s
         self.announce_s = announce_s
+        self.leading = leading
         self._refusing_since: float | None = None  # monotonic time of the stop's flip
         self.accepting = False
         self.store_ok = True
@@ -53,14 +60,17 @@ class MasterHealth(Service):
         self._server: aio.Server | None = None
 
     async def _publish(self) -> None:
-        ok = self.accepting and self.store_ok
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if ok
-            else health_pb2.HealthCheckResponse.NOT_SERVING
+        alive = self.accepting and self.store_ok
+        serving, not_serving = (
+            health_pb2.HealthCheckResponse.SERVING,
+            health_pb2.HealthCheckResponse.NOT_SERVING,
         )
         for name in self.services:
-            await self.servicer.set(name, status)
+            ok = alive and (name == "" or self.leading())
+            await self.servicer.set(name, serving if ok else not_serving)
+
+    async def role_changed(self) -> None:
+        await self._publish()
 
     async def set_accepting(self, accepting: bool) -> None:
         self.accepting = accepting

@@ -16,6 +16,9 @@ class QueueCollector(Collector):
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
 
+    def use(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         st = self.scheduler.stats()
         depth = GaugeMetricFamily(

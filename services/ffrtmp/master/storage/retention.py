@@ -30,8 +30,10 @@ class Retention(Service):
         keep_s: float,
         interval_s: float,
         wall: Callable[[], float] = time.time,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__("retention", log)
+        self.leading = leading  # only the leader deletes (a standby's writes are refused)
         self.store = store
         self.metrics = metrics
         self.keep_s = keep_s
@@ -63,7 +65,8 @@ class Retention(Service):
     async def run(self) -> None:
         while True:
             try:
-                await self.sweep()
+                if self.leading():
+                    await self.sweep()
             except StoreClosed:
                 return  # the master is stopping
             except StoreError as exc:  # a busy or full disk: try again next time

@@ -61,6 +61,10 @@ def _shown(job: Job, pending_reason: str = "") -> common_pb2.Job:
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
+        self.use(scheduler)
+
+    def use(self, scheduler: Scheduler) -> None:
+        """Serve from `scheduler` (a new one each time this master becomes leader)."""
         self.scheduler = scheduler
         self.pending_reason = scheduler.dispatcher.pending_reason  # why a job waits
 

@@ -20,6 +20,9 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
 
+    def use(self, scheduler: Scheduler) -> None:
+        self.s = scheduler
+
     async def ListNodes(
         self, request: nodes_pb2.ListNodesRequest, context: Ctx
     ) -> nodes_pb2.ListNodesResponse:

@@ -23,6 +23,7 @@ from ffrtmp.master.rpc.limits import MAX_SLOTS
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.restore import Restore
+from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.scheduling.sessions import (
     Command,
     NodeSession,
@@ -48,6 +49,10 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         self.attempts = attempts
         self.restore = restore
         self.config = config
+
+    def use(self, scheduler: Scheduler) -> None:
+        self.liveness, self.attempts = scheduler.liveness, scheduler.attempts
+        self.restore = scheduler.restore
 
     async def Connect(  # type: ignore[override]
         self, request_iterator: AsyncIterator[worker_pb2.WorkerMessage], context: Ctx

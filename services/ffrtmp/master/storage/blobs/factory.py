@@ -12,6 +12,8 @@ from ffrtmp.master.storage.blobs.protocol import BlobStore
 def local_dir(config: BlobConfig, db: str | Path) -> Path:
     if config.dir is not None:
         return config.dir
+    if "://" in str(db):  # a database server (PostgreSQL): beside no file; the working directory
+        return Path("blobs").resolve()
     return Path(str(db).removeprefix("sqlite:")).resolve().parent / "blobs"
 
 
