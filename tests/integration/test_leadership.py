@@ -123,6 +123,8 @@ async def test_a_clean_stop_hands_over_and_a_retried_submit_makes_one_job(
         jobs = await c.list_all()
         assert [j.id for j in jobs] == [first.id]
         assert (await c.cluster_status()).term == term + 1
+        assert await c.list_nodes() == []  # every service serves from the new scheduler
+        assert (await c.queue_stats()) is not None
 
 
 async def test_a_leader_cut_from_the_database_steps_down_and_its_writes_are_refused(

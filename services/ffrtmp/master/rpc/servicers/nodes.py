@@ -21,7 +21,8 @@ class NodeServicer(nodes_pb2_grpc.NodeServiceServicer):
         self.scheduler = scheduler
 
     def use(self, scheduler: Scheduler) -> None:
-        self.s = scheduler
+        """Serve from `scheduler` (a new one each time this master becomes leader)."""
+        self.scheduler = scheduler
 
     async def ListNodes(
         self, request: nodes_pb2.ListNodesRequest, context: Ctx
