@@ -125,7 +125,8 @@ async def failover(ha: HaCluster, load: Load, kind: str, n: int) -> float:
         await asyncio.to_thread(ha.pg.restart, "immediate")
     probe = await load.submit(f"probe{n}", _spec(f"probe{n}", 0.5))
     new, new_term = await ha.leader(not_=None if kind == "db" else name)
-    assert new_term > term, (kind, term, new_term)
+    # A database back within the leader's trust: it may renew and keep its term.
+    assert new_term > term or (kind == "db" and new_term == term), (kind, term, new_term)
 
     async def assigned() -> bool:
         return any(e.to_state == ASSIGNED for e in (await load.c.get(probe)).events)
