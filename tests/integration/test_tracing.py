@@ -73,7 +73,7 @@ async def traced_job(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
             output_root=tmp_path / "out",
         )
     )
-    running = asyncio.create_task(worker.run())
+    await worker.start()
     admin_cert, admin_key = certs.pair("admin")
     creds = channel_credentials(certs.ca, admin_cert, admin_key)
     try:
@@ -102,8 +102,7 @@ async def traced_job(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
             await asyncio.sleep(0.05)
         yield {"job_id": resp.job.id, "client": client_span.get_span_context()}
     finally:
-        worker.stop()
-        await asyncio.wait_for(running, 15)
+        await asyncio.wait_for(worker.stop(), 15)
         await master.stop(0.5)
 
 

@@ -5,6 +5,11 @@ The worker keeps its runs going while it reconnects and re-offers their leases
 in Hello. It fences itself by two guards: the fence task here stops runs when
 the master may already have declared this worker lost, and each run's launcher
 does the same by itself when this process cannot (see contact.py).
+
+A Service, like its parts (the session, the HTTP endpoint): start() brings the
+worker up, wait() returns once a stop was asked for (a drain ended, shutdown(),
+or a background task failed), and stop() closes the stream and ends the rest
+within one bound.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 from grpc import aio
 
 from ffrtmp import logsetup, wire
-from ffrtmp.lifecycle import Supervisor
+from ffrtmp.lifecycle import STOP_MARGIN_S, Deadline, Service, bounded
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import worker_pb2
 from ffrtmp.worker.blobcache import InputCache
@@ -42,11 +47,11 @@ SHARED_ROOT_QUIET_S = 30.0
 log = logging.getLogger("ffrtmp.worker")
 
 FENCE_CHECK_S = 0.25
-STOP_TASKS_S = 5.0  # runs killed by then; what is left is bookkeeping
 
 
-class Worker:
+class Worker(Service):
     def __init__(self, config: WorkerConfig) -> None:
+        super().__init__("worker", log)
         self.config = config
         self.caps: Capabilities | None = None
         self.ffmpeg = ""
@@ -54,16 +59,15 @@ class Worker:
         self.contact = Contact()
         self.metrics = WorkerMetrics()
         self.registry = self.metrics.registry
-        self.tasks = Supervisor(log)
         self.table = JobTable(
             self.contact,
             lambda msg: self.session.send(msg),
             self.metrics,
-            self.tasks,
+            self.background,
             cancel_grace_s=config.cancel_grace_s,
         )
         self.session = Session(config, self.table, self.contact, self.metrics, self._hello)
-        self._stop = asyncio.Event()
+        self._stopped = False
         self._http: WorkerHttp | None = None
         self._blob_channel: aio.Channel | None = None
         self._blob_channels: list[aio.Channel] = []  # earlier masters' (transfers may be on them)
@@ -71,7 +75,14 @@ class Worker:
         self.session.on_welcome.append(self._follow_blobs)
 
     # -- lifecycle -------------------------------------------------------
-    async def run(self) -> None:
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()  # what did start (the endpoint, channels) ends
+            raise
+
+    async def _start(self) -> None:
         self.ffmpeg = find_ffmpeg(self.config.ffmpeg)
         self.caps = await probe_capabilities(self.ffmpeg)
         self.table.env = self._environment(self.caps)
@@ -87,7 +98,7 @@ class Worker:
                 self.registry,
                 lambda: self.ready,
             )
-            self._http.start()
+            await self._http.start()
             self.metrics_port = self._http.port
         log.info(
             "worker using %s (%s), %d slots, metrics on :%d",
@@ -97,20 +108,30 @@ class Worker:
             self.metrics_port,
         )
         logsetup.ready(f"ffrtmp-worker ready metrics_port={self.metrics_port}")
-        self.tasks.start(self._fence_loop(), "fence", essential=True)
-        self.tasks.start(self._broken(), "broken")
-        try:
-            await self.session.run(self._stop)
-        finally:
-            if self._http is not None:
-                self._http.stop()
-            await self.table.kill_all()
-            await self.tasks.stop(STOP_TASKS_S)
-            for channel in (*self._blob_channels, self._blob_channel):
-                if channel is not None:
-                    await channel.close()
-        if self.tasks.has_failed:
-            raise RuntimeError("an essential task of the worker ended")
+        self.background.start(self._fence_loop(), "fence", essential=True)
+        self.background.start(self._broken(), "broken")
+        await self.session.start()
+        self.background.follow(self.session)
+
+    async def wait(self) -> None:
+        """Until a stop was asked for: a drain ended, shutdown(), a task failed."""
+        await self.session.stopping()
+
+    async def stop(self) -> None:
+        """Close the stream, kill the runs left (their leases go back to the
+        master) and end the background tasks, all within STOP_MARGIN_S."""
+        if self._stopped:
+            return
+        self._stopped = True
+        deadline = Deadline(STOP_MARGIN_S)
+        await self.session.stop(deadline.left())
+        if self._http is not None:
+            await self._http.stop(deadline.left(at_least=0.05))
+        await bounded("runs", self.table.kill_all(), deadline.left(at_least=0.05))
+        await self.background.stop(deadline.left(at_least=0.05))
+        for channel in (*self._blob_channels, self._blob_channel):
+            if channel is not None:
+                await bounded("blob channel", channel.close(), deadline.left(at_least=0.05))
 
     async def drain(self) -> None:
         """Take no new jobs, let the running ones finish, then stop."""
@@ -124,7 +145,7 @@ class Worker:
             await asyncio.sleep(0.2)
             if not self.table.runs and not self.session.connected:
                 break  # results cannot be delivered without a master; they are re-offered
-        self.stop()
+        self.shutdown()
 
     @property
     def ready(self) -> bool:
@@ -132,13 +153,13 @@ class Worker:
         s = self.session
         return s.connected and not s.draining and not s.drained
 
-    def stop(self) -> None:
-        self._stop.set()
-        self.session.close()
+    def shutdown(self) -> None:
+        """Ask for a stop: wait() returns, the stream starts to close."""
+        self.session.shutdown()
 
     async def _broken(self) -> None:
-        await self.tasks.failed()
-        self.stop()
+        await self.background.failed()
+        self.shutdown()
 
     async def _fence_loop(self) -> None:
         while True:

@@ -12,7 +12,7 @@ from pathlib import Path
 from ffrtmp import flags, logsetup, tracing
 from ffrtmp.core import masters
 from ffrtmp.core.sizes import parse_size
-from ffrtmp.lifecycle import STOP_MARGIN_S, WATCHDOG_MARGIN_S, StopSignals, bounded, exit_now
+from ffrtmp.lifecycle import WATCHDOG_MARGIN_S, StopSignals, bounded, exit_now
 from ffrtmp.worker.config import DEFAULT_CACHE_BYTES, WorkerConfig
 from ffrtmp.worker.daemon import Worker
 from ffrtmp.worker.environment import DEFAULT_MIN_FREE_BYTES
@@ -165,25 +165,24 @@ def config_from(args: argparse.Namespace) -> WorkerConfig:
 
 async def run(config: WorkerConfig, grace: float) -> int:
     worker = Worker(config)
-    running = asyncio.create_task(worker.run(), name="worker")
     stopping: list[asyncio.Task[None]] = []
 
-    async def stop() -> None:
+    async def drain() -> None:
         # Running jobs get the grace to finish; past it they are killed (their
-        # leases go back to the master) and the stream closes.
+        # leases go back to the master) as the worker stops.
         if not await bounded("drain", worker.drain(), grace):
-            worker.stop()
-        if not await bounded("stream close", asyncio.shield(running), STOP_MARGIN_S):
-            running.cancel()
+            worker.shutdown()
 
     def first_signal() -> None:
         log.info("draining: running jobs get %.0fs to finish", grace)
-        stopping.append(asyncio.create_task(stop(), name="stop"))
+        stopping.append(asyncio.create_task(drain(), name="drain"))
 
+    # Signals from the start on: one during start-up stops the worker once it is up.
     with StopSignals("worker", first_signal, grace + WATCHDOG_MARGIN_S):
-        await asyncio.wait({running})
-    if not running.cancelled():
-        running.result()  # a failure to start (no ffmpeg) is raised here
+        async with worker:  # a failure to start (no ffmpeg) is raised here
+            await worker.wait()
+    if worker.background.has_failed:
+        raise RuntimeError("an essential task of the worker ended")
     return 0
 
 

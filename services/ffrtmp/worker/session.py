@@ -11,6 +11,10 @@ standby refuses the stream with UNAVAILABLE naming the leader, and the next
 attempt goes there at once; with no name it tries the next address after the
 usual delay. Runs go on meanwhile, within the fence deadline, and the Hello
 re-offers them to the new leader.
+
+A Service: start() begins the connect loop as a supervised task; shutdown()
+asks it to end (the stream closes gracefully); stop() waits for that within a
+bound and then cancels what is left.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -27,7 +31,7 @@ from grpc import aio
 
 from ffrtmp import logcontext, wire
 from ffrtmp.core.masters import MasterList, hint, parse
-from ffrtmp.lifecycle import wait_event
+from ffrtmp.lifecycle import STOP_MARGIN_S, Service, bounded, wait_event
 from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.tls.diagnose import diagnose
 from ffrtmp.v1 import worker_pb2, worker_pb2_grpc
@@ -36,6 +40,7 @@ from ffrtmp.worker.config import WorkerConfig
 from ffrtmp.worker.contact import FIRST_RECONNECT_S, Contact, jittered, reconnect_delay
 from ffrtmp.worker.jobs import JobTable
 from ffrtmp.worker.metrics import WorkerMetrics
+from ffrtmp.worker.outbox import Out, ended, outgoing
 
 log = logging.getLogger("ffrtmp.worker")
 
@@ -56,10 +61,11 @@ EXPECTED = {
 
 MULTI_RECONNECT_MAX_S = 0.5
 WELCOME_TIMEOUT_S = 10.0  # longest wait for a master's Welcome after connecting
-Out = asyncio.Queue[worker_pb2.WorkerMessage | None]
 
 
-class Session:
+class Session(Service):
+    STOP_TASKS_S = 0.1  # past the stream's own close: a cancel lands at once
+
     def __init__(
         self,
         config: WorkerConfig,
@@ -68,6 +74,7 @@ class Session:
         metrics: WorkerMetrics,
         hello: Callable[[], worker_pb2.WorkerMessage],
     ) -> None:
+        super().__init__("session", log)
         self.config = config
         self.table = table
         self.contact = contact
@@ -78,6 +85,8 @@ class Session:
         self.drained = False  # by an operator: finish runs, take no new ones
         self.draining = False  # shutting down
         self._out: Out | None = None
+        self._stop = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
         self.masters = MasterList(parse(config.master))
         # Called with the master's address at each Welcome (the blob channel follows).
         self.on_welcome: list[Callable[[str], None]] = []
@@ -106,7 +115,25 @@ class Session:
         if self._out is not None:
             self._out.put_nowait(None)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def start(self) -> None:
+        self._loop = self.background.start(self._run(self._stop), "session")
+
+    def shutdown(self) -> None:
+        """Ask the connect loop to end: the stream closes, no reconnect follows."""
+        self._stop.set()
+        self.close()
+
+    async def stopping(self) -> None:
+        """Returns once shutdown() was called."""
+        await self._stop.wait()
+
+    async def stop(self, within: float = STOP_MARGIN_S) -> None:
+        self.shutdown()
+        if self._loop is not None:
+            await bounded("stream close", asyncio.wait({self._loop}), within)
+        await super().stop()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         """Connect, and reconnect, until `stop` is set."""
         creds = channel_credentials(self.config.ca, self.config.cert, self.config.key)
         delay = 0.0
@@ -139,7 +166,7 @@ class Session:
             ) as channel:
                 stub = worker_pb2_grpc.WorkerServiceStub(channel)
                 hello_sent = time.monotonic()
-                call = stub.Connect(_outgoing(out, self._hello()))
+                call = stub.Connect(outgoing(out, self._hello()))
                 # A frozen master accepts the connection and never answers: with
                 # others to try, do not wait on it (one master: keepalives decide).
                 if len(self.masters) > 1:
@@ -158,7 +185,7 @@ class Session:
                         self.metrics.connected.set(1)
                         self._on_welcome(msg.welcome, hello_sent)
                         beating = asyncio.create_task(self._heartbeats(call), name="heartbeat")
-                        beating.add_done_callback(lambda t: _ended(t, out))
+                        beating.add_done_callback(lambda t: ended(t, out))
                     elif kind is not None and kind in self._commands:
                         self._commands[kind](msg)
                 log.info("master closed the stream; reconnecting")
@@ -262,19 +289,3 @@ class Session:
     def _on_drain(self, m: worker_pb2.MasterMessage) -> None:
         self.drained = m.drain.drain
         log.info("%s by the master", "drained" if self.drained else "undrained")
-
-
-def _ended(task: asyncio.Task[None], out: Out) -> None:
-    """Heartbeats never end by themselves: if they fail, this stream is useless
-    (the master would lose us), so end it and reconnect."""
-    if not task.cancelled():
-        log.error("heartbeats stopped", exc_info=task.exception())
-        out.put_nowait(None)
-
-
-async def _outgoing(
-    out: Out, hello: worker_pb2.WorkerMessage
-) -> AsyncIterator[worker_pb2.WorkerMessage]:
-    yield hello
-    while (msg := await out.get()) is not None:
-        yield msg
