@@ -39,14 +39,15 @@ def _refused(port: int) -> bool:
 async def test_the_http_endpoint_serves_between_start_and_stop() -> None:
     worker = Worker(WorkerConfig(metrics_port=-1))
     http = WorkerHttp("127.0.0.1", 0, worker.registry, lambda: False)
-    part: Lifecycle = http
+    parts: list[Lifecycle] = [worker, worker.session, http]  # the shape, checked by mypy
+    assert [p.name for p in parts] == ["worker", "session", "worker-http"]
     async with http:
         assert await asyncio.to_thread(_get, http.port, "/healthz") == 200
         with pytest.raises(urllib.error.HTTPError) as err:
             await asyncio.to_thread(_get, http.port, "/readyz")
         assert err.value.code == 503
     assert _refused(http.port)
-    await part.stop()  # idempotent
+    await http.stop()  # idempotent
 
 
 async def test_an_endpoint_never_started_stops_at_once() -> None:
