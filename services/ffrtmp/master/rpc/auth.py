@@ -45,13 +45,15 @@ def _serial(pem: bytes) -> int:
     return x509.load_pem_x509_certificate(pem).serial_number
 
 
-async def _until_done(task: asyncio.Task[Any]) -> None:
-    """A cancel that lands inside grpc's own send can be swallowed there: repeat
-    it until the stream's task has ended."""
+async def _until_done(task: asyncio.Task[Any], sending: set[asyncio.Task[Any]]) -> None:
+    """A cancel that lands inside grpc's own send ends the call there without a
+    status (the client would wait on): a stream is cancelled only while it waits
+    in our own code; one caught sending ends at its next step. Repeated until
+    the stream's task has ended, in case a cancel is swallowed all the same."""
     while not task.done():
-        await asyncio.sleep(0.5)
-        if not task.done():
+        if task not in sending:
             task.cancel()
+        await asyncio.sleep(0.5)
 
 
 @dataclass(slots=True)
@@ -80,6 +82,8 @@ class AuthPolicy:
     # Open streams by certificate serial and by "key:<API key id>": their tasks.
     streams: dict[int | str, set[asyncio.Task[Any]]] = field(default_factory=dict)
     revoked_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Streams whose last message is with grpc (being sent), not in our code.
+    sending: set[asyncio.Task[Any]] = field(default_factory=set)
     _chasers: set[asyncio.Future[None]] = field(default_factory=set)
 
     def authenticate(self, context: Ctx, method: str) -> Caller:
@@ -149,8 +153,8 @@ class AuthPolicy:
         for tag in list(tags):
             for task in self.streams.pop(tag, ()):
                 self.revoked_tasks.add(task)
-                task.cancel()
-                self._chasers.add(chaser := asyncio.ensure_future(_until_done(task)))
+                chaser = asyncio.ensure_future(_until_done(task, self.sending))
+                self._chasers.add(chaser)
                 chaser.add_done_callback(self._chasers.discard)
                 ended += 1
         return ended
@@ -172,6 +176,7 @@ class AuthPolicy:
                 if not tasks:
                     del self.streams[tag]
         self.revoked_tasks.discard(task)
+        self.sending.discard(task)
 
     def take_watch(self, actor: Actor) -> str:
         key = f"{actor.kind}:{actor.name}"
@@ -256,12 +261,25 @@ class AuthInterceptor(CachingInterceptor):
             # and the ContextVar is set in the generator's own frame, never reset.
             try:
                 _CURRENT.set(caller.actor)
-                async for item in fn(request, context):
-                    # The cancel may land inside grpc's send, where the stream
-                    # would swallow it: every next message checks as well.
+                items = fn(request, context).__aiter__()
+                while True:
+                    try:
+                        item = await items.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    # A revocation while grpc sent the last message did not
+                    # cancel (see _until_done): it is checked before each next.
                     if (exc := self._revoked(task)) is not None:
                         raise exc
-                    yield item
+                    if task is not None:
+                        p.sending.add(task)
+                    try:
+                        yield item
+                    finally:
+                        if task is not None:
+                            p.sending.discard(task)
+                    if (exc := self._revoked(task)) is not None:
+                        raise exc
             except asyncio.CancelledError:
                 if (exc := self._revoked(task)) is not None:
                     raise exc from None
