@@ -88,7 +88,10 @@ class Worker(Service):
         self.table.env = self._environment(self.caps)
         self.table.media = self._media()
         self.config.output_root.mkdir(parents=True, exist_ok=True)
-        swept = sweep_partials(self.config.output_root, quiet_s=SHARED_ROOT_QUIET_S)
+        # Only a worker whose outputs stay on disk may share its root (--no-store-outputs):
+        # others sweep every partial, their own runs' of an earlier life.
+        quiet = 0.0 if self.config.store_outputs else SHARED_ROOT_QUIET_S
+        swept = sweep_partials(self.config.output_root, quiet_s=quiet)
         if swept:
             log.info("removed %d partial outputs of runs from before this start", swept)
         if self.config.metrics_port >= 0:
