@@ -56,12 +56,14 @@ def test_segment_length_and_auto() -> None:
         _spec(split="often")
 
 
-def test_live_and_hls_jobs_are_never_split() -> None:
+def test_live_jobs_and_pushes_are_never_split() -> None:
     with pytest.raises(InvalidArgument, match="live"):
         check_together(_spec(split="10s", live=True, output=""))
-    with pytest.raises(InvalidArgument, match="file output"):
-        check_together(_spec(split="10s", output="hls/show/"))
+    for output in ("null:", "rtmp://example.org/live/x"):
+        with pytest.raises(InvalidArgument, match="file or HLS output"):
+            check_together(_spec(split="10s", output=output))
     check_together(_spec(split="10s"))
+    check_together(_spec(split="10s", output="hls/show/"))  # core.split_hls
 
 
 def test_the_plan_shares_gop_and_caps_and_leaves_audio_to_the_join() -> None:

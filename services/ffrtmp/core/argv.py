@@ -23,6 +23,7 @@ from ffrtmp.core.outputs import (
 )
 from ffrtmp.core.sizes import bitrate_bps
 from ffrtmp.core.split import PART, SEGMENT_ARGS
+from ffrtmp.core.split_hls import media_segment_s, part_offset_args
 from ffrtmp.core.tunes import tune_args
 
 __all__ = ["build_argv", "output_muxer", "select_encoder"]
@@ -191,6 +192,8 @@ def _ladder(spec: JobSpec, encoder: str, has_audio: bool) -> list[str]:
             args += _rate(spec, encoder, rung.bitrate.strip(), f":v:{i}")
     args += _gop(spec, by_time=False) + tune_args(encoder, spec.tune, spec.live)
     args += encoders.latency_args(encoder, spec.live)
+    if spec.split == PART:
+        args += SEGMENT_ARGS.get(encoder, ())
     # Every segment must start on a keyframe, whatever the encoder's own GOP: one
     # every GOP, so segments are whole GOPs and the rungs stay aligned for switching.
     every = num(_gop_s(spec) or HLS_SEGMENT_S)
@@ -254,7 +257,11 @@ def output_args(spec: JobSpec, kind: OutputKind, output_url: str, has_audio: boo
     if kind is OutputKind.HLS:
         count = max(1, len(spec.renditions))
         variants = [f"v:{i},a:{i}" if has_audio else f"v:{i}" for i in range(count)]
-        return hls_muxer_args(output_url, hls_layout(spec.output), variants, spec.live)
+        layout = hls_layout(spec.output)
+        if spec.split == PART:  # one part of a split ladder (core.split_hls)
+            return [*part_offset_args(spec), *hls_muxer_args(
+                output_url, layout, variants, False, media_segment_s(spec))]
+        return hls_muxer_args(output_url, layout, variants, spec.live)
     muxer = output_muxer(output_url)
     if muxer is None:
         return [output_url]

@@ -5,13 +5,13 @@ and muxed beside it. Pure, like core.argv."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ffrtmp.core.argv import LAVFI_AUDIO, audio_args, head_args, is_synthetic, num, output_args
 from ffrtmp.core.blobref import ASSIGNED_PREFIX
 from ffrtmp.core.ffmpeg_build import FfmpegFeatures
 from ffrtmp.core.model import Job, JobSpec
-from ffrtmp.core.outputs import output_kind
+from ffrtmp.core.outputs import OutputKind, hls_layout, output_kind
 
 
 def concat_list(paths: list[Path]) -> str:
@@ -44,17 +44,31 @@ def join_argv(
     return argv + output_args(spec, output_kind(spec.output, False), output_url, audio)
 
 
-def stored_parts(depends_on: tuple[str, ...], deps: Mapping[str, Job]) -> tuple[str, ...] | None:
+def stored_parts(
+    depends_on: tuple[str, ...], deps: Mapping[str, Job], concat: tuple[str, ...]
+) -> tuple[str, ...] | None:
     """A join's parts as the blobs its segments stored ("blob:" + resource, in
-    order), so that workers sharing no directory can join; None when a segment
-    stored no single file (no media store): the parts stay local paths."""
+    order), so that workers sharing no directory can join: a file part's one
+    blob, an HLS part's master playlist (its other files are named from there).
+    None when a segment stored no such blob (no media store): the parts stay
+    local paths."""
+    if len(concat) != len(depends_on):
+        return None
     parts = []
-    for dep_id in depends_on:
+    for dep_id, part in zip(depends_on, concat, strict=True):
         dep = deps.get(dep_id)
         info = dep.output_info if dep is not None else None
-        if info is None or len(info.artifacts) != 1:
+        if info is None:
             return None
-        parts.append(ASSIGNED_PREFIX + info.artifacts[0].resource)
+        if output_kind(part, False) is OutputKind.HLS:
+            layout = hls_layout(part)
+            name = f"{PurePosixPath(layout.directory).name}/{layout.master}"
+            found = [a for a in info.artifacts if a.name == name]
+        else:
+            found = list(info.artifacts)
+        if len(found) != 1:
+            return None
+        parts.append(ASSIGNED_PREFIX + found[0].resource)
     return tuple(parts)
 
 

@@ -95,12 +95,15 @@ def output_muxer(output_url: str) -> str | None:
     return None  # let ffmpeg guess, and fail loudly if it cannot
 
 
-def hls_muxer_args(directory: str, layout: HlsLayout, variants: list[str], live: bool) -> list[str]:
+def hls_muxer_args(
+    directory: str, layout: HlsLayout, variants: list[str], live: bool, segment_s: float = 0
+) -> list[str]:
     """The hls muxer writing into `directory` (the staged one); `variants` are
-    var_stream_map entries such as "v:0,a:0"."""
+    var_stream_map entries such as "v:0,a:0"; `segment_s`: 0 for HLS_SEGMENT_S."""
     base = f"{directory.rstrip('/')}/{layout.stem}"
+    every = f"{segment_s:.6f}".rstrip("0").rstrip(".") if segment_s else str(HLS_SEGMENT_S)
     return [
-        *["-f", "hls", "-hls_time", str(HLS_SEGMENT_S), "-hls_list_size", "0"],
+        *["-f", "hls", "-hls_time", every, "-hls_list_size", "0"],
         # event: a player may start while a live job still runs; vod: the whole list.
         *["-hls_playlist_type", "event" if live else "vod"],
         *["-hls_segment_filename", f"{base}_%v_%05d.ts"],

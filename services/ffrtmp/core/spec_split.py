@@ -8,7 +8,7 @@ import math
 from ffrtmp.core.durations import parse_duration
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec
-from ffrtmp.core.outputs import OutputKind, output_kind
+from ffrtmp.core.outputs import output_kind
 from ffrtmp.core.spec_paths import check_output
 
 MAX_CONCAT = 1000
@@ -40,8 +40,8 @@ def check_split(split: str, seek_s: float, concat: tuple[str, ...]) -> None:
     if len(concat) > MAX_CONCAT:
         raise InvalidArgument("spec.concat", f"at most {MAX_CONCAT} files")
     for part in concat:
-        if output_kind(part, False) is not OutputKind.FILE:
-            raise InvalidArgument("spec.concat", f"not a file output: {part[:64]!r}")
+        if not output_kind(part, False).local:
+            raise InvalidArgument("spec.concat", f"not a file or HLS output: {part[:64]!r}")
         try:
             check_output(part)
         except InvalidArgument as exc:
@@ -50,11 +50,17 @@ def check_split(split: str, seek_s: float, concat: tuple[str, ...]) -> None:
 
 def check_together(spec: JobSpec) -> None:
     """What a submitted job may combine: live jobs are never split, joined or
-    started late; a split writes one file."""
+    started late; a split writes a file or an HLS ladder, and a join's parts are
+    of its output's kind (files joined into a file, HLS parts into a ladder)."""
     if spec.live and (spec.split or spec.seek_s or spec.concat):
         name = "split" if spec.split else "seek_s" if spec.seek_s else "concat"
         raise InvalidArgument(f"spec.{name}", "live jobs are never split, joined or started late")
-    if spec.split and output_kind(spec.output, False) is not OutputKind.FILE:
-        raise InvalidArgument("spec.split", "only a file output can be split (not HLS or null:)")
+    kind = output_kind(spec.output, False)
+    if spec.split and not kind.local:
+        raise InvalidArgument("spec.split", "only a file or HLS output can be split (not a"
+                              " stream or null:)")
+    if any(output_kind(part, False) is not kind for part in spec.concat):
+        raise InvalidArgument("spec.concat", f"every part must be a {kind.value} output like"
+                              " the output it is joined into")
     if spec.split and spec.concat:
         raise InvalidArgument("spec.concat", "a join is not split")

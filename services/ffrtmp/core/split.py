@@ -91,7 +91,8 @@ def cut_points(duration_s: float, length_s: float, gop_s: float, fps: float) -> 
     return [i * step_s for i in range(count)]
 
 
-def _caps(spec: JobSpec) -> tuple[str, str]:
+def rate_caps(spec: JobSpec) -> tuple[str, str]:
+    """The maxrate and bufsize every segment shares."""
     if spec.maxrate or not spec.bitrate:
         return spec.maxrate, spec.bufsize
     return str(round(bitrate_bps(spec.bitrate) * CAP_FACTOR)), spec.bufsize
@@ -100,7 +101,7 @@ def _caps(spec: JobSpec) -> tuple[str, str]:
 def plan(spec: JobSpec, parent_id: str, length_s: float) -> Plan:
     """The segments and the join of a split job (`length_s` from segment_length)."""
     gop_s = spec.gop_s or SPLIT_GOP_S
-    maxrate, bufsize = _caps(spec)
+    maxrate, bufsize = rate_caps(spec)
     parent = replace(spec, gop_s=gop_s, maxrate=maxrate, bufsize=bufsize)
     starts = cut_points(spec.duration_s, length_s, gop_s, spec.fps)
     if len(starts) > MAX_SEGMENTS:

@@ -25,7 +25,6 @@ from typing import TypeVar
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
-from ffrtmp.core.join import join_argv
 from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
 from ffrtmp.core.retry import LOST
@@ -39,7 +38,7 @@ from ffrtmp.worker.environment import (
     check_protocols,
     input_has_audio,
 )
-from ffrtmp.worker.joining import drop_parts, gather_parts
+from ffrtmp.worker.joining import drop_parts, prepare_join
 from ffrtmp.worker.output_probe import probe_output
 from ffrtmp.worker.paths import JobIO, PathRefused, resolve_io
 from ffrtmp.worker.probe import features_of
@@ -199,16 +198,13 @@ class Execution:
                 "(start it with --allow-raw-args)"
             )
         output_url = io.output_url if staged is None else str(staged.partial)
-        listing, parts = None, None
+        join = None
         if spec.concat and staged is not None:
-            gather = gather_parts(spec, env.output_root, staged.final, media, lease)
-            listing, parts = await self._unless_stopped(gather)
-        if listing is not None:
-            argv = join_argv(env.ffmpeg, spec, list_path=str(listing), input_url=io.input_url,
-                             output_url=output_url, has_audio=has_audio, features=features)
-        else:
-            argv = build_argv(env.ffmpeg, spec, input_url=io.input_url, output_url=output_url,
-                              encoder=encoder, has_audio=has_audio, features=features)
+            join = await self._unless_stopped(prepare_join(
+                spec, env, staged, media, lease, (io.input_url, output_url), has_audio, features))
+        argv = join.argv if join is not None else build_argv(
+            env.ffmpeg, spec, input_url=io.input_url, output_url=output_url, encoder=encoder,
+            has_audio=has_audio, features=features)
 
         def progress(p: ProgressInfo) -> None:
             if not self.aborted:
@@ -227,6 +223,8 @@ class Execution:
         try:
             if staged is not None:
                 staged.prepare(lease)
+                if join is not None:  # a split HLS job's finish lays out its ladder
+                    await asyncio.to_thread(join.fill, staged.partial)
             if self.stopped is not None:  # no await between this and start()'s own check
                 raise _Stopped
             pid = await ff.start()
@@ -261,8 +259,8 @@ class Execution:
             # Failed, canceled, fenced, or broken on the way: no partial survives.
             if staged is not None and not committed:
                 staged.discard()
-            if parts is not None:
-                drop_parts(parts)
+            if join is not None:
+                drop_parts(join.work)
         tail = r.log_tail
         return AttemptResult(
             outcome, r.exit_code, error_class, error, tail, io.output_url, size, info

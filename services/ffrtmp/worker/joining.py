@@ -2,22 +2,63 @@
 segments stored (fetched from the media store: workers need share no
 directory) or outputs under its output root (workers sharing one). The parts
 fetched and the concat demuxer's list go to a hidden partial directory beside
-the output, removed after the run (and swept at start if the worker died)."""
+the output, removed after the run (and swept at start if the worker died).
+A split HLS job's finish gathers its parts in worker.hls_join instead."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ffrtmp.core.blobref import assigned_resource
-from ffrtmp.core.join import concat_list
+from ffrtmp.core.ffmpeg_build import FfmpegFeatures
+from ffrtmp.core.hls_finish import audio_rendition, finish_argv
+from ffrtmp.core.join import concat_list, join_argv
 from ffrtmp.core.model import JobSpec, Lease
+from ffrtmp.core.outputs import OutputKind, output_kind
 from ffrtmp.worker.blobio import Media, guard_read
-from ffrtmp.worker.environment import Refused
+from ffrtmp.worker.environment import Environment, Refused
+from ffrtmp.worker.hls_join import gather_ladder
 from ffrtmp.worker.paths import inside
-from ffrtmp.worker.staging import partial_dir, remove
+from ffrtmp.worker.staging import Staged, partial_dir, remove
 
 PARALLEL = 4  # parts fetched at once
+
+
+def _nothing(directory: Path) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRun:
+    argv: list[str]
+    work: Path  # removed after the run (drop_parts)
+    fill: Callable[[Path], None] = _nothing  # lays out the staged output before ffmpeg
+
+
+async def prepare_join(
+    spec: JobSpec, env: Environment, staged: Staged, media: Media | None, lease: Lease,
+    urls: tuple[str, str], has_audio: bool, features: FfmpegFeatures,
+) -> JoinRun:
+    """What a join runs: `urls` are the input's and the (staged) output's."""
+    if output_kind(spec.output, False) is not OutputKind.HLS:
+        listing, work = await gather_parts(spec, env.output_root, staged.final, media, lease)
+        argv = join_argv(env.ffmpeg, spec, list_path=str(listing), input_url=urls[0],
+                         output_url=urls[1], has_audio=has_audio, features=features)
+        return JoinRun(argv, work)
+    work = partial_dir(staged.final, lease, tag="parts.partial")
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
+    try:
+        audio = audio_rendition(spec, has_audio)
+        ladder = await gather_ladder(spec, env.output_root, work, media, lease, audio)
+    except BaseException:
+        await asyncio.to_thread(remove, work)
+        raise
+    argv = finish_argv(env.ffmpeg, spec, input_url=urls[0], directory=str(staged.partial),
+                       audio=audio, features=features)
+    return JoinRun(argv, work, ladder.fill)
 
 
 async def gather_parts(

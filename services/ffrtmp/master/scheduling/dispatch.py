@@ -29,7 +29,7 @@ def _assigned_spec(job: Job, deps: dict[str, Job]) -> JobSpec:
     spec = job.spec
     output = owner_space(spec.output, spec.live, job.owner, job.id)
     source = assigned_input(spec.input, job.owner)
-    concat = stored_parts(job.depends_on, deps) if spec.concat else ()
+    concat = stored_parts(job.depends_on, deps, spec.concat) if spec.concat else ()
     if concat is None or len(concat) != len(spec.concat):
         concat = tuple(owner_space(part, False, job.owner, job.id) for part in spec.concat)
     if output == spec.output and source == spec.input and concat == spec.concat:

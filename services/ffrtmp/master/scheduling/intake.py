@@ -16,7 +16,8 @@ from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 from ffrtmp.core.spec_split import check_together
-from ffrtmp.core.split import plan, segment_length, segment_spec
+from ffrtmp.core.split import segment_length
+from ffrtmp.core.split_hls import part_spec, plan_split
 from ffrtmp.master.scheduling.graph import Graph
 from ffrtmp.master.scheduling.state import State
 
@@ -69,9 +70,9 @@ class Intake:
         """A group: one encode per segment, then the join that waits for them all.
         The children inherit the group's owner, queue and priority (its spec's)."""
         parent = self._new(spec, owner, JobState.BLOCKED, group=True)
-        p = plan(spec, parent.id, length_s)
+        p = plan_split(spec, parent.id, length_s)
         parent.spec = p.parent
-        segments = [self.new_job(segment_spec(p, seg), owner, parent_id=parent.id)
+        segments = [self.new_job(part_spec(p, seg), owner, parent_id=parent.id)
                     for seg in p.segments]
         join = self.new_job(p.join, owner, parent_id=parent.id,
                             depends_on=tuple(s.id for s in segments))
