@@ -1,0 +1,60 @@
+"""Split HLS ladders end to end: a real master, two real workers that share no
+directory, real ffmpeg. A clip with a tone is cut into segments, each encoded
+into every rendition on one worker or the other; the finish stitches the
+playlists and encodes the audio once. The ladder fetched with `jobs fetch`
+must play like one encode's: see tests/helpers/splithls.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.splitcheck import make_clip
+from tests.helpers.splithls import check_ladder
+from tests.helpers.splitrun import FPS
+
+pytestmark = pytest.mark.media
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("split-hls")
+    c = Cluster(root, make_certs(root / "certs"))
+    try:
+        c.start_master()
+        for name in ("w1", "w2"):
+            c.start_worker(name, "--input-root", str(root / f"in-{name}"))
+        yield c
+    finally:
+        c.stop()
+
+
+async def test_a_split_hls_ladder_is_stitched_from_segments(
+    hosts: Cluster, tmp_path: Path
+) -> None:
+    await hosts.wait_nodes(2)
+    clip = make_clip(tmp_path / "clip.mp4", 20)
+    done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
+                     "--fps", str(FPS), "--gop", "1", "--threads", "1", "--split", "6s",
+                     "--rendition", "160x90@120k", "--rendition", "96x54@60k",
+                     "--output", "hls/clip/", "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = json.loads(done.stdout)
+    assert group["state"] == "SUCCEEDED" and group["group"], group
+    segments, finish = group["children"][:-1], group["children"][-1]
+    # Cuts at 0, 6 and 12 s; the 2 s tail joins the last part (8 s).
+    assert len(segments) == 3 and {s["node_id"] for s in segments} == {"w1", "w2"}
+    assert [s["output"] for s in segments] == [f"hls/clip.parts/{i:04d}/" for i in range(3)]
+    assert finish["output"] == "hls/clip/" and all(s["attempt"] == 1 for s in segments)
+    for name in ("w1", "w2"):  # neither worker holds every part: they met in the store
+        local = list(hosts.output_dir(name).rglob("clip.parts/*/master.m3u8"))
+        assert 0 < len(local) < 3, (name, local)
+    fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
+    assert fetched.returncode == 0, fetched.stderr
+    got = tmp_path / "got" / "clip"
+    starts = check_ladder(got, "master.m3u8", 20, FPS, ["160x90", "96x54"])
+    assert starts[0] == [float(t) for t in range(0, 20, 2)]  # 2 s media segments throughout
