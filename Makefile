@@ -42,7 +42,7 @@ media: install
 ## against one encode, a worker and the master killed mid-plan; prints the figures.
 split: install
 	FFRTMP_SPLIT_FULL=1 $(PY) -m pytest -q -s -rs tests/integration/test_split_full.py \
-	  tests/integration/test_split.py
+	  tests/integration/test_split.py tests/integration/test_split_hls.py
 
 ## The split speed-up figure: one worker against two, every ffmpeg on one thread, and
 ## the projection for 10 and 50 workers from the measured segment and join times.

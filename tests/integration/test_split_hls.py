@@ -2,20 +2,25 @@
 directory, real ffmpeg. A clip with a tone is cut into segments, each encoded
 into every rendition on one worker or the other; the finish stitches the
 playlists and encodes the audio once. The ladder fetched with `jobs fetch`
-must play like one encode's: see tests/helpers/splithls.py."""
+must play like one encode's: see tests/helpers/splithls.py.
+
+`make split` adds workers sharing an output root with stored outputs off (the
+finish links the parts' segments from there) and a ladder without audio."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ffrtmp.v1 import common_pb2
 from tests.helpers.cluster import Cluster, make_certs
 from tests.helpers.splitcheck import make_clip
-from tests.helpers.splithls import check_ladder
-from tests.helpers.splitrun import FPS
+from tests.helpers.splithls import check_ladder, raw_packets
+from tests.helpers.splitrun import FPS, SUCCEEDED, split_cluster, split_spec, wait_done
 
 pytestmark = pytest.mark.media
 
@@ -58,3 +63,36 @@ async def test_a_split_hls_ladder_is_stitched_from_segments(
     got = tmp_path / "got" / "clip"
     starts = check_ladder(got, "master.m3u8", 20, FPS, ["160x90", "96x54"])
     assert starts[0] == [float(t) for t in range(0, 20, 2)]  # 2 s media segments throughout
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = split_cluster(tmp_path_factory.mktemp("split-hls-shared"), shared=True)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.mark.skipif(os.environ.get("FFRTMP_SPLIT_FULL") != "1",
+                    reason="the shared-output-root mode runs with `make split`")
+async def test_a_ladder_without_audio_from_parts_on_a_shared_root(shared: Cluster) -> None:
+    await shared.wait_nodes(2)
+    make_clip(shared.root / "inputs" / "clip.mp4", 12)
+    ladder = [common_pb2.Rendition(width=160, height=90, bitrate="120k"),
+              common_pb2.Rendition(width=96, height=54, bitrate="60k")]
+    async with shared.client() as c:
+        resp = await c.submit(split_spec("clip.mp4", 12, "4s", gop_s=1, output="hls/clip/",
+                                         renditions=ladder, audio_codec="none"))
+    job = await wait_done(shared, resp.job.id)
+    assert job.state == SUCCEEDED, job
+    assert len(job.children) == 4 and {c.node_id for c in job.children[:-1]} == {"w1", "w2"}
+    out = shared.root / "shared" / job.owner / "hls" / "clip"
+    text = (out / "master.m3u8").read_text()
+    assert "EXT-X-MEDIA" not in text and "mp4a" not in text
+    for playlist in ("master_0.m3u8", "master_1.m3u8"):
+        packets = raw_packets(out / playlist)
+        assert len(packets.pts) == 12 * FPS and packets.gaps(FPS) == []
+    # The parts stay where their jobs wrote them: linked, never moved.
+    parts = shared.root / "shared" / job.owner / "hls" / "clip.parts"
+    assert len(list(parts.glob("*/master_0_*.ts"))) == len(list(out.glob("master_0_*.ts")))
