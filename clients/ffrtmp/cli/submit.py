@@ -142,7 +142,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--split",
         dest="spec.split",
         metavar="LENGTH|auto",
-        help="encode in segments of LENGTH (e.g. 10s) on several workers and join them; "
+        help="encode in segments of LENGTH (e.g. 10s) on several workers and join them (an "
+        "HLS output: its ladder stitched from the segments); "
         "auto: only when the input is long and several workers can run it",
     )
     s.add_argument(
