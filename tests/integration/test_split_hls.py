@@ -5,10 +5,12 @@ playlists and encodes the audio once. The ladder fetched with `jobs fetch`
 must play like one encode's: see tests/helpers/splithls.py.
 
 `make split` adds workers sharing an output root with stored outputs off (the
-finish links the parts' segments from there) and a ladder without audio."""
+finish links the parts' segments from there) and a ladder without audio, and a
+worker killed mid-part."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -96,3 +98,41 @@ async def test_a_ladder_without_audio_from_parts_on_a_shared_root(shared: Cluste
     # The parts stay where their jobs wrote them: linked, never moved.
     parts = shared.root / "shared" / job.owner / "hls" / "clip.parts"
     assert len(list(parts.glob("*/master_0_*.ts"))) == len(list(out.glob("master_0_*.ts")))
+
+
+@pytest.mark.skipif(os.environ.get("FFRTMP_SPLIT_FULL") != "1",
+                    reason="the fault case runs with `make split`")
+async def test_a_part_killed_mid_encode_is_redone_alone_and_the_ladder_holds(
+    tmp_path: Path,
+) -> None:
+    """A worker SIGKILLed while it encodes a part: that part runs again, no
+    finished part does, and the ladder passes every check."""
+    c = split_cluster(tmp_path)
+    try:
+        await c.wait_nodes(2)
+        make_clip(tmp_path / "inputs" / "clip.mp4", 30)
+        ladder = [common_pb2.Rendition(width=160, height=90, bitrate="120k"),
+                  common_pb2.Rendition(width=96, height=54, bitrate="60k")]
+        async with c.client() as client:
+            group = (await client.submit(split_spec(
+                "clip.mp4", 30, "4s", gop_s=1, output="hls/chaos/", renditions=ladder))).job
+            while True:
+                job = await client.get(group.id)
+                done = [k for k in job.children if k.state == SUCCEEDED]
+                on_w1 = [k for k in job.children
+                         if k.state == common_pb2.JOB_STATE_RUNNING and k.node_id == "w1"]
+                if done and on_w1:
+                    break
+                assert job.state != SUCCEEDED, "the group ended before a fault could land"
+                await asyncio.sleep(0.05)
+        c.workers["w1"].kill()
+        c.start_worker("w1")
+        job = await wait_done(c, group.id)
+        assert job.state == SUCCEEDED, [(k.state, k.attempt, k.error) for k in job.children]
+        by_id = {k.id: k for k in job.children}
+        assert all(by_id[k.id].attempt == k.attempt for k in done)  # never redone
+        assert by_id[on_w1[0].id].attempt >= 2
+        out = Path(job.children[-1].output).parent
+        check_ladder(out, "master.m3u8", 30, FPS, ["160x90", "96x54"])
+    finally:
+        c.stop()
