@@ -86,9 +86,8 @@ def _parse(master: str, medias: list[str]) -> Part:
 
 def _read_local(where: Path, master: str) -> Part:
     try:
-        variants = read_master((where / master).read_text("utf-8"))
-        return _parse((where / master).read_text("utf-8"),
-                      [(where / v.uri).read_text("utf-8") for v in variants])
+        text = (where / master).read_text("utf-8")
+        return _parse(text, [(where / v.uri).read_text("utf-8") for v in read_master(text)])
     except (OSError, ValueError) as exc:
         raise Refused(f"a part's playlist is unusable: {exc}") from None
 
