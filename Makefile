@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: ha install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos clean opstools bench bench-smoke systemffmpeg media postgres split split-bench
+.PHONY: ha install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos clean opstools nettools bench bench-smoke systemffmpeg media postgres split split-bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ demo: install
 ## timing) one at a time.
 TEST_PROCS ?= 3
 PARALLEL := -n $(TEST_PROCS) --dist worksteal
-test: install lint typecheck buflint opstools systemffmpeg postgres bench-smoke
+test: install lint typecheck buflint opstools nettools systemffmpeg postgres bench-smoke
 	FFRTMP_TEST_FFMPEG=bundled $(PY) -m pytest -q $(PARALLEL) -m "not serial"
 	FFRTMP_TEST_FFMPEG=bundled $(PY) -m pytest -q -m serial
 	$(MAKE) --no-print-directory media FFMPEG=system
@@ -106,6 +106,12 @@ buflint: $(BUF)
 opstools:
 	command -v promtool >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+## iproute2's `ip` (Debian's package) for the tests whose workers and CLI are separate
+## hosts: network namespaces joined by veth pairs (tests/helpers/netns.py); needs root.
+nettools:
+	command -v ip >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2; }
 
 ## PostgreSQL's server binaries (Debian's postgresql package) for the tests that start a
 ## throwaway database (tests/helpers/postgres.py); needs root and apt when missing.

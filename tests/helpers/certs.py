@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,8 @@ class Certs:
         return aio.secure_channel(f"127.0.0.1:{port}", creds, options=CLIENT_OPTIONS)
 
 
-def make_certs(root: Path) -> Certs:
-    """A new CA in `root` with the master's pair and an admin client."""
-    pki.init_ca(root)
+def make_certs(root: Path, hosts: Sequence[str] = ()) -> Certs:
+    """A new CA in `root` with the master's pair (also valid for `hosts`) and an admin client."""
+    pki.init_ca(root, hosts)
     pki.issue(root, "client", ADMIN, role="admin")
     return Certs(root)
