@@ -22,6 +22,7 @@ from tests.helpers.cluster import Cluster
 from tests.helpers.media import ffmpeg_under_test
 from tests.helpers.netns import Host, Lan, lan
 from tests.helpers.procs import Proc, child_env
+from tests.helpers.tty import run_with_tty_stderr
 
 LAPTOP = "laptop"
 MASTER = "master"  # the master's directory: database, blob root, the CA
@@ -93,13 +94,18 @@ class LanCluster(Cluster):
     def laptop(self) -> Path:
         return self.host(LAPTOP).dir
 
-    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """`ffrtmp ARGS` on the laptop host, in its directory (`--input ./clip.mp4`)."""
+    def cli(
+        self, *args: str, timeout: float = 60, tty: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """`ffrtmp ARGS` on the laptop host, in its directory (`--input ./clip.mp4`);
+        with `tty`, stderr is a terminal and the result's stderr what it showed."""
         ca, cert, key = self._credentials(self.host(LAPTOP), ADMIN)
         env = child_env()
         env.update(FFRTMP_MASTER=self.address, FFRTMP_CA=str(ca), FFRTMP_CERT=str(cert),
                    FFRTMP_KEY=str(key))
         cmd = self.host(LAPTOP).argv([sys.executable, "-m", "ffrtmp.cli.main", *args])
+        if tty:
+            return run_with_tty_stderr(cmd, env, self.laptop, timeout)
         return subprocess.run(cmd, env=env, cwd=self.laptop, capture_output=True, text=True,
                               timeout=timeout, check=False)
 

@@ -66,3 +66,32 @@ async def test_gc_keeps_inputs_when_told_to(tmp_path: Path) -> None:
         bm.master.blob_gc.wall = lambda: time.time() + 365 * DAY
         assert (await bm.master.blob_gc.sweep()).inputs == 0
         assert await bm.master.blobs.stat(ref.name) is not None
+
+
+async def test_retention_takes_a_jobs_blobs_with_it(tmp_path: Path) -> None:
+    """The real path: retention deletes an old finished job, the next sweep removes
+    every blob of it; its input goes once no job names it and it is old enough."""
+    src, _ = random_file(tmp_path / "in", 3000, seed=4)
+    out, _ = random_file(tmp_path / "out", 2000, seed=5)
+    async with blob_master(tmp_path) as bm, bm.client("alice", "submitter") as alice:
+        ref = await alice.transfer().upload(src)
+        spec = common_pb2.JobSpec(scenario="test", input=f"blob:sha256:{ref.sha256}")
+        job = (await alice.submit(spec)).job
+        bm.master.blob_access.authorize_worker = lambda *a: True
+        async with bm.worker_channel("w1") as ch:
+            made = await Transfer(ch, lease=(job.id, 1)).upload(
+                out, f"jobs/{job.id}/attempts/1/out.mp4"
+            )
+        await alice.cancel(job.id)
+        blobs, gc, retention = bm.master.blobs, bm.master.blob_gc, bm.master.retention
+        assert (await gc.sweep()).jobs == 0  # the job is still held: nothing goes
+        assert await blobs.stat(made.name) is not None
+        retention.wall = lambda: time.time() + retention.keep_s + 60
+        assert await retention.sweep() == 1
+        assert await bm.master.store.get_job(job.id) is None
+        swept = await gc.sweep()
+        assert (swept.jobs, swept.inputs) == (1, 0)  # the input is young yet
+        assert await blobs.stat(made.name) is None and await blobs.job_ids() == []
+        gc.wall = lambda: time.time() + 30 * DAY
+        assert (await gc.sweep()).inputs == 1
+        assert await blobs.stat(ref.name) is None and await blobs.usage("alice") == 0

@@ -18,9 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
+from grpc import aio
 
 from ffrtmp.client import Client
+from ffrtmp.client.blobref import TransferError
+from ffrtmp.client.transfer import Transfer
+from ffrtmp.tls import pki
+from ffrtmp.tls.credentials import channel_credentials
 from ffrtmp.v1 import common_pb2
 from tests.helpers import netns
 from tests.helpers.hosts import LanCluster, lan_cluster
@@ -30,6 +36,8 @@ pytestmark = pytest.mark.media
 
 TINY = ["--scenario", "test", "--width", "160", "--height", "120", "--fps", "10"]
 WORKERS = ("w1", "w2")
+# A finished bar's transfer column: "45.6/45.6 kB".
+WHOLE = re.compile(r"\b(\d+(?:\.\d+)?)/\1 (?:bytes|kB|MB)\b")
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +85,10 @@ def _on(cluster: LanCluster, host: str, *cmd: str) -> int:
     return subprocess.run(argv, capture_output=True, timeout=30, check=False).returncode
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
@@ -121,13 +133,20 @@ async def test_a_local_file_goes_up_is_transcoded_and_comes_back(hosts: LanClust
 
 
 async def test_an_hls_ladder_is_fetched_as_a_directory_that_plays(hosts: LanCluster) -> None:
+    """On a terminal, as a person runs it: the upload and the fetch draw progress bars."""
     _movie(hosts.laptop / "ladder.mp4", seconds=4.0, size="160x120")
-    job = _submit(
-        hosts, "--input", "./ladder.mp4", "--output", "hls/show/",
-        "--rendition", "320x180@300k", "--rendition", "160x90@100k",
+    done = hosts.cli(
+        "jobs", "submit", *TINY, "--input", "./ladder.mp4", "--output", "hls/show/",
+        "--rendition", "320x180@300k", "--rendition", "160x90@100k", "--wait",
+        tty=True, timeout=180,
     )
-    fetched = hosts.cli("jobs", "fetch", job["id"], "-o", "hls-got")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "upload ladder.mp4" in done.stderr and WHOLE.search(done.stderr), done.stderr
+    job_id, said = done.stdout.splitlines()[-1].split(" ", 1)
+    assert said.startswith("succeeded: ")
+    fetched = hosts.cli("jobs", "fetch", job_id, "-o", "hls-got", tty=True)
     assert fetched.returncode == 0, fetched.stderr
+    assert f"fetch {job_id}" in fetched.stderr and WHOLE.search(fetched.stderr), fetched.stderr
     got = hosts.laptop / "hls-got"
     show = got / "show"
     master = (show / "master.m3u8").read_text()
@@ -148,12 +167,25 @@ async def test_an_hls_ladder_is_fetched_as_a_directory_that_plays(hosts: LanClus
         assert info.duration_s == pytest.approx(4.0, abs=0.5)
         assert decode_errors(playlist) == ""
     # Exactly what the job stored, nothing more, nothing less, each file verified.
+    async with hosts.client() as c:
+        arts = {a.name: a.sha256 for a in (await c.get(job_id)).output_info.artifacts}
     assert set(_files(got)) == named
-    arts = {a["name"]: a for a in job["output_info"]["artifacts"]}
     assert {str(p.relative_to(got)) for p in named} == set(arts)
-    for p in named:
-        assert hashlib.sha256(p.read_bytes()).hexdigest() == arts[str(p.relative_to(got))][
-            "sha256"]
+    assert {str(p.relative_to(got)): _sha256(p) for p in named} == arts
+    # A fetch cut short resumes: a file it has is kept as it is, a .part is continued,
+    # a missing one is fetched; all verified again.
+    first, second, *_ = sorted(p for p in named if p.suffix == ".ts")
+    kept = (show / "master.m3u8").stat()
+    half = first.read_bytes()[: first.stat().st_size // 2]
+    first.unlink()
+    first.with_name(first.name + ".part").write_bytes(half)
+    second.unlink()
+    again = hosts.cli("jobs", "fetch", job_id, "-o", "hls-got")
+    assert again.returncode == 0, again.stderr
+    assert set(_files(got)) == named
+    assert {str(p.relative_to(got)): _sha256(p) for p in named} == arts
+    now = (show / "master.m3u8").stat()
+    assert (now.st_ino, now.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
 
 
 async def test_a_full_input_cache_gives_a_job_back_instead_of_failing_it(
@@ -180,6 +212,53 @@ async def test_a_full_input_cache_gives_a_job_back_instead_of_failing_it(
     refused = [j for j in jobs if any("input cache full" in e.reason for e in j.events)]
     assert len(refused) == 1 and refused[0].lost_attempts == 1 and refused[0].attempt == 2
     assert [a.name for a in refused[0].output_info.artifacts] == [refused[0].spec.output]
+
+
+async def test_what_a_job_moved_is_readable_only_by_whom_it_concerns(
+    hosts: LanCluster, tmp_path: Path
+) -> None:
+    """The real lease table and job store answer: once alice's job is done, no worker
+    reads its input or its output any more (their leases are over); another submitter
+    reads neither; a viewer and alice read the output; an attempt that did not win
+    is no artifact."""
+    movie = _movie(hosts.laptop / "alice.mp4", seconds=1.0, size="160x120")
+    async with _user(hosts, "alice", "submitter") as alice:
+        ref = await alice.transfer().upload(movie)
+        spec = common_pb2.JobSpec(scenario="test", input=f"blob:sha256:{ref.sha256}",
+                                  output="alice.mp4", width=160, height=120)
+        job = await _finished(alice, (await alice.submit(spec)).job.id)
+        assert job.state == common_pb2.JOB_STATE_SUCCEEDED
+        (art,) = job.output_info.artifacts
+        await alice.transfer().download(art.resource, tmp_path / "mine.mp4")
+        lost = art.resource.replace("/attempts/1/", "/attempts/2/")
+        with pytest.raises(TransferError, match="not found"):
+            await alice.transfer().download(lost, tmp_path / "lost.mp4")
+    for node in WORKERS:
+        cert, key = hosts.certs.worker(node)
+        creds = channel_credentials(hosts.certs.ca, cert, key)
+        async with aio.secure_channel(hosts.address, creds) as ch:
+            t = Transfer(ch, lease=(job.id, 1), retries=0)
+            for name in (ref.name, art.resource):
+                with pytest.raises(aio.AioRpcError) as info:
+                    await t.download(name, tmp_path / f"{node}.bin")
+                assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED, node
+                assert "does not hold lease" in (info.value.details() or "")
+    async with _user(hosts, "bob", "submitter") as bob:
+        for name in (ref.name, art.resource):
+            with pytest.raises(aio.AioRpcError) as info:
+                await bob.transfer().download(name, tmp_path / "stolen.bin")
+            assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    async with _user(hosts, "vic", "viewer") as vic:
+        await vic.transfer().download(art.resource, tmp_path / "viewed.mp4")
+    assert _sha256(tmp_path / "viewed.mp4") == _sha256(tmp_path / "mine.mp4") == art.sha256
+    assert not list(tmp_path.glob("*.bin*"))
+
+
+def _user(hosts: LanCluster, name: str, role: str) -> Client:
+    cert, key = hosts.certs.pair(name)
+    if not cert.exists():
+        pki.issue(hosts.certs.dir, "client", name, role=role)
+    return Client(hosts.address, ca=hosts.certs.ca, cert=cert, key=key)
 
 
 async def _finished(c: Client, job_id: str) -> common_pb2.Job:
