@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: ha install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos clean opstools nettools bench bench-smoke systemffmpeg media postgres split split-bench
+.PHONY: ha install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos hosts clean opstools nettools bench bench-smoke systemffmpeg media postgres split split-bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ faults: install
 ## mid-upload): about a minute, so not in the default suite.
 media-faults: install
 	FFRTMP_MEDIA_FAULTS=1 $(PY) -m pytest -q tests/faults/test_media_faults.py
+
+## Hosts apart (network namespaces, tests/helpers/netns.py): a worker host cut off the
+## network mid-run and plugged back in; about a minute, so not in the default suite.
+hosts: install nettools
+	FFRTMP_HOSTS=1 $(PY) -m pytest -q -rs tests/faults/test_host_partition.py
 
 ## A long soak: 1,000 real jobs while workers and the master are killed for 2 minutes.
 soak: install

@@ -49,6 +49,10 @@ class Host:
     dir: Path  # its own directory; the other hosts' are hidden from it
     hidden: tuple[Path, ...]
 
+    def link(self, up: bool) -> None:
+        """Plug the host's cable in or pull it out (a network partition)."""
+        _ip("-n", self.netns, "link", "set", "eth0", "up" if up else "down")
+
     def argv(self, cmd: Sequence[str]) -> list[str]:
         """`cmd` run on this host."""
         hide = [str(p) for p in self.hidden]
