@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from ffrtmp.core.s3_output import is_s3_output
+
 NULL_OUTPUT = "null:"
 HLS_EXTENSION = ".m3u8"
 DEFAULT_MASTER = "master.m3u8"
@@ -47,7 +49,13 @@ class OutputKind(enum.Enum):
         return self in (OutputKind.FILE, OutputKind.HLS)
 
 
+def _key_part(output: str) -> str:
+    """An S3 output's key, read like a local path (core/s3_output.py)."""
+    return output[5:].partition("/")[2] if is_s3_output(output) else output
+
+
 def output_kind(output: str, live: bool) -> OutputKind:
+    output = _key_part(output)
     if output == NULL_OUTPUT:
         return OutputKind.NULL
     if output.lower().startswith(tuple(STREAM_MUXERS)) or (live and not output):
@@ -73,6 +81,7 @@ class HlsLayout:
 def hls_layout(output: str) -> HlsLayout:
     """`hls/show/` or `hls/show/index.m3u8`; ValueError when there is no directory,
     since the directory is what is staged and renamed into place as a whole."""
+    output = _key_part(output)
     if output.endswith("/"):
         directory, master = output.rstrip("/"), DEFAULT_MASTER
     else:
@@ -119,7 +128,9 @@ def owner_space(output: str, live: bool, owner: str, job_id: str) -> str:
     for no output), so one user's names never meet another's. Pushes, `null:`
     and jobs without an owner are left alone. Owner names are path-safe (a
     certificate's name or an API key's user: letters, digits, `.`, `_`, `@`, `-`,
-    never starting with a dot)."""
-    if not owner or output_kind(output, live) not in (OutputKind.FILE, OutputKind.HLS):
+    never starting with a dot). An S3 output names the user's bucket: unchanged."""
+    if not owner or is_s3_output(output):
+        return output
+    if output_kind(output, live) not in (OutputKind.FILE, OutputKind.HLS):
         return output
     return f"{owner}/{output or f'{job_id}.mp4'}"

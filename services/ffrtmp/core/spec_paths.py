@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from ffrtmp.core.blobref import blob_digest, is_blob_ref
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
+from ffrtmp.core.s3_output import is_s3_output, parse_s3_output
 
 MAX_URL = 2048
 INPUT_SCHEMES = frozenset({"http", "https", "rtmp", "rtmps", "srt"})
@@ -125,6 +126,11 @@ def check_output(value: str) -> None:
     check_text(field, value, MAX_URL)
     if not value or value == NULL_OUTPUT:
         return
+    if is_s3_output(value):  # the key is checked like a local output path
+        try:
+            value = parse_s3_output(value).path
+        except ValueError as exc:
+            raise InvalidArgument(field, str(exc)) from None
     found = scheme(value)
     if found is not None:
         if found not in OUTPUT_SCHEMES:

@@ -9,6 +9,7 @@ from ffrtmp.core.durations import parse_duration
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.outputs import output_kind
+from ffrtmp.core.s3_output import is_s3_output
 from ffrtmp.core.spec_paths import check_output
 
 MAX_CONCAT = 1000
@@ -40,6 +41,8 @@ def check_split(split: str, seek_s: float, concat: tuple[str, ...]) -> None:
     if len(concat) > MAX_CONCAT:
         raise InvalidArgument("spec.concat", f"at most {MAX_CONCAT} files")
     for part in concat:
+        if is_s3_output(part):
+            raise InvalidArgument("spec.concat", "parts are earlier outputs kept by the cluster")
         if not output_kind(part, False).local:
             raise InvalidArgument("spec.concat", f"not a file or HLS output: {part[:64]!r}")
         try:
@@ -55,6 +58,9 @@ def check_together(spec: JobSpec) -> None:
     if spec.live and (spec.split or spec.seek_s or spec.concat):
         name = "split" if spec.split else "seek_s" if spec.seek_s else "concat"
         raise InvalidArgument(f"spec.{name}", "live jobs are never split, joined or started late")
+    if (spec.split or spec.concat) and is_s3_output(spec.output):
+        name = "split" if spec.split else "concat"
+        raise InvalidArgument(f"spec.{name}", "split and joined jobs cannot write to s3:// yet")
     kind = output_kind(spec.output, False)
     if spec.split and not kind.local:
         raise InvalidArgument("spec.split", "only a file or HLS output can be split (not a"

@@ -50,6 +50,8 @@ from ffrtmp.master.scheduling.sources import Sources
 from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.blobs.factory import make_blob_store
 from ffrtmp.master.storage.blobs.gc import BlobGC
+from ffrtmp.master.storage.blobs.outputs import OutputBuckets
+from ffrtmp.master.storage.blobs.routed import RoutedBlobStore
 from ffrtmp.master.storage.dblock import DatabaseLock
 from ffrtmp.master.storage.factory import make_store
 from ffrtmp.master.storage.retention import Retention
@@ -106,7 +108,9 @@ class Master(Service):
             interval_s=config.retention_interval_s,
             leading=lambda: self.role.leading(),
         )
-        self.blobs = make_blob_store(config.blobs, config.db)
+        self.outputs = OutputBuckets(config.blobs)  # s3:// outputs' buckets
+        own = make_blob_store(config.blobs, config.db)
+        self.blobs = RoutedBlobStore(own, self.outputs, self.store)
         # The scheduler in use answers (an elected master makes a new one at each gain).
         self.blob_access = BlobAccess(
             self.store, lambda *a: self.scheduler.blob_leases.authorize_worker(*a)
@@ -141,7 +145,7 @@ class Master(Service):
 
     def _scheduler(self) -> Scheduler:
         sources = Sources(trace_context=self.traces.carrier)
-        return Scheduler(State(self.store, self.config, self.metrics, sources))
+        return Scheduler(State(self.store, self.config, self.metrics, sources, self.outputs))
 
     async def _start(self) -> None:
         restored_ms = backup.take_restore_mark(self.lock.db) if self.lock is not None else None

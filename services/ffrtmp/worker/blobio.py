@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.model import Artifact, Lease
 from ffrtmp.worker.blobcache import InputCache
 from ffrtmp.worker.environment import Refused
+from ffrtmp.worker.paths import S3_SCRATCH
 
 T = TypeVar("T")
 log = logging.getLogger("ffrtmp.worker")
@@ -125,6 +127,16 @@ class Media:
     access: BlobAccess
     cache: InputCache
     upload_outputs: bool = True  # store file and HLS outputs as the job's artifacts
+
+    async def store(self, output: Path, lease: Lease, *, scratch: bool) -> tuple[Artifact, ...]:
+        """Upload an output; a scratch copy (an s3:// output's, under the job's own
+        scratch directory) is removed afterwards, stored or not."""
+        try:
+            return await upload_output(self.access, output, lease)
+        finally:
+            if scratch:
+                job_dir = next(p for p in output.parents if p.parent.name == S3_SCRATCH)
+                await asyncio.to_thread(shutil.rmtree, job_dir, True)
 
     @asynccontextmanager
     async def input(self, spec_input: str, lease: Lease) -> AsyncIterator[str | None]:

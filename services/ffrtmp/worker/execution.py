@@ -30,7 +30,7 @@ from ffrtmp.core.outputs import OutputKind
 from ffrtmp.core.retry import LOST
 from ffrtmp.core.tunes import with_tune
 from ffrtmp.worker.blobcache import CacheFull
-from ffrtmp.worker.blobio import Media, upload_output
+from ffrtmp.worker.blobio import Media
 from ffrtmp.worker.environment import (
     Environment,
     Refused,
@@ -250,9 +250,9 @@ class Execution:
                 committed = True
                 size = staged.size()
                 info = await probe_output(env.ffmpeg, _probe_target(io), size)
-                if media is not None and media.upload_outputs:
+                if media is not None and (media.upload_outputs or io.remote):
                     # Before the Result: SUCCEEDED means the outputs are stored.
-                    upload = upload_output(media.access, staged.final, lease)
+                    upload = media.store(staged.final, lease, scratch=io.remote)
                     stored = await self._unless_stopped(upload)
                     info = replace(info or OutputInfo("", 0.0, size), artifacts=stored)
         finally:

@@ -8,8 +8,12 @@ from pathlib import Path
 from ffrtmp.core.blobref import assigned_resource
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
+from ffrtmp.core.s3_output import is_s3_output, output_path
 
 URL_SCHEMES = ("http://", "https://", "rtmp://", "rtmps://", "srt://")
+# An s3:// output is written here first, per job, then stored through the master
+# (blobio.py) and removed: the bucket, not this disk, keeps it.
+S3_SCRATCH = ".ffrtmp-s3"
 
 
 class PathRefused(ValueError):
@@ -23,6 +27,7 @@ class JobIO:
     output_path: Path | None  # the local file, or the HLS directory, when there is one
     kind: OutputKind = OutputKind.FILE
     playlist: str = ""  # HLS: the master playlist's name inside output_path
+    remote: bool = False  # an s3:// output: output_path is a scratch copy to upload
 
 
 def check_roots(roots: dict[str, Path], credentials: dict[str, Path]) -> None:
@@ -81,16 +86,19 @@ def resolve_io(
     else:
         input_url = str(inside(input_root, spec.input, "input"))
     kind = output_kind(spec.output, spec.live)
+    remote = is_s3_output(spec.output)
+    local = f"{S3_SCRATCH}/{job_id}/{output_path(spec.output)}" if remote else spec.output
     if kind is OutputKind.NULL:
         return JobIO(input_url, NULL_OUTPUT, None, kind)
     if kind is OutputKind.STREAM:
         url = spec.output or f"{rtmp_base.rstrip('/')}/{job_id}"
         return JobIO(input_url, url, None, kind)
     if kind is OutputKind.HLS:
-        layout = hls_layout(spec.output)
+        layout = hls_layout(local)
         directory = inside(output_root, layout.directory, "output")
         if directory == output_root.resolve():
             raise PathRefused("an HLS output needs a directory of its own under the output root")
-        return JobIO(input_url, str(directory / layout.master), directory, kind, layout.master)
-    out = inside(output_root, spec.output or f"{job_id}.mp4", "output")
-    return JobIO(input_url, str(out), out, kind)
+        master = str(directory / layout.master)
+        return JobIO(input_url, master, directory, kind, layout.master, remote)
+    out = inside(output_root, local or f"{job_id}.mp4", "output")
+    return JobIO(input_url, str(out), out, kind, remote=remote)

@@ -15,6 +15,7 @@ from ffrtmp.core.artifacts import check_artifacts
 from ffrtmp.core.blobref import attempt_space
 from ffrtmp.core.model import ACTIVE, AttemptResult, JobState, Lease, Outcome, ProgressInfo
 from ffrtmp.core.retry import LOST, decide
+from ffrtmp.master.scheduling.output_commit import OutputCommit
 from ffrtmp.master.scheduling.sessions import AbortCmd, NodeSession, ResultAckCmd
 from ffrtmp.master.scheduling.state import Fields, State
 
@@ -34,6 +35,7 @@ def _artifact_problem(lease: Lease, r: AttemptResult) -> str:
 class Attempts:
     def __init__(self, state: State) -> None:
         self.st = state
+        self.commits = OutputCommit(state)
 
     def refuse_stale(self, s: NodeSession, lease: Lease) -> bool:
         if s.holds(lease):
@@ -66,7 +68,8 @@ class Attempts:
         if self.refuse_stale(s, lease):
             return
         try:
-            await self._apply_result(s, lease, r)
+            async with self.commits.lock(lease.job_id):
+                await self._apply_result(s, lease, r)
         finally:
             s.send(ResultAckCmd(lease))
 
@@ -88,6 +91,7 @@ class Attempts:
         problem = _artifact_problem(lease, r)
         if problem:
             r = replace(r, outcome=Outcome.FAILED, error_class="permanent", error=problem)
+        r = await self.commits.commit(lease, r)  # s3:// outputs to their final keys
         if r.outcome != Outcome.SUCCEEDED:
             await self.end_attempt(
                 lease.job_id,
@@ -110,6 +114,7 @@ class Attempts:
         )
         if before is not None:
             st.finished_id(lease.job_id, before.queue, "succeeded")
+            await self.commits.forget_uploads(lease.job_id)
 
     async def end_attempt(
         self,

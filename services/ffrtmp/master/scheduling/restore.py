@@ -23,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from ffrtmp.core.model import AttemptResult, JobState, Lease, Outcome
+from ffrtmp.core.s3_output import is_s3_output
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.protocol import Change
@@ -54,6 +55,8 @@ class Restore:
             job = await st.store.get_job(lease.job_id)
             if job is None or job.state not in WAITING or job.attempt >= lease.attempt:
                 continue
+            if is_s3_output(job.spec.output):
+                continue  # its files were never copied to their keys: it runs again
             st.unqueue(job.id)
             # The steps the run took, in one commit: (backoff over,) assigned to
             # the worker at its attempt, succeeded; the history says how it was learnt.

@@ -33,6 +33,7 @@ from ffrtmp.master.observe.metrics import MasterMetrics
 from ffrtmp.master.scheduling.sessions import NodeSession
 from ffrtmp.master.scheduling.sources import REAL, Sources
 from ffrtmp.master.scheduling.watch import ChangeFeed
+from ffrtmp.master.storage.blobs.outputs import OutputBuckets
 from ffrtmp.master.storage.protocol import Before, Change, JobStore, QueuedKey, decode_needs
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ class State:
         config: MasterConfig,
         metrics: MasterMetrics,
         sources: Sources = REAL,
+        outputs: OutputBuckets | None = None,  # buckets for s3:// outputs
     ) -> None:
         self.store = store
+        self.outputs = outputs
         self.config = config
         self.metrics = metrics
         self.clock = sources.clock

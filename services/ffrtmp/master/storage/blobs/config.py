@@ -28,6 +28,9 @@ class BlobConfig:
     s3_region: str = ""
     presign_ttl_s: float = 300.0
     part_bytes: int = 64 * 1024**2  # multipart part size above which uploads split
+    # Buckets jobs may name in `--output s3://bucket/...` (reached with the s3_*
+    # endpoint, region and the AWS credentials); empty: no S3 outputs.
+    output_buckets: tuple[str, ...] = ()
 
 
 def _size(text: str) -> int:
@@ -35,6 +38,18 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _buckets(text: str) -> tuple[str, ...]:
+    from ffrtmp.core.s3_output import check_bucket
+
+    names = tuple(b.strip() for b in text.split(",") if b.strip())
+    for b in names:
+        try:
+            check_bucket(b)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -82,6 +97,14 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     f(p, "--s3-region", default="", help="S3 backend: region (default: the AWS configuration's)")
     f(
         p,
+        "--output-buckets",
+        default=(),
+        type=_buckets,
+        help="comma-separated buckets jobs may write outputs to (--output s3://bucket/...), "
+        "with --s3-endpoint/--s3-region and the usual AWS credentials; empty: none",
+    )
+    f(
+        p,
         "--presign-ttl",
         default=300.0,
         type=flags.duration,
@@ -104,4 +127,5 @@ def from_args(args: argparse.Namespace) -> BlobConfig:
         s3_endpoint=args.s3_endpoint,
         s3_region=args.s3_region,
         presign_ttl_s=args.presign_ttl,
+        output_buckets=tuple(args.output_buckets),
     )

@@ -255,6 +255,18 @@ class S3BlobStore(S3Upkeep):
             MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in wanted]},
         )
 
+    async def copy_out(self, name: str, key: str, content_type: str, sha256: str) -> None:
+        """Copy a blob, inside the store, to a key outside the prefix (an output's
+        final key in the user's bucket: see outputs.py)."""
+        await self._call(
+            "copy_object",
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": self.key(name)},
+            MetadataDirective="REPLACE",
+            **self._metadata(Declared(name, sha256, 0, content_type)),
+        )
+
     async def delete(self, name: str) -> bool:
         if await self.stat(name) is None:
             return False
