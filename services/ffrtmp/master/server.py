@@ -80,6 +80,7 @@ class Master(Service):
         self.store = make_store(db, synchronous=config.sqlite_synchronous)
         self.store.on_commit.append(self._observe_commit)
         self.traces = JobTraces()
+        self.outputs = OutputBuckets(config.blobs)  # s3:// outputs' buckets
         self.work: LeaderWork | None = None  # elected masters: the leader's current work
         self._first = self._scheduler()
         self.queue_gauges = QueueCollector(self._first)
@@ -108,7 +109,6 @@ class Master(Service):
             interval_s=config.retention_interval_s,
             leading=lambda: self.role.leading(),
         )
-        self.outputs = OutputBuckets(config.blobs)  # s3:// outputs' buckets
         own = make_blob_store(config.blobs, config.db)
         self.blobs = RoutedBlobStore(own, self.outputs, self.store)
         # The scheduler in use answers (an elected master makes a new one at each gain).

@@ -63,7 +63,8 @@ class OutputCommit:
             return replace(r, outcome=Outcome.FAILED, error_class="transient",
                            error="the worker stored no output files for the S3 output")
         try:
-            async with asyncio.timeout(COMMIT_TIMEOUT_S):
+            limit = min(COMMIT_TIMEOUT_S, self.st.config.heartbeat_timeout_s / 2)
+            async with asyncio.timeout(limit):
                 stored = await outputs.commit(job.spec.output, info.artifacts)
         except (FfrtmpError, TimeoutError) as exc:
             why = getattr(exc, "message", "") or "timed out"
