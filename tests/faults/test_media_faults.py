@@ -8,6 +8,8 @@ through presigned URLs.
 * A worker killed while its upload is in flight: the attempt is lost, the next
   attempt (another worker) uploads into its own name space, the job's artifacts
   are that attempt's, and nothing of the dead attempt is visible.
+* The same with `--output s3://bucket/key`: nothing is at the key until the
+  retry's success is accepted, and then the retry's bytes are.
 
 About a minute of wall time, so not in the default suite: `make media-faults`.
 """
@@ -15,6 +17,7 @@ About a minute of wall time, so not in the default suite: `make media-faults`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +97,7 @@ def cluster(s3: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clu
         c.start_master(
             *["--blob-backend", "s3", "--s3-bucket", BUCKET, "--s3-endpoint", s3.endpoint],
             *["--s3-region", REGION, "--max-retries", "10", "--retry-backoff", "1s"],
+            *["--output-buckets", BUCKET],
         )
         for name in ("w1", "w2"):
             c.start_worker(name, "--input-root", str(root / f"in-{name}"))
@@ -162,3 +166,39 @@ async def test_a_worker_killed_mid_upload_leaves_nothing_and_the_retry_uploads(
             await c.transfer().stub.Stat(stub_req, timeout=10)
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
     _fetched_decodes(cluster, done, tmp_path / "got")
+
+
+async def test_a_worker_killed_mid_upload_to_a_bucket_leaves_no_object_at_the_key(
+    cluster: Cluster, s3: Store, tmp_path: Path
+) -> None:
+    if cluster.workers["w1"].popen.poll() is not None:  # the test before killed it
+        cluster.start_worker("w1", "--input-root", str(cluster.root / "in-w1"))
+    await cluster.wait_nodes(2)
+    key = "outputs/killed.mp4"
+    async with cluster.client() as c:
+        await c.drain_node("w2")  # the job runs on w1
+        s3.down()  # w1's upload cannot finish
+        try:
+            job = (await c.submit(_spec(f"s3://{BUCKET}/{key}"))).job
+            cluster.workers["w1"].wait_for(rf"job {job.id} attempt 1: storing 1 output", 120)
+            await asyncio.sleep(0.3)  # the upload is under way
+            cluster.workers["w1"].kill()
+        finally:
+            await s3.up()
+        async with get_session().create_client(
+            "s3", endpoint_url=s3.endpoint, region_name=REGION
+        ) as store:
+            listed = await store.list_objects_v2(Bucket=BUCKET, Prefix="outputs/")
+            assert listed.get("Contents", []) == []  # nothing at the key yet
+            await c.drain_node("w2", drain=False)
+            done = await wait_job(cluster, job.id, lambda j: j.state == SUCCEEDED, 90, "success")
+            assert done.node_id == "w2" and done.lost_attempts >= 1
+            (art,) = done.output_info.artifacts
+            assert art.resource == f"s3://{BUCKET}/{key}"
+            got = await store.get_object(Bucket=BUCKET, Key=key)
+            async with got["Body"] as body:
+                data = await body.read()
+    assert hashlib.sha256(data).hexdigest() == art.sha256
+    out = tmp_path / "killed.mp4"
+    out.write_bytes(data)
+    assert probe_media(out).width == 160 and decode_errors(out) == ""
