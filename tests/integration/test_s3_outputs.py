@@ -103,6 +103,8 @@ async def test_a_file_output_lands_at_its_key_with_its_digest(
     assert probe_media(out).width == 160 and decode_errors(out) == ""
     # The attempt's upload was a copy: the hidden space holds nothing of the job.
     assert await _keys(s3, f".ffrtmp/jobs/{job['id']}/") == {}
+    fetched = cluster.cli("jobs", "fetch", job["id"], "-o", str(tmp_path / "got"))
+    assert fetched.returncode == 1 and "S3 tools" in fetched.stderr
     environ = Path(f"/proc/{cluster.workers['w1'].pid}/environ").read_bytes()
     assert b"AWS_SECRET_ACCESS_KEY" not in environ
 

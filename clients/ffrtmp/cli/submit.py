@@ -82,7 +82,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         dest="spec.output",
         metavar="TARGET",
         help="a file under the worker's output root (out.mp4, .mkv, .mov, .flv, .ts); "
-        "hls/NAME/ for an HLS directory (see --rendition); an rtmp(s):// or srt:// URL; "
+        "hls/NAME/ for an HLS directory (see --rendition); s3://BUCKET/KEY.mp4 or "
+        "s3://BUCKET/PREFIX/ (HLS) to write straight to a bucket the master allows "
+        "(--output-buckets); an rtmp(s):// or srt:// URL; "
         "or null: to encode and discard (benchmarks)",
     )
     p.add_argument(

@@ -102,6 +102,10 @@ async def fetch(args: argparse.Namespace) -> int:
             print(f"error: job {job.id} stored no artifacts (its output stays on "
                   f"the worker: {job.output or 'none'})", file=sys.stderr)
             return 1
+        if any(a.resource.startswith("s3://") for a in arts):
+            print(f"error: job {job.id} wrote to a bucket of yours; fetch "
+                  f"{job.output} with your S3 tools", file=sys.stderr)
+            return 1
         total = sum(a.size_bytes for a in arts)
         quiet = wants_json(args) or args.quiet
         fetched: list[str] = []
