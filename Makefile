@@ -60,9 +60,10 @@ faults: install
 	$(PY) -m pytest -q tests/faults
 
 ## Stored outputs under faults (S3 on moto stopped and started, a worker killed
-## mid-upload): about a minute, so not in the default suite.
+## mid-upload, the master killed mid-upload): a few minutes, so not in the default suite.
 media-faults: install
-	FFRTMP_MEDIA_FAULTS=1 $(PY) -m pytest -q tests/faults/test_media_faults.py
+	FFRTMP_MEDIA_FAULTS=1 $(PY) -m pytest -q tests/faults/test_media_faults.py \
+		tests/faults/test_upload_restart.py
 
 ## Hosts apart (network namespaces, tests/helpers/netns.py): a worker host cut off the
 ## network mid-run and plugged back in; about a minute, so not in the default suite.

@@ -70,10 +70,15 @@ def _bar(title: str, total: int, quiet: bool) -> Iterator[Callback]:
         yield moved
 
 
+# Uploads and fetches ride out a master restart (or a failover) of up to this long:
+# UNAVAILABLE is retried with backoff, and the transfer resumes where it was cut.
+PATIENCE_S = 120.0
+
+
 async def upload_input(c: Client, path: Path, quiet: bool) -> str:
     """Store the file as the caller's blob; the spec input naming it."""
     with _bar(f"upload {path.name}", 0, quiet) as moved:
-        ref = await c.transfer().upload(path, progress=moved)
+        ref = await c.transfer(patience_s=PATIENCE_S).upload(path, progress=moved)
     return blob_ref(ref.sha256)
 
 
@@ -123,7 +128,8 @@ async def fetch(args: argparse.Namespace) -> int:
                     def step(n: int, _whole: int, before: int = done) -> None:
                         moved(before + n, total)
 
-                    await c.transfer().download(a.resource, dest, progress=step)
+                    t = c.transfer(patience_s=PATIENCE_S)
+                    await t.download(a.resource, dest, progress=step)
                 done += a.size_bytes
                 moved(done, total)
                 fetched.append(str(dest))

@@ -84,9 +84,9 @@ class Client:
             self._connect()
         return direct
 
-    def transfer(self, lease: tuple[str, int] | None = None) -> Transfer:
+    def transfer(self, lease: tuple[str, int] | None = None, patience_s: float = 0.0) -> Transfer:
         """Uploads and downloads of blobs on this connection (see transfer.py)."""
-        return Transfer(self._channel, self._metadata, lease=lease)
+        return Transfer(self._channel, self._metadata, lease=lease, patience_s=patience_s)
 
     async def __aenter__(self) -> Client:
         return self

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
@@ -47,30 +48,35 @@ class Transfer:
         lease: tuple[str, int] | None = None,
         retries: int = 8,
         timeout: float = 30.0,
+        patience_s: float = 0.0,
     ) -> None:
         self.stub = blobs_pb2_grpc.BlobServiceStub(channel)
         self.metadata = metadata
         self.lease = blobs_pb2.BlobLease(job_id=lease[0], attempt=lease[1]) if lease else None
         self.retries = retries
         self.timeout = timeout  # unary calls; streams run as long as they move
+        # Transient failures are retried at least `retries` times and for at least
+        # this long (a master restarting: its upload then resumes where it was cut).
+        self.patience_s = patience_s
 
     async def _retrying(self, what: Callable[[], Any]) -> Any:
-        delay = 0.1
-        for attempt in range(self.retries + 1):
+        delay, attempt, started = 0.1, 0, time.monotonic()
+        while True:
+            spent = attempt >= self.retries and time.monotonic() - started >= self.patience_s
             try:
                 return await what()
             except aio.AioRpcError as exc:
-                if exc.code() not in TRANSIENT or attempt == self.retries:
+                if exc.code() not in TRANSIENT or spent:
                     raise
             except HttpError as exc:
-                if exc.status < 500 or attempt == self.retries:
+                if exc.status < 500 or spent:
                     raise
             except OSError:
-                if attempt == self.retries:
+                if spent:
                     raise
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 3.0)
-        raise AssertionError("unreachable")
+            attempt += 1
 
     async def stat(self, name: str) -> blobs_pb2.Blob | None:
         req = blobs_pb2.StatRequest(resource_name=name, lease=self.lease)

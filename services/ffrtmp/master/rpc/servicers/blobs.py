@@ -3,6 +3,7 @@ BlobStore backend. Errors are FfrtmpError subclasses (rpc/errors.py maps them)."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.storage.blobs.config import BlobConfig
 from ffrtmp.master.storage.blobs.protocol import BlobInfo, BlobStore, Chunk, Declared, Presigned
 from ffrtmp.v1 import blobs_pb2, blobs_pb2_grpc
+
+log = logging.getLogger("ffrtmp.master")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,10 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
             first.content_type,
             _lease(first.lease),
         )
+
+        if first.write_offset:  # what a cut costs: the bytes sent again are size - offset
+            log.info("%s: upload resumed at byte %d of %d",
+                     declared.name, first.write_offset, declared.size)
 
         async def chunks() -> AsyncIterator[Chunk]:
             yield Chunk(first.write_offset, first.data, first.finish_write)
