@@ -1,6 +1,7 @@
 """A TCP proxy between a worker and the master that tests can pause (a silent
 partition: bytes are held, no connection is closed) and resume (the held bytes are
-delivered), reset once, or refuse until admitted (a link that drops every connection)."""
+delivered), reset once, refuse until admitted (a link that drops every connection),
+or throttle (a slow link)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.base_events.Server | None = None
         self._refusing = False
+        self._s_per_byte = 0.0  # throttle(): a slow link
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
         self._thread.start()
@@ -50,6 +52,8 @@ class TcpProxy:
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self._s_per_byte:
+                    await asyncio.sleep(len(data) * self._s_per_byte)
                 await self._open.wait()  # paused: hold the bytes, like a dead link
                 writer.write(data)
                 await writer.drain()
@@ -66,6 +70,10 @@ class TcpProxy:
 
     def resume(self) -> None:
         self._call(self._open.set)
+
+    def throttle(self, bytes_per_s: float) -> None:
+        """Carry at most about this many bytes a second each way (0: no limit)."""
+        self._s_per_byte = 1.0 / bytes_per_s if bytes_per_s > 0 else 0.0
 
     def reset(self) -> None:
         """Close every proxied connection (both sides see the link drop)."""
