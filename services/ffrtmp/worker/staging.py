@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ffrtmp.core.model import Lease
+from ffrtmp.worker.paths import S3_SCRATCH
 
 log = logging.getLogger("ffrtmp.worker")
 
@@ -73,6 +74,12 @@ def sweep_partials(root: Path, quiet_s: float = 0.0) -> int:
         with contextlib.suppress(OSError):
             remove(p)
             count += 1
+    scratch = root / S3_SCRATCH  # s3:// outputs not uploaded before a crash
+    if quiet_s <= 0 and scratch.is_dir():  # a shared root's may be another's live run
+        for job_dir in scratch.iterdir():
+            with contextlib.suppress(OSError):
+                remove(job_dir)
+                count += 1
     return count
 
 
