@@ -8,7 +8,8 @@ through presigned URLs.
 * A worker killed while its upload is in flight: the attempt is lost, the next
   attempt (another worker) uploads into its own name space, the job's artifacts
   are that attempt's, and nothing of the dead attempt is visible.
-* The same with `--output s3://bucket/key`: nothing is at the key until the
+* The same two with `--output s3://bucket/key`: the store down is retried until
+  the output lands at its key; after a kill nothing is at the key until the
   retry's success is accepted, and then the retry's bytes are.
 
 About a minute of wall time, so not in the default suite: `make media-faults`.
@@ -139,6 +140,33 @@ async def test_the_store_down_is_a_transient_failure_that_is_retried(
     (art,) = done.output_info.artifacts
     assert art.resource == f"jobs/{job.id}/attempts/{done.attempt}/down.mp4"
     _fetched_decodes(cluster, done, tmp_path / "got")
+
+
+async def test_the_store_down_under_an_s3_output_is_retried_until_it_lands(
+    cluster: Cluster, s3: Store
+) -> None:
+    await cluster.wait_nodes(2)
+    key = "outputs/down.mp4"
+    s3.down()
+    try:
+        async with cluster.client() as c:
+            job = (await c.submit(_spec(f"s3://{BUCKET}/{key}"))).job
+        failed = await wait_job(
+            cluster, job.id, lambda j: j.state == RETRY_WAIT, 180, "a retry wait"
+        )
+        assert "upload" in failed.error, failed.error
+    finally:
+        await s3.up()
+    done = await wait_job(cluster, job.id, lambda j: j.state == SUCCEEDED, 90, "success")
+    assert done.attempt >= 2 and done.lost_attempts == 0
+    (art,) = done.output_info.artifacts
+    assert art.resource == f"s3://{BUCKET}/{key}"
+    async with get_session().create_client(
+        "s3", endpoint_url=s3.endpoint, region_name=REGION
+    ) as store:
+        got = await store.get_object(Bucket=BUCKET, Key=key)
+        async with got["Body"] as body:
+            assert hashlib.sha256(await body.read()).hexdigest() == art.sha256
 
 
 async def test_a_worker_killed_mid_upload_leaves_nothing_and_the_retry_uploads(
