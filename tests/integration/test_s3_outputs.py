@@ -18,6 +18,7 @@ import pytest
 from aiobotocore.session import get_session
 from grpc import aio
 
+from ffrtmp.master.storage.blobs.s3_copy import copy_object
 from ffrtmp.v1 import common_pb2
 from tests.helpers.blobs import blob_master
 from tests.helpers.cluster import Cluster, make_certs
@@ -149,3 +150,25 @@ async def test_a_master_without_output_buckets_names_the_flag(tmp_path: Path) ->
             await admin.submit(spec)
         assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "--output-buckets" in (info.value.details() or "")
+
+
+async def test_a_copy_over_the_single_copy_limit_goes_in_parts(s3: str) -> None:
+    """Files over 5 GiB are copied to their key part by part; shown here with the
+    limit and the part size lowered to 5 MiB (the store's smallest part)."""
+    data = os.urandom(11 * 1024 * 1024 + 7)
+    async with get_session().create_client("s3", endpoint_url=s3, region_name=REGION) as c:
+        await c.put_object(Bucket=BUCKET, Key=".ffrtmp/big-src", Body=data)
+
+        async def call(op: str, **kw: Any) -> Any:
+            calls.append(op)
+            return await getattr(c, op)(**kw)
+
+        calls: list[str] = []
+        meta = {"Metadata": {"sha256": "x"}, "ContentType": "video/mp4"}
+        await copy_object(call, BUCKET, ".ffrtmp/big-src", "big/out.mp4", len(data), meta,
+                          part_bytes=5 * 1024 * 1024, single_max=5 * 1024 * 1024)
+        assert calls.count("upload_part_copy") == 3 and "copy_object" not in calls
+        got = await c.get_object(Bucket=BUCKET, Key="big/out.mp4")
+        async with got["Body"] as body:
+            assert await body.read() == data
+        assert got["ContentType"] == "video/mp4" and got["Metadata"] == {"sha256": "x"}

@@ -62,7 +62,8 @@ class OutputBuckets:
 
     async def commit(self, output: str, artifacts: Sequence[Artifact]) -> tuple[Artifact, ...]:
         """Copy an accepted attempt's files to their final keys; the artifacts
-        as the job lists them (s3:// URLs). Raises an FfrtmpError (Unavailable
+        as the job lists them (s3:// URLs). A file over 5 GiB is copied in
+        parts (s3_copy.py). Raises an FfrtmpError (Unavailable
         while the store is down) with nothing recorded: the attempt is retried."""
         target = parse_s3_output(output)
         store = self.stores.get(target.bucket)
@@ -75,7 +76,7 @@ class OutputBuckets:
             info = await store.stat(a.resource)
             if info is None or (info.sha256, info.size) != (a.sha256, a.size_bytes):
                 raise FailedPrecondition(f"{a.resource} is not stored as the worker reported")
-            await store.copy_out(a.resource, target.key(a.name), a.content_type, a.sha256)
+            await store.copy_out(a.resource, target.key(a.name), info)
             done.append(replace(a, resource=target.url(a.name)))
         return tuple(done)
 

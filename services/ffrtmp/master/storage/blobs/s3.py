@@ -37,6 +37,7 @@ from ffrtmp.master.storage.blobs.protocol import (
     Url,
     WriteResult,
 )
+from ffrtmp.master.storage.blobs.s3_copy import copy_object
 from ffrtmp.master.storage.blobs.s3_errors import domain_error
 from ffrtmp.master.storage.blobs.s3_upkeep import STAGING, S3Upkeep
 
@@ -255,17 +256,12 @@ class S3BlobStore(S3Upkeep):
             MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in wanted]},
         )
 
-    async def copy_out(self, name: str, key: str, content_type: str, sha256: str) -> None:
+    async def copy_out(self, name: str, key: str, info: BlobInfo) -> None:
         """Copy a blob, inside the store, to a key outside the prefix (an output's
         final key in the user's bucket: see outputs.py)."""
-        await self._call(
-            "copy_object",
-            Bucket=self.bucket,
-            Key=key,
-            CopySource={"Bucket": self.bucket, "Key": self.key(name)},
-            MetadataDirective="REPLACE",
-            **self._metadata(Declared(name, sha256, 0, content_type)),
-        )
+        extra = self._metadata(Declared(name, info.sha256, info.size, info.content_type))
+        await copy_object(self._call, self.bucket, self.key(name), key, info.size, extra,
+                          self.config.part_bytes)
 
     async def delete(self, name: str) -> bool:
         if await self.stat(name) is None:
