@@ -44,6 +44,7 @@ pytestmark = [
 ]
 
 BUCKET = "ffrtmp-faults"
+OUT = "ffrtmp-faults-out"  # jobs' s3:// outputs (never the blob store's own bucket)
 SUCCEEDED, RETRY_WAIT = common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_RETRY_WAIT
 
 
@@ -75,6 +76,7 @@ class Store:
 async def _bucket(endpoint: str) -> None:
     async with get_session().create_client("s3", endpoint_url=endpoint, region_name=REGION) as s3:
         await s3.create_bucket(Bucket=BUCKET)
+        await s3.create_bucket(Bucket=OUT)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,7 @@ def cluster(s3: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clu
         c.start_master(
             *["--blob-backend", "s3", "--s3-bucket", BUCKET, "--s3-endpoint", s3.endpoint],
             *["--s3-region", REGION, "--max-retries", "10", "--retry-backoff", "1s"],
-            *["--output-buckets", BUCKET],
+            *["--output-buckets", OUT],
         )
         for name in ("w1", "w2"):
             c.start_worker(name, "--input-root", str(root / f"in-{name}"))
@@ -150,7 +152,7 @@ async def test_the_store_down_under_an_s3_output_is_retried_until_it_lands(
     s3.down()
     try:
         async with cluster.client() as c:
-            job = (await c.submit(_spec(f"s3://{BUCKET}/{key}"))).job
+            job = (await c.submit(_spec(f"s3://{OUT}/{key}"))).job
         failed = await wait_job(
             cluster, job.id, lambda j: j.state == RETRY_WAIT, 180, "a retry wait"
         )
@@ -160,11 +162,11 @@ async def test_the_store_down_under_an_s3_output_is_retried_until_it_lands(
     done = await wait_job(cluster, job.id, lambda j: j.state == SUCCEEDED, 90, "success")
     assert done.attempt >= 2 and done.lost_attempts == 0
     (art,) = done.output_info.artifacts
-    assert art.resource == f"s3://{BUCKET}/{key}"
+    assert art.resource == f"s3://{OUT}/{key}"
     async with get_session().create_client(
         "s3", endpoint_url=s3.endpoint, region_name=REGION
     ) as store:
-        got = await store.get_object(Bucket=BUCKET, Key=key)
+        got = await store.get_object(Bucket=OUT, Key=key)
         async with got["Body"] as body:
             assert hashlib.sha256(await body.read()).hexdigest() == art.sha256
 
@@ -207,7 +209,7 @@ async def test_a_worker_killed_mid_upload_to_a_bucket_leaves_no_object_at_the_ke
         await c.drain_node("w2")  # the job runs on w1
         s3.down()  # w1's upload cannot finish
         try:
-            job = (await c.submit(_spec(f"s3://{BUCKET}/{key}"))).job
+            job = (await c.submit(_spec(f"s3://{OUT}/{key}"))).job
             cluster.workers["w1"].wait_for(rf"job {job.id} attempt 1: storing 1 output", 120)
             await asyncio.sleep(0.3)  # the upload is under way
             cluster.workers["w1"].kill()
@@ -216,14 +218,14 @@ async def test_a_worker_killed_mid_upload_to_a_bucket_leaves_no_object_at_the_ke
         async with get_session().create_client(
             "s3", endpoint_url=s3.endpoint, region_name=REGION
         ) as store:
-            listed = await store.list_objects_v2(Bucket=BUCKET, Prefix="outputs/")
+            listed = await store.list_objects_v2(Bucket=OUT, Prefix="outputs/")
             assert listed.get("Contents", []) == []  # nothing at the key yet
             await c.drain_node("w2", drain=False)
             done = await wait_job(cluster, job.id, lambda j: j.state == SUCCEEDED, 90, "success")
             assert done.node_id == "w2" and done.lost_attempts >= 1
             (art,) = done.output_info.artifacts
-            assert art.resource == f"s3://{BUCKET}/{key}"
-            got = await store.get_object(Bucket=BUCKET, Key=key)
+            assert art.resource == f"s3://{OUT}/{key}"
+            got = await store.get_object(Bucket=OUT, Key=key)
             async with got["Body"] as body:
                 data = await body.read()
     assert hashlib.sha256(data).hexdigest() == art.sha256

@@ -50,9 +50,11 @@ def test_an_hls_key_has_the_same_layout_as_a_local_directory() -> None:
         ("s3://media", "key"),
         ("s3://media/", "key"),
         ("s3://media/x.avi", "extension"),
-        ("s3://media/a/../x.mp4", ".."),
+        ("s3://media/a/../x.mp4", "'.'"),
         ("s3://media//x.mp4", "relative"),
         ("s3://media/master.m3u8", "directory"),
+        ("s3://media/.ffrtmp/jobs/j1/attempts/1/x.mp4", "'.'"),
+        ("s3://media/a/.hidden/", "'.'"),
     ],
 )
 def test_a_bad_url_is_invalid_argument_on_spec_output(url: str, says: str) -> None:
@@ -96,3 +98,25 @@ def test_a_start_sweeps_scratch_copies_only_from_a_root_of_its_own(tmp_path: Pat
     assert left.exists()
     assert sweep_partials(tmp_path) == 1
     assert not (tmp_path / S3_SCRATCH / "j1").exists()
+
+
+def test_output_buckets_are_checked_and_never_the_blob_stores_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from ffrtmp.master.storage.blobs import config
+
+    for k in ("FFRTMP_OUTPUT_BUCKETS", "FFRTMP_S3_BUCKET", "FFRTMP_BLOB_BACKEND"):
+        monkeypatch.delenv(k, raising=False)
+    p = argparse.ArgumentParser(exit_on_error=False)
+    config.add_flags(p)
+    args = p.parse_args(["--output-buckets", "media, archive"])
+    assert config.from_args(args).output_buckets == ("media", "archive")
+    with pytest.raises(argparse.ArgumentError, match="not a valid S3 bucket"):
+        p.parse_args(["--output-buckets", "Bad_Name"])
+    own = p.parse_args(
+        ["--blob-backend", "s3", "--s3-bucket", "media", "--output-buckets", "media"]
+    )
+    with pytest.raises(SystemExit, match="own --s3-bucket"):
+        config.from_args(own)

@@ -68,6 +68,9 @@ def parse_s3_output(output: str) -> S3Output:
         raise ValueError(
             "an S3 output names a key after the bucket, e.g. s3://bucket/films/clip.mp4"
         )
+    if any(part.startswith(".") for part in path.split("/")):
+        # .ffrtmp/ holds the attempts' uploads (and '.'/'..' name no key)
+        raise ValueError("an S3 output's key has no part starting with '.'")
     return S3Output(bucket, path)
 
 

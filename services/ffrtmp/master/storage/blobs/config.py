@@ -115,6 +115,9 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 def from_args(args: argparse.Namespace) -> BlobConfig:
     if args.blob_backend == "s3" and not args.s3_bucket:
         raise SystemExit("--blob-backend s3 needs --s3-bucket (or FFRTMP_S3_BUCKET)")
+    if args.blob_backend == "s3" and args.s3_bucket in args.output_buckets:
+        # Jobs' keys there could name the cluster's own blobs.
+        raise SystemExit("--output-buckets may not list the blob store's own --s3-bucket")
     return BlobConfig(
         backend=args.blob_backend,
         dir=args.blob_dir,
