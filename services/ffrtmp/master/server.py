@@ -109,13 +109,14 @@ class Master(Service):
             interval_s=config.retention_interval_s,
             leading=lambda: self.role.leading(),
         )
-        own = make_blob_store(config.blobs, config.db)
-        self.blobs = RoutedBlobStore(own, self.outputs, self.store)
+        self.blobs = make_blob_store(config.blobs, config.db)  # the backend
+        # What the blob service uses: the backend, and the buckets of s3:// outputs.
+        self.media = RoutedBlobStore(self.blobs, self.outputs, self.store)
         # The scheduler in use answers (an elected master makes a new one at each gain).
         self.blob_access = BlobAccess(
             self.store, lambda *a: self.scheduler.blob_leases.authorize_worker(*a)
         )
-        self.blob_gc = BlobGC.configured(self.blobs, self.store, config.blobs)
+        self.blob_gc = BlobGC.configured(self.media, self.store, config.blobs)
         self.health_port = 0
         self.server: aio.Server | None = None
         self.port = 0
@@ -151,7 +152,7 @@ class Master(Service):
         restored_ms = backup.take_restore_mark(self.lock.db) if self.lock is not None else None
         await self.store.open()
         await self.keys.load()
-        await self.blobs.open()
+        await self.media.open()
         if not self.elected:  # elected masters start one as they become leader
             await self.scheduler.start(restored_ms)
         # Outermost first: tracing and metrics see the status ErrorInterceptor set.
@@ -174,7 +175,7 @@ class Master(Service):
             admin=AdminServicer(self.keys, self.store),
             cluster=ClusterServicer(lambda: self.role.status()), health=self.health,
         )
-        add_blob_service(server, self.blobs, self.blob_access, self.config.blobs)
+        add_blob_service(server, self.media, self.blob_access, self.config.blobs)
         self.server = server
         try:
             self.port = server.add_secure_port(self.config.listen, self.tls.credentials())
@@ -284,7 +285,7 @@ class Master(Service):
         await bounded("retention", self.retention.stop(), left.left(0.25, at_least=0.05))
         await bounded("health port", self.health.stop(), left.left(0.25, at_least=0.05))
         await bounded("store", self.store.close(), left.left(at_least=0.25))
-        await bounded("blobs", self.blobs.close(), left.left(at_least=0.1))
+        await bounded("blobs", self.media.close(), left.left(at_least=0.1))
         await metrics
         if self.lock is not None:
             self.lock.release()
