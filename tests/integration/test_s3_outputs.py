@@ -94,6 +94,7 @@ async def test_a_file_output_lands_at_its_key_with_its_digest(
     job = _submit(cluster, "--input", "lavfi:testsrc2", "--duration", "1",
                   "--output", f"s3://{BUCKET}/films/clip.mp4")
     assert job["state"] == "SUCCEEDED", job
+    assert job["output"] == f"s3://{BUCKET}/films/clip.mp4"  # not the worker's scratch copy
     (art,) = job["output_info"]["artifacts"]
     assert (art["name"], art["content_type"]) == ("clip.mp4", "video/mp4")
     assert art["resource"] == f"s3://{BUCKET}/films/clip.mp4"

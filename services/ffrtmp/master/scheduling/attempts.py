@@ -81,6 +81,10 @@ class Attempts:
             st.take_progress(lease.job_id)
             st.feed.publish(lease.job_id)
             return
+        problem = _artifact_problem(lease, r)
+        if problem:
+            r = replace(r, outcome=Outcome.FAILED, error_class="permanent", error=problem)
+        r = await self.commits.commit(lease, r)  # s3:// outputs to their final keys
         fields: Fields = (
             ("exit_code", r.exit_code),
             ("error", r.error[:4096]),
@@ -88,10 +92,6 @@ class Attempts:
             ("output", r.output[:2048]),
             ("output_bytes", r.output_bytes),
         )
-        problem = _artifact_problem(lease, r)
-        if problem:
-            r = replace(r, outcome=Outcome.FAILED, error_class="permanent", error=problem)
-        r = await self.commits.commit(lease, r)  # s3:// outputs to their final keys
         if r.outcome != Outcome.SUCCEEDED:
             await self.end_attempt(
                 lease.job_id,

@@ -33,6 +33,7 @@ class OutputCommit:
     def __init__(self, state: State) -> None:
         self.st = state
         self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}  # holders and waiters of each lock
 
     @asynccontextmanager
     async def lock(self, job_id: str) -> AsyncIterator[None]:
@@ -40,12 +41,14 @@ class OutputCommit:
             yield
             return
         lock = self._locks.setdefault(job_id, asyncio.Lock())
+        self._users[job_id] = self._users.get(job_id, 0) + 1
         try:
             async with lock:
                 yield
         finally:
-            if not lock.locked() and self._locks.get(job_id) is lock:
-                del self._locks[job_id]
+            self._users[job_id] -= 1
+            if not self._users[job_id]:  # no holder and nobody waiting: forget it
+                del self._users[job_id], self._locks[job_id]
 
     async def commit(self, lease: Lease, r: AttemptResult) -> AttemptResult:
         """The result as it is recorded: artifacts at their final s3:// keys, or a
