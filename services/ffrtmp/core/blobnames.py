@@ -2,7 +2,8 @@
 
 Two name spaces (protos/ffrtmp/v1/blobs.proto says who may use which):
 `owners/{owner}/blobs/{sha256}` for a user's inputs, named by their content,
-and `jobs/{job}/attempts/{n}/{path}` for what an attempt wrote.
+and `jobs/{job}/attempts/{n}/{path}` for what an attempt wrote; `jobs/{job}/input`
+names a job's `s3://` input for the worker holding its lease.
 """
 
 from __future__ import annotations
@@ -42,7 +43,18 @@ class JobBlob:
         return f"jobs/{self.job_id}/attempts/{self.attempt}/{self.path}"
 
 
-BlobName = OwnerBlob | JobBlob
+@dataclass(frozen=True, slots=True)
+class JobInput:
+    """A job's `s3://` input, which only the worker holding its lease may read
+    (a presigned GET; the master stores nothing under this name)."""
+
+    job_id: str
+
+    def __str__(self) -> str:
+        return f"jobs/{self.job_id}/input"
+
+
+BlobName = OwnerBlob | JobBlob | JobInput
 
 
 def check_sha256(digest: str, field: str = "sha256") -> str:
@@ -77,6 +89,11 @@ def parse(name: str) -> BlobName:
         if not OWNER_RE.fullmatch(parts[1]):
             raise InvalidArgument(FIELD, f"owner {parts[1][:40]!r} is not a valid name")
         return OwnerBlob(parts[1], check_sha256(parts[3], FIELD))
+    if name.startswith("jobs/") and name.endswith("/input") and name.count("/") == 2:
+        job_id = name.split("/")[1]
+        if not JOB_RE.fullmatch(job_id):
+            raise InvalidArgument(FIELD, f"job id {job_id[:40]!r} is not valid")
+        return JobInput(job_id)
     if name.startswith("jobs/"):
         parts = name.split("/", 4)
         if len(parts) != 5 or parts[2] != "attempts":

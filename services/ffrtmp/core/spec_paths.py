@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from ffrtmp.core.blobref import blob_digest, is_blob_ref
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
+from ffrtmp.core.s3_input import is_s3_input, parse_s3_input
 from ffrtmp.core.s3_output import is_s3_output, parse_s3_output
 
 MAX_URL = 2048
@@ -80,10 +81,16 @@ def check_input(value: str) -> None:
         except ValueError as exc:
             raise InvalidArgument(field, str(exc)) from None
         return
+    if is_s3_input(value):
+        try:
+            parse_s3_input(value)
+        except ValueError as exc:
+            raise InvalidArgument(field, str(exc)) from None
+        return
     found = scheme(value)
     if found is not None:
         if found not in INPUT_SCHEMES:
-            allowed = ", ".join(sorted(INPUT_SCHEMES | {"lavfi", "blob"}))
+            allowed = ", ".join(sorted(INPUT_SCHEMES | {"lavfi", "blob", "s3"}))
             raise InvalidArgument(field, f"scheme {found!r} is not allowed (allowed: {allowed})")
         return
     _check_path(field, value)

@@ -50,6 +50,7 @@ from ffrtmp.master.scheduling.sources import Sources
 from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.blobs.factory import make_blob_store
 from ffrtmp.master.storage.blobs.gc import BlobGC
+from ffrtmp.master.storage.blobs.inputs import InputBuckets
 from ffrtmp.master.storage.blobs.outputs import OutputBuckets
 from ffrtmp.master.storage.blobs.routed import RoutedBlobStore
 from ffrtmp.master.storage.dblock import DatabaseLock
@@ -110,8 +111,9 @@ class Master(Service):
             leading=lambda: self.role.leading(),
         )
         self.blobs = make_blob_store(config.blobs, config.db)  # the backend
-        # What the blob service uses: the backend, and the buckets of s3:// outputs.
-        self.media = RoutedBlobStore(self.blobs, self.outputs, self.store)
+        # What the blob service uses: the backend, and the s3:// outputs' and inputs' buckets.
+        self.media = RoutedBlobStore(self.blobs, self.outputs, self.store,
+                                     InputBuckets(config.blobs))
         # The scheduler in use answers (an elected master makes a new one at each gain).
         self.blob_access = BlobAccess(
             self.store, lambda *a: self.scheduler.blob_leases.authorize_worker(*a)

@@ -17,7 +17,10 @@ from ffrtmp.client.blobref import TransferError
 from ffrtmp.client.transfer import Transfer
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.model import Lease
+from ffrtmp.core.s3_input import job_input_resource
+from ffrtmp.v1 import blobs_pb2
 from ffrtmp.worker.environment import Refused
+from ffrtmp.worker.s3input import InputGet
 
 T = TypeVar("T")
 
@@ -67,6 +70,24 @@ class WorkerBlobs:
 
     async def download(self, resource: str, dest: Path, lease: Lease) -> None:
         await _translated(self._again(lambda t: t.download(resource, dest), lease))
+
+    async def presign_input(self, job_id: str, lease: Lease) -> InputGet:
+        """A GET of the job's s3:// input, signed by the master for this lease."""
+        req = blobs_pb2.PresignRequest(
+            resource_name=job_input_resource(job_id),
+            method=blobs_pb2.PRESIGN_METHOD_GET,
+            lease=blobs_pb2.BlobLease(job_id=lease.job_id, attempt=lease.attempt),
+        )
+
+        async def once(t: Transfer) -> blobs_pb2.PresignResponse:
+            plan: blobs_pb2.PresignResponse = await t.stub.Presign(req, timeout=t.timeout)
+            return plan
+
+        plan = await _translated(self._again(once, lease))
+        if plan.stream_through_master or not plan.urls:
+            raise Refused(f"the master signed no URL for {req.resource_name}")
+        url = plan.urls[0]
+        return InputGet(url.url, tuple(url.headers.items()), url.size_bytes)
 
     async def upload(self, resource: str, path: Path, ctype: str, lease: Lease) -> tuple[str, int]:
         ref = await _translated(

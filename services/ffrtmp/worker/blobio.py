@@ -25,6 +25,8 @@ from ffrtmp.core.artifacts import MAX_ARTIFACTS, content_type
 from ffrtmp.core.blobref import assigned_resource, attempt_space
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.model import Artifact, Lease
+from ffrtmp.core.s3_input import is_s3_input
+from ffrtmp.worker import s3input
 from ffrtmp.worker.blobcache import InputCache
 from ffrtmp.worker.environment import Refused
 from ffrtmp.worker.paths import S3_SCRATCH
@@ -127,6 +129,7 @@ class Media:
     access: BlobAccess
     cache: InputCache
     upload_outputs: bool = True  # store file and HLS outputs as the job's artifacts
+    urls: s3input.InputUrls | None = None  # presigned GETs of s3:// inputs
 
     async def store(self, output: Path, lease: Lease, *, scratch: bool) -> tuple[Artifact, ...]:
         """Upload an output; a scratch copy (an s3:// output's, under the job's own
@@ -140,8 +143,18 @@ class Media:
 
     @asynccontextmanager
     async def input(self, spec_input: str, lease: Lease) -> AsyncIterator[str | None]:
-        """The local path of the job's blob input, pinned in the cache for the
-        block; None when the input names no blob."""
+        """The local path of the job's blob or s3:// input, pinned in the cache
+        for the block; None when the input is neither."""
+        if is_s3_input(spec_input) and self.urls is not None:
+            got = await guard_read(self.urls.presign_input(lease.job_id, lease))
+
+            async def get(_: str, dest: Path) -> None:
+                await s3input.fetch(got, dest)
+
+            key = s3input.cache_key(spec_input, got)
+            async with self.cache.use(key, got.size, get, hashed=False) as path:
+                yield str(path)
+            return
         resource = assigned_resource(spec_input)
         if resource is None:
             yield None

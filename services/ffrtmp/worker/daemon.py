@@ -194,7 +194,7 @@ class Worker(Service):
         cache.on_change = self.session.heartbeat  # full or not: the master hears at once
         self._blob_channel = self._dial(self.session.masters.current)
         self._blobs = WorkerBlobs(self._blob_channel)
-        return Media(self._blobs, cache, c.store_outputs)
+        return Media(self._blobs, cache, c.store_outputs, self._blobs)
 
     def _dial(self, address: str) -> aio.Channel:
         c = self.config

@@ -8,6 +8,7 @@ from pathlib import Path
 from ffrtmp.core.blobref import assigned_resource
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.outputs import NULL_OUTPUT, OutputKind, hls_layout, output_kind
+from ffrtmp.core.s3_input import is_s3_input
 from ffrtmp.core.s3_output import is_s3_output, output_path
 
 URL_SCHEMES = ("http://", "https://", "rtmp://", "rtmps://", "srt://")
@@ -73,10 +74,10 @@ def resolve_io(
     rtmp_base: str,
     blob_input: str | None = None,
 ) -> JobIO:
-    """`blob_input`: where the job's blob input was fetched (the input cache)."""
-    if assigned_resource(spec.input) is not None:
+    """`blob_input`: where the job's blob or s3:// input was fetched (the input cache)."""
+    if assigned_resource(spec.input) is not None or is_s3_input(spec.input):
         if blob_input is None:
-            raise PathRefused("the input is a stored blob and this worker has no blob access")
+            raise PathRefused("the input is a blob or s3:// and this worker has no blob access")
         input_url = blob_input
     elif spec.input.startswith("lavfi:"):
         _check_lavfi(spec.input)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ffrtmp.core.authz import ADMIN, CHANGERS, OPERATORS, SUBMITTER, VIEWER, Actor
-from ffrtmp.core.blobnames import BlobName, JobBlob, OwnerBlob
+from ffrtmp.core.blobnames import BlobName, JobBlob, JobInput, OwnerBlob
 from ffrtmp.core.errors import InvalidArgument, NotFound, PermissionDenied
 from ffrtmp.core.model import JobState
 from ffrtmp.master.storage.protocol import JobStore
@@ -57,6 +57,8 @@ class BlobAccess:
             raise PermissionDenied(
                 "only the worker holding the lease writes jobs/{job}/attempts/{n}/ blobs"
             )
+        elif isinstance(name, JobInput):
+            raise PermissionDenied(f"only the worker holding job {name.job_id}'s lease reads it")
         else:
             await self.job_reader(actor, name)
 

@@ -5,7 +5,8 @@ every worker call. The answer comes from the lease table the scheduler already
 keeps (the same one that refuses a stale worker's reports): the node must hold
 (job, attempt) now. It may then read the job's input blob, its own attempt's
 uploads and, for a join, the blobs stored by the segments it waited for; it may
-write only under `jobs/{job}/attempts/{attempt}/` (the blob service checks that
+write only under `jobs/{job}/attempts/{attempt}/`; a job whose input is `s3://`
+is read as `jobs/{job}/input` (a presigned GET the master signs) (the blob service checks that
 name itself too). An attempt that is over — succeeded, failed,
 reassigned after a lost node — holds nothing: a stale worker can neither fetch
 the input again nor replace the winner's outputs.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from ffrtmp.core.blobref import ASSIGNED_PREFIX, assigned_input, attempt_space
 from ffrtmp.core.join import part_resources
 from ffrtmp.core.model import Lease
+from ffrtmp.core.s3_input import is_s3_input, job_input_resource
 from ffrtmp.master.scheduling.state import State
 
 
@@ -43,4 +45,6 @@ class BlobLeases:
             deps = await self.st.store.get_jobs(list(job.depends_on))
             if name in part_resources(list(deps.values())):
                 return True
+        if is_s3_input(job.spec.input):  # a presigned GET of its s3:// input
+            return name == job_input_resource(job_id)
         return assigned_input(job.spec.input, job.owner) == ASSIGNED_PREFIX + name

@@ -14,6 +14,7 @@ from ffrtmp.core.errors import Unavailable
 from ffrtmp.core.graph import check_dependencies, start_state
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState
+from ffrtmp.core.s3_input import check_input_allowed
 from ffrtmp.core.s3_output import check_allowed
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 from ffrtmp.core.spec_split import check_together
@@ -38,6 +39,7 @@ class Intake:
         spec = resolve(raw, st.config.scenarios)
         check_together(spec)
         check_allowed(spec.output, st.config.blobs.output_buckets)
+        check_input_allowed(spec.input, st.config.blobs.input_buckets)
         if spec.split and not depends_on:
             length = segment_length(spec, self.fitting_workers(spec))
             if length > 0:

@@ -31,6 +31,9 @@ class BlobConfig:
     # Buckets jobs may name in `--output s3://bucket/...` (reached with the s3_*
     # endpoint, region and the AWS credentials); empty: no S3 outputs.
     output_buckets: tuple[str, ...] = ()
+    # Buckets jobs may read in `--input s3://bucket/key` (same endpoint, region
+    # and credentials); empty: no S3 inputs.
+    input_buckets: tuple[str, ...] = ()
 
 
 def _size(text: str) -> int:
@@ -105,6 +108,14 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     )
     f(
         p,
+        "--input-buckets",
+        default=(),
+        type=_buckets,
+        help="comma-separated buckets jobs may read inputs from (--input s3://bucket/key), "
+        "with --s3-endpoint/--s3-region and the usual AWS credentials; empty: none",
+    )
+    f(
+        p,
         "--presign-ttl",
         default=300.0,
         type=flags.duration,
@@ -118,6 +129,9 @@ def from_args(args: argparse.Namespace) -> BlobConfig:
     if args.blob_backend == "s3" and args.s3_bucket in args.output_buckets:
         # Jobs' keys there could name the cluster's own blobs.
         raise SystemExit("--output-buckets may not list the blob store's own --s3-bucket")
+    if args.blob_backend == "s3" and args.s3_bucket in args.input_buckets:
+        # Its keys are every owner's blobs: a job could read another's.
+        raise SystemExit("--input-buckets may not list the blob store's own --s3-bucket")
     return BlobConfig(
         backend=args.blob_backend,
         dir=args.blob_dir,
@@ -131,4 +145,5 @@ def from_args(args: argparse.Namespace) -> BlobConfig:
         s3_region=args.s3_region,
         presign_ttl_s=args.presign_ttl,
         output_buckets=tuple(args.output_buckets),
+        input_buckets=tuple(args.input_buckets),
     )

@@ -101,6 +101,8 @@ class LocalBlobStore(LocalUpkeep):
         parsed = blobnames.parse(name)
         if isinstance(parsed, blobnames.OwnerBlob):
             return self.objects / "owners" / parsed.owner / parsed.sha256
+        if isinstance(parsed, blobnames.JobInput):  # read from its bucket, never kept here
+            raise NotFound(f"{name} is not kept by this store")
         return self.objects / "jobs" / parsed.job_id / str(parsed.attempt) / quote(parsed.path, "")
 
     def _partial_of(self, d: Declared) -> Path:

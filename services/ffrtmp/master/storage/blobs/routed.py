@@ -1,12 +1,17 @@
 """The blob service's BlobStore: the master's own backend, except for the blobs
 of jobs whose output is `s3://bucket/...`, which live in that bucket's hidden
-`.ffrtmp/` space (outputs.py). Which store a job's blobs use follows from its
+`.ffrtmp/` space (outputs.py), and a job's `s3://` input, named `jobs/{job}/input`,
+which is read in its own bucket (inputs.py). Which store a job's blobs use follows from its
 spec, which never changes; the answer is remembered."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
+from ffrtmp.core import blobnames
+from ffrtmp.core.errors import FailedPrecondition, NotFound
+from ffrtmp.core.s3_input import is_s3_input
+from ffrtmp.master.storage.blobs.inputs import InputBuckets
 from ffrtmp.master.storage.blobs.outputs import OutputBuckets
 from ffrtmp.master.storage.blobs.protocol import (
     BlobInfo,
@@ -22,9 +27,12 @@ REMEMBERED = 4096  # jobs whose store is remembered
 
 
 class RoutedBlobStore:
-    def __init__(self, own: BlobStore, outputs: OutputBuckets, jobs: JobStore) -> None:
+    def __init__(
+        self, own: BlobStore, outputs: OutputBuckets, jobs: JobStore, inputs: InputBuckets
+    ) -> None:
         self.own = own
         self.outputs = outputs
+        self.inputs = inputs
         self.jobs = jobs
         self._where: dict[str, BlobStore] = {}
 
@@ -45,12 +53,28 @@ class RoutedBlobStore:
     async def open(self) -> None:
         await self.own.open()
         await self.outputs.open()
+        await self.inputs.open()
 
     async def close(self) -> None:
+        await self.inputs.close()
         await self.outputs.close()
         await self.own.close()
 
+    async def _s3_input(self, name: str) -> str | None:
+        """The `s3://` input a `jobs/{job}/input` name stands for; None for others."""
+        if not (name.startswith("jobs/") and name.endswith("/input")):
+            return None
+        parsed = blobnames.parse(name)
+        if not isinstance(parsed, blobnames.JobInput):
+            return None
+        job = await self.jobs.get_job(parsed.job_id)
+        if job is None or not is_s3_input(job.spec.input):
+            raise NotFound(f"job {parsed.job_id} has no s3:// input")
+        return job.spec.input
+
     async def stat(self, name: str) -> BlobInfo | None:
+        if (spec_input := await self._s3_input(name)) is not None:
+            return await self.inputs.stat(name, spec_input)
         return await (await self._for(name)).stat(name)
 
     async def committed(self, declared: Declared) -> int:
@@ -60,15 +84,19 @@ class RoutedBlobStore:
         return await (await self._for(declared.name)).write(declared, chunks)
 
     def read(self, name: str, offset: int, limit: int) -> AsyncIterator[bytes]:
-        if not self.outputs.stores or not name.startswith("jobs/"):
+        if not name.startswith("jobs/") or not (self.outputs.stores or name.endswith("/input")):
             return self.own.read(name, offset, limit)  # no extra step on the common path
         return self._read(name, offset, limit)
 
     async def _read(self, name: str, offset: int, limit: int) -> AsyncIterator[bytes]:
+        if await self._s3_input(name) is not None:
+            raise FailedPrecondition(f"{name} is read from its bucket: ask Presign for a GET")
         async for buf in (await self._for(name)).read(name, offset, limit):
             yield buf
 
     async def presign_get(self, name: str) -> Presigned | None:
+        if (spec_input := await self._s3_input(name)) is not None:
+            return await self.inputs.presign_get(spec_input)
         return await (await self._for(name)).presign_get(name)
 
     async def presign_put(self, declared: Declared) -> Presigned | None:
