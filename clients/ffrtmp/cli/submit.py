@@ -74,8 +74,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--input",
         dest="spec.input",
         help="a local file to upload (a path starting with ./, ../, / or ~), a file under"
-        " the worker's input root (a plain relative path), a URL, blob:sha256:DIGEST,"
-        " or lavfi:SOURCE",
+        " the worker's input root (a plain relative path), an http(s) URL,"
+        " s3://BUCKET/KEY (a bucket the master reads: --input-buckets),"
+        " blob:sha256:DIGEST, or lavfi:SOURCE",
     )
     p.add_argument(
         "--output",
