@@ -58,7 +58,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     clip = root / "clip.mp4"
     subprocess.run(
         [ffmpeg_under_test(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10",
-         "-t", "1", "-pix_fmt", "yuv420p", str(clip)],
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4", "-g", "10",
+         "-pix_fmt", "yuv420p", "-c:a", "aac", str(clip)],
         check=True,
     )
     with moto_server(root) as srv:
@@ -84,6 +85,7 @@ def cluster(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
 
 def _submit(cluster: Cluster, *args: str) -> dict[str, Any]:
     done = cluster.cli("-o", "json", "jobs", "submit", *TINY, *args, "--wait", timeout=180)
+    assert done.stdout, done.stderr
     job: dict[str, Any] = json.loads(done.stdout)
     return job
 
@@ -121,6 +123,21 @@ async def test_an_s3_input_is_transcoded_and_only_its_lease_could_read_it(
         with pytest.raises(aio.AioRpcError) as info:
             await admin.transfer().stub.Presign(req, metadata=admin.transfer().metadata)
         assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_split_job_reads_its_s3_input_in_every_segment(cluster: Cluster) -> None:
+    """Each segment and the join are leases of their own, each given its own GET;
+    the worker's cache fetched the object once (this module's jobs all read the
+    same version) and every segment seeks in the local copy."""
+    group = _submit(cluster, "--input", f"s3://{MEDIA}/clips/in.mp4", "--duration", "4",
+                    "--gop", "1", "--split", "2s", "--output", "split-s3.mp4")
+    assert group["state"] == "SUCCEEDED" and group["group"], json.dumps(group)
+    assert len(group["children"]) == 3, group  # two segments and the join
+    out = cluster.output_dir("w1") / "admin" / "split-s3.mp4"
+    info = probe_media(out)
+    assert info.width == 160 and abs(info.duration_s - 4.0) < 0.3 and decode_errors(out) == ""
+    log = (cluster.root / "worker-w1.log").read_text()
+    assert log.count(f"fetching s3://{MEDIA}/clips/in.mp4 ") == 1
 
 
 async def test_a_missing_key_fails_the_job_once_naming_it(cluster: Cluster) -> None:

@@ -148,7 +148,9 @@ class Media:
         if is_s3_input(spec_input) and self.urls is not None:
             got = await guard_read(self.urls.presign_input(lease.job_id, lease))
 
-            async def get(_: str, dest: Path) -> None:
+            async def get(_: str, dest: Path) -> None:  # not in the cache yet
+                log.info("job %s: fetching %s (%d bytes) into the input cache",
+                         lease.job_id, spec_input, got.size)
                 await s3input.fetch(got, dest)
 
             key = s3input.cache_key(spec_input, got)
