@@ -23,7 +23,7 @@ from ffrtmp.master.storage.blobs.protocol import BlobInfo, Presigned, Url
 if TYPE_CHECKING:
     from ffrtmp.master.storage.blobs.s3 import S3BlobStore
 
-# Headers of the signed GET and what the worker must send with each.
+# Signed into the GET when the SDK asks for it; the worker then sends it too.
 CHECKSUM_MODE = ("x-amz-checksum-mode", "ENABLED")
 
 
