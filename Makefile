@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 
-.PHONY: ha install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos hosts clean opstools nettools bench bench-smoke systemffmpeg media postgres split split-bench
+.PHONY: ha install demo test lint typecheck buflint proto unit integration faults media-faults soak chaos hosts clean opstools nettools benchtools bench bench-smoke systemffmpeg media postgres split split-bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,11 +88,11 @@ ha: install postgres
 	FFRTMP_HA=1 $(PY) -m pytest -q -s -rs tests/faults/test_failover.py
 
 ## Throughput and latency with simulated workers; prints a table, writes bench/results.json.
-bench: install
+bench: install benchtools
 	$(PY) -m bench.run
 
 ## The same, small: proves every part of the benchmark works (CI runs it), not how fast.
-bench-smoke: install
+bench-smoke: install benchtools
 	$(PY) -m bench.run --smoke
 
 lint: install
@@ -118,6 +118,12 @@ opstools:
 nettools:
 	command -v ip >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2; }
+
+## curl and openssl: the TLS baselines of the blob figure (g) in bench/baselines.py.
+benchtools:
+	command -v curl >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || \
+	  { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl openssl; }
 
 ## PostgreSQL's server binaries (Debian's postgresql package) for the tests that start a
 ## throwaway database (tests/helpers/postgres.py); needs root and apt when missing.

@@ -1,21 +1,23 @@
 """(g) Blob transfer through the master (local backend), one stream each way,
-against a plain `cp` of the same bytes (followed by a sync of the copy, as the
-master syncs a blob before it is visible), and one SHA-256 pass over them (what
-any verified copy costs at least: an upload is hashed by the client before it is
-sent and by the master as it arrives, a download by the client). Each figure is
-the best of a few runs: the cores are shared, the best run is the least
-disturbed one. The master's CPU time per MB is steadier than MB/s."""
+against plain tools moving the same bytes (bench/baselines.py): `cp` and `dd`
+(to disk with a sync, as the master syncs a blob before it is visible) and
+`curl` over TLS on loopback each way (through a process on each side,
+encrypted, to disk: the baseline the targets are judged against), and one
+SHA-256 pass over the bytes (what any verified copy costs at least: an upload
+is hashed by the client before it is sent and by the master as it arrives, a
+download by the client). Each figure is the best of a few runs: the cores are
+shared, the best run is the least disturbed one. The master's CPU time per MB
+is steadier than MB/s."""
 
 from __future__ import annotations
 
-import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 from tests.helpers.blobs import random_file
 from tests.helpers.procs import cpu_seconds
 
+from bench import baselines
 from bench.cluster import start_master
 from bench.context import BenchRun
 from ffrtmp.client import Client
@@ -24,24 +26,6 @@ from ffrtmp.tls import pki
 
 MB = 1_000_000
 RUNS = 3
-
-
-def _cp(src: Path, dst: Path) -> float:
-    dst.unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    subprocess.run(["cp", str(src), str(dst)], check=True)
-    subprocess.run(["sync", str(dst)], check=True)
-    return time.perf_counter() - t0
-
-
-def _dd(src: Path, dst: Path) -> float:
-    """A copy that passes the bytes through a process, 1 MiB at a time, as the
-    master must (cp may copy inside the kernel)."""
-    dst.unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    subprocess.run(["dd", f"if={src}", f"of={dst}", "bs=1M", "status=none"], check=True)
-    subprocess.run(["sync", str(dst)], check=True)
-    return time.perf_counter() - t0
 
 
 async def transfer(ctx: BenchRun) -> dict[str, Any]:
@@ -53,14 +37,19 @@ async def transfer(ctx: BenchRun) -> dict[str, Any]:
         cert, key = ctx.certs.pair("bench-uploader")
         if not cert.exists():
             pki.issue(ctx.certs.dir, "client", "bench-uploader", role="admin")
-        up, down, cp, dd, sha = [], [], [], [], []
+        tls = ctx.certs.dir / "master.crt", ctx.certs.dir / "master.key"
+        up, down, cp, dd, sha, tls_up, tls_down = [], [], [], [], [], [], []
         cpu_up = cpu_down = 0.0  # the master's CPU seconds, over all runs
         async with Client(master.target, ca=ctx.certs.ca, cert=cert, key=key) as client:
             t = client.transfer()
             for run in range(RUNS):
                 src, _ = random_file(root / f"src{run}", size, seed=run)  # new bytes: no skip
-                cp.append(_cp(src, root / "copy"))
-                dd.append(_dd(src, root / "copy"))
+                copy = root / "copy"
+                cp.append(baselines.cp(src, copy))
+                dd.append(baselines.dd(src, copy))
+                tls_up.append(baselines.tls_up(src, copy, *tls))
+                tls_down.append(baselines.tls_down(src, copy, *tls))
+                copy.unlink()
                 t0 = time.perf_counter()
                 file_digest(src)  # one hash pass: no verified copy is faster
                 sha.append(time.perf_counter() - t0)
@@ -83,8 +72,12 @@ async def transfer(ctx: BenchRun) -> dict[str, Any]:
         "blob_upload_mb_s": mbs(up),
         "blob_download_mb_s": mbs(down),
         "blob_cp_mb_s": mbs(cp),
-        "blob_upload_ratio": min(cp) / min(up),
-        "blob_download_ratio": min(cp) / min(down),
+        "blob_tls_up_mb_s": mbs(tls_up),
+        "blob_tls_down_mb_s": mbs(tls_down),
+        "blob_upload_ratio": min(tls_up) / min(up),
+        "blob_download_ratio": min(tls_down) / min(down),
+        "blob_upload_of_cp": min(cp) / min(up),
+        "blob_download_of_cp": min(cp) / min(down),
         "blob_bytes": size,
         "blob_sha256_mb_s": mbs(sha),
         "blob_dd_mb_s": mbs(dd),
