@@ -167,22 +167,30 @@ class Transfer:
         progress(offset, size)
         with path.open("rb") as f:
             f.seek(offset)
-            while True:
-                buf = await asyncio.to_thread(f.read, CHUNK)
-                if len(buf) + offset > size:
-                    raise TransferError(f"{path} grew while it was uploaded")
-                msg = blobs_pb2.WriteRequest() if first is None else first
-                first = None
-                msg.write_offset = offset
-                msg.data = buf
-                msg.finish_write = offset + len(buf) == size
-                yield msg
-                offset += len(buf)
-                progress(offset, size)
-                if msg.finish_write:
-                    return
-                if not buf:
-                    raise TransferError(f"{path} shrank while it was uploaded")
+            # The next chunk is read while this one is sent.
+            ahead = asyncio.ensure_future(asyncio.to_thread(f.read, CHUNK))
+            try:
+                while True:
+                    buf = await ahead
+                    if len(buf) + offset > size:
+                        raise TransferError(f"{path} grew while it was uploaded")
+                    msg = blobs_pb2.WriteRequest() if first is None else first
+                    first = None
+                    msg.write_offset = offset
+                    msg.data = buf
+                    msg.finish_write = offset + len(buf) == size
+                    if buf and not msg.finish_write:
+                        ahead = asyncio.ensure_future(asyncio.to_thread(f.read, CHUNK))
+                    yield msg
+                    offset += len(buf)
+                    progress(offset, size)
+                    if msg.finish_write:
+                        return
+                    if not buf:
+                        raise TransferError(f"{path} shrank while it was uploaded")
+            finally:
+                if not ahead.done():  # the file stays open until its read ends
+                    await asyncio.wait([ahead])
 
     async def _put_presigned(
         self,

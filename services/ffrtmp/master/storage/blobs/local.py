@@ -40,6 +40,7 @@ from ffrtmp.master.storage.blobs.protocol import (
     Presigned,
     WriteResult,
 )
+from ffrtmp.master.storage.blobs.spool import Spool
 
 DATA, DECL = "data", "decl.json"
 
@@ -61,16 +62,6 @@ def _hash_prefix(path: Path, size: int) -> Any:
             h.update(buf)
             left -= len(buf)
     return h
-
-
-def _append(f: Any, h: Any, data: bytes) -> None:
-    f.write(data)
-    h.update(data)
-
-
-async def _drain(pending: asyncio.Future[None] | None) -> None:
-    if pending is not None:
-        await pending
 
 
 def _settle(f: Any, pdir: Path) -> None:
@@ -152,12 +143,13 @@ class LocalBlobStore(LocalUpkeep):
     ) -> WriteResult:
         await asyncio.to_thread(self._begin, d, pdir)
         f = await asyncio.to_thread((pdir / DATA).open, "r+b")
-        # One chunk is hashed and written in a thread while the next arrives.
-        pending: asyncio.Future[None] | None = None
+        spool: Spool | None = None
         try:
             f.seek(0, os.SEEK_END)
             committed = f.tell()
             h = await asyncio.to_thread(_hash_prefix, pdir / DATA, committed)
+            # Chunks are written and hashed in a thread of their own, a few queued.
+            spool = Spool(f, h)
             async for chunk in chunks:
                 if chunk.offset != committed:
                     raise InvalidArgument(
@@ -165,21 +157,20 @@ class LocalBlobStore(LocalUpkeep):
                         f"{chunk.offset} is not where the upload stands ({committed} bytes kept)",
                     )
                 if committed + len(chunk.data) > d.size:
-                    await _drain(pending)
+                    await spool.close()
                     self._discard(pdir)
                     raise InvalidArgument("data", f"more bytes than the declared {d.size}")
-                await _drain(pending)
                 if chunk.data:
-                    pending = asyncio.ensure_future(asyncio.to_thread(_append, f, h, chunk.data))
+                    await spool.put(chunk.data)
                     committed += len(chunk.data)
                 if chunk.finish:
-                    await _drain(pending)
+                    await spool.close()
                     await asyncio.to_thread(f.flush)
                     return WriteResult(committed, await self._finish(d, pdir, committed, h))
         finally:
             # A cut stream lands here too: keep what arrived, durably, for a resume.
-            if pending is not None and not pending.done():
-                await asyncio.wait([pending])
+            if spool is not None:
+                await spool.close()
             _settle(f, pdir)
         return WriteResult(committed, False)
 
@@ -210,13 +201,15 @@ class LocalBlobStore(LocalUpkeep):
         return True
 
     def _commit(self, info: BlobInfo, pdir: Path, dest: Path) -> None:
-        with (pdir / DATA).open("rb+") as f:
-            os.fsync(f.fileno())
-        meta = pdir / META
-        with meta.open("w") as f:
-            json.dump(_as_dict(info), f)
-            f.flush()
-            os.fsync(f.fileno())
+        # meta.json is written before the data's fsync so that one journal commit
+        # carries both (after it, its own fsync took a second: 0.24 s measured
+        # under load). Until the rename the directory is a partial: a crash in
+        # between leaves a partial with a meta.json, which no reader looks at.
+        with (pdir / META).open("w") as meta, (pdir / DATA).open("rb+") as data:
+            json.dump(_as_dict(info), meta)
+            meta.flush()
+            os.fsync(data.fileno())
+            os.fsync(meta.fileno())
         (pdir / DECL).unlink()
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
