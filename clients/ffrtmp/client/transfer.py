@@ -174,8 +174,7 @@ class Transfer:
                     buf = await ahead
                     if len(buf) + offset > size:
                         raise TransferError(f"{path} grew while it was uploaded")
-                    msg = blobs_pb2.WriteRequest() if first is None else first
-                    first = None
+                    msg, first = (blobs_pb2.WriteRequest() if first is None else first), None
                     msg.write_offset = offset
                     msg.data = buf
                     msg.finish_write = offset + len(buf) == size
