@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -60,3 +61,28 @@ def file_digest(path: Path) -> tuple[str, int]:
 
 def no_progress(done: int, total: int) -> None:
     return None
+
+
+async def file_chunks(path: Path, offset: int, size: int) -> AsyncGenerator[bytes, None]:
+    """The file's bytes from `offset` to `size`, CHUNK at a time (one empty chunk
+    when there are none), the next read while one is used. TransferError when the
+    file grew or shrank meanwhile."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        ahead = asyncio.ensure_future(asyncio.to_thread(f.read, CHUNK))
+        try:
+            while True:
+                buf = await ahead
+                offset += len(buf)
+                if offset > size:
+                    raise TransferError(f"{path} grew while it was uploaded")
+                if offset < size:
+                    if not buf:
+                        raise TransferError(f"{path} shrank while it was uploaded")
+                    ahead = asyncio.ensure_future(asyncio.to_thread(f.read, CHUNK))
+                yield buf
+                if offset == size:
+                    return
+        finally:
+            if not ahead.done():  # the file stays open until its read ends
+                await asyncio.wait([ahead])

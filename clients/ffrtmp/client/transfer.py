@@ -15,6 +15,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,11 @@ import grpc
 from grpc import aio
 
 from ffrtmp.client.blobref import (
-    CHUNK,
     TRANSIENT,
     BlobRef,
     Progress,
     TransferError,
+    file_chunks,
     file_digest,
     hash_prefix,
     no_progress,
@@ -165,31 +166,15 @@ class Transfer:
             lease=self.lease,
         )
         progress(offset, size)
-        with path.open("rb") as f:
-            f.seek(offset)
-            # The next chunk is read while this one is sent.
-            ahead = asyncio.ensure_future(asyncio.to_thread(f.read, CHUNK))
-            try:
-                while True:
-                    buf = await ahead
-                    if len(buf) + offset > size:
-                        raise TransferError(f"{path} grew while it was uploaded")
-                    msg, first = (blobs_pb2.WriteRequest() if first is None else first), None
-                    msg.write_offset = offset
-                    msg.data = buf
-                    msg.finish_write = offset + len(buf) == size
-                    if buf and not msg.finish_write:
-                        ahead = asyncio.ensure_future(asyncio.to_thread(f.read, CHUNK))
-                    yield msg
-                    offset += len(buf)
-                    progress(offset, size)
-                    if msg.finish_write:
-                        return
-                    if not buf:
-                        raise TransferError(f"{path} shrank while it was uploaded")
-            finally:
-                if not ahead.done():  # the file stays open until its read ends
-                    await asyncio.wait([ahead])
+        async with aclosing(file_chunks(path, offset, size)) as chunks:
+            async for buf in chunks:
+                msg, first = (blobs_pb2.WriteRequest() if first is None else first), None
+                msg.write_offset = offset
+                msg.data = buf
+                msg.finish_write = offset + len(buf) == size
+                yield msg
+                offset += len(buf)
+                progress(offset, size)
 
     async def _put_presigned(
         self,
