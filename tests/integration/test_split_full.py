@@ -165,7 +165,7 @@ async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
     every ffmpeg on one thread; then, from the measured per-segment times and the
     join, what 10 and 50 workers would take on a two-hour input of this kind."""
     clip_s, size = 60, "640x360"
-    c = split_cluster(tmp_path)
+    c = split_cluster(tmp_path, pinned=True)
     try:
         make_clip(tmp_path / "inputs" / "clip.mp4", clip_s, size=size)
         await c.wait_nodes(2)
