@@ -25,12 +25,27 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def make_clip(path: Path, seconds: float, *, size: str = "160x90", fps: int = 25) -> Path:
-    """A moving test pattern with a continuous tone."""
-    r = _run("-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
-             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-             "-t", f"{seconds:g}", "-c:v", "libx264", "-preset", "veryfast", "-g", str(2 * fps),
-             "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", str(path))
+def make_clip(
+    path: Path, seconds: float, *, size: str = "160x90", fps: int = 25,
+    keyframes: list[float] | None = None, scenes: int = 1,
+) -> Path:
+    """A moving test pattern with a continuous tone; `keyframes`: only at these
+    times (an irregular GOP); `scenes`: that many sources of equal length one
+    after the other (hard scene changes), keyframes every 2 s regardless."""
+    sources = ["testsrc2", "smptebars", "rgbtestsrc", "yuvtestsrc"]
+    part = seconds / scenes
+    video = [a for i in range(scenes) for a in
+             ("-f", "lavfi", "-t", f"{part:g}", "-i",
+              f"{sources[i % len(sources)]}=size={size}:rate={fps}")]
+    graph = ["-filter_complex", f"{''.join(f'[{i}:v]' for i in range(scenes))}"
+             f"concat=n={scenes}:v=1[v]", "-map", "[v]", "-map", f"{scenes}:a"]
+    gop = ["-g", str(2 * fps)]
+    if keyframes is not None:
+        gop = ["-g", "100000", "-force_key_frames", ",".join(f"{t:g}" for t in keyframes)]
+    r = _run("-y", *video, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+             *graph, "-t", f"{seconds:g}", "-c:v", "libx264", "-preset", "veryfast", *gop,
+             "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
+             str(path))
     assert r.returncode == 0, r.stderr[-2000:]
     return path
 

@@ -91,10 +91,11 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 async def test_workers_sharing_no_directory_join_through_the_media_store(
     hosts: Cluster, tmp_path: Path
 ) -> None:
-    """From the CLI as a user would: a local file uploaded, its length probed,
-    split over both workers, the result fetched back."""
+    """From the CLI as a user would: a local file uploaded, its length and its
+    (irregular) keyframes probed, split over both workers at the keyframes near
+    each 3 s boundary (none near 9 s: the grid), the result fetched back."""
     await hosts.wait_nodes(2)
-    clip = make_clip(tmp_path / "clip.mp4", 12)
+    clip = make_clip(tmp_path / "clip.mp4", 12, keyframes=[0, 2.6, 5.32, 7.72, 10.4])
     done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
                      "--width", "160", "--height", "90", "--fps", str(FPS), "--gop", "1",
                      "--bitrate", "120k", "--threads", "1", "--split", "3s",
@@ -103,14 +104,36 @@ async def test_workers_sharing_no_directory_join_through_the_media_store(
     group = json.loads(done.stdout)
     assert group["state"] == "SUCCEEDED" and group["group"] and group["duration_s"] == 12
     segments, join = group["children"][:-1], group["children"][-1]
-    assert len(segments) == 4 and {s["node_id"] for s in segments} == {"w1", "w2"}
+    cuts = [0.0, 2.6, 5.32, 9.0]
+    assert [s["seek_s"] for s in segments] == cuts
+    assert {s["node_id"] for s in segments} == {"w1", "w2"}
     for name in ("w1", "w2"):  # neither worker holds every part: they met in the store
         local = list(hosts.output_dir(name).rglob("clip.parts/*.mp4"))
         assert 0 < len(local) < 4, (name, local)
     fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
     assert fetched.returncode == 0, fetched.stderr
     assert join["output"].endswith("clip.mp4")
-    check_joined(tmp_path / "got" / "clip.mp4", 12, [0.0, 3.0, 6.0, 9.0])
+    check_joined(tmp_path / "got" / "clip.mp4", 12, cuts)
+
+
+async def test_scene_aware_cuts_land_on_the_scene_changes(hosts: Cluster, tmp_path: Path) -> None:
+    """--split-scenes: hard scene changes every 2.4 s, keyframes every 2 s; the
+    cuts near 3 s and 9 s move to the scene changes, the one at 6 s has none
+    near it (within 0.75 s) and stays."""
+    await hosts.wait_nodes(2)
+    clip = make_clip(tmp_path / "scenes.mp4", 12, scenes=5)
+    done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
+                     "--width", "160", "--height", "90", "--fps", str(FPS), "--gop", "1",
+                     "--bitrate", "120k", "--threads", "1", "--split", "3s", "--split-scenes",
+                     "--output", "scenes.mp4", "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = json.loads(done.stdout)
+    assert group["state"] == "SUCCEEDED", group
+    cuts = [0.0, 2.4, 6.0, 9.6]
+    assert [s["seek_s"] for s in group["children"][:-1]] == cuts
+    fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
+    assert fetched.returncode == 0, fetched.stderr
+    check_joined(tmp_path / "got" / "scenes.mp4", 12, cuts)
 
 
 def test_the_join_checks_catch_what_a_bad_join_does(tmp_path: Path) -> None:

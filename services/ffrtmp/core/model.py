@@ -129,6 +129,11 @@ class JobSpec:
     split: str = ""  # "": one encode; a segment length or "auto" (core.split)
     seek_s: float = 0.0  # start this far into the input
     concat: tuple[str, ...] = ()  # a join: these outputs' video, then input's audio
+    split_cuts: tuple[float, ...] = entry(
+        (),
+        help="a split's cut candidate, seconds into the input (repeatable; the CLI probes "
+        "a local input's keyframes itself)",
+    )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobSpec:
@@ -139,6 +144,7 @@ class JobSpec:
         fields["renditions"] = tuple(Rendition.from_dict(r) for r in d.get("renditions", ()))
         fields["raw_args"] = tuple(d.get("raw_args", ()))
         fields["concat"] = tuple(d.get("concat", ()))
+        fields["split_cuts"] = tuple(d.get("split_cuts", ()))
         return cls(**fields)
 
 

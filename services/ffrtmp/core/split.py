@@ -4,7 +4,9 @@ join. Pure; the master turns the plan into a group of ordinary jobs.
 Cuts fall on the output's GOP grid: every segment is a whole number of GOPs at
 the job's frame rate, starts with an IDR frame (each segment is its own encode)
 and ends a closed GOP, so the join is a stream copy (ffmpeg's concat demuxer)
-with no re-encode. A segment reads its input from a frame-accurate start (`-ss`
+with no re-encode. When the job carries cut candidates (the input's keyframes
+or scene changes), each grid cut moves to the nearest one (core.cuts).
+A segment reads its input from a frame-accurate start (`-ss`
 before `-i`: ffmpeg decodes from the keyframe before and drops what precedes
 the cut) for exactly its length. Audio is never encoded per segment (each AAC
 encode starts with priming samples, a gap at every join): the join encodes the
@@ -24,6 +26,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
+from ffrtmp.core.cuts import move_cuts
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.sizes import bitrate_bps
@@ -102,8 +105,10 @@ def plan(spec: JobSpec, parent_id: str, length_s: float) -> Plan:
     """The segments and the join of a split job (`length_s` from segment_length)."""
     gop_s = spec.gop_s or SPLIT_GOP_S
     maxrate, bufsize = rate_caps(spec)
-    parent = replace(spec, gop_s=gop_s, maxrate=maxrate, bufsize=bufsize)
+    # The candidates have done their work once the cuts are chosen: not stored again.
+    parent = replace(spec, gop_s=gop_s, maxrate=maxrate, bufsize=bufsize, split_cuts=())
     starts = cut_points(spec.duration_s, length_s, gop_s, spec.fps)
+    starts = move_cuts(starts, spec.split_cuts, spec.duration_s, length_s, spec.fps)
     if len(starts) > MAX_SEGMENTS:
         raise InvalidArgument("spec.split", f"more than {MAX_SEGMENTS} segments: cut longer ones")
     output = spec.output or f"{parent_id}.mp4"
