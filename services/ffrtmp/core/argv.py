@@ -22,7 +22,7 @@ from ffrtmp.core.outputs import (
     output_muxer,
 )
 from ffrtmp.core.sizes import bitrate_bps
-from ffrtmp.core.split import PART, SEGMENT_ARGS
+from ffrtmp.core.split import AUDIO, PART, SEGMENT_ARGS
 from ffrtmp.core.split_hls import media_segment_s, part_offset_args
 from ffrtmp.core.tunes import tune_args
 
@@ -100,6 +100,8 @@ def build_argv(
     kind = output_kind(spec.output, spec.live)
     if kind is OutputKind.HLS:
         argv += _ladder(spec, encoder, audio)
+    elif spec.split == AUDIO:  # a split's audio part: the whole input's audio alone
+        argv += ["-vn"]
     else:
         argv += _video(spec, encoder)
     argv += audio_args(spec, output_url if kind is not OutputKind.HLS else "") if audio else ["-an"]

@@ -9,8 +9,9 @@ or scene changes), each grid cut moves to the nearest one (core.cuts).
 A segment reads its input from a frame-accurate start (`-ss`
 before `-i`: ffmpeg decodes from the keyframe before and drops what precedes
 the cut) for exactly its length. Audio is never encoded per segment (each AAC
-encode starts with priming samples, a gap at every join): the join encodes the
-whole input's audio once and muxes it with the joined video.
+encode starts with priming samples, a gap at every join): one more child
+encodes the whole input's audio once, beside the segments (off the critical
+path), and the join muxes it with the joined video, copying both.
 
 Rate control that holds across joins: every segment gets the same capped VBR
 (target bitrate, maxrate and bufsize), so no segment can spend more than the
@@ -39,6 +40,8 @@ SPLIT_GOP_S = 2.0  # the GOP when the job sets none: cuts need a fixed grid
 CAP_FACTOR = 1.5  # maxrate over the target bitrate when the job sets no cap
 MAX_SEGMENTS = 500
 PART = "part"  # a segment's `split`: it is one part of a split job
+AUDIO = "audio"  # the audio part's: the whole input's audio, no video
+JOINED = "join"  # a join's whose last part is the audio, copied (older joins encode it)
 # Per encoder, what a segment's encode turns off so that its rate control starts
 # where a single encode's would: x264's macroblock tree, in one-pass ABR, makes
 # each short encode undershoot its bitrate from the start (measured: 8 % fewer
@@ -59,6 +62,7 @@ class Plan:
     parent: JobSpec  # the job's spec with the GOP and rate caps the segments share
     segments: tuple[Segment, ...]
     join: JobSpec
+    audio: JobSpec | None = None  # a file split's audio part; None: no audio track
 
 
 def segment_length(spec: JobSpec, workers: int) -> float:
@@ -118,8 +122,12 @@ def plan(spec: JobSpec, parent_id: str, length_s: float) -> Plan:
         Segment(i, start, end - start, str(folder / f"{i:04d}.mp4"))
         for i, (start, end) in enumerate(zip(starts, ends, strict=True))
     )
-    join = replace(parent, split="", output=output, concat=tuple(s.output for s in segments))
-    return Plan(parent, segments, join)
+    parts = tuple(s.output for s in segments)
+    if parent.audio_codec == "none":
+        return Plan(parent, segments, replace(parent, split="", output=output, concat=parts))
+    audio = replace(parent, split=AUDIO, output=str(folder / "audio.mp4"), renditions=())
+    join = replace(parent, split=JOINED, output=output, concat=(*parts, audio.output))
+    return Plan(parent, segments, join, audio)
 
 
 def segment_spec(p: Plan, seg: Segment) -> JobSpec:

@@ -228,14 +228,8 @@ class Execution:
             if self.stopped is not None:  # no await between this and start()'s own check
                 raise _Stopped
             pid = await ff.start()
-            log.info(
-                "job %s attempt %d: ffmpeg pid %d (%s) -> %s",
-                lease.job_id,
-                lease.attempt,
-                pid,
-                encoder,
-                io.output_url,
-            )
+            log.info("job %s attempt %d: ffmpeg pid %d (%s) -> %s",
+                     lease.job_id, lease.attempt, pid, encoder, io.output_url)
             on_started(pid)
             r, verdict = await self._supervise(ff, env)
             if self.stopped in (Stop.FENCE, Stop.ABORT):
