@@ -134,6 +134,8 @@ class JobSpec:
         help="a split's cut candidate, seconds into the input (repeatable; the CLI probes "
         "a local input's keyframes itself)",
     )
+    passes: int = entry(0, help="2: two-pass rate control with x264 (file outputs with a "
+                        "bitrate); 0 or 1: one pass")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobSpec:

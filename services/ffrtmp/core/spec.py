@@ -35,6 +35,7 @@ from ffrtmp.core.spec_video import (
     check_bitrate,
     check_fps,
     check_gop,
+    check_passes,
     check_preset,
     check_renditions,
     check_size,
@@ -158,6 +159,7 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
     check_raw_args(v["raw_args"])
     check_split(v["split"], v["seek_s"], v["concat"])
     check_candidates(v["split_cuts"])
+    check_passes(v["passes"], v["codec"], v["bitrate"], v["live"], v["output"])
     spec = JobSpec(**v)
     for check in _CHECKS:
         check(spec)

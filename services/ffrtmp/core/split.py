@@ -123,10 +123,11 @@ def plan(spec: JobSpec, parent_id: str, length_s: float) -> Plan:
         for i, (start, end) in enumerate(zip(starts, ends, strict=True))
     )
     parts = tuple(s.output for s in segments)
+    copy = replace(parent, passes=0)  # the audio and the join encode no video
     if parent.audio_codec == "none":
-        return Plan(parent, segments, replace(parent, split="", output=output, concat=parts))
-    audio = replace(parent, split=AUDIO, output=str(folder / "audio.mp4"), renditions=())
-    join = replace(parent, split=JOINED, output=output, concat=(*parts, audio.output))
+        return Plan(parent, segments, replace(copy, split="", output=output, concat=parts))
+    audio = replace(copy, split=AUDIO, output=str(folder / "audio.mp4"), renditions=())
+    join = replace(copy, split=JOINED, output=output, concat=(*parts, audio.output))
     return Plan(parent, segments, join, audio)
 
 

@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 from typing import TypeVar
 
-from ffrtmp.core.argv import build_argv
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
@@ -31,6 +31,7 @@ from ffrtmp.core.retry import LOST
 from ffrtmp.core.tunes import with_tune
 from ffrtmp.worker.blobcache import CacheFull
 from ffrtmp.worker.blobio import Media
+from ffrtmp.worker.commands import commands
 from ffrtmp.worker.environment import (
     Environment,
     Refused,
@@ -202,36 +203,21 @@ class Execution:
         if spec.concat and staged is not None:
             join = await self._unless_stopped(prepare_join(
                 spec, env, staged, media, lease, (io.input_url, output_url), has_audio, features))
-        argv = join.argv if join is not None else build_argv(
-            env.ffmpeg, spec, input_url=io.input_url, output_url=output_url, encoder=encoder,
-            has_audio=has_audio, features=features)
-
-        def progress(p: ProgressInfo) -> None:
-            if not self.aborted:
-                self.saw_progress(p)
-                on_progress(p)
-
-        ff = self.ffmpeg = FfmpegRun(
-            argv,
-            duration_s=spec.duration_s,
-            output_path=None if staged is None else staged.partial,
-            on_progress=progress,
-            nice=env.nice if spec.nice is None else spec.nice,
-            deadline=env.deadline(),
-        )
+        runs = commands(env.ffmpeg, spec, io, staged, lease, encoder=encoder, has_audio=has_audio,
+                        features=features, join=None if join is None else join.argv)
         committed = False
         try:
             if staged is not None:
                 staged.prepare(lease)
                 if join is not None:  # a split HLS job's finish lays out its ladder
                     await asyncio.to_thread(join.fill, staged.partial)
-            if self.stopped is not None:  # no await between this and start()'s own check
-                raise _Stopped
-            pid = await ff.start()
-            log.info("job %s attempt %d: ffmpeg pid %d (%s) -> %s",
-                     lease.job_id, lease.attempt, pid, encoder, io.output_url)
-            on_started(pid)
-            r, verdict = await self._supervise(ff, env)
+            if runs.scratch is not None:
+                runs.scratch.mkdir(parents=True, exist_ok=True)
+            for n, (args, out) in enumerate(runs.argvs):
+                of = (n, len(runs.argvs))
+                r, verdict = await self._launch(args, out, env, on_started, on_progress, of)
+                if verdict is not None or r.outcome != Outcome.SUCCEEDED or self.stopped:
+                    break
             if self.stopped in (Stop.FENCE, Stop.ABORT):
                 # Another worker may own the job now: nothing is committed.
                 return replace(self.stopped_report(), exit_code=r.exit_code, log_tail=r.log_tail)
@@ -253,12 +239,37 @@ class Execution:
             # Failed, canceled, fenced, or broken on the way: no partial survives.
             if staged is not None and not committed:
                 staged.discard()
-            if join is not None:
-                drop_parts(join.work)
+            for scratch in (None if join is None else join.work, runs.scratch):
+                if scratch is not None:
+                    drop_parts(scratch)
         tail = r.log_tail
         return AttemptResult(
             outcome, r.exit_code, error_class, error, tail, io.output_url, size, info
         )
+
+    async def _launch(
+        self, argv: list[str], out: Path | None, env: Environment,
+        on_started: Callable[[int], None], on_progress: Callable[[ProgressInfo], None],
+        of: tuple[int, int],
+    ) -> tuple[AttemptResult, tuple[str, str] | None]:
+        """Run `of[0]` of `of[1]` (two passes: 0 then 1 of 2) under the watchdog."""
+        def progress(p: ProgressInfo) -> None:
+            if not self.aborted:
+                self.saw_progress(p)
+                on_progress(replace(p, percent=(100 * of[0] + p.percent) / of[1]))
+
+        ff = self.ffmpeg = FfmpegRun(
+            argv, duration_s=self.spec.duration_s, output_path=out, on_progress=progress,
+            nice=env.nice if self.spec.nice is None else self.spec.nice, deadline=env.deadline(),
+        )
+        self.out_time_s, self.frame = 0.0, 0  # a second pass counts from the start again
+        if self.stopped is not None:  # no await between this and start()'s own check
+            raise _Stopped
+        pid = await ff.start()
+        log.info("job %s attempt %d: ffmpeg pid %d -> %s", self.lease.job_id,
+                 self.lease.attempt, pid, argv[-1])
+        on_started(pid)
+        return await self._supervise(ff, env)
 
     async def _supervise(
         self, ff: FfmpegRun, env: Environment
