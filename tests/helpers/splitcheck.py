@@ -54,6 +54,12 @@ def make_clip(
 class Packets:
     pts: list[Fraction]  # seconds, in decode order
     durations: list[Fraction]
+    sizes: list[int]  # bytes
+
+    def bitrate(self) -> float:
+        """Bits per second over the stream's length."""
+        end = max(p + d for p, d in zip(self.pts, self.durations, strict=True))
+        return 8 * sum(self.sizes) / float(end - min(self.pts))
 
     def gaps(self, fps: int) -> list[tuple[float, float]]:
         """(pts, step) wherever presentation order does not move one frame at `fps`
@@ -70,14 +76,15 @@ def video_packets(path: Path) -> Packets:
     tb = _TB.search(r.stdout)
     assert tb is not None, r.stdout[:500]
     unit = Fraction(int(tb.group(1)), int(tb.group(2)))
-    pts, durations = [], []
+    pts, durations, sizes = [], [], []
     for line in r.stdout.splitlines():
         if line.startswith("#") or not line.strip():
             continue
         fields = [f.strip() for f in line.split(",")]
         pts.append(int(fields[2]) * unit)
         durations.append(int(fields[3]) * unit)
-    return Packets(pts, durations)
+        sizes.append(int(fields[4]))
+    return Packets(pts, durations, sizes)
 
 
 def keyframe_times(path: Path) -> list[float]:

@@ -137,6 +137,28 @@ async def test_scene_aware_cuts_land_on_the_scene_changes(hosts: Cluster, tmp_pa
     check_joined(tmp_path / "got" / "scenes.mp4", 12, cuts)
 
 
+async def test_a_two_pass_split_hits_its_bitrate(hosts: Cluster, tmp_path: Path) -> None:
+    """--passes 2: every segment runs both passes on its own worker; the joined
+    video's bitrate is within 10 % of the target (one pass: 16 % over here)."""
+    await hosts.wait_nodes(2)
+    clip = make_clip(tmp_path / "clip2.mp4", 12, keyframes=[0, 2.6, 5.32, 7.72, 10.4])
+    done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
+                     "--width", "160", "--height", "90", "--fps", str(FPS), "--gop", "1",
+                     "--bitrate", "120k", "--threads", "1", "--split", "3s", "--passes", "2",
+                     "--output", "twopass.mp4", "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = json.loads(done.stdout)
+    assert group["state"] == "SUCCEEDED" and group["passes"] == 2, group
+    fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
+    assert fetched.returncode == 0, fetched.stderr
+    out = tmp_path / "got" / "twopass.mp4"
+    check_joined(out, 12, [s["seek_s"] for s in group["children"][:-2]])
+    rate = video_packets(out).bitrate()
+    assert abs(rate - 120_000) <= 0.10 * 120_000, rate
+    for name in ("w1", "w2"):  # no pass log left behind
+        assert not [p for p in hosts.output_dir(name).rglob("*passlog*")], name
+
+
 def test_the_join_checks_catch_what_a_bad_join_does(tmp_path: Path) -> None:
     """Each check fails on the fault it is there for: a timestamp jump, a silence,
     a cut without a keyframe (so a passing split proves something)."""
