@@ -176,6 +176,7 @@ async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
     every ffmpeg on one thread; then, from the measured per-segment times and the
     join, what 10 and 50 workers would take on a two-hour input of this kind."""
     clip_s, size = 60, "640x360"
+    segment = os.environ.get("FFRTMP_SPLIT_BENCH_SEGMENT", "10s")
     c = split_cluster(tmp_path, pinned=True)
     try:
         make_clip(tmp_path / "inputs" / "clip.mp4", clip_s, size=size)
@@ -189,7 +190,7 @@ async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
 
         async with c.client() as client:
             single = await wait_done(c, (await client.submit(spec("", "one.mp4"))).job.id)
-            split = await wait_done(c, (await client.submit(spec("10s", "two.mp4"))).job.id)
+            split = await wait_done(c, (await client.submit(spec(segment, "two.mp4"))).job.id)
             kids = [await client.get(k.id) for k in split.children]
     finally:
         c.stop()
@@ -200,7 +201,7 @@ async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
     one = _run_s(single) * scale
     film_parts = [sum(seg_s) / clip_s * 10] * (film_s // 10) + [audio_s * scale]
     figures = {
-        "clip_s": clip_s, "size": size, "segments": len(seg_s),
+        "clip_s": clip_s, "size": size, "segment": segment, "segments": len(seg_s),
         "wall_1_worker_s": _wall_s(single), "wall_2_workers_s": _wall_s(split),
         "speedup_2": round(_wall_s(single) / _wall_s(split), 2),
         "segment_encode_s": [round(s, 2) for s in seg_s],

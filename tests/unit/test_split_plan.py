@@ -47,7 +47,8 @@ def test_segment_length_and_auto() -> None:
     assert segment_length(_spec(split="10s"), 1) == 10.0
     assert segment_length(_spec(split="auto"), 1) == 0.0  # one worker: one encode
     assert segment_length(_spec(split="auto", duration_s=30.0), 4) == 0.0  # too short
-    assert segment_length(_spec(split="auto", duration_s=600.0), 4) == 75.0
+    assert segment_length(_spec(split="auto", duration_s=400.0), 4) == 50.0
+    assert segment_length(_spec(split="auto", duration_s=600.0), 4) == 60.0  # long: more
     assert segment_length(_spec(split="auto", duration_s=100.0), 8) == 10.0
     with pytest.raises(InvalidArgument, match=r"spec\.duration_s"):
         segment_length(_spec(split="10s", duration_s=0.0), 2)

@@ -35,6 +35,10 @@ from ffrtmp.core.spec_split import split_length
 
 AUTO_MIN_INPUT_S = 60.0  # "auto": shorter inputs are one encode
 AUTO_MIN_SEGMENT_S = 10.0
+# Long inputs get more segments than two per worker: a segment that runs slow (a
+# busy host) then holds the join up by a minute at most, for about a second of
+# overhead a segment.
+AUTO_MAX_SEGMENT_S = 60.0
 AUTO_SEGMENTS_PER_WORKER = 2  # so a slow segment does not hold the join up alone
 SPLIT_GOP_S = 2.0  # the GOP when the job sets none: cuts need a fixed grid
 CAP_FACTOR = 1.5  # maxrate over the target bitrate when the job sets no cap
@@ -78,7 +82,8 @@ def segment_length(spec: JobSpec, workers: int) -> float:
     if length is None:
         if workers < 2 or spec.duration_s < AUTO_MIN_INPUT_S:
             return 0.0
-        length = max(AUTO_MIN_SEGMENT_S, spec.duration_s / (workers * AUTO_SEGMENTS_PER_WORKER))
+        share = spec.duration_s / (workers * AUTO_SEGMENTS_PER_WORKER)
+        length = max(AUTO_MIN_SEGMENT_S, min(AUTO_MAX_SEGMENT_S, share))
     return length
 
 
