@@ -171,6 +171,7 @@ def _makespan(times: list[float], workers: int) -> float:
 
 @pytest.mark.skipif(os.environ.get("FFRTMP_SPLIT_BENCH") != "1",
                     reason="the speed-up figure runs with `make split-bench`")
+@pytest.mark.timeout(900)  # a loaded host can take minutes over the two runs
 async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
     """Wall time of one encode on one worker against the same job split over two,
     every ffmpeg on one thread; then, from the measured per-segment times and the
@@ -189,8 +190,8 @@ async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
             return s
 
         async with c.client() as client:
-            single = await wait_done(c, (await client.submit(spec("", "one.mp4"))).job.id)
-            split = await wait_done(c, (await client.submit(spec(segment, "two.mp4"))).job.id)
+            single = await wait_done(c, (await client.submit(spec("", "one.mp4"))).job.id, 420)
+            split = await wait_done(c, (await client.submit(spec(segment, "two.mp4"))).job.id, 420)
             kids = [await client.get(k.id) for k in split.children]
     finally:
         c.stop()
