@@ -141,10 +141,10 @@ async def test_a_split_submit_makes_a_group_over_the_workers(tmp_path: Path) -> 
         await h.settle()
         assert created and job.group and job.state == JobState.BLOCKED
         kids = await h.store.children(job.id)
-        # Three segments, the audio, then the join waiting for all four.
-        assert len(kids) == 5 and kids[-1].spec.concat and kids[-1].depends_on == tuple(
-            k.id for k in kids[:4])
-        assert [k.spec.split for k in kids] == ["part"] * 3 + ["audio", "join"]
+        # The audio first, three segments, then the join waiting for all four
+        # (its parts in order: the segments, then the audio).
+        assert [k.spec.split for k in kids] == ["audio"] + ["part"] * 3 + ["join"]
+        assert kids[-1].depends_on == tuple(k.id for k in [*kids[1:4], kids[0]])
         assert {k.spec.priority for k in kids} == {"high"}
         assert len(a.assigned()) == len(b.assigned()) == 1  # spread over both
         # auto with one worker fitting: one plain encode.

@@ -76,14 +76,17 @@ class Intake:
         parent = self._new(spec, owner, JobState.BLOCKED, group=True)
         p = plan_split(spec, parent.id, length_s)
         parent.spec = p.parent
-        parts = [self.new_job(part_spec(p, seg), owner, parent_id=parent.id)
-                 for seg in p.segments]
-        if p.audio is not None:  # in parallel with the segments: off the join's path
-            parts.append(self.new_job(p.audio, owner, parent_id=parent.id))
-        join = self.new_job(p.join, owner, parent_id=parent.id,
-                            depends_on=tuple(s.id for s in parts))
-        parent.depends_on = (*(s.id for s in parts), join.id)
-        return await self.submit_group(parent, [*parts, join], request_id)
+        segments = [self.new_job(part_spec(p, seg), owner, parent_id=parent.id)
+                    for seg in p.segments]
+        # The audio in parallel with the segments, queued first: the longest single
+        # piece of work starts early, off the join's path, and never runs alone
+        # at the end while the other workers wait.
+        audio = [self.new_job(p.audio, owner, parent_id=parent.id)] if p.audio else []
+        join = self.new_job(p.join, owner, parent_id=parent.id,  # in the join's part order
+                            depends_on=tuple(s.id for s in [*segments, *audio]))
+        children = [*audio, *segments, join]
+        parent.depends_on = tuple(c.id for c in children)
+        return await self.submit_group(parent, children, request_id)
 
     def new_job(self, spec: JobSpec, owner: str, **kw: Any) -> Job:
         """A job not stored yet: QUEUED, or BLOCKED when it depends on others."""
