@@ -14,7 +14,7 @@ from ffrtmp.core.join import concat_list, join_argv, video_parts
 from ffrtmp.core.model import JobState
 from ffrtmp.core.spec import RawSpec, resolve
 from ffrtmp.core.spec_split import check_together
-from ffrtmp.core.split import cut_points, plan, segment_length, segment_spec
+from ffrtmp.core.split import cut_points, is_part, plan, segment_length, segment_spec
 from tests.helpers.sched import SchedHarness
 
 
@@ -78,6 +78,8 @@ def test_the_plan_shares_gop_and_caps_and_leaves_audio_to_the_join() -> None:
     assert (seg.maxrate, seg.gop_s, seg.priority) == ("450000", 2.0, p.parent.priority)
     assert p.audio is not None and p.audio.output == "out/movie.parts/audio.mp4"
     assert (p.audio.split, p.audio.seek_s, p.audio.duration_s) == ("audio", 0.0, 60.0)
+    assert is_part(p.audio) and is_part(segment_spec(p, p.segments[0]))  # not probed
+    assert not is_part(p.join) and not is_part(p.parent)
     assert p.join.concat == (*(s.output for s in p.segments), p.audio.output)
     assert (p.join.output, p.join.audio_codec, p.join.split) == ("out/movie.mp4", "aac", "join")
     assert sum(s.duration_s for s in p.segments) == 60.0

@@ -136,6 +136,11 @@ def plan(spec: JobSpec, parent_id: str, length_s: float) -> Plan:
     return Plan(parent, segments, join, audio)
 
 
+def is_part(spec: JobSpec) -> bool:
+    """A segment or the audio of a split: an output only its join reads."""
+    return spec.split in (PART, AUDIO)
+
+
 def segment_spec(p: Plan, seg: Segment) -> JobSpec:
     """One segment's encode: video only, its stretch of the input, the shared
     GOP and caps, into an MP4 the join reads."""

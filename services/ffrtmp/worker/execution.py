@@ -28,6 +28,7 @@ from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
 from ffrtmp.core.retry import LOST
+from ffrtmp.core.split import is_part
 from ffrtmp.core.tunes import with_tune
 from ffrtmp.worker.blobcache import CacheFull
 from ffrtmp.worker.blobio import Media
@@ -215,7 +216,7 @@ class Execution:
                 runs.scratch.mkdir(parents=True, exist_ok=True)
             for n, (args, out) in enumerate(runs.argvs):
                 of = (n, len(runs.argvs))
-                r, verdict = await self._launch(args, out, env, on_started, on_progress, of)
+                r, verdict = await self._launch(args, out, env, of, on_started, on_progress)
                 if verdict is not None or r.outcome != Outcome.SUCCEEDED or self.stopped:
                     break
             if self.stopped in (Stop.FENCE, Stop.ABORT):
@@ -229,7 +230,9 @@ class Execution:
                 staged.commit(lease)
                 committed = True
                 size = staged.size()
-                info = await probe_output(env.ffmpeg, _probe_target(io), size)
+                # A split's file part is read by its join alone: no probe (a second each).
+                probe = not is_part(spec) or io.kind is OutputKind.HLS
+                info = await probe_output(env.ffmpeg, _probe_target(io), size) if probe else None
                 if media is not None and (media.upload_outputs or io.remote):
                     # Before the Result: SUCCEEDED means the outputs are stored.
                     upload = media.store(staged.final, lease, scratch=io.remote)
@@ -248,9 +251,8 @@ class Execution:
         )
 
     async def _launch(
-        self, argv: list[str], out: Path | None, env: Environment,
+        self, argv: list[str], out: Path | None, env: Environment, of: tuple[int, int],
         on_started: Callable[[int], None], on_progress: Callable[[ProgressInfo], None],
-        of: tuple[int, int],
     ) -> tuple[AttemptResult, tuple[str, str] | None]:
         """Run `of[0]` of `of[1]` (two passes: 0 then 1 of 2) under the watchdog."""
         def progress(p: ProgressInfo) -> None:
@@ -266,8 +268,7 @@ class Execution:
         if self.stopped is not None:  # no await between this and start()'s own check
             raise _Stopped
         pid = await ff.start()
-        log.info("job %s attempt %d: ffmpeg pid %d -> %s", self.lease.job_id,
-                 self.lease.attempt, pid, argv[-1])
+        log.info("job %s attempt %d: ffmpeg pid %d", self.lease.job_id, self.lease.attempt, pid)
         on_started(pid)
         return await self._supervise(ff, env)
 
