@@ -21,6 +21,10 @@ class Runs:
     argvs: list[tuple[list[str], Path | None]]  # in order: (argv, the partial it writes)
     scratch: Path | None = None  # the pass log's directory, made before and removed after
 
+    def prepare(self) -> None:
+        if self.scratch is not None:
+            self.scratch.mkdir(parents=True, exist_ok=True)
+
 
 def commands(
     ffmpeg: str, spec: JobSpec, io: JobIO, staged: Staged | None, lease: Lease, *,

@@ -212,8 +212,7 @@ class Execution:
                 staged.prepare(lease)
                 if join is not None:  # a split HLS job's finish lays out its ladder
                     await asyncio.to_thread(join.fill, staged.partial)
-            if runs.scratch is not None:
-                runs.scratch.mkdir(parents=True, exist_ok=True)
+            runs.prepare()
             for n, (args, out) in enumerate(runs.argvs):
                 of = (n, len(runs.argvs))
                 r, verdict = await self._launch(args, out, env, of, on_started, on_progress)
@@ -242,13 +241,10 @@ class Execution:
             # Failed, canceled, fenced, or broken on the way: no partial survives.
             if staged is not None and not committed:
                 staged.discard()
-            for scratch in (None if join is None else join.work, runs.scratch):
-                if scratch is not None:
-                    drop_parts(scratch)
-        tail = r.log_tail
-        return AttemptResult(
-            outcome, r.exit_code, error_class, error, tail, io.output_url, size, info
-        )
+            for scratch in filter(None, (join.work if join else None, runs.scratch)):
+                drop_parts(scratch)
+        return AttemptResult(outcome, r.exit_code, error_class, error, r.log_tail, io.output_url,
+                             size, info)
 
     async def _launch(
         self, argv: list[str], out: Path | None, env: Environment, of: tuple[int, int],
