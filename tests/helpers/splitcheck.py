@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
@@ -54,7 +54,7 @@ def make_clip(
 class Packets:
     pts: list[Fraction]  # seconds, in decode order
     durations: list[Fraction]
-    sizes: list[int]  # bytes
+    sizes: list[int] = field(default_factory=list)  # bytes
 
     def bitrate(self) -> float:
         """Bits per second over the stream's length."""

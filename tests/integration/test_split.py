@@ -56,7 +56,8 @@ async def test_a_split_job_runs_on_both_workers_and_joins_seamlessly(shared: Clu
     assert len(segments) == 4
     assert list(join.spec.concat) == [*(s.spec.output for s in segments), audio.spec.output]
     assert [s.spec.seek_s for s in segments] == [0, 3, 6, 9]
-    assert {s.node_id for s in segments} == {"w1", "w2"}  # both workers took part
+    # Both workers took part (one may spend the time on the audio part).
+    assert {k.node_id for k in job.children[:-1]} == {"w1", "w2"}
     assert all(s.attempt == 1 for s in job.children)
     assert job.progress.percent == 100.0
     out = shared.root / "shared" / job.owner / "films" / "clip.mp4"
@@ -107,7 +108,7 @@ async def test_workers_sharing_no_directory_join_through_the_media_store(
     segments, join = group["children"][1:-1], group["children"][-1]
     cuts = [0.0, 2.6, 5.32, 9.0]
     assert [s["seek_s"] for s in segments] == cuts
-    assert {s["node_id"] for s in segments} == {"w1", "w2"}
+    assert {k["node_id"] for k in group["children"][:-1]} == {"w1", "w2"}
     for name in ("w1", "w2"):  # neither worker holds every part: they met in the store
         local = list(hosts.output_dir(name).rglob("clip.parts/*.mp4"))
         assert 0 < len(local) < 5, (name, local)  # 4 segments and the audio
