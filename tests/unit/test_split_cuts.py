@@ -3,12 +3,15 @@ candidate within a quarter of a segment, else the GOP grid; then the plan."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ffrtmp.core.cuts import MAX_CANDIDATES, check_candidates, move_cuts
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.spec import RawSpec, resolve
 from ffrtmp.core.split import cut_points, plan, segment_spec
+from tests.helpers.sched import SchedHarness
 
 GRID = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
 
@@ -69,3 +72,16 @@ def test_the_plan_cuts_at_the_candidates_and_does_not_copy_them() -> None:
     assert p.parent.split_cuts == () and p.join.split_cuts == ()
     assert all(segment_spec(p, s).split_cuts == () for s in p.segments)
     assert segment_spec(p, p.segments[1]).seek_s == 8.72
+
+
+async def test_a_split_ladder_keeps_no_cut_candidates(tmp_path: Path) -> None:
+    """HLS parts cut on the ladder's media-segment grid: the candidates a CLI
+    sent are dropped, not stored with every part."""
+    async with SchedHarness(tmp_path) as h:
+        h.worker("a"), h.worker("b")
+        group, _ = await h.scheduler.submit(RawSpec(
+            scenario="test", input="clips/in.mp4", duration_s=30.0, fps=25.0, split="10s",
+            output="hls/show/", split_cuts=(9.0, 21.0)))
+        kids = await h.store.children(group.id)
+        assert group.spec.split_cuts == () and all(k.spec.split_cuts == () for k in kids)
+        assert [k.spec.seek_s for k in kids[:-1]] == [0.0, 10.0, 20.0]

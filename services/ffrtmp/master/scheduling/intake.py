@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ffrtmp.core.authz import Actor
@@ -19,7 +20,7 @@ from ffrtmp.core.s3_output import check_allowed
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 from ffrtmp.core.spec_split import check_together
 from ffrtmp.core.split import segment_length
-from ffrtmp.core.split_hls import part_spec, plan_split
+from ffrtmp.core.split_hls import is_hls, part_spec, plan_split
 from ffrtmp.master.scheduling.graph import Graph
 from ffrtmp.master.scheduling.state import State
 
@@ -74,6 +75,8 @@ class Intake:
         """A group: one encode per segment, then the join that waits for them all.
         The children inherit the group's owner, queue and priority (its spec's)."""
         parent = self._new(spec, owner, JobState.BLOCKED, group=True)
+        if is_hls(spec):  # a ladder cuts on its media-segment grid: candidates do not apply
+            spec = replace(spec, split_cuts=())
         p = plan_split(spec, parent.id, length_s)
         parent.spec = p.parent
         segments = [self.new_job(part_spec(p, seg), owner, parent_id=parent.id)
