@@ -72,11 +72,14 @@ class Cluster:
 
     def start_worker(
         self, name: str, *extra: str, slots: int = 1, master: str | None = None,
-        timeout: float = 60.0,
+        timeout: float = 60.0, cpu: int | None = None,
     ) -> Proc:
+        """`cpu`: the worker and its ffmpeg pinned to that CPU (benchmarks only)."""
         cert, key = self.certs.worker(name)
         out = self.root / f"out-{name}"
+        pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
         args = [
+            *pin,
             sys.executable,
             "-m",
             "ffrtmp.worker.main",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
@@ -25,12 +25,27 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def make_clip(path: Path, seconds: float, *, size: str = "160x90", fps: int = 25) -> Path:
-    """A moving test pattern with a continuous tone."""
-    r = _run("-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
-             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-             "-t", f"{seconds:g}", "-c:v", "libx264", "-preset", "veryfast", "-g", str(2 * fps),
-             "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", str(path))
+def make_clip(
+    path: Path, seconds: float, *, size: str = "160x90", fps: int = 25,
+    keyframes: list[float] | None = None, scenes: int = 1,
+) -> Path:
+    """A moving test pattern with a continuous tone; `keyframes`: only at these
+    times (an irregular GOP); `scenes`: that many sources of equal length one
+    after the other (hard scene changes), keyframes every 2 s regardless."""
+    sources = ["testsrc2", "smptebars", "rgbtestsrc", "yuvtestsrc"]
+    part = seconds / scenes
+    video = [a for i in range(scenes) for a in
+             ("-f", "lavfi", "-t", f"{part:g}", "-i",
+              f"{sources[i % len(sources)]}=size={size}:rate={fps}")]
+    graph = ["-filter_complex", f"{''.join(f'[{i}:v]' for i in range(scenes))}"
+             f"concat=n={scenes}:v=1[v]", "-map", "[v]", "-map", f"{scenes}:a"]
+    gop = ["-g", str(2 * fps)]
+    if keyframes is not None:
+        gop = ["-g", "100000", "-force_key_frames", ",".join(f"{t:g}" for t in keyframes)]
+    r = _run("-y", *video, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+             *graph, "-t", f"{seconds:g}", "-c:v", "libx264", "-preset", "veryfast", *gop,
+             "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
+             str(path))
     assert r.returncode == 0, r.stderr[-2000:]
     return path
 
@@ -39,6 +54,12 @@ def make_clip(path: Path, seconds: float, *, size: str = "160x90", fps: int = 25
 class Packets:
     pts: list[Fraction]  # seconds, in decode order
     durations: list[Fraction]
+    sizes: list[int] = field(default_factory=list)  # bytes
+
+    def bitrate(self) -> float:
+        """Bits per second over the stream's length."""
+        end = max(p + d for p, d in zip(self.pts, self.durations, strict=True))
+        return 8 * sum(self.sizes) / float(end - min(self.pts))
 
     def gaps(self, fps: int) -> list[tuple[float, float]]:
         """(pts, step) wherever presentation order does not move one frame at `fps`
@@ -55,14 +76,15 @@ def video_packets(path: Path) -> Packets:
     tb = _TB.search(r.stdout)
     assert tb is not None, r.stdout[:500]
     unit = Fraction(int(tb.group(1)), int(tb.group(2)))
-    pts, durations = [], []
+    pts, durations, sizes = [], [], []
     for line in r.stdout.splitlines():
         if line.startswith("#") or not line.strip():
             continue
         fields = [f.strip() for f in line.split(",")]
         pts.append(int(fields[2]) * unit)
         durations.append(int(fields[3]) * unit)
-    return Packets(pts, durations)
+        sizes.append(int(fields[4]))
+    return Packets(pts, durations, sizes)
 
 
 def keyframe_times(path: Path) -> list[float]:

@@ -4,6 +4,7 @@ group to end, and every check a joined output must pass."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -16,17 +17,19 @@ SUCCEEDED = common_pb2.JOB_STATE_SUCCEEDED
 FPS = 25
 
 
-def split_cluster(root: Path, workers: int = 2, *, shared: bool = False) -> Cluster:
+def split_cluster(
+    root: Path, workers: int = 2, *, shared: bool = False, pinned: bool = False
+) -> Cluster:
     """Workers with their own output roots, the segments meeting in the media
     store; or (`shared`) one output root and no stored outputs, the segments
-    meeting there. Stopped by the caller."""
+    meeting there; `pinned`: each worker (and its ffmpeg) on a CPU of its own,
+    so that a speed-up compares like with like. Stopped by the caller."""
     c = Cluster(root, make_certs(root / "certs"))
     c.start_master()
     extra = ["--output-root", str(root / "shared"), "--no-store-outputs"] if shared else []
     for i in range(workers):
-        c.start_worker(f"w{i + 1}", *extra)
+        c.start_worker(f"w{i + 1}", *extra, cpu=i % (os.cpu_count() or 1) if pinned else None)
     return c
-
 
 
 def split_spec(clip: str, seconds: float, segment: str, **kw: object) -> common_pb2.JobSpec:

@@ -52,10 +52,12 @@ async def test_a_split_job_runs_on_both_workers_and_joins_seamlessly(shared: Clu
     assert resp.job.group
     job = await wait_done(shared, resp.job.id)
     assert job.state == SUCCEEDED, job
-    segments, join = list(job.children[:-1]), job.children[-1]
-    assert len(segments) == 4 and list(join.spec.concat) == [s.spec.output for s in segments]
+    audio, segments, join = job.children[0], list(job.children[1:-1]), job.children[-1]
+    assert len(segments) == 4
+    assert list(join.spec.concat) == [*(s.spec.output for s in segments), audio.spec.output]
     assert [s.spec.seek_s for s in segments] == [0, 3, 6, 9]
-    assert {s.node_id for s in segments} == {"w1", "w2"}  # both workers took part
+    # Both workers took part (one may spend the time on the audio part).
+    assert {k.node_id for k in job.children[:-1]} == {"w1", "w2"}
     assert all(s.attempt == 1 for s in job.children)
     assert job.progress.percent == 100.0
     out = shared.root / "shared" / job.owner / "films" / "clip.mp4"
@@ -91,10 +93,11 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 async def test_workers_sharing_no_directory_join_through_the_media_store(
     hosts: Cluster, tmp_path: Path
 ) -> None:
-    """From the CLI as a user would: a local file uploaded, its length probed,
-    split over both workers, the result fetched back."""
+    """From the CLI as a user would: a local file uploaded, its length and its
+    (irregular) keyframes probed, split over both workers at the keyframes near
+    each 3 s boundary (none near 9 s: the grid), the result fetched back."""
     await hosts.wait_nodes(2)
-    clip = make_clip(tmp_path / "clip.mp4", 12)
+    clip = make_clip(tmp_path / "clip.mp4", 12, keyframes=[0, 2.6, 5.32, 7.72, 10.4])
     done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
                      "--width", "160", "--height", "90", "--fps", str(FPS), "--gop", "1",
                      "--bitrate", "120k", "--threads", "1", "--split", "3s",
@@ -102,15 +105,72 @@ async def test_workers_sharing_no_directory_join_through_the_media_store(
     assert done.returncode == 0, done.stdout + done.stderr
     group = json.loads(done.stdout)
     assert group["state"] == "SUCCEEDED" and group["group"] and group["duration_s"] == 12
-    segments, join = group["children"][:-1], group["children"][-1]
-    assert len(segments) == 4 and {s["node_id"] for s in segments} == {"w1", "w2"}
+    segments, join = group["children"][1:-1], group["children"][-1]
+    cuts = [0.0, 2.6, 5.32, 9.0]
+    assert [s["seek_s"] for s in segments] == cuts
+    assert {k["node_id"] for k in group["children"][:-1]} == {"w1", "w2"}
     for name in ("w1", "w2"):  # neither worker holds every part: they met in the store
         local = list(hosts.output_dir(name).rglob("clip.parts/*.mp4"))
-        assert 0 < len(local) < 4, (name, local)
+        assert 0 < len(local) < 5, (name, local)  # 4 segments and the audio
     fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
     assert fetched.returncode == 0, fetched.stderr
     assert join["output"].endswith("clip.mp4")
-    check_joined(tmp_path / "got" / "clip.mp4", 12, [0.0, 3.0, 6.0, 9.0])
+    check_joined(tmp_path / "got" / "clip.mp4", 12, cuts)
+
+
+def test_the_cli_finds_keyframes_and_scene_changes(tmp_path: Path) -> None:
+    from ffrtmp.cli.probe import keyframes, scene_changes
+
+    clip = make_clip(tmp_path / "k.mp4", 6, keyframes=[0, 1.4, 4.24])
+    assert keyframes(str(clip)) == [0.0, 1.4, 4.24]
+    scenes = make_clip(tmp_path / "s.mp4", 6, scenes=3)  # changes at 2 and 4 s
+    assert scene_changes(str(scenes), 10) == [2.0, 4.0]
+    assert keyframes(str(tmp_path / "absent.mp4")) == scene_changes("absent.mp4", 10) == []
+
+
+@pytest.mark.skipif(os.environ.get("FFRTMP_SPLIT_FULL") != "1",
+                    reason="a whole split cut at scene changes runs with `make split`")
+async def test_scene_aware_cuts_land_on_the_scene_changes(hosts: Cluster, tmp_path: Path) -> None:
+    """--split-scenes: hard scene changes every 2.4 s, keyframes every 2 s; the
+    cuts near 3 s and 9 s move to the scene changes, the one at 6 s has none
+    near it (within 0.75 s) and stays."""
+    await hosts.wait_nodes(2)
+    clip = make_clip(tmp_path / "scenes.mp4", 12, scenes=5)
+    done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
+                     "--width", "160", "--height", "90", "--fps", str(FPS), "--gop", "1",
+                     "--bitrate", "120k", "--threads", "1", "--split", "3s", "--split-scenes",
+                     "--output", "scenes.mp4", "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = json.loads(done.stdout)
+    assert group["state"] == "SUCCEEDED", group
+    cuts = [0.0, 2.4, 6.0, 9.6]
+    assert [s["seek_s"] for s in group["children"][1:-1]] == cuts
+    fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
+    assert fetched.returncode == 0, fetched.stderr
+    check_joined(tmp_path / "got" / "scenes.mp4", 12, cuts)
+
+
+async def test_a_two_pass_split_hits_its_bitrate(hosts: Cluster, tmp_path: Path) -> None:
+    """--passes 2: every segment runs both passes on its own worker; the joined
+    video's bitrate is within 10 % of the target (one pass: 14 % over here)."""
+    await hosts.wait_nodes(2)
+    clip = make_clip(tmp_path / "clip2.mp4", 8)
+    done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
+                     "--width", "160", "--height", "90", "--fps", str(FPS), "--gop", "1",
+                     "--bitrate", "120k", "--threads", "1", "--split", "4s", "--passes", "2",
+                     "--output", "twopass.mp4", "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = json.loads(done.stdout)
+    assert group["state"] == "SUCCEEDED" and group["passes"] == 2, group
+    fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
+    assert fetched.returncode == 0, fetched.stderr
+    out = tmp_path / "got" / "twopass.mp4"
+    check_joined(out, 8, [s["seek_s"] for s in group["children"][1:-1]])
+    rate = video_packets(out).bitrate()
+    print(f"\ntwo-pass split: {rate / 1000:.1f} kb/s for a 120 kb/s target")
+    assert abs(rate - 120_000) <= 0.10 * 120_000, rate
+    for name in ("w1", "w2"):  # no pass log left behind
+        assert not [p for p in hosts.output_dir(name).rglob("*passlog*")], name
 
 
 def test_the_join_checks_catch_what_a_bad_join_does(tmp_path: Path) -> None:

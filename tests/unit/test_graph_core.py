@@ -81,3 +81,14 @@ def test_aggregate_weights_by_length_and_projects_an_eta() -> None:
     assert agg.eta_s == pytest.approx(30.0)  # 70 s for 70 %: 30 s for the rest
     assert aggregate([_job("a", state=S)], 5).eta_s == 0.0
     assert aggregate([_job("a", state=Q)], 5).eta_s is None
+
+
+def test_a_splits_audio_and_join_weigh_a_twentieth_of_their_length() -> None:
+    from dataclasses import replace
+
+    seg, audio, join = (_job("s", state=S, duration=60.0), _job("a", state=Q),
+                         _job("j", state=B))
+    audio.spec = replace(audio.spec, duration_s=60.0, split="audio")
+    join.spec = replace(join.spec, duration_s=60.0, split="join", concat=("p.mp4",))
+    # 60 of 66 seconds' worth: the segments are done, the audio and join are not.
+    assert aggregate([seg, audio, join], 5).percent == pytest.approx(100 * 60 / 66, abs=0.01)

@@ -246,7 +246,7 @@ async def test_a_join_gets_and_may_read_exactly_what_its_segments_stored(
                              output_info=OutputInfo("mp4", 1.0, 10, artifacts=(art,)))
 
     async with SchedHarness(tmp_path) as h:
-        a = h.worker("a", slots=3)
+        a = h.worker("a", slots=4)  # three segments and the audio at once
         group, _ = await h.scheduler.intake.submit(
             RawSpec(scenario="test", input="clips/in.mp4", duration_s=30.0, fps=25.0,
                     split="10s"), "", SYSTEM, ())
@@ -256,7 +256,8 @@ async def test_a_join_gets_and_may_read_exactly_what_its_segments_stored(
             await h.scheduler.attempts.on_result(a.s, lease, stored(lease))
         await h.settle()
         join = a.of(AssignCmd)[-1]
-        parts = [f"jobs/{x.job_id}/attempts/1/p.mp4" for x in a.assigned()[:3]]
+        first = a.assigned()[:4]  # the audio, then the segments; joined the other way
+        parts = [f"jobs/{x.job_id}/attempts/1/p.mp4" for x in [*first[1:], first[0]]]
         assert join.spec.concat == tuple("blob:" + p for p in parts)
         check = h.scheduler.blob_leases.authorize_worker
         lease = join.lease

@@ -35,6 +35,7 @@ EVERY_FIELD = [
     *["--require-label", "zone=eu", "--threads", "2", "--nice", "3", "--max-retries", "4"],
     *["--timeout", "60", "--raw-arg=-x264opts", "--raw-arg", "keyint=20"],
     *["--split", "10s", "--seek", "1.5", "--concat", "parts/a.mp4", "--concat", "parts/b.mp4"],
+    *["--split-cuts", "4.5", "--passes", "1"],
 ]
 
 

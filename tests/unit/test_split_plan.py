@@ -3,17 +3,18 @@ argv, and what a split may combine; then the scheduler making the group."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ffrtmp.core.argv import build_argv
 from ffrtmp.core.errors import InvalidArgument
-from ffrtmp.core.join import concat_list, join_argv
+from ffrtmp.core.join import concat_list, join_argv, video_parts
 from ffrtmp.core.model import JobState
 from ffrtmp.core.spec import RawSpec, resolve
 from ffrtmp.core.spec_split import check_together
-from ffrtmp.core.split import cut_points, plan, segment_length, segment_spec
+from ffrtmp.core.split import cut_points, is_part, plan, segment_length, segment_spec
 from tests.helpers.sched import SchedHarness
 
 
@@ -46,7 +47,8 @@ def test_segment_length_and_auto() -> None:
     assert segment_length(_spec(split="10s"), 1) == 10.0
     assert segment_length(_spec(split="auto"), 1) == 0.0  # one worker: one encode
     assert segment_length(_spec(split="auto", duration_s=30.0), 4) == 0.0  # too short
-    assert segment_length(_spec(split="auto", duration_s=600.0), 4) == 75.0
+    assert segment_length(_spec(split="auto", duration_s=400.0), 4) == 50.0
+    assert segment_length(_spec(split="auto", duration_s=600.0), 4) == 60.0  # long: more
     assert segment_length(_spec(split="auto", duration_s=100.0), 8) == 10.0
     with pytest.raises(InvalidArgument, match=r"spec\.duration_s"):
         segment_length(_spec(split="10s", duration_s=0.0), 2)
@@ -74,8 +76,12 @@ def test_the_plan_shares_gop_and_caps_and_leaves_audio_to_the_join() -> None:
     seg = segment_spec(p, p.segments[3])
     assert (seg.seek_s, seg.duration_s, seg.audio_codec, seg.split) == (30.0, 10.0, "none", "part")
     assert (seg.maxrate, seg.gop_s, seg.priority) == ("450000", 2.0, p.parent.priority)
-    assert p.join.concat == tuple(s.output for s in p.segments)
-    assert (p.join.output, p.join.audio_codec, p.join.split) == ("out/movie.mp4", "aac", "")
+    assert p.audio is not None and p.audio.output == "out/movie.parts/audio.mp4"
+    assert (p.audio.split, p.audio.seek_s, p.audio.duration_s) == ("audio", 0.0, 60.0)
+    assert is_part(p.audio) and is_part(segment_spec(p, p.segments[0]))  # not probed
+    assert not is_part(p.join) and not is_part(p.parent)
+    assert p.join.concat == (*(s.output for s in p.segments), p.audio.output)
+    assert (p.join.output, p.join.audio_codec, p.join.split) == ("out/movie.mp4", "aac", "join")
     assert sum(s.duration_s for s in p.segments) == 60.0
     argv = build_argv("ffmpeg", seg, input_url="/in/clips/in.mp4", output_url="/o/s.mp4",
                       encoder="libx264")
@@ -91,15 +97,37 @@ def test_the_plan_shares_gop_and_caps_and_leaves_audio_to_the_join() -> None:
     assert plan(_spec(split="10s", output=""), "g1", 10.0).join.output == "g1.mp4"
 
 
-def test_the_join_copies_video_and_encodes_audio_once() -> None:
+def test_the_audio_is_encoded_once_beside_the_segments_and_copied_by_the_join() -> None:
     p = plan(_spec(split="10s"), "g1", 10.0)
+    assert p.audio is not None
+    audio = build_argv("ffmpeg", p.audio, input_url="/in/in.mp4", output_url="/o/a.mp4",
+                       encoder="libx264")
+    assert "-vn" in audio and "-c:v" not in audio and "-ss" not in audio
+    assert audio[audio.index("-c:a") + 1] == "aac" and audio[audio.index("-t") + 1] == "60"
+    parts = [Path(f"/w/{i}.mp4") for i in range(7)]
+    assert video_parts(p.join, parts) == (parts[:6], parts[6])
     argv = join_argv("ffmpeg", p.join, list_path="/tmp/l.txt", input_url="/in/in.mp4",
+                     output_url="/o/movie.mp4", has_audio=True, audio_part="/w/6.mp4")
+    m = argv.index("-map")
+    assert argv[m - 2:m + 8] == ["-i", "/w/6.mp4", "-map", "0:v:0", "-map", "1:a:0", "-c:v",
+                                 "copy", "-c:a", "copy"]
+    assert "/in/in.mp4" not in argv
+    # Without audio: no audio part, and the join copies the video alone.
+    mute = plan(_spec(split="10s", audio_codec="none"), "g1", 10.0)
+    assert mute.audio is None and mute.join.split == "" and len(mute.join.concat) == 6
+    assert video_parts(mute.join, parts[:6]) == (parts[:6], None)
+
+
+def test_a_join_made_before_the_audio_part_encodes_the_audio_itself() -> None:
+    p = plan(_spec(split="10s"), "g1", 10.0)
+    older = replace(p.join, split="", concat=p.join.concat[:-1])
+    argv = join_argv("ffmpeg", older, list_path="/tmp/l.txt", input_url="/in/in.mp4",
                      output_url="/o/movie.mp4", has_audio=True)
     assert argv[argv.index("-f"):argv.index("-f") + 6] == ["-f", "concat", "-safe", "0", "-i",
                                                          "/tmp/l.txt"]
     m = argv.index("-map")
     assert argv[m:m + 8] == ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac"]
-    silent = join_argv("ffmpeg", p.join, list_path="l", input_url="i", output_url="o.mp4",
+    silent = join_argv("ffmpeg", older, list_path="l", input_url="i", output_url="o.mp4",
                        has_audio=False)
     assert "-an" in silent and "1:a:0" not in silent
     assert concat_list([Path("/o/it's.mp4")]) == "file '/o/it'\\''s.mp4'\n"
@@ -115,8 +143,10 @@ async def test_a_split_submit_makes_a_group_over_the_workers(tmp_path: Path) -> 
         await h.settle()
         assert created and job.group and job.state == JobState.BLOCKED
         kids = await h.store.children(job.id)
-        assert len(kids) == 4 and kids[-1].spec.concat and kids[-1].depends_on == tuple(
-            k.id for k in kids[:3])
+        # The audio first, three segments, then the join waiting for all four
+        # (its parts in order: the segments, then the audio).
+        assert [k.spec.split for k in kids] == ["audio"] + ["part"] * 3 + ["join"]
+        assert kids[-1].depends_on == tuple(k.id for k in [*kids[1:4], kids[0]])
         assert {k.spec.priority for k in kids} == {"high"}
         assert len(a.assigned()) == len(b.assigned()) == 1  # spread over both
         # auto with one worker fitting: one plain encode.

@@ -12,7 +12,7 @@ from google.protobuf import json_format
 
 from ffrtmp.cli import output, transfers
 from ffrtmp.cli.context import client_from, wants_json
-from ffrtmp.cli.probe import input_length
+from ffrtmp.cli.probe import input_length, keyframes, scene_changes
 from ffrtmp.cli.spec_flags import SPEC, Labels, duration, field_flags, rendition
 from ffrtmp.cli.watch import follow
 from ffrtmp.v1 import common_pb2
@@ -34,17 +34,26 @@ def spec_from(a: argparse.Namespace) -> common_pb2.JobSpec:
     return json_format.ParseDict(given, common_pb2.JobSpec())
 
 
+def _probe_split(spec: common_pb2.JobSpec, scenes: float | None) -> None:
+    """A split is planned on the input's length and cut where the input allows
+    (its keyframes, or its scene changes): probed here when we can read it."""
+    if not spec.duration_s:
+        length = input_length(spec.input)
+        if length is not None:
+            spec.duration_s = length
+    if not spec.split_cuts:
+        found = keyframes(spec.input) if scenes is None else scene_changes(spec.input, scenes)
+        spec.split_cuts.extend(found)
+
+
 async def submit(args: argparse.Namespace) -> int:
     try:
         spec = spec_from(args)
     except json_format.ParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if spec.split and not spec.duration_s and spec.input and ":" not in spec.input:
-        # A split is planned on the input's length: probe it here when we can.
-        length = input_length(spec.input)
-        if length is not None:
-            spec.duration_s = length
+    if spec.split and spec.input and ":" not in spec.input:
+        _probe_split(spec, args.split_scenes)
     try:
         local = transfers.local_input(spec.input)
     except transfers.Refused as exc:
@@ -148,6 +157,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="encode in segments of LENGTH (e.g. 10s) on several workers and join them (an "
         "HLS output: its ladder stitched from the segments); "
         "auto: only when the input is long and several workers can run it",
+    )
+    s.add_argument(
+        "--split-scenes", dest="split_scenes", type=float, nargs="?", const=10.0,
+        default=None, metavar="THRESHOLD",
+        help="cut at the scene changes of a local input nearest each segment boundary "
+        "(ffmpeg's scdet, threshold 0-100, default 10; one extra decode of the input "
+        "here) instead of at its keyframes",
     )
     s.add_argument(
         "--seek", dest="spec.seek_s", type=duration, metavar="TIME",

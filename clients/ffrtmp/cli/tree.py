@@ -39,6 +39,8 @@ def graph_fields(j: common_pb2.Job) -> dict[str, Any]:
                 "progress": round(c.progress.percent, 1),
                 "depends_on": list(c.depends_on),
                 "output": c.spec.output,
+                "seek_s": c.spec.seek_s,  # a segment's stretch of the input
+                "duration_s": c.spec.duration_s,
             }
             for c in j.children
         ]

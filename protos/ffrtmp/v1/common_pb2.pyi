@@ -116,6 +116,8 @@ class JobSpec(_message.Message):
     SPLIT_FIELD_NUMBER: _builtins.int
     SEEK_S_FIELD_NUMBER: _builtins.int
     CONCAT_FIELD_NUMBER: _builtins.int
+    SPLIT_CUTS_FIELD_NUMBER: _builtins.int
+    PASSES_FIELD_NUMBER: _builtins.int
     scenario: _builtins.str
     """Named preset, e.g. "720p30-h264", "live-4k", "test"."""
     queue: _builtins.str
@@ -202,6 +204,12 @@ class JobSpec(_message.Message):
     """Start reading the input this many seconds in (frame-accurate); with
     duration_s, encode only that stretch. A split's segments use it.
     """
+    passes: _builtins.int
+    """Rate control passes: 2 encodes twice with x264 (an analysis pass, then
+    the encode from its log), so the output's bitrate lands nearer the target;
+    0 or 1: one pass. File outputs with a bitrate only; a split runs both
+    passes in every segment, on the segment's own worker.
+    """
     @_builtins.property
     def requirements(self) -> Global___Requirements:
         """What the worker must offer beyond the codec."""
@@ -223,6 +231,14 @@ class JobSpec(_message.Message):
         """Join: the video of these files (earlier outputs of the same owner, under
         the worker's output root), in order, by stream copy, muxed with the audio
         of `input` encoded once. A split's last step uses it.
+        """
+
+    @_builtins.property
+    def split_cuts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """A split's cut candidates, seconds into the input: its keyframes (the CLI
+        probes a local file) or its scene changes (--split-scenes). Each cut of the
+        GOP grid moves to the nearest candidate within a quarter of a segment;
+        empty: the grid alone. At most 20,000.
         """
 
     def __init__(
@@ -259,10 +275,12 @@ class JobSpec(_message.Message):
         split: _builtins.str = ...,
         seek_s: _builtins.float = ...,
         concat: _abc.Iterable[_builtins.str] | None = ...,
+        split_cuts: _abc.Iterable[_builtins.float] | None = ...,
+        passes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "live", b"live", "max_retries", b"max_retries", "nice", b"nice", "requirements", b"requirements", "timeout_s", b"timeout_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "concat", b"concat", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "seek_s", b"seek_s", "split", b"split", "threads", b"threads", "timeout_s", b"timeout_s", "tune", b"tune", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_live", b"_live", "_max_retries", b"_max_retries", "_nice", b"_nice", "_timeout_s", b"_timeout_s", "audio_bitrate", b"audio_bitrate", "audio_channels", b"audio_channels", "audio_codec", b"audio_codec", "audio_sample_rate", b"audio_sample_rate", "bitrate", b"bitrate", "bufsize", b"bufsize", "codec", b"codec", "concat", b"concat", "duration_s", b"duration_s", "fps", b"fps", "gop_s", b"gop_s", "height", b"height", "input", b"input", "live", b"live", "max_retries", b"max_retries", "maxrate", b"maxrate", "nice", b"nice", "output", b"output", "passes", b"passes", "preset", b"preset", "priority", b"priority", "queue", b"queue", "raw_args", b"raw_args", "renditions", b"renditions", "requirements", b"requirements", "scenario", b"scenario", "seek_s", b"seek_s", "split", b"split", "split_cuts", b"split_cuts", "threads", b"threads", "timeout_s", b"timeout_s", "tune", b"tune", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__live: _TypeAlias = _typing.Literal["live"]  # noqa: Y015
     _WhichOneofArgType__live: _TypeAlias = _typing.Literal["_live", b"_live"]  # noqa: Y015

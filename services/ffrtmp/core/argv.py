@@ -22,7 +22,7 @@ from ffrtmp.core.outputs import (
     output_muxer,
 )
 from ffrtmp.core.sizes import bitrate_bps
-from ffrtmp.core.split import PART, SEGMENT_ARGS
+from ffrtmp.core.split import AUDIO, PART, SEGMENT_ARGS
 from ffrtmp.core.split_hls import media_segment_s, part_offset_args
 from ffrtmp.core.tunes import tune_args
 
@@ -86,6 +86,8 @@ def build_argv(
     threads: int = 0,
     has_audio: bool = True,
     features: FfmpegFeatures | None = None,
+    rc_pass: int = 0,
+    pass_log: str = "",
 ) -> list[str]:
     """The full argv. `input_url` is ignored for synthetic (lavfi:) inputs; for an HLS
     output `output_url` is the directory to write into; `has_audio` says whether a
@@ -94,14 +96,19 @@ def build_argv(
     `features` is what the worker's probe found in the binary (None: the supported
     baseline); the argv uses only what it has."""
     features = features or FfmpegFeatures()
-    audio = spec.audio_codec != "none" and (has_audio or is_synthetic(spec))
+    audio = spec.audio_codec != "none" and (has_audio or is_synthetic(spec)) and rc_pass != 1
     argv = head_args(ffmpeg, features) + encoders.hw_device_args(encoder)
     argv += _inputs(spec, input_url, audio)
-    kind = output_kind(spec.output, spec.live)
+    # A two-pass encode's first pass (`rc_pass` 1) writes only its log at `pass_log`.
+    kind = OutputKind.NULL if rc_pass == 1 else output_kind(spec.output, spec.live)
     if kind is OutputKind.HLS:
         argv += _ladder(spec, encoder, audio)
+    elif spec.split == AUDIO:  # a split's audio part: the whole input's audio alone
+        argv += ["-vn"]
     else:
         argv += _video(spec, encoder)
+    if rc_pass:
+        argv += ["-pass", str(rc_pass), "-passlogfile", pass_log]
     argv += audio_args(spec, output_url if kind is not OutputKind.HLS else "") if audio else ["-an"]
     threads = threads or spec.threads
     if threads > 0:

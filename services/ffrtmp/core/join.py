@@ -12,6 +12,15 @@ from ffrtmp.core.blobref import ASSIGNED_PREFIX
 from ffrtmp.core.ffmpeg_build import FfmpegFeatures
 from ffrtmp.core.model import Job, JobSpec
 from ffrtmp.core.outputs import OutputKind, hls_layout, output_kind
+from ffrtmp.core.split import JOINED
+
+
+def video_parts(spec: JobSpec, parts: list[Path]) -> tuple[list[Path], Path | None]:
+    """The parts whose video is concatenated, and the audio part (a join made
+    with one: its last) or None (the join encodes the input's audio itself)."""
+    if spec.split == JOINED and parts:
+        return parts[:-1], parts[-1]
+    return parts, None
 
 
 def concat_list(paths: list[Path]) -> str:
@@ -29,11 +38,15 @@ def join_argv(
     output_url: str,
     has_audio: bool,
     features: FfmpegFeatures | None = None,
+    audio_part: str = "",
 ) -> list[str]:
+    """`audio_part`: the split's audio, encoded already: copied as it is."""
     audio = spec.audio_codec != "none" and (has_audio or is_synthetic(spec))
     argv = head_args(ffmpeg, features or FfmpegFeatures())
     argv += ["-f", "concat", "-safe", "0", "-i", list_path]
-    if audio:
+    if audio_part:
+        argv += ["-i", audio_part, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "copy"]
+    elif audio:
         source = ["-f", "lavfi", "-i", LAVFI_AUDIO] if is_synthetic(spec) else ["-i", input_url]
         argv += [*source, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
         argv += audio_args(spec, output_url)
@@ -41,7 +54,8 @@ def join_argv(
         argv += ["-map", "0:v:0", "-c:v", "copy", "-an"]
     if spec.duration_s > 0:
         argv += ["-t", num(spec.duration_s)]
-    return argv + output_args(spec, output_kind(spec.output, False), output_url, audio)
+    kind = output_kind(spec.output, False)
+    return argv + output_args(spec, kind, output_url, audio or bool(audio_part))
 
 
 def stored_parts(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from ffrtmp.core.encoders import FAMILIES, encoder_family
 from ffrtmp.core.model import JobSpec
+from ffrtmp.core.spec_video import TWO_PASS
 from ffrtmp.core.tunes import tune_token, tune_tokens
 
 # Codec families and encoder names live in core.encoders, so that what a worker
@@ -51,6 +52,8 @@ def requirements(spec: JobSpec) -> Tokens:
     out.update(f"label:{k}={v}" for k, v in r.labels)
     if spec.raw_args:
         out.add(RAW_ARGS)
+    if spec.passes == 2:
+        out.add(f"encoder:{TWO_PASS[spec.codec.lower()]}")  # a GPU encoder would not do
     if spec.audio_codec == "opus":
         out.add("encoder:libopus")  # audio encoders are in a worker's offers too
     return frozenset(out)

@@ -129,6 +129,13 @@ class JobSpec:
     split: str = ""  # "": one encode; a segment length or "auto" (core.split)
     seek_s: float = 0.0  # start this far into the input
     concat: tuple[str, ...] = ()  # a join: these outputs' video, then input's audio
+    split_cuts: tuple[float, ...] = entry(
+        (),
+        help="a split's cut candidate, seconds into the input (repeatable; the CLI probes "
+        "a local input's keyframes itself)",
+    )
+    passes: int = entry(0, help="2: two-pass rate control with x264 (file outputs with a "
+                        "bitrate); 0 or 1: one pass")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobSpec:
@@ -139,6 +146,7 @@ class JobSpec:
         fields["renditions"] = tuple(Rendition.from_dict(r) for r in d.get("renditions", ()))
         fields["raw_args"] = tuple(d.get("raw_args", ()))
         fields["concat"] = tuple(d.get("concat", ()))
+        fields["split_cuts"] = tuple(d.get("split_cuts", ()))
         return cls(**fields)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from typing import Any
 
+from ffrtmp.core.cuts import check_candidates
 from ffrtmp.core.encoders import check_codec
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec
@@ -34,6 +35,7 @@ from ffrtmp.core.spec_video import (
     check_bitrate,
     check_fps,
     check_gop,
+    check_passes,
     check_preset,
     check_renditions,
     check_size,
@@ -156,6 +158,8 @@ def resolve(raw: RawSpec, catalog: dict[str, Scenario] | None = None) -> JobSpec
         v["timeout_s"] = default_timeout(v["live"], v["duration_s"])
     check_raw_args(v["raw_args"])
     check_split(v["split"], v["seek_s"], v["concat"])
+    check_candidates(v["split_cuts"])
+    check_passes(v["passes"], v["codec"], v["bitrate"], v["live"], v["output"])
     spec = JobSpec(**v)
     for check in _CHECKS:
         check(spec)

@@ -18,7 +18,7 @@ MIN_SEGMENT_S = 2.0
 
 def split_length(text: str) -> float | None:
     """A split request's segment length in seconds; None for "auto"; 0 for no split."""
-    if not text or text == "part":  # "part": a segment of a split, not split again
+    if not text or text in ("part", "audio", "join"):  # a split's children: not split again
         return 0.0
     if text == "auto":
         return None

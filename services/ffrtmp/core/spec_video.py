@@ -19,6 +19,7 @@ from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.sizes import bitrate_bps
 
 MAX_RENDITIONS = 8
+TWO_PASS = {"h264": "libx264", "avc": "libx264", "libx264": "libx264"}  # codec -> encoder
 MAX_GOP_S = 60.0  # a longer interval leaves a joining viewer waiting that long
 MAX_FPS = 240
 
@@ -104,3 +105,18 @@ def rate_caps(maxrate: str, bufsize: str, bitrate: str, sc: Scenario) -> tuple[s
     if buffer:
         check_bitrate("spec.bufsize", buffer)
     return cap, buffer
+
+
+def check_passes(passes: int, codec: str, bitrate: str, live: bool, output: str) -> None:
+    """Two passes need an encoder that takes them (x264), a bitrate to aim at
+    and a file written once (not a stream, not HLS)."""
+    if passes not in (0, 1, 2):
+        raise InvalidArgument("spec.passes", "0, 1 or 2")
+    if passes < 2:
+        return
+    if codec.lower() not in TWO_PASS:
+        raise InvalidArgument("spec.passes", f"two passes run with x264 only, not {codec[:32]!r}")
+    if not bitrate:
+        raise InvalidArgument("spec.passes", "two passes need a bitrate to aim at")
+    if live or output_kind(output, live) is not OutputKind.FILE:
+        raise InvalidArgument("spec.passes", "two passes need a file output")

@@ -4,11 +4,14 @@ join. Pure; the master turns the plan into a group of ordinary jobs.
 Cuts fall on the output's GOP grid: every segment is a whole number of GOPs at
 the job's frame rate, starts with an IDR frame (each segment is its own encode)
 and ends a closed GOP, so the join is a stream copy (ffmpeg's concat demuxer)
-with no re-encode. A segment reads its input from a frame-accurate start (`-ss`
+with no re-encode. When the job carries cut candidates (the input's keyframes
+or scene changes), each grid cut moves to the nearest one (core.cuts).
+A segment reads its input from a frame-accurate start (`-ss`
 before `-i`: ffmpeg decodes from the keyframe before and drops what precedes
 the cut) for exactly its length. Audio is never encoded per segment (each AAC
-encode starts with priming samples, a gap at every join): the join encodes the
-whole input's audio once and muxes it with the joined video.
+encode starts with priming samples, a gap at every join): one more child
+encodes the whole input's audio once, beside the segments (off the critical
+path), and the join muxes it with the joined video, copying both.
 
 Rate control that holds across joins: every segment gets the same capped VBR
 (target bitrate, maxrate and bufsize), so no segment can spend more than the
@@ -24,6 +27,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
+from ffrtmp.core.cuts import move_cuts
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.sizes import bitrate_bps
@@ -31,11 +35,17 @@ from ffrtmp.core.spec_split import split_length
 
 AUTO_MIN_INPUT_S = 60.0  # "auto": shorter inputs are one encode
 AUTO_MIN_SEGMENT_S = 10.0
+# Long inputs get more segments than two per worker: a segment that runs slow (a
+# busy host) then holds the join up by a minute at most, for about a second of
+# overhead a segment.
+AUTO_MAX_SEGMENT_S = 60.0
 AUTO_SEGMENTS_PER_WORKER = 2  # so a slow segment does not hold the join up alone
 SPLIT_GOP_S = 2.0  # the GOP when the job sets none: cuts need a fixed grid
 CAP_FACTOR = 1.5  # maxrate over the target bitrate when the job sets no cap
 MAX_SEGMENTS = 500
 PART = "part"  # a segment's `split`: it is one part of a split job
+AUDIO = "audio"  # the audio part's: the whole input's audio, no video
+JOINED = "join"  # a join's whose last part is the audio, copied (older joins encode it)
 # Per encoder, what a segment's encode turns off so that its rate control starts
 # where a single encode's would: x264's macroblock tree, in one-pass ABR, makes
 # each short encode undershoot its bitrate from the start (measured: 8 % fewer
@@ -56,6 +66,7 @@ class Plan:
     parent: JobSpec  # the job's spec with the GOP and rate caps the segments share
     segments: tuple[Segment, ...]
     join: JobSpec
+    audio: JobSpec | None = None  # a file split's audio part; None: no audio track
 
 
 def segment_length(spec: JobSpec, workers: int) -> float:
@@ -71,7 +82,8 @@ def segment_length(spec: JobSpec, workers: int) -> float:
     if length is None:
         if workers < 2 or spec.duration_s < AUTO_MIN_INPUT_S:
             return 0.0
-        length = max(AUTO_MIN_SEGMENT_S, spec.duration_s / (workers * AUTO_SEGMENTS_PER_WORKER))
+        share = spec.duration_s / (workers * AUTO_SEGMENTS_PER_WORKER)
+        length = max(AUTO_MIN_SEGMENT_S, min(AUTO_MAX_SEGMENT_S, share))
     return length
 
 
@@ -102,8 +114,10 @@ def plan(spec: JobSpec, parent_id: str, length_s: float) -> Plan:
     """The segments and the join of a split job (`length_s` from segment_length)."""
     gop_s = spec.gop_s or SPLIT_GOP_S
     maxrate, bufsize = rate_caps(spec)
-    parent = replace(spec, gop_s=gop_s, maxrate=maxrate, bufsize=bufsize)
+    # The candidates have done their work once the cuts are chosen: not stored again.
+    parent = replace(spec, gop_s=gop_s, maxrate=maxrate, bufsize=bufsize, split_cuts=())
     starts = cut_points(spec.duration_s, length_s, gop_s, spec.fps)
+    starts = move_cuts(starts, spec.split_cuts, spec.duration_s, length_s, spec.fps)
     if len(starts) > MAX_SEGMENTS:
         raise InvalidArgument("spec.split", f"more than {MAX_SEGMENTS} segments: cut longer ones")
     output = spec.output or f"{parent_id}.mp4"
@@ -113,8 +127,18 @@ def plan(spec: JobSpec, parent_id: str, length_s: float) -> Plan:
         Segment(i, start, end - start, str(folder / f"{i:04d}.mp4"))
         for i, (start, end) in enumerate(zip(starts, ends, strict=True))
     )
-    join = replace(parent, split="", output=output, concat=tuple(s.output for s in segments))
-    return Plan(parent, segments, join)
+    parts = tuple(s.output for s in segments)
+    copy = replace(parent, passes=0)  # the audio and the join encode no video
+    if parent.audio_codec == "none":
+        return Plan(parent, segments, replace(copy, split="", output=output, concat=parts))
+    audio = replace(copy, split=AUDIO, output=str(folder / "audio.mp4"), renditions=())
+    join = replace(copy, split=JOINED, output=output, concat=(*parts, audio.output))
+    return Plan(parent, segments, join, audio)
+
+
+def is_part(spec: JobSpec) -> bool:
+    """A segment or the audio of a split: an output only its join reads."""
+    return spec.split in (PART, AUDIO)
 
 
 def segment_spec(p: Plan, seg: Segment) -> JobSpec:

@@ -20,17 +20,19 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 from typing import TypeVar
 
-from ffrtmp.core.argv import build_argv
 from ffrtmp.core.encoders import select_encoder
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.core.model import AttemptResult, JobSpec, Lease, Outcome, OutputInfo, ProgressInfo
 from ffrtmp.core.outputs import OutputKind
 from ffrtmp.core.retry import LOST
+from ffrtmp.core.split import is_part
 from ffrtmp.core.tunes import with_tune
 from ffrtmp.worker.blobcache import CacheFull
 from ffrtmp.worker.blobio import Media
+from ffrtmp.worker.commands import commands
 from ffrtmp.worker.environment import (
     Environment,
     Refused,
@@ -202,42 +204,20 @@ class Execution:
         if spec.concat and staged is not None:
             join = await self._unless_stopped(prepare_join(
                 spec, env, staged, media, lease, (io.input_url, output_url), has_audio, features))
-        argv = join.argv if join is not None else build_argv(
-            env.ffmpeg, spec, input_url=io.input_url, output_url=output_url, encoder=encoder,
-            has_audio=has_audio, features=features)
-
-        def progress(p: ProgressInfo) -> None:
-            if not self.aborted:
-                self.saw_progress(p)
-                on_progress(p)
-
-        ff = self.ffmpeg = FfmpegRun(
-            argv,
-            duration_s=spec.duration_s,
-            output_path=None if staged is None else staged.partial,
-            on_progress=progress,
-            nice=env.nice if spec.nice is None else spec.nice,
-            deadline=env.deadline(),
-        )
+        runs = commands(env.ffmpeg, spec, io, staged, lease, encoder=encoder, has_audio=has_audio,
+                        features=features, join=None if join is None else join.argv)
         committed = False
         try:
             if staged is not None:
                 staged.prepare(lease)
                 if join is not None:  # a split HLS job's finish lays out its ladder
                     await asyncio.to_thread(join.fill, staged.partial)
-            if self.stopped is not None:  # no await between this and start()'s own check
-                raise _Stopped
-            pid = await ff.start()
-            log.info(
-                "job %s attempt %d: ffmpeg pid %d (%s) -> %s",
-                lease.job_id,
-                lease.attempt,
-                pid,
-                encoder,
-                io.output_url,
-            )
-            on_started(pid)
-            r, verdict = await self._supervise(ff, env)
+            runs.prepare()
+            for n, (args, out) in enumerate(runs.argvs):
+                of = (n, len(runs.argvs))
+                r, verdict = await self._launch(args, out, env, of, on_started, on_progress)
+                if verdict is not None or r.outcome != Outcome.SUCCEEDED or self.stopped:
+                    break
             if self.stopped in (Stop.FENCE, Stop.ABORT):
                 # Another worker may own the job now: nothing is committed.
                 return replace(self.stopped_report(), exit_code=r.exit_code, log_tail=r.log_tail)
@@ -249,7 +229,9 @@ class Execution:
                 staged.commit(lease)
                 committed = True
                 size = staged.size()
-                info = await probe_output(env.ffmpeg, _probe_target(io), size)
+                # A split's file part is read by its join alone: no probe (a second each).
+                probe = not is_part(spec) or io.kind is OutputKind.HLS
+                info = await probe_output(env.ffmpeg, _probe_target(io), size) if probe else None
                 if media is not None and (media.upload_outputs or io.remote):
                     # Before the Result: SUCCEEDED means the outputs are stored.
                     upload = media.store(staged.final, lease, scratch=io.remote)
@@ -259,12 +241,32 @@ class Execution:
             # Failed, canceled, fenced, or broken on the way: no partial survives.
             if staged is not None and not committed:
                 staged.discard()
-            if join is not None:
-                drop_parts(join.work)
-        tail = r.log_tail
-        return AttemptResult(
-            outcome, r.exit_code, error_class, error, tail, io.output_url, size, info
+            for scratch in filter(None, (join.work if join else None, runs.scratch)):
+                drop_parts(scratch)
+        return AttemptResult(outcome, r.exit_code, error_class, error, r.log_tail, io.output_url,
+                             size, info)
+
+    async def _launch(
+        self, argv: list[str], out: Path | None, env: Environment, of: tuple[int, int],
+        on_started: Callable[[int], None], on_progress: Callable[[ProgressInfo], None],
+    ) -> tuple[AttemptResult, tuple[str, str] | None]:
+        """Run `of[0]` of `of[1]` (two passes: 0 then 1 of 2) under the watchdog."""
+        def progress(p: ProgressInfo) -> None:
+            if not self.aborted:
+                self.saw_progress(p)
+                on_progress(replace(p, percent=(100 * of[0] + p.percent) / of[1]))
+
+        ff = self.ffmpeg = FfmpegRun(
+            argv, duration_s=self.spec.duration_s, output_path=out, on_progress=progress,
+            nice=env.nice if self.spec.nice is None else self.spec.nice, deadline=env.deadline(),
         )
+        self.out_time_s, self.frame = 0.0, 0  # a second pass counts from the start again
+        if self.stopped is not None:  # no await between this and start()'s own check
+            raise _Stopped
+        pid = await ff.start()
+        log.info("job %s attempt %d: ffmpeg pid %d", self.lease.job_id, self.lease.attempt, pid)
+        on_started(pid)
+        return await self._supervise(ff, env)
 
     async def _supervise(
         self, ff: FfmpegRun, env: Environment

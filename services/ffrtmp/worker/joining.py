@@ -15,7 +15,7 @@ from pathlib import Path
 from ffrtmp.core.blobref import assigned_resource
 from ffrtmp.core.ffmpeg_build import FfmpegFeatures
 from ffrtmp.core.hls_finish import audio_rendition, finish_argv
-from ffrtmp.core.join import concat_list, join_argv
+from ffrtmp.core.join import concat_list, join_argv, video_parts
 from ffrtmp.core.model import JobSpec, Lease
 from ffrtmp.core.outputs import OutputKind, output_kind
 from ffrtmp.worker.blobio import Media, guard_read
@@ -44,9 +44,11 @@ async def prepare_join(
 ) -> JoinRun:
     """What a join runs: `urls` are the input's and the (staged) output's."""
     if output_kind(spec.output, False) is not OutputKind.HLS:
-        listing, work = await gather_parts(spec, env.output_root, staged.final, media, lease)
+        listing, work, part = await gather_parts(spec, env.output_root, staged.final, media,
+                                                 lease)
         argv = join_argv(env.ffmpeg, spec, list_path=str(listing), input_url=urls[0],
-                         output_url=urls[1], has_audio=has_audio, features=features)
+                         output_url=urls[1], has_audio=has_audio, features=features,
+                         audio_part=str(part or ""))
         return JoinRun(argv, work)
     work = partial_dir(staged.final, lease, tag="parts.partial")
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
@@ -63,18 +65,19 @@ async def prepare_join(
 
 async def gather_parts(
     spec: JobSpec, output_root: Path, output: Path, media: Media | None, lease: Lease
-) -> tuple[Path, Path]:
-    """(the concat list, the working directory to remove after the run)."""
+) -> tuple[Path, Path, Path | None]:
+    """(the concat list of the video parts, the working directory to remove
+    after the run, the audio part if the split encoded one)."""
     work = partial_dir(output, lease, tag="parts.partial")
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     try:
-        parts = await _parts(spec, output_root, work, media, lease)
+        video, audio = video_parts(spec, await _parts(spec, output_root, work, media, lease))
         listing = work / "parts.txt"
-        await asyncio.to_thread(listing.write_text, concat_list(parts), "utf-8")
+        await asyncio.to_thread(listing.write_text, concat_list(video), "utf-8")
     except BaseException:
         await asyncio.to_thread(remove, work)
         raise
-    return listing, work
+    return listing, work, audio
 
 
 async def _parts(

@@ -21,6 +21,7 @@ from google.protobuf import descriptor as d
 from google.protobuf.message import Message
 
 from ffrtmp.core.artifacts import MAX_ARTIFACTS
+from ffrtmp.core.cuts import MAX_CANDIDATES
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.graph import MAX_DEPENDENCIES
 from ffrtmp.core.spec_run import MAX_RAW_ARGS, MAX_REQUIRED
@@ -36,6 +37,7 @@ LIMITS: dict[str, int] = {
     "ffrtmp.v1.JobSpec.renditions": MAX_RENDITIONS,
     "ffrtmp.v1.JobSpec.raw_args": MAX_RAW_ARGS,
     "ffrtmp.v1.JobSpec.concat": MAX_CONCAT,
+    "ffrtmp.v1.JobSpec.split_cuts": MAX_CANDIDATES,
     "ffrtmp.v1.Requirements.encoders": MAX_REQUIRED,
     "ffrtmp.v1.Requirements.labels": MAX_REQUIRED,
     "ffrtmp.v1.Hello.running": MAX_SLOTS,

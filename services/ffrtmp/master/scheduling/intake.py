@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ffrtmp.core.authz import Actor
@@ -19,7 +20,7 @@ from ffrtmp.core.s3_output import check_allowed
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 from ffrtmp.core.spec_split import check_together
 from ffrtmp.core.split import segment_length
-from ffrtmp.core.split_hls import part_spec, plan_split
+from ffrtmp.core.split_hls import is_hls, part_spec, plan_split
 from ffrtmp.master.scheduling.graph import Graph
 from ffrtmp.master.scheduling.state import State
 
@@ -74,14 +75,21 @@ class Intake:
         """A group: one encode per segment, then the join that waits for them all.
         The children inherit the group's owner, queue and priority (its spec's)."""
         parent = self._new(spec, owner, JobState.BLOCKED, group=True)
+        if is_hls(spec):  # a ladder cuts on its media-segment grid: candidates do not apply
+            spec = replace(spec, split_cuts=())
         p = plan_split(spec, parent.id, length_s)
         parent.spec = p.parent
         segments = [self.new_job(part_spec(p, seg), owner, parent_id=parent.id)
                     for seg in p.segments]
-        join = self.new_job(p.join, owner, parent_id=parent.id,
-                            depends_on=tuple(s.id for s in segments))
-        parent.depends_on = (*(s.id for s in segments), join.id)
-        return await self.submit_group(parent, [*segments, join], request_id)
+        # The audio in parallel with the segments, queued first: the longest single
+        # piece of work starts early, off the join's path, and never runs alone
+        # at the end while the other workers wait.
+        audio = [self.new_job(p.audio, owner, parent_id=parent.id)] if p.audio else []
+        join = self.new_job(p.join, owner, parent_id=parent.id,  # in the join's part order
+                            depends_on=tuple(s.id for s in [*segments, *audio]))
+        children = [*audio, *segments, join]
+        parent.depends_on = tuple(c.id for c in children)
+        return await self.submit_group(parent, children, request_id)
 
     def new_job(self, spec: JobSpec, owner: str, **kw: Any) -> Job:
         """A job not stored yet: QUEUED, or BLOCKED when it depends on others."""
