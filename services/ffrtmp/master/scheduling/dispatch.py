@@ -124,15 +124,39 @@ class Dispatcher:
             if before is None:
                 node.leases.pop(job.id, None)
                 continue
-            lease = Lease(job.id, job.attempt + 1)
-            node.leases[job.id] = lease.attempt
-            node.assigns_sent += 1
-            node.assign_seq[job.id] = node.assigns_sent
-            spec = _assigned_spec(job, deps)
-            node.send(AssignCmd(lease, spec, st.trace_context(job.id), node.assigns_sent))
-            if st.is_canceled(lease):
-                node.send(CancelCmd(lease, "canceled by user"))
+            self.grant(node, Lease(job.id, job.attempt + 1), job, deps)
         return True
+
+    def grant(self, node: NodeSession, lease: Lease, job: Job, deps: dict[str, Job]) -> None:
+        """The assignment of `lease` to `node` is committed: the lease is the
+        node's and its Assign goes out."""
+        st = self.st
+        node.leases[job.id] = lease.attempt
+        node.assigns_sent += 1
+        node.assign_seq[job.id] = node.assigns_sent
+        spec = _assigned_spec(job, deps)
+        node.send(AssignCmd(lease, spec, st.trace_context(job.id), node.assigns_sent))
+        if st.is_canceled(lease):
+            node.send(CancelCmd(lease, "canceled by user"))
+
+    def reserve_idle(self, job_id: str, needs: Tokens) -> NodeSession | None:
+        """Assign-on-submit: a worker with a free slot that can run a new job and
+        has nothing queued it could take instead (whatever waits goes first, by the
+        dispatcher's order), its slot reserved for `job_id`; None when none fits."""
+        st = self.st
+        fits = [s for s in st.nodes.values()
+                if s.accepting and s.free_slots > 0 and needs <= s.offers]
+        fits.sort(key=lambda s: (-s.free_slots, s.node_id))  # as a dispatch round would
+        for s in fits:
+            if st.pending.peek_for(s.offers) is None:
+                s.leases[job_id] = RESERVED
+                return s
+        return None
+
+    def unreserve(self, node: NodeSession, job_id: str) -> None:
+        if node.leases.get(job_id) == RESERVED:
+            del node.leases[job_id]
+            self.st.wake_dispatch.set()  # the slot is free again
 
     def pending_reason(self, job: Job) -> str:
         """Why a queued job is not running yet, or "" when it will be soon."""
