@@ -1,7 +1,10 @@
 """Assign-on-submit: a job that an idle worker can run is assigned in its
 submit's own commit, and its Assign goes out right after; what already waits
 for that worker goes first; a repeated request assigns nothing; a master that
-dies between that commit and the Assign leaves an ordinary lease behind."""
+dies between that commit and the Assign leaves an ordinary lease behind.
+
+A worker is idle once a dispatch round found nothing for it (`h.settle()` after
+it connects, as the master's own round does at once)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ class Died(Exception):
 async def test_an_idle_worker_gets_the_job_in_the_submits_own_commit(tmp_path: Path) -> None:
     async with SchedHarness(tmp_path) as h:
         a = h.worker("a")
+        await h.settle()
         commits: list[int] = []
         h.store.on_commit.append(lambda writes, took: commits.append(writes))
         job = await h.submit()
@@ -44,13 +48,21 @@ async def test_an_idle_worker_gets_the_job_in_the_submits_own_commit(tmp_path: P
 
 async def test_what_waits_for_the_worker_goes_first(tmp_path: Path) -> None:
     async with SchedHarness(tmp_path) as h:
-        urgent = await h.submit(priority="high")  # no worker yet: queued
-        b = h.worker("b")  # free, and the dispatcher has not run yet
-        late = await h.submit(priority="low")
-        assert late.state == QUEUED and b.assigned() == []  # not ahead of `urgent`
+        a = h.worker("a")
         await h.settle()
-        assert b.assigned() == [Lease(urgent.id, 1)]
-        assert (await h.state(late.id)) == (QUEUED, "", 0)
+        urgent = await h.submit(priority="high")
+        assert a.assigned() == [Lease(urgent.id, 1)]
+        b = h.worker("b")
+        await h.settle()  # b idle
+        a.connect()  # a restarted: its Hello no longer lists `urgent`, which is queued again
+        await h.scheduler.st.settle()  # (no dispatch round yet)
+        assert (await h.state(urgent.id))[0] == QUEUED
+        late = await h.submit(priority="low")
+        assert late.state == QUEUED  # not ahead of `urgent`, which b could run
+        assert b.assigned() == []
+        await h.settle()
+        assert b.assigned() == [Lease(urgent.id, 2)]  # (it failed on a: it goes elsewhere)
+        assert a.assigned()[-1] == Lease(late.id, 1)
 
 
 async def test_a_queued_job_the_worker_cannot_run_does_not_hold_it_back(
@@ -59,20 +71,23 @@ async def test_a_queued_job_the_worker_cannot_run_does_not_hold_it_back(
     async with SchedHarness(tmp_path) as h:
         hevc = await h.submit(codec="libx265", priority="high")  # b has no HEVC encoder
         b = h.worker("b")
+        await h.settle()
         job = await h.submit()
         assert b.assigned() == [Lease(job.id, 1)]
         assert (await h.state(hevc.id)) == (QUEUED, "", 0)
 
 
-async def test_the_worker_with_most_free_slots_and_a_full_one_never(tmp_path: Path) -> None:
+async def test_an_empty_worker_first_and_a_full_one_never(tmp_path: Path) -> None:
     async with SchedHarness(tmp_path) as h:
         a = h.worker("a")
         b = h.worker("b", slots=2)
+        await h.settle()
         first = await h.submit()
-        second = await h.submit()
+        second = await h.submit()  # the worker that took `first` is not empty any more
+        assert {first.node_id, second.node_id} == {"a", "b"}
         third = await h.submit()
-        assert [ls.job_id for ls in b.assigned()] == [first.id, third.id]
-        assert a.assigned() == [Lease(second.id, 1)]
+        assert third.node_id == "b"
+        assert len(a.assigned()) == 1 and len(b.assigned()) == 2
         fourth = await h.submit()  # every slot taken: it waits in the queue
         assert fourth.state == QUEUED and len(h.scheduler.st.pending) == 1
 
@@ -80,6 +95,7 @@ async def test_the_worker_with_most_free_slots_and_a_full_one_never(tmp_path: Pa
 async def test_a_repeated_request_assigns_nothing(tmp_path: Path) -> None:
     async with SchedHarness(tmp_path) as h:
         a = h.worker("a", slots=2)
+        await h.settle()
         job = await h.submit(request_id="r1")
         again = await h.submit(request_id="r1")
         assert again.id == job.id and (again.state, again.attempt) == (ASSIGNED, 1)
@@ -93,6 +109,7 @@ async def test_a_repeated_request_assigns_nothing(tmp_path: Path) -> None:
 async def test_a_failed_commit_frees_the_reserved_slot(tmp_path: Path) -> None:
     async with SchedHarness(tmp_path) as h:
         a = h.worker("a")
+        await h.settle()
 
         async def refuse(job: Job) -> None:
             raise OSError("disk full")
@@ -108,6 +125,7 @@ async def test_a_failed_commit_frees_the_reserved_slot(tmp_path: Path) -> None:
 async def _died_after_commit(h: SchedHarness) -> str:
     """A submit whose assignment committed; the master dies before the Assign."""
     h.worker("a")
+    await h.settle()
     ids: list[str] = []
 
     async def die(job: Job) -> None:
@@ -154,6 +172,7 @@ async def test_a_drain_while_the_submit_commits_lets_the_assignment_stand(
 ) -> None:
     async with SchedHarness(tmp_path) as h:
         a = h.worker("a", slots=2)
+        await h.settle()
 
         async def drain(job: Job) -> None:
             await h.scheduler.drain("a", True)
@@ -164,3 +183,18 @@ async def test_a_drain_while_the_submit_commits_lets_the_assignment_stand(
         assert a.assigned() == [Lease(first.id, 1)]
         second = await h.submit()
         assert second.state == QUEUED and len(a.assigned()) == 1
+
+
+async def test_a_worker_not_yet_seen_idle_by_a_round_gets_it_from_the_queue(
+    tmp_path: Path,
+) -> None:
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a")  # no round has run since it connected
+        job = await h.submit()
+        assert job.state == QUEUED and a.assigned() == []
+        await h.settle()
+        assert a.assigned() == [Lease(job.id, 1)]
+        await a.started(Lease(job.id, 1))
+        await a.result(Lease(job.id, 1))  # its slot is free; the round after finds it idle
+        second = await h.submit()
+        assert a.assigned()[-1] == Lease(second.id, 1) and second.state == ASSIGNED

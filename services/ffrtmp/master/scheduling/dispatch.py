@@ -40,6 +40,10 @@ def _assigned_spec(job: Job, deps: dict[str, Job]) -> JobSpec:
 class Dispatcher:
     def __init__(self, state: State) -> None:
         self.st = state
+        # Workers a round left with free slots and nothing to take: where a
+        # submit may assign at once. A hint, checked on use: one whose slot
+        # freed since the last round is not in it (that submit queues instead).
+        self.idle: set[str] = set()
 
     async def run(self) -> None:
         st = self.st
@@ -68,6 +72,7 @@ class Dispatcher:
                 popped = st.pending.pop_for(st.nodes[node_id].offers)
                 if popped is None:
                     del free[node_id]  # nothing queued that this worker can run
+                    self.idle.add(node_id)
                     continue
                 job_id, needs = popped
                 node = self._placement(job_id, needs, node_id, free)
@@ -140,18 +145,33 @@ class Dispatcher:
             node.send(CancelCmd(lease, "canceled by user"))
 
     def reserve_idle(self, job_id: str, needs: Tokens) -> NodeSession | None:
-        """Assign-on-submit: a worker with a free slot that can run a new job and
-        has nothing queued it could take instead (whatever waits goes first, by the
-        dispatcher's order), its slot reserved for `job_id`; None when none fits."""
+        """Assign-on-submit: an idle worker that can run a new job and has nothing
+        queued it could take instead (what waits goes first, in the dispatcher's
+        order), its slot reserved for `job_id`; None when none fits. The one with
+        the most free slots, or the first found with all its slots free."""
         st = self.st
-        fits = [s for s in st.nodes.values()
-                if s.accepting and s.free_slots > 0 and needs <= s.offers]
-        fits.sort(key=lambda s: (-s.free_slots, s.node_id))  # as a dispatch round would
-        for s in fits:
-            if st.pending.peek_for(s.offers) is None:
-                s.leases[job_id] = RESERVED
-                return s
-        return None
+        best: NodeSession | None = None
+        gone = []
+        for node_id in self.idle:
+            s = st.nodes.get(node_id)
+            if s is None or not s.accepting or s.free_slots <= 0:
+                gone.append(node_id)
+                continue
+            empty = s.free_slots == s.slots
+            if not needs <= s.offers or (
+                best is not None and s.free_slots <= best.free_slots and not empty
+            ):
+                continue
+            if st.pending.peek_for(s.offers) is not None:
+                gone.append(node_id)  # the next round gives it what waits
+                continue
+            best = s
+            if empty:
+                break
+        self.idle.difference_update(gone)
+        if best is not None:
+            best.leases[job_id] = RESERVED
+        return best
 
     def unreserve(self, node: NodeSession, job_id: str) -> None:
         if node.leases.get(job_id) == RESERVED:
