@@ -8,6 +8,7 @@ it connects, as the master's own round does at once)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,28 @@ async def test_a_worker_not_yet_seen_idle_by_a_round_gets_it_from_the_queue(
         await a.result(Lease(job.id, 1))  # its slot is free; the round after finds it idle
         second = await h.submit()
         assert a.assigned()[-1] == Lease(second.id, 1) and second.state == ASSIGNED
+
+
+@pytest.mark.parametrize("idle", [True, False])
+async def test_a_caller_gone_during_the_commit_leaves_nothing_half_done(
+    tmp_path: Path, idle: bool,
+) -> None:
+    """grpc cancels a handler whose client went away; the commit lands anyway,
+    and what follows it must happen: the Assign sent, or the job queued."""
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a")
+        await (h.settle() if idle else h.scheduler.st.settle())  # (no round: not idle)
+        task = asyncio.ensure_future(h.submit())
+        h.store.on_commit.append(lambda writes, took: task.cancel())
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        h.store.on_commit.clear()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        [job] = await h.scheduler.list_jobs()
+        if idle:
+            assert job.state == ASSIGNED and a.assigned() == [Lease(job.id, 1)]
+        else:
+            assert job.state == QUEUED and job.id in h.scheduler.st.pending
+            await h.settle()
+            assert a.assigned() == [Lease(job.id, 1)]
