@@ -22,7 +22,9 @@ from ffrtmp.master.storage.protocol import (
     Observer,
     QueuedKey,
     StoreClosed,
+    changed,
     encode_needs,
+    notify,
 )
 
 _CLASS = {qp: i for i, qp in enumerate(QUEUE_CLASSES)}
@@ -63,7 +65,11 @@ class MemoryStore:
         return self._open
 
     async def insert_job(
-        self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
+        self,
+        job: Job,
+        event: JobEvent,
+        more: Sequence[tuple[Job, JobEvent]] = (),
+        assign: Change | None = None,
     ) -> tuple[Job, bool]:
         self._check()
         if job.request_id:
@@ -76,10 +82,14 @@ class MemoryStore:
             new.seq = self._seq
             self._jobs[new.id] = replace(new, events=[])
             self._events[new.id] = [new_event]
+        before = None if assign is None else self._apply(assign)
         self._committed(1)
         for new, _ in ((job, event), *more):
             for observe in self.inserted:
                 observe(new.id)
+        if assign is not None and before is not None:
+            changed(job, assign)
+            notify(self.observers, assign, before)
         return job, True
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:

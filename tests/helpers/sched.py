@@ -22,7 +22,15 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ffrtmp.core.authz import SYSTEM
-from ffrtmp.core.model import AttemptResult, Job, JobState, Lease, Outcome, ProgressInfo
+from ffrtmp.core.model import (
+    AttemptResult,
+    Job,
+    JobEvent,
+    JobState,
+    Lease,
+    Outcome,
+    ProgressInfo,
+)
 from ffrtmp.core.retry import Backoff
 from ffrtmp.core.spec import RawSpec
 from ffrtmp.core.states import can_transition
@@ -72,12 +80,28 @@ class GatedStore(SqliteStore):
     def __init__(self, path: Path) -> None:
         super().__init__(path, synchronous="NORMAL")
         self.before_apply: list[Callable[[Sequence[Change]], Awaitable[None]]] = []
+        # Run after the next insert committed, before the scheduler hears of it
+        # (one that raises plays a master dying there).
+        self.after_insert: list[Callable[[Job], Awaitable[None]]] = []
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
         hooks, self.before_apply = self.before_apply, []
         for hook in hooks:
             await hook(changes)
         return await super().apply(changes)
+
+    async def insert_job(
+        self,
+        job: Job,
+        event: JobEvent,
+        more: Sequence[tuple[Job, JobEvent]] = (),
+        assign: Change | None = None,
+    ) -> tuple[Job, bool]:
+        stored = await super().insert_job(job, event, more, assign)
+        hooks, self.after_insert = self.after_insert, []
+        for hook in hooks:
+            await hook(stored[0])
+        return stored
 
 
 class FakeWorker:

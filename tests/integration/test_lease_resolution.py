@@ -63,8 +63,9 @@ async def assigned(sched: Scheduler, node: str = "w1") -> tuple[NodeSession, Job
     await sched.start()
     await sched.background.stop(1)  # this test drives dispatch and timers itself
     s, _, _ = sched.liveness.connect(node, CAPS, 1, "test", [])
+    assert not await sched.dispatcher.dispatch_round()  # nothing queued: the worker is idle
     job, _ = await sched.submit(RawSpec(scenario="test", duration_s=3600))
-    assert await sched.dispatcher.dispatch_round()
+    assert job.state == JobState.ASSIGNED  # the idle worker got it with the submit's commit
     [cmd] = [c for c in drain(s) if isinstance(c, AssignCmd)]
     return s, job, cmd
 

@@ -99,6 +99,10 @@ async def test_a_deposed_leaders_writes_change_no_row(stores: tuple[PgStore, PgS
         await _insert(old, 2)
     with pytest.raises(NotLeader):
         await old.apply([_assign("job1", 1)])
+    with pytest.raises(NotLeader):  # assign-on-submit: the insert and its assignment
+        late = _job(3)
+        await old.insert_job(late, JobEvent(late.created_ms, None, S.QUEUED, "submitted", "", 0),
+                             (), _assign("job3", 1))
     with pytest.raises(NotLeader):
         await old.upsert_node("w1", {}, "", 1)
     with pytest.raises(NotLeader):

@@ -240,3 +240,31 @@ async def test_a_group_is_stored_whole_with_its_graph(store: JobStore) -> None:
     # A repeat of the group's request_id stores none of the children again.
     again, created = await store.insert_job(_job(9, request_id="g"), ev, [(_job(8), ev)])
     assert not created and again.id == "job1" and await store.get_job("job8") is None
+
+
+async def test_assign_on_submit_commits_the_job_and_its_assignment_together(
+    store: JobStore,
+) -> None:
+    seen: list[tuple[str, JobState, JobState, str, int]] = []
+    store.observers.append(lambda b, to, at, node, att: seen.append((b.job_id, b.state, to,
+                                                                     node, att)))
+    commits: list[int] = []
+    store.on_commit.append(lambda writes, took: commits.append(writes))
+    made = _job(1, request_id="r1")
+    submitted = JobEvent(made.created_ms, None, S.QUEUED, "submitted", "", 0)
+    stored, created = await store.insert_job(made, submitted, (), _assign("job1", 1, "w1"))
+    assert created and (stored.state, stored.node_id, stored.attempt) == (S.ASSIGNED, "w1", 1)
+    assert len(commits) == 1  # one transaction for the job and its assignment
+    assert seen == [("job1", S.QUEUED, S.ASSIGNED, "w1", 1)]
+    job = await store.get_job("job1", with_events=True)
+    assert job is not None and (job.state, job.node_id, job.attempt) == (S.ASSIGNED, "w1", 1)
+    assert [(e.from_state, e.to_state, e.node_id, e.attempt) for e in job.events] == [
+        (None, S.QUEUED, "", 0), (S.QUEUED, S.ASSIGNED, "w1", 1)]
+    assert await store.queued_keys() == []
+    # A repeat of the request: the stored job comes back and no assignment is applied.
+    again, created = await store.insert_job(_job(2, request_id="r1"), submitted, (),
+                                            _assign("job2", 1, "w2"))
+    assert not created and (again.id, again.node_id, again.attempt) == ("job1", "w1", 1)
+    assert await store.get_job("job2") is None and len(seen) == 1
+    job = await store.get_job("job1", with_events=True)
+    assert job is not None and len(job.events) == 2

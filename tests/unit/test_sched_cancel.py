@@ -26,8 +26,8 @@ async def test_cancel_queued_never_reaches_a_worker(tmp_path: Path) -> None:
 
 async def test_cancel_while_its_assignment_commits_sends_nothing(tmp_path: Path) -> None:
     async with SchedHarness(tmp_path) as h:
+        job = await h.submit()  # queued: the dispatcher assigns it
         a = h.worker("a")
-        job = await h.submit()
 
         async def cancel_first(changes: Sequence[Change]) -> None:
             await h.scheduler.cancel(job.id)

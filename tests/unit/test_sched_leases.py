@@ -122,8 +122,8 @@ async def test_heartbeat_listing_a_stale_lease_gets_an_abort(tmp_path: Path) -> 
 
 async def test_drain_while_an_assignment_commits(tmp_path: Path) -> None:
     async with SchedHarness(tmp_path) as h:
+        first = await h.submit()  # queued: the dispatcher assigns it
         a = h.worker("a", slots=2)
-        first = await h.submit()
 
         async def drain(changes: Sequence[Change]) -> None:
             await h.scheduler.drain("a", True)

@@ -40,6 +40,10 @@ def _assigned_spec(job: Job, deps: dict[str, Job]) -> JobSpec:
 class Dispatcher:
     def __init__(self, state: State) -> None:
         self.st = state
+        # Workers a round left with free slots and nothing to take: where a
+        # submit may assign at once. A hint, checked on use: one whose slot
+        # freed since the last round is not in it (that submit queues instead).
+        self.idle: set[str] = set()
 
     async def run(self) -> None:
         st = self.st
@@ -68,6 +72,7 @@ class Dispatcher:
                 popped = st.pending.pop_for(st.nodes[node_id].offers)
                 if popped is None:
                     del free[node_id]  # nothing queued that this worker can run
+                    self.idle.add(node_id)
                     continue
                 job_id, needs = popped
                 node = self._placement(job_id, needs, node_id, free)
@@ -124,15 +129,54 @@ class Dispatcher:
             if before is None:
                 node.leases.pop(job.id, None)
                 continue
-            lease = Lease(job.id, job.attempt + 1)
-            node.leases[job.id] = lease.attempt
-            node.assigns_sent += 1
-            node.assign_seq[job.id] = node.assigns_sent
-            spec = _assigned_spec(job, deps)
-            node.send(AssignCmd(lease, spec, st.trace_context(job.id), node.assigns_sent))
-            if st.is_canceled(lease):
-                node.send(CancelCmd(lease, "canceled by user"))
+            self.grant(node, Lease(job.id, job.attempt + 1), job, deps)
         return True
+
+    def grant(self, node: NodeSession, lease: Lease, job: Job, deps: dict[str, Job]) -> None:
+        """The assignment of `lease` to `node` is committed: the lease is the
+        node's and its Assign goes out."""
+        st = self.st
+        node.leases[job.id] = lease.attempt
+        node.assigns_sent += 1
+        node.assign_seq[job.id] = node.assigns_sent
+        spec = _assigned_spec(job, deps)
+        node.send(AssignCmd(lease, spec, st.trace_context(job.id), node.assigns_sent))
+        if st.is_canceled(lease):
+            node.send(CancelCmd(lease, "canceled by user"))
+
+    def reserve_idle(self, job_id: str, needs: Tokens) -> NodeSession | None:
+        """Assign-on-submit: an idle worker that can run a new job and has nothing
+        queued it could take instead (what waits goes first, in the dispatcher's
+        order), its slot reserved for `job_id`; None when none fits. The one with
+        the most free slots, or the first found with all its slots free."""
+        st = self.st
+        best: NodeSession | None = None
+        gone = []
+        for node_id in self.idle:
+            s = st.nodes.get(node_id)
+            if s is None or not s.accepting or s.free_slots <= 0:
+                gone.append(node_id)
+                continue
+            empty = s.free_slots == s.slots
+            if not needs <= s.offers or (
+                best is not None and s.free_slots <= best.free_slots and not empty
+            ):
+                continue
+            if st.pending.peek_for(s.offers) is not None:
+                gone.append(node_id)  # the next round gives it what waits
+                continue
+            best = s
+            if empty:
+                break
+        self.idle.difference_update(gone)
+        if best is not None:
+            best.leases[job_id] = RESERVED
+        return best
+
+    def unreserve(self, node: NodeSession, job_id: str) -> None:
+        if node.leases.get(job_id) == RESERVED:
+            del node.leases[job_id]
+            self.st.wake_dispatch.set()  # the slot is free again
 
     def pending_reason(self, job: Job) -> str:
         """Why a queued job is not running yet, or "" when it will be soon."""

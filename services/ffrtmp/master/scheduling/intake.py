@@ -5,6 +5,7 @@ ended between our read and the commit)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,21 +15,24 @@ from ffrtmp.core.authz import Actor
 from ffrtmp.core.errors import Unavailable
 from ffrtmp.core.graph import check_dependencies, start_state
 from ffrtmp.core.matching import requirements
-from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState
+from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, Lease
 from ffrtmp.core.s3_input import check_input_allowed
 from ffrtmp.core.s3_output import check_allowed
 from ffrtmp.core.spec import RawSpec, check_request_id, resolve
 from ffrtmp.core.spec_split import check_together
 from ffrtmp.core.split import segment_length
 from ffrtmp.core.split_hls import is_hls, part_spec, plan_split
+from ffrtmp.master.scheduling.dispatch import Dispatcher
 from ffrtmp.master.scheduling.graph import Graph
 from ffrtmp.master.scheduling.state import State
+from ffrtmp.master.storage.protocol import Change
 
 
 class Intake:
-    def __init__(self, state: State, graph: Graph) -> None:
+    def __init__(self, state: State, graph: Graph, dispatcher: Dispatcher) -> None:
         self.st = state
         self.graph = graph
+        self.dispatcher = dispatcher
 
     async def submit(
         self, raw: RawSpec, request_id: str, actor: Actor, depends_on: Sequence[str]
@@ -102,24 +106,52 @@ class Intake:
                    updated_ms=now, owner=owner, **kw)
 
     async def _insert(self, job: Job, children: list[Job]) -> tuple[Job, bool]:
+        # Shielded: a caller that goes away (the client canceled its call) must
+        # not stop between the commit and the steps after it, or a stored job
+        # would be in no heap, or assigned with no Assign sent.
+        return await asyncio.shield(self._store(job, children))
+
+    async def _store(self, job: Job, children: list[Job]) -> tuple[Job, bool]:
         st = self.st
 
         def first(j: Job) -> JobEvent:
             return JobEvent(j.created_ms, None, j.state, "submitted", "", 0)
 
-        stored, created = await st.store.insert_job(
-            job, first(job), [(c, first(c)) for c in children]
+        # Assign-on-submit: an idle worker that fits gets the job in the
+        # submit's own transaction (one commit), its Assign sent right after.
+        node = None
+        if job.state == JobState.QUEUED and not children:
+            node = self.dispatcher.reserve_idle(job.id, requirements(job.spec))
+        assign = None if node is None else Change(
+            job.id, frozenset({JobState.QUEUED}), JobState.ASSIGNED,
+            f"assigned to {node.node_id}", job.created_ms,
+            expect_attempt=0, node_id=node.node_id, attempt=1,
         )
+        try:
+            stored, created = await st.store.insert_job(
+                job, first(job), [(c, first(c)) for c in children], assign
+            )
+        except BaseException:
+            if node is not None:
+                self.dispatcher.unreserve(node, job.id)
+            raise
+        if node is not None:
+            if created and stored.state == JobState.ASSIGNED:  # committed with its assignment
+                self.dispatcher.grant(node, Lease(job.id, 1), stored, {})
+                st.feed.publish(stored.id)
+            else:  # an earlier job under the same request id: nothing assigned
+                self.dispatcher.unreserve(node, job.id)
         if created:
             for j in (stored, *children):
                 st.metrics.jobs_submitted.labels(j.spec.queue, j.spec.priority).inc()
                 if j.state == JobState.QUEUED:
                     st.enqueue_job(j)
-                else:
+                elif j.state == JobState.BLOCKED:
                     self.graph.track(j)
             # A dependency may have ended between our read and the commit.
             for j in (stored, *children):
                 if j.state == JobState.BLOCKED:
                     await self.graph.judge(j.id)
         return stored, created
+
 

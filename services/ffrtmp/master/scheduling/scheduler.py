@@ -51,7 +51,7 @@ class Scheduler(Service):
         self.blob_leases = BlobLeases(self.st)  # the blob service's worker check
         self.graph = Graph(self.st)
         self.control = Control(self.st, self.graph)
-        self.intake = Intake(self.st, self.graph)
+        self.intake = Intake(self.st, self.graph, self.dispatcher)
 
     # -- lifecycle -------------------------------------------------------
     async def start(self, restored_ms: int | None = None) -> None:

@@ -10,11 +10,14 @@ a leadership term on every write has few places to do it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ffrtmp.core.model import Job, JobEvent, JobState
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -80,6 +83,25 @@ class Before:
 # (job as it was, state it went to, when, node, attempt): called after each commit.
 Observer = Callable[[Before, JobState, int, str, int], None]
 
+
+def notify(observers: Iterable[Observer], ch: Change, before: Before) -> None:
+    """Tell the observers of a committed change."""
+    for observe in observers:
+        try:
+            observe(before, ch.to_state, ch.at_ms, ch.node_id or "", ch.attempt or 0)
+        except Exception:  # observing must never fail a committed change
+            log.exception("transition observer failed")
+
+
+def changed(job: Job, ch: Change) -> None:
+    """`job` as a committed change `ch` left it (what `insert_job` returns
+    after its `assign`)."""
+    job.state, job.updated_ms = ch.to_state, ch.at_ms
+    if ch.node_id is not None:
+        job.node_id = ch.node_id
+    if ch.attempt is not None:
+        job.attempt = ch.attempt
+
 # What the heaps need of a queued job, without its spec: (id, index of its
 # (queue, priority) in core.priority.QUEUE_CLASSES, seq, created ms, needs as
 # `encode_needs` text). Small ints and shared strings: a restart reads millions.
@@ -144,12 +166,21 @@ class JobStore(Protocol):
 
     # -- jobs -------------------------------------------------------------
     async def insert_job(
-        self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
+        self,
+        job: Job,
+        event: JobEvent,
+        more: Sequence[tuple[Job, JobEvent]] = (),
+        assign: Change | None = None,
     ) -> tuple[Job, bool]:
         """Store a new job and its first event, or return the job already stored
         under its request_id (created False). Another owner's request_id raises
         AlreadyExists. Sets `seq` on the new job. `more`: further jobs (a group's
-        children) stored in the same transaction, only when `job` is new."""
+        children) stored in the same transaction, only when `job` is new.
+        `assign`: a change of the new job (assign-on-submit), compare-and-set in
+        the same transaction after the insert, its event written and observers
+        told after the commit as for `apply`; the returned job then carries its
+        state, node, attempt and updated_ms. Nothing is applied to a job found
+        under its request_id."""
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
         """Compare-and-set each change in one transaction: for each, the job as it

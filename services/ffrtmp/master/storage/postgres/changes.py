@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ffrtmp.core.model import JobState
+from ffrtmp.core.model import Job, JobState
 from ffrtmp.master.storage.postgres.db import Conn
-from ffrtmp.master.storage.postgres.rows import apply_change
+from ffrtmp.master.storage.postgres.rows import Submit, apply_change, insert_jobs
 from ffrtmp.master.storage.protocol import SETTABLE, Before, Change
 
 # The PostgreSQL type of each settable column (a column missing here makes its
@@ -124,3 +124,26 @@ async def apply_all(conn: Conn, items: list[list[Change]]) -> list[list[Before |
         for r in await conn.fetch(_statement(shape), *_args(shape, changes)):
             found[r[0]] = Before(r[0], r[4], JobState(r[1]), r[5], r[3], r[2])
     return [[found.get(ch.job_id) for ch in item] for item in items]
+
+
+# A submit with its assign-on-submit change, if any (see JobStore.insert_job).
+Assigned = tuple[Submit, Change | None]
+
+
+async def submit_all(
+    conn: Conn, items: list[Assigned]
+) -> list[tuple[Job, bool, Before | None]]:
+    """A batch of submits, then the assignments of those that are new, in the
+    same transaction (so under the same term check)."""
+    stored = await insert_jobs(conn, [submit for submit, _ in items])
+    assigns = [
+        ch for (_, ch), (_, created) in zip(items, stored, strict=True)
+        if created and ch is not None
+    ]
+    found = {
+        ch.job_id: before
+        for ch, [before] in zip(assigns, await apply_all(conn, [[ch] for ch in assigns]),
+                                strict=True)
+    } if assigns else {}
+    return [(job, created, found.get(job.id) if created and ch is not None else None)
+            for (_, ch), (job, created) in zip(items, stored, strict=True)]

@@ -11,9 +11,8 @@ from typing import Any
 
 from ffrtmp.core.model import TERMINAL, Job, JobEvent, JobState
 from ffrtmp.core.priority import QUEUE_CLASSES
-from ffrtmp.master.storage.postgres.changes import apply_all
+from ffrtmp.master.storage.postgres.changes import apply_all, submit_all
 from ffrtmp.master.storage.postgres.db import DB_TROUBLE, Conn, Grouped, PgDb, trouble
-from ffrtmp.master.storage.postgres.rows import insert_jobs
 from ffrtmp.master.storage.protocol import (
     ApiKey,
     AuditEvent,
@@ -22,6 +21,8 @@ from ffrtmp.master.storage.protocol import (
     NodeRecord,
     Observer,
     QueuedKey,
+    changed,
+    notify,
 )
 from ffrtmp.master.storage.sqlite.rows import JOB_COLUMNS, row_to_job
 
@@ -47,15 +48,23 @@ class PgStore(PgDb):
 
     # -- jobs -------------------------------------------------------------
     async def insert_job(
-        self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
+        self,
+        job: Job,
+        event: JobEvent,
+        more: Sequence[tuple[Job, JobEvent]] = (),
+        assign: Change | None = None,
     ) -> tuple[Job, bool]:
-        item = (job, event, tuple(more))
-        stored: tuple[Job, bool] = await self.write(Grouped(insert_jobs, item))
-        if stored[1]:
-            for new in (stored[0], *(j for j, _ in more)):
+        item = ((job, event, tuple(more)), assign)
+        done: tuple[Job, bool, Before | None] = await self.write(Grouped(submit_all, item))
+        stored, created, before = done
+        if created:
+            for new in (stored, *(j for j, _ in more)):
                 for observe in self.inserted:
                     observe(new.id)
-        return stored
+        if assign is not None and before is not None:
+            changed(stored, assign)
+            notify(self.observers, assign, before)
+        return stored, created
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
         items = list(changes)
@@ -63,11 +72,7 @@ class PgStore(PgDb):
         applied: list[Before | None] = await self.write(Grouped(apply_all, items))
         for ch, before in zip(items, applied, strict=True):
             if before is not None:
-                for observe in self.observers:
-                    try:
-                        observe(before, ch.to_state, ch.at_ms, ch.node_id or "", ch.attempt or 0)
-                    except Exception:  # observing must never fail a committed change
-                        log.exception("transition observer failed")
+                notify(self.observers, ch, before)
         return applied
 
     async def get_job(self, job_id: str, *, with_events: bool = False) -> Job | None:

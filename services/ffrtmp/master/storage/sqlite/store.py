@@ -21,6 +21,8 @@ from ffrtmp.master.storage.protocol import (
     Observer,
     QueuedKey,
     StoreError,
+    changed,
+    notify,
 )
 from ffrtmp.master.storage.sqlite import upkeep
 from ffrtmp.master.storage.sqlite.group_commit import GroupCommitDb
@@ -53,12 +55,16 @@ class SqliteStore(GroupCommitDb):
 
     # -- writes ----------------------------------------------------------
     async def insert_job(
-        self, job: Job, event: JobEvent, more: Sequence[tuple[Job, JobEvent]] = ()
+        self,
+        job: Job,
+        event: JobEvent,
+        more: Sequence[tuple[Job, JobEvent]] = (),
+        assign: Change | None = None,
     ) -> tuple[Job, bool]:
-        """Store a new job (and `more`, in the same transaction), or return the
-        one already stored under its request_id."""
+        """Store a new job (and `more`, and its `assign`, in the same
+        transaction), or return the one already stored under its request_id."""
 
-        def op(conn: sqlite3.Connection) -> tuple[Job, bool]:
+        def op(conn: sqlite3.Connection) -> tuple[Job, bool, Before | None]:
             # A request_id is its owner's: stored as "owner id" (a space is in
             # neither), so another user's id is neither a repeat nor an oracle.
             # Rows from before the scoping hold the bare id.
@@ -69,19 +75,22 @@ class SqliteStore(GroupCommitDb):
                     (key, job.request_id, job.owner),
                 ).fetchone()
                 if row is not None:
-                    return row_to_job(row), False
+                    return row_to_job(row), False, None
             job.seq = insert_row(conn, job, key)
             insert_event(conn, job.id, event)
             for child, child_event in more:
                 child.seq = insert_row(conn, child, None)
                 insert_event(conn, child.id, child_event)
-            return job, True
+            return job, True, None if assign is None else apply_change(conn, assign)
 
-        stored, created = await self.write(op)
+        stored, created, before = await self.write(op)
         if created:
             for new in (stored, *(j for j, _ in more)):
                 for observe in self.inserted:
                     observe(new.id)
+        if assign is not None and before is not None:
+            changed(stored, assign)
+            notify(self.observers, assign, before)
         return stored, created
 
     async def apply(self, changes: Sequence[Change]) -> list[Before | None]:
@@ -93,11 +102,7 @@ class SqliteStore(GroupCommitDb):
         applied = await self.write(op)
         for ch, before in zip(items, applied, strict=True):
             if before is not None:
-                for observe in self.observers:
-                    try:
-                        observe(before, ch.to_state, ch.at_ms, ch.node_id or "", ch.attempt or 0)
-                    except Exception:  # observing must never fail a committed change
-                        log.exception("transition observer failed")
+                notify(self.observers, ch, before)
         return applied
 
     async def upsert_node(
