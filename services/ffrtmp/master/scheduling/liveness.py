@@ -95,7 +95,10 @@ class Liveness:
             s.send(DrainCmd(True))
         st.spawn(st.store.upsert_node(node_id, capabilities, address, st.now_ms()))
         st.wake_dispatch.set()
-        st.wake_timers.set()  # its loss deadline may come before the timer's next wake
+        if st.config.heartbeat_timeout_s < st.config.scheduler_interval_s:
+            # Its loss deadline may come before the timer's next wake (a sweep
+            # walks every worker: not for each of a fleet's connects otherwise).
+            st.wake_timers.set()
         return s, keep, abort
 
     def disconnect(self, s: NodeSession, generation: int) -> None:
