@@ -64,7 +64,10 @@ class Liveness:
         s.outbox = asyncio.Queue()
         s.generation += 1
         s.capabilities, s.slots, s.address = capabilities, max(1, slots), address
-        s.offers = _offers(capabilities)
+        # Workers alike share one set: a fleet of ten thousand holds a few, not
+        # ten thousand (≈ 2.5 KiB each, their token strings included).
+        offer_set = _offers(capabilities)
+        s.offers = st.offer_sets.setdefault(offer_set, offer_set)
         s.connected, s.connected_ms, s.draining = True, st.now_ms(), False
         s.assigns_sent, s.assign_seq = 0, {}  # Assigns are numbered per stream
         self.touch(s)
