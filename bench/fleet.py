@@ -9,7 +9,6 @@ import time
 from collections.abc import Sequence
 from functools import partial
 from itertools import pairwise
-from pathlib import Path
 
 from tests.helpers.procs import CpuMeter, Proc, cpu_seconds, peak_rss_mib, rss_mib
 
@@ -134,7 +133,8 @@ async def restart(ctx: BenchRun) -> Figures:
     # What a restart costs, not a first import: an installed master has its
     # bytecode, but PYTHONDONTWRITEBYTECODE (set here) would compile every module
     # of ours at each start (16 % of the samples of a restart).
-    await asyncio.to_thread(compileall.compile_dir, Path(ffrtmp.__file__).parent, quiet=1)
+    for package in ffrtmp.__path__:  # a namespace package: no __file__
+        await asyncio.to_thread(compileall.compile_dir, package, quiet=1)
     start = partial(start_master, ctx.root, ctx.certs, "restart", db=db, timeout=600)
     master = await asyncio.to_thread(start, on_spawn=attach)
     try:
