@@ -37,9 +37,9 @@ UNFINISHED = [
 UNSUCCESSFUL = [common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELED]
 
 
-# Simulated workers per client process. One process holding about 4,000 TLS
-# channels had a call CANCELLED locally before its Welcome (sim-4086, twice), and
-# one core's share of the clients' work must not be what the figure measures.
+# Simulated workers per client process: the clients' side of 10,000 TLS streams
+# spread over both cores rather than held by one or two processes (with two of
+# 5,000, a run stalled past 8,000 streams; see docs/PERFORMANCE.md, (f)).
 PER_PROCESS = 2_000
 
 
