@@ -4,12 +4,15 @@ job lifecycle, (e) a restart over a deep backlog, (f) the idle cost of 10,000 wo
 from __future__ import annotations
 
 import asyncio
+import compileall
 import time
 from collections.abc import Sequence
 from functools import partial
+from itertools import pairwise
 
 from tests.helpers.procs import CpuMeter, Proc, cpu_seconds, peak_rss_mib, rss_mib
 
+import ffrtmp
 from bench.cluster import (
     Master,
     Spy,
@@ -34,15 +37,22 @@ UNFINISHED = [
 UNSUCCESSFUL = [common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELED]
 
 
+# Simulated workers per client process: the clients' side of 10,000 TLS streams
+# spread over both cores rather than held by one or two processes (with two of
+# 5,000, a run stalled past 8,000 streams; see docs/PERFORMANCE.md, (f)).
+PER_PROCESS = 2_000
+
+
 def spawn_workers(ctx: BenchRun, master: Master, total: int, name: str) -> list[Proc]:
-    """`total` simulated workers split over two processes, so that the clients'
-    side of 10,000 streams does not sit on one core."""
+    """`total` simulated workers, each with its own channel, split evenly over
+    processes of at most PER_PROCESS (at least two)."""
     ensure_workers(ctx.certs, total)
-    halves = [(0, total // 2), (total // 2, total - total // 2)]
+    n = max(2, -(-total // PER_PROCESS))
+    bounds = [total * i // n for i in range(n + 1)]
     procs = []
-    for i, (first, count) in enumerate(halves):
+    for i, (first, end) in enumerate(pairwise(bounds)):
         args = ["--target", master.target, "--certs", str(ctx.certs.dir)]
-        args += ["--first", str(first), "--count", str(count)]
+        args += ["--first", str(first), "--count", str(end - first)]
         procs.append(Proc.python("bench.simworkers", args, ctx.root / f"{name}-sim{i}.log"))
     return procs
 
@@ -120,6 +130,11 @@ async def restart(ctx: BenchRun) -> Figures:
     def attach(pid: int) -> None:
         spies.append(ctx.profiler.start(pid, "restart"))
 
+    # What a restart costs, not a first import: an installed master has its
+    # bytecode, but PYTHONDONTWRITEBYTECODE (set here) would compile every module
+    # of ours at each start (16 % of the samples of a restart).
+    for package in ffrtmp.__path__:  # a namespace package: no __file__
+        await asyncio.to_thread(compileall.compile_dir, package, quiet=1)
     start = partial(start_master, ctx.root, ctx.certs, "restart", db=db, timeout=600)
     master = await asyncio.to_thread(start, on_spawn=attach)
     try:

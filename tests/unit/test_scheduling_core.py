@@ -346,3 +346,19 @@ def test_bulk_load_orders_like_pushes() -> None:
     assert loaded.depth() == pushed.depth() and loaded.needs_sets() == pushed.needs_sets()
     gpu_worker = frozenset({"codec:h264", "gpu"})
     assert _drain(loaded, gpu_worker) == _drain(pushed, gpu_worker)
+
+
+def test_bulk_load_keeps_jobs_already_queued_and_ids_given_twice_once() -> None:
+    q = PendingJobs()
+    q.push("a", CPU, heap_key("batch", "low", 1), "batch", "low", 1)
+    q.load([
+        ("a", CPU, heap_key("live", "high", 9), "live", "high", 9),  # already queued
+        ("b", CPU, heap_key("default", "medium", 2), "default", "medium", 2),
+    ])
+    assert len(q) == 2 and q.depth() == {("batch", "low"): 1, ("default", "medium"): 1}
+    q.load([
+        ("c", CPU, heap_key("live", "high", 3), "live", "high", 3),
+        ("c", CPU, heap_key("batch", "low", 4), "batch", "low", 4),
+    ])
+    assert len(q) == 3 and q.depth()[("live", "high")] == 1 and q.depth()[("batch", "low")] == 1
+    assert _drain(q, CPU) == ["c", "b", "a"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from ffrtmp.core.matching import Tokens
 
 Key = tuple[float, int]
+T = TypeVar("T")
 
 
 class Entry:
@@ -31,6 +33,10 @@ class Entry:
         self.queue = queue
         self.priority = priority
         self.enqueued_ms = enqueued_ms
+
+
+def _pick(column: Sequence[T], rows: list[int]) -> list[T]:
+    return [column[i] for i in rows]
 
 
 class PendingJobs:
@@ -65,25 +71,56 @@ class PendingJobs:
     def load(self, jobs: Iterable[tuple[str, Tokens, Key, str, str, int]]) -> None:
         """Bulk push of (id, needs, key, queue, priority, enqueued ms), for start-up:
         one heapify per heap instead of a sift per job."""
+        rows = list(jobs)
+        if rows:
+            ids, needs, keys, queues, priorities, enqueued = zip(*rows, strict=True)
+            self.load_columns(ids, needs, keys, queues, priorities, enqueued)
+
+    def load_columns(
+        self,
+        ids: Sequence[str],
+        needs: Sequence[Tokens],
+        keys: Sequence[Key],
+        queues: Sequence[str],
+        priorities: Sequence[str],
+        enqueued: Sequence[int],
+    ) -> None:
+        """`load` by columns: a restart's million jobs go through C loops (zip,
+        map, Counter) rather than a Python statement per job."""
         entries, heaps = self._entries, self._heaps
-        pairs: list[tuple[str, str]] = []
-        needs_seen: list[Tokens] = []
-        for job_id, needs, key, queue, priority, enqueued_ms in jobs:
-            if job_id in entries:
-                continue
-            entries[job_id] = Entry(key, needs, queue, priority, enqueued_ms)
-            heap = heaps.get(needs)
+        if entries:  # jobs already here stay as they are
+            keep = [i for i, job_id in enumerate(ids) if job_id not in entries]
+            ids, needs, keys = _pick(ids, keep), _pick(needs, keep), _pick(keys, keep)
+            queues, priorities = _pick(queues, keep), _pick(priorities, keep)
+            enqueued = _pick(enqueued, keep)
+        before = len(entries)
+        entries.update(zip(ids, map(Entry, keys, needs, queues, priorities, enqueued), strict=True))
+        if len(entries) - before != len(ids):
+            # An id given twice (never from a store: ids are its keys): job by job,
+            # where the first one counts.
+            for job_id in ids:
+                entries.pop(job_id, None)
+            for row in zip(ids, needs, keys, queues, priorities, enqueued, strict=True):
+                self.push(*row)
+            return
+        self._depth.update(zip(queues, priorities, strict=True))
+        self._by_needs.update(needs)
+        distinct = set(needs)
+        if len(distinct) == 1:  # the common case: one heap, built in C
+            pairs = list(zip(keys, ids, strict=True))
+            grouped = {next(iter(distinct)): pairs}
+        else:
+            grouped = {n: [] for n in distinct}
+            for n, key, job_id in zip(needs, keys, ids, strict=True):
+                grouped[n].append((key, job_id))
+        for n, pairs in grouped.items():
+            heap = heaps.get(n)
             if heap is None:
-                heap = heaps[needs] = []
+                heaps[n] = pairs
                 self._fits.clear()
-            heap.append((key, job_id))
-            pairs.append((queue, priority))
-            needs_seen.append(needs)
-        # Counting in one pass each (Counter.update runs in C) beats += per job.
-        self._depth.update(pairs)
-        self._by_needs.update(needs_seen)
-        for needs in set(needs_seen):
-            heapq.heapify(heaps[needs])
+            else:
+                heap.extend(pairs)
+            heapq.heapify(heaps[n])
 
     def remove(self, job_id: str) -> bool:
         entry = self._entries.pop(job_id, None)

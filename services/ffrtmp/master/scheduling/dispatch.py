@@ -63,6 +63,10 @@ class Dispatcher:
     def _pick(self) -> list[tuple[NodeSession, str]]:
         """Round-robin over workers with free slots, most free first."""
         st = self.st
+        if not st.pending:
+            # Nothing queued: a worker's connect (thousands in a fleet's start)
+            # must not cost a walk over every worker.
+            return []
         free = self._free()
         picks: list[tuple[NodeSession, str]] = []
         while free:

@@ -8,7 +8,11 @@ received later still: so by the time the master declares it lost, its runs are
 surely stopped, with a quarter of the timeout to spare for scheduling delays and
 clock-rate drift. A lease the worker no longer lists (in Hello, or in a heartbeat
 sent after its Assign arrived) is resolved at once. These attempts are lost to the
-infrastructure, not charged to the job (see core/retry.py)."""
+infrastructure, not charged to the job (see core/retry.py).
+
+Heartbeats are answered no more often than core/timings.ack_spacing allows: with
+a 5 s interval and a 2 min timeout, one in three or four, which is what keeps a
+large idle fleet cheap; fewer answers can only make a worker fence earlier."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from ffrtmp.core.errors import NotFound
 from ffrtmp.core.matching import offers
 from ffrtmp.core.model import Lease
 from ffrtmp.core.retry import LOST
+from ffrtmp.core.timings import ack_spacing
 from ffrtmp.lifecycle import wait_event
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.dispatch import RESERVED
@@ -59,10 +64,14 @@ class Liveness:
         s.outbox = asyncio.Queue()
         s.generation += 1
         s.capabilities, s.slots, s.address = capabilities, max(1, slots), address
-        s.offers = _offers(capabilities)
+        # Workers alike share one set: a fleet of ten thousand holds a few, not
+        # ten thousand (≈ 2.5 KiB each, their token strings included).
+        offer_set = _offers(capabilities)
+        s.offers = st.offer_sets.setdefault(offer_set, offer_set)
         s.connected, s.connected_ms, s.draining = True, st.now_ms(), False
         s.assigns_sent, s.assign_seq = 0, {}  # Assigns are numbered per stream
         self.touch(s)
+        s.acked_at = s.last_seen  # the Welcome answers the Hello
         keep: list[Lease] = []
         abort: list[Lease] = []
         offered_map = {lease.job_id: lease.attempt for lease in offered}
@@ -89,7 +98,10 @@ class Liveness:
             s.send(DrainCmd(True))
         st.spawn(st.store.upsert_node(node_id, capabilities, address, st.now_ms()))
         st.wake_dispatch.set()
-        st.wake_timers.set()  # its loss deadline may come before the timer's next wake
+        if st.config.heartbeat_timeout_s < st.config.scheduler_interval_s:
+            # Its loss deadline may come before the timer's next wake (a sweep
+            # walks every worker: not for each of a fleet's connects otherwise).
+            st.wake_timers.set()
         return s, keep, abort
 
     def disconnect(self, s: NodeSession, generation: int) -> None:
@@ -113,7 +125,11 @@ class Liveness:
         if draining != s.draining:
             s.draining = draining
             self.st.wake_dispatch.set()
-        s.send(HeartbeatAckCmd(seq))
+        now = self.st.clock()
+        cfg = self.st.config
+        if now - s.acked_at >= ack_spacing(cfg.heartbeat_interval_s, cfg.heartbeat_timeout_s):
+            s.acked_at = now
+            s.send(HeartbeatAckCmd(seq))
         listed = list(running)
         self.attempts.check_running(s, listed)
         self._drop_unlisted(s, {lease.job_id for lease in listed}, assign_seq)

@@ -71,6 +71,7 @@ class NodeSession:
     connected_ms: int = 0
     last_seen: float = 0.0  # monotonic seconds
     last_seen_ms: int = 0
+    acked_at: float = 0.0  # monotonic seconds of the last heartbeat answered (or Welcome)
     leases: dict[str, int] = field(default_factory=dict)  # job id -> attempt
     outbox: asyncio.Queue[Command | None] = field(default_factory=asyncio.Queue)
     generation: int = 0  # bumped on every (re)connect, to tell streams apart

@@ -26,7 +26,7 @@ from typing import Any
 from ffrtmp.core.matching import Tokens, requirements
 from ffrtmp.core.model import Job, JobState, Lease, ProgressInfo
 from ffrtmp.core.priority import QUEUE_CLASSES, heap_key, score
-from ffrtmp.core.queue import PendingJobs
+from ffrtmp.core.queue import Key, PendingJobs
 from ffrtmp.core.states import check_changes
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
@@ -74,6 +74,7 @@ class State:
         # Nodes where a job's attempts failed, so its retry goes elsewhere if it can.
         self._failed_on: dict[str, set[str]] = {}
         self._needs: dict[str, Tokens] = {}  # interned requirement sets
+        self.offer_sets: dict[Tokens, Tokens] = {}  # interned offer sets (liveness.py)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- the one way to change a job ----------------------------------------
@@ -159,23 +160,33 @@ class State:
         self.wake_dispatch.set()
 
     def load_queued(self, rows: list[QueuedKey]) -> None:
-        """Start-up: every QUEUED job (see JobStore.queued_keys)."""
+        """Start-up: every QUEUED job (see JobStore.queued_keys). A million rows:
+        turned into columns and mapped in C, no Python statement per job."""
+        self.wake_dispatch.set()
+        if not rows:
+            return
         aging = self.config.aging_interval_s
-        intern = self.intern_needs
-        classes = QUEUE_CLASSES
+        ids, cls, seqs, enqueued, encoded = zip(*rows, strict=True)
+        needs_of = {e: self.intern_needs(e) for e in set(encoded)}
+        queue_of = [q for q, _ in QUEUE_CLASSES]
+        priority_of = [p for _, p in QUEUE_CLASSES]
+        keys: list[Key]
         if aging > 0:
             keys = [
-                heap_key(*classes[c], seq, enqueued_ms=ms, aging_interval_s=aging)
-                for _, c, seq, ms, _ in rows
+                heap_key(queue_of[c], priority_of[c], seq, enqueued_ms=ms, aging_interval_s=aging)
+                for c, seq, ms in zip(cls, seqs, enqueued, strict=True)
             ]
-        else:  # the common case, a million times: the nine scores looked up, not computed
-            scores = [float(-score(q, p)) for q, p in classes]
-            keys = [(scores[c], seq) for _, c, seq, _, _ in rows]
-        self.pending.load(
-            (r[0], intern(r[4]), key, *classes[r[1]], r[3])
-            for r, key in zip(rows, keys, strict=True)
+        else:  # the common case: the nine scores looked up, not computed
+            scores = [float(-score(q, p)) for q, p in QUEUE_CLASSES]
+            keys = list(zip(map(scores.__getitem__, cls), seqs, strict=True))
+        self.pending.load_columns(
+            ids,
+            list(map(needs_of.__getitem__, encoded)),
+            keys,
+            list(map(queue_of.__getitem__, cls)),
+            list(map(priority_of.__getitem__, cls)),
+            enqueued,
         )
-        self.wake_dispatch.set()
 
     def enqueue_job(self, job: Job) -> None:
         # Aging counts from submission, so a retried job keeps what it earned.
