@@ -224,3 +224,21 @@ async def test_a_caller_gone_during_the_commit_leaves_nothing_half_done(
             assert job.state == QUEUED and job.id in h.scheduler.st.pending
             await h.settle()
             assert a.assigned() == [Lease(job.id, 1)]
+
+
+async def test_a_worker_whose_job_ended_with_nothing_queued_is_idle_again(
+    tmp_path: Path,
+) -> None:
+    # A round with nothing queued returns without walking the workers (a fleet's
+    # connects); the worker that just freed its slot must still count as idle.
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a")
+        await h.settle()
+        first = await h.submit()
+        assert first.state == ASSIGNED
+        await a.started(Lease(first.id, 1))
+        await a.result(Lease(first.id, 1))
+        await h.settle()
+        second = await h.submit()
+        assert (second.state, second.node_id) == (ASSIGNED, "a")
+        assert a.assigned()[-1] == Lease(second.id, 1)

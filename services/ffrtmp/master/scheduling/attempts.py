@@ -76,6 +76,7 @@ class Attempts:
     async def _apply_result(self, s: NodeSession, lease: Lease, r: AttemptResult) -> None:
         st = self.st
         del s.leases[lease.job_id]  # the run is over either way: free the slot
+        st.freed.add(s.node_id)
         st.wake_dispatch.set()
         if st.settle_canceled(lease):
             st.take_progress(lease.job_id)

@@ -65,8 +65,12 @@ class Dispatcher:
         st = self.st
         if not st.pending:
             # Nothing queued: a worker's connect (thousands in a fleet's start)
-            # must not cost a walk over every worker.
+            # must not cost a walk over every worker; only the workers whose slot
+            # freed since the last round may have become idle.
+            self.idle.update(st.freed)
+            st.freed.clear()
             return []
+        st.freed.clear()
         free = self._free()
         picks: list[tuple[NodeSession, str]] = []
         while free:

@@ -97,6 +97,7 @@ class Liveness:
         if s.drained:
             s.send(DrainCmd(True))
         st.spawn(st.store.upsert_node(node_id, capabilities, address, st.now_ms()))
+        st.freed.add(node_id)
         st.wake_dispatch.set()
         if st.config.heartbeat_timeout_s < st.config.scheduler_interval_s:
             # Its loss deadline may come before the timer's next wake (a sweep
@@ -124,6 +125,7 @@ class Liveness:
         self.st.metrics.heartbeats.inc()
         if draining != s.draining:
             s.draining = draining
+            self.st.freed.add(s.node_id)
             self.st.wake_dispatch.set()
         now = self.st.clock()
         cfg = self.st.config
@@ -144,6 +146,7 @@ class Liveness:
                 continue
             del s.leases[job_id]
             s.assign_seq.pop(job_id, None)
+            self.st.freed.add(s.node_id)
             self.st.wake_dispatch.set()
             self.st.spawn(
                 self.attempts.end_attempt(
@@ -162,6 +165,7 @@ class Liveness:
             raise NotFound(f"node {node_id!r} not found")
         await self.st.store.set_drained(node_id, drained, self.st.now_ms())
         s.drained = drained
+        self.st.freed.add(node_id)
         if s.connected:
             s.send(DrainCmd(drained))
         self.st.wake_dispatch.set()

@@ -64,11 +64,11 @@ class State:
         self.nodes: dict[str, NodeSession] = {}
         self.feed = ChangeFeed()
         self.wake_dispatch = asyncio.Event()
+        self.freed: set[str] = set()  # workers with a slot freed since the last round
         self.wake_timers = asyncio.Event()
         self.accepting = True
         self._progress: dict[str, ProgressInfo] = {}  # live progress of running jobs
-        # Attempts canceled while active, awaiting their worker's report. Keyed by
-        # lease: a job retried meanwhile runs its next attempt uncanceled.
+        # Canceled attempts awaiting their worker's report (by lease: a retry runs uncanceled).
         self._canceled: set[Lease] = set()
         self._retry_at: dict[str, float] = {}  # RETRY_WAIT job -> monotonic due time
         # Nodes where a job's attempts failed, so its retry goes elsewhere if it can.
