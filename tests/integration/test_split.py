@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.cluster import Cluster, make_certs
+from tests.helpers.media import decode_errors, ffmpeg_under_test, probe_audio
 from tests.helpers.splitcheck import keyframe_times, make_clip, silences, video_packets
 from tests.helpers.splitrun import (
     FPS,
@@ -116,6 +118,33 @@ async def test_workers_sharing_no_directory_join_through_the_media_store(
     assert fetched.returncode == 0, fetched.stderr
     assert join["output"].endswith("clip.mp4")
     check_joined(tmp_path / "got" / "clip.mp4", 12, cuts)
+
+
+async def test_an_input_without_audio_splits_and_joins_without_audio(
+    hosts: Cluster, tmp_path: Path
+) -> None:
+    """The audio part of an input that has none writes a placeholder the join
+    maps no audio from: the result is the video alone, every frame of it."""
+    await hosts.wait_nodes(2)
+    clip = tmp_path / "mute.mp4"
+    made = subprocess.run(
+        [ffmpeg_under_test(), "-hide_banner", "-y", "-f", "lavfi", "-i",
+         f"testsrc2=size=160x90:rate={FPS}", "-t", "6", "-c:v", "libx264", "-g", str(FPS),
+         "-pix_fmt", "yuv420p", str(clip)], capture_output=True, text=True, check=False)
+    assert made.returncode == 0, made.stderr[-2000:]
+    done = hosts.cli("-o", "json", "jobs", "submit", "--scenario", "test", "--input", str(clip),
+                     "--width", "160", "--height", "90", "--fps", str(FPS), "--gop", "1",
+                     "--bitrate", "120k", "--threads", "1", "--split", "3s",
+                     "--output", "mute.mp4", "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    group = json.loads(done.stdout)
+    assert group["state"] == "SUCCEEDED" and len(group["children"]) == 4  # audio, 2 parts, join
+    fetched = hosts.cli("jobs", "fetch", group["id"], "-o", str(tmp_path / "got"))
+    assert fetched.returncode == 0, fetched.stderr
+    out = tmp_path / "got" / "mute.mp4"
+    assert probe_audio(out) is None
+    assert len(video_packets(out).pts) == 6 * FPS
+    assert decode_errors(out) == ""
 
 
 def test_the_cli_finds_keyframes_and_scene_changes(tmp_path: Path) -> None:

@@ -103,8 +103,12 @@ def build_argv(
     kind = OutputKind.NULL if rc_pass == 1 else output_kind(spec.output, spec.live)
     if kind is OutputKind.HLS:
         argv += _ladder(spec, encoder, audio)
-    elif spec.split == AUDIO:  # a split's audio part: the whole input's audio alone
+    elif spec.split == AUDIO and audio:  # a split's audio part: the whole input's audio alone
         argv += ["-vn"]
+    elif spec.split == AUDIO:
+        # An input without audio: the part must still exist for the join, which
+        # maps its audio only if there is one; one copied video packet will do.
+        argv += ["-map", "0:v:0", "-frames:v", "1", "-c:v", "copy"]
     else:
         argv += _video(spec, encoder)
     if rc_pass:

@@ -45,7 +45,9 @@ def join_argv(
     argv = head_args(ffmpeg, features or FfmpegFeatures())
     argv += ["-f", "concat", "-safe", "0", "-i", list_path]
     if audio_part:
-        argv += ["-i", audio_part, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "copy"]
+        # "?": an input without audio gave an audio part without any (core.argv).
+        argv += ["-i", audio_part, "-map", "0:v:0", "-map", "1:a:0?"]
+        argv += ["-c:v", "copy", "-c:a", "copy"]
     elif audio:
         source = ["-f", "lavfi", "-i", LAVFI_AUDIO] if is_synthetic(spec) else ["-i", input_url]
         argv += [*source, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]

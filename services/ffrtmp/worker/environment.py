@@ -10,6 +10,7 @@ from ffrtmp.core.argv import is_synthetic
 from ffrtmp.core.ffmpeg_build import FfmpegFeatures
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.outputs import OutputKind
+from ffrtmp.core.split import AUDIO
 from ffrtmp.worker.output_probe import probe_output
 from ffrtmp.worker.paths import JobIO
 from ffrtmp.worker.runner import FFMPEG_NICE
@@ -64,8 +65,9 @@ def check_free_space(root: Path, minimum: int) -> None:
 
 async def input_has_audio(ffmpeg: str, spec: JobSpec, io: JobIO) -> bool:
     """Whether the input carries audio; only asked where it matters (an HLS ladder
-    must map audio per rendition explicitly, and a missing stream fails it)."""
-    if io.kind is not OutputKind.HLS or is_synthetic(spec):
+    must map audio per rendition explicitly, and a missing stream fails it; a
+    split's audio part of an input without audio writes a placeholder)."""
+    if (io.kind is not OutputKind.HLS and spec.split != AUDIO) or is_synthetic(spec):
         return True
     info = await probe_output(ffmpeg, io.input_url, 0)
     return info is not None and any(s.kind == "audio" for s in info.streams)
