@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import itertools
@@ -176,6 +177,43 @@ async def test_size_cap_and_quota(tmp_path: Path) -> None:
             await carol.transfer().upload(other)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "quota" in (info.value.details() or "")
+
+
+async def test_concurrent_uploads_cannot_share_the_same_free_space(tmp_path: Path) -> None:
+    """Each of two uploads fits the quota alone, not both: while the first is
+    under way (its first bytes sent, not finished), the second is refused; once
+    the first ends the space it took is counted as stored."""
+    first, second = (random_file(tmp_path / n, 600_000, seed=i)[0] for i, n in ((1, "a"), (2, "b")))
+    async with (
+        blob_master(tmp_path, quota_bytes=MIB) as bm,
+        bm.client("carol", "submitter") as carol,
+    ):
+        stub = blobs_pb2_grpc.BlobServiceStub(carol._channel)
+        data = first.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        sent = asyncio.Event()
+        go_on = asyncio.Event()
+
+        async def slow() -> AsyncIterator[blobs_pb2.WriteRequest]:
+            head = dict(resource_name=f"owners/carol/blobs/{sha}", sha256=sha,
+                        size_bytes=len(data))
+            yield blobs_pb2.WriteRequest(**head, write_offset=0, data=data[:1000])
+            sent.set()
+            await go_on.wait()
+            yield blobs_pb2.WriteRequest(**head, write_offset=1000, data=data[1000:],
+                                         finish_write=True)
+
+        call = stub.Write(slow())
+        await sent.wait()
+        await asyncio.sleep(0.5)  # the master has read the first message
+        with pytest.raises(aio.AioRpcError) as info:
+            await carol.transfer().upload(second)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        go_on.set()
+        assert (await call).complete
+        with pytest.raises(aio.AioRpcError) as info:
+            await carol.transfer().upload(second)  # now stored, not under way
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 async def test_owner_name_spaces_and_roles(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@ BlobStore backend. Errors are FfrtmpError subclasses (rpc/errors.py maps them)."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from grpc import aio
@@ -78,6 +80,11 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
         self.blobs = blobs
         self.access = access
         self.limits = limits
+        # Uploads under way, per owner (name -> size): they count against the
+        # quota until they end, and one lock makes check-and-count atomic, so
+        # concurrent uploads cannot each pass on the same free space.
+        self._uploading: dict[str, dict[str, int]] = {}
+        self._quota_lock = asyncio.Lock()
 
     async def _declared(
         self, actor: Actor, name: str, sha256: str, size: int, ctype: str, lease: Lease | None
@@ -103,12 +110,32 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
         quota = self.limits.quota_bytes
         if quota <= 0 or await self.blobs.stat(declared.name) is not None:
             return  # no quota, or the bytes are there already (no new space)
+        others = self._uploading.get(owner, {})
         used = await self.blobs.usage(owner)
+        used += sum(size for name, size in others.items() if name != declared.name)
         if used + declared.size > quota:
             raise ResourceExhausted(
                 f"owners/{owner}/ holds {used} bytes; {declared.size} more would pass "
                 f"its quota of {quota}"
             )
+
+    @asynccontextmanager
+    async def _counted(self, actor: Actor, declared: Declared) -> AsyncIterator[None]:
+        """An upload's bytes held against its owner's quota while it runs."""
+        parsed = _resolve(declared.name, actor)
+        if not isinstance(parsed, blobnames.OwnerBlob) or self.limits.quota_bytes <= 0:
+            yield
+            return
+        async with self._quota_lock:
+            await self._within_quota(parsed.owner, declared)
+            uploading = self._uploading.setdefault(parsed.owner, {})
+            uploading[declared.name] = declared.size
+        try:
+            yield
+        finally:
+            uploading.pop(declared.name, None)
+            if not uploading:
+                self._uploading.pop(parsed.owner, None)
 
     async def _exists(self, declared: Declared) -> bool:
         """The blob is there with these bytes; AlreadyExists if with others."""
@@ -130,8 +157,9 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
         first = await anext(it, None)
         if first is None:
             raise InvalidArgument("resource_name", "the upload stream carried no message")
+        actor = current_actor()
         declared = await self._declared(
-            current_actor(),
+            actor,
             first.resource_name,
             first.sha256,
             first.size_bytes,
@@ -150,7 +178,8 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
                     raise InvalidArgument("resource_name", "changed within one upload")
                 yield Chunk(msg.write_offset, msg.data, msg.finish_write)
 
-        result = await self.blobs.write(declared, chunks())
+        async with self._counted(actor, declared):
+            result = await self.blobs.write(declared, chunks())
         return blobs_pb2.WriteResponse(
             committed_size=result.committed, complete=result.complete, resource_name=declared.name
         )
