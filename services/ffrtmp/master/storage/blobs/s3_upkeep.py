@@ -26,6 +26,13 @@ class S3Upkeep:
             for obj in page.get("Contents", []):
                 yield obj
 
+    async def _uploads(self) -> AsyncIterator[dict[str, Any]]:
+        """Unfinished multipart uploads under the prefix, past the first 1,000."""
+        paginator = self.s3.get_paginator("list_multipart_uploads")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for up in page.get("Uploads", []):
+                yield up
+
     async def delete_job(self, job_id: str) -> int:
         if not blobnames.JOB_RE.fullmatch(job_id):
             raise InvalidArgument("job_id", "not a job id")
@@ -60,8 +67,7 @@ class S3Upkeep:
             if obj["LastModified"].timestamp() < cutoff:
                 await self._call("delete_object", Bucket=self.bucket, Key=obj["Key"])
                 dropped += 1
-        listed = await self._call("list_multipart_uploads", Bucket=self.bucket, Prefix=self.prefix)
-        for up in listed.get("Uploads", []):
+        for up in [u async for u in self._uploads()]:  # listed whole, then aborted
             if up["Initiated"].timestamp() < cutoff:
                 await self._call(
                     "abort_multipart_upload",
