@@ -126,13 +126,15 @@ async def test_an_s3_input_is_transcoded_and_only_its_lease_could_read_it(
 
 
 async def test_a_split_job_reads_its_s3_input_in_every_segment(cluster: Cluster) -> None:
-    """Each segment and the join are leases of their own, each given its own GET;
+    """The audio part, each segment and the join are leases of their own, each given its own GET;
     the worker's cache fetched the object once (this module's jobs all read the
     same version) and every segment seeks in the local copy."""
     group = _submit(cluster, "--input", f"s3://{MEDIA}/clips/in.mp4", "--duration", "4",
                     "--gop", "1", "--split", "2s", "--output", "split-s3.mp4")
     assert group["state"] == "SUCCEEDED" and group["group"], json.dumps(group)
-    assert len(group["children"]) == 3, group  # two segments and the join
+    audio, *segments, join = group["children"]
+    assert audio["output"].endswith("audio.mp4") and len(segments) == 2, group
+    assert join["output"].endswith("split-s3.mp4"), group
     out = cluster.output_dir("w1") / "admin" / "split-s3.mp4"
     info = probe_media(out)
     assert info.width == 160 and abs(info.duration_s - 4.0) < 0.3 and decode_errors(out) == ""
