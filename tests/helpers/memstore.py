@@ -180,8 +180,12 @@ class MemoryStore:
 
     async def delete_finished(self, before_ms: int, limit: int) -> int:
         self._check()
+        def open_group(j: Job) -> bool:
+            parent = self._jobs.get(j.parent_id) if j.parent_id else None
+            return parent is not None and parent.state not in TERMINAL
+
         old = [j.id for j in self._jobs.values()
-               if j.state in TERMINAL and j.updated_ms < before_ms][:limit]
+               if j.state in TERMINAL and j.updated_ms < before_ms and not open_group(j)][:limit]
         for job_id in old:
             del self._jobs[job_id], self._events[job_id]
         return len(old)

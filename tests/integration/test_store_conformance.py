@@ -172,6 +172,25 @@ async def test_retention_deletes_old_finished_jobs_only(store: JobStore) -> None
     assert await store.reclaim() >= 0
 
 
+async def test_retention_keeps_the_finished_children_of_an_open_group(store: JobStore) -> None:
+    parent = _job(1)
+    parent.state, parent.group = S.BLOCKED, True
+    kids = [_job(2), _job(3)]
+    for k in kids:
+        k.parent_id = parent.id
+    ev = JobEvent(T0, None, S.QUEUED, "submitted", "", 0)
+    await store.insert_job(parent, ev, [(k, ev) for k in kids])
+    await store.apply([Change("job2", frozenset({S.QUEUED}), S.CANCELED, "x", T0 + 1000)])
+    await _insert(store, 4)
+    await store.apply([Change("job4", frozenset({S.QUEUED}), S.CANCELED, "x", T0 + 1000)])
+    assert await store.delete_finished(T0 + 5000, limit=10) == 1  # job4 alone
+    assert await store.get_job("job2") is not None
+    await store.apply([Change("job3", frozenset({S.QUEUED}), S.CANCELED, "x", T0 + 2000),
+                       Change("job1", frozenset({S.BLOCKED}), S.CANCELED, "x", T0 + 2000)])
+    assert await store.delete_finished(T0 + 5000, limit=10) == 3  # the group closed
+    assert await store.list_jobs() == []
+
+
 async def test_nodes(store: JobStore) -> None:
     await store.set_drained("b", True, T0)  # drained before it was ever seen
     await store.upsert_node("a", {"encoders": ["libx264"], "slots": 2}, "10.0.0.1", T0)

@@ -157,7 +157,9 @@ class PgStore(PgDb):
     async def delete_finished(self, before_ms: int, limit: int) -> int:
         async def op(conn: Conn) -> int:
             ids = await conn.fetch(
-                "SELECT id FROM jobs WHERE state = ANY($1::int[]) AND updated_ms < $2 LIMIT $3",
+                "SELECT id FROM jobs WHERE state = ANY($1::int[]) AND updated_ms < $2"
+                " AND (parent_id = '' OR NOT EXISTS (SELECT 1 FROM jobs p"  # an open group's
+                " WHERE p.id = jobs.parent_id AND NOT p.state = ANY($1::int[]))) LIMIT $3",
                 _TERMINAL, before_ms, limit,
             )
             gone = [r[0] for r in ids]

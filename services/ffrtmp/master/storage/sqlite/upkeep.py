@@ -14,14 +14,17 @@ VACUUM_PAGES = 2000  # ~8 MB of 4 KiB pages per writer turn
 
 
 def delete_batch(cutoff_ms: int, limit: int) -> Callable[[sqlite3.Connection], int]:
-    """A write op deleting up to `limit` terminal jobs last changed before `cutoff_ms`."""
+    """A write op deleting up to `limit` terminal jobs last changed before `cutoff_ms`;
+    never a child of a group still open (its join or its retry may need it)."""
 
     def op(conn: sqlite3.Connection) -> int:
         ids = [
             r[0]
             for r in conn.execute(
-                "SELECT id FROM jobs WHERE state IN (?,?,?) AND updated_ms < ? LIMIT ?",
-                (*_TERMINAL, cutoff_ms, limit),
+                "SELECT id FROM jobs WHERE state IN (?,?,?) AND updated_ms < ?"
+                " AND (parent_id = '' OR NOT EXISTS (SELECT 1 FROM jobs p"
+                " WHERE p.id = jobs.parent_id AND p.state NOT IN (?,?,?))) LIMIT ?",
+                (*_TERMINAL, cutoff_ms, *_TERMINAL, limit),
             )
         ]
         if ids:
