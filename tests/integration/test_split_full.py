@@ -176,7 +176,11 @@ async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
     """Wall time of one encode on one worker against the same job split over two,
     every ffmpeg on one thread; then, from the measured per-segment times and the
     join, what 10 and 50 workers would take on a two-hour input of this kind."""
-    clip_s, size = 60, "640x360"
+    # 720p by default: at 640x360 the encode is light enough that the audio part
+    # (the same work at any size) is a tenth of a worker's share.
+    clip_s, size = 60, os.environ.get("FFRTMP_SPLIT_BENCH_SIZE", "1280x720")
+    width, height = (int(v) for v in size.split("x"))
+    kbps = max(300, width * height * 2500 // (1280 * 720 * 100) * 100)
     segment = os.environ.get("FFRTMP_SPLIT_BENCH_SEGMENT", "10s")
     c = split_cluster(tmp_path, pinned=True)
     try:
@@ -185,8 +189,8 @@ async def test_split_speedup_on_two_workers(tmp_path: Path) -> None:
 
         def spec(split: str, output: str) -> common_pb2.JobSpec:
             s = split_spec("clip.mp4", clip_s, split, output=output, gop_s=2)
-            s.width, s.height, s.bitrate, s.preset = 640, 360, "800k", "medium"
-            s.maxrate, s.bufsize = "1200k", "2400k"
+            s.width, s.height, s.bitrate, s.preset = width, height, f"{kbps}k", "medium"
+            s.maxrate, s.bufsize = f"{kbps * 3 // 2}k", f"{kbps * 3}k"
             return s
 
         async with c.client() as client:
