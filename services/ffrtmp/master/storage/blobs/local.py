@@ -114,8 +114,15 @@ class LocalBlobStore(LocalUpkeep):
         )
 
     async def committed(self, declared: Declared) -> int:
+        pdir = self._partial_of(declared)
+        lock = self._locks.get(pdir.name)
+        if lock is not None:
+            # A stream just cut still writes what it received: answer once it has
+            # (the resume is refused if it starts short of what the master keeps).
+            async with lock:
+                pass
         try:
-            return (self._partial_of(declared) / DATA).stat().st_size
+            return (pdir / DATA).stat().st_size
         except FileNotFoundError:
             return 0
 
