@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.procs import Proc
 
@@ -64,3 +65,11 @@ def moto_server(log_dir: Path) -> Iterator[S3Server]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+async def s3_call(endpoint: str, op: str, **kw: Any) -> Any:
+    """One S3 API call against the test server, as a user's own tools would make it."""
+    from aiobotocore.session import get_session
+
+    async with get_session().create_client("s3", endpoint_url=endpoint, region_name=REGION) as s3:
+        return await getattr(s3, op)(**kw)

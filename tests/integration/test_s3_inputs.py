@@ -16,7 +16,6 @@ from typing import Any
 
 import grpc
 import pytest
-from aiobotocore.session import get_session
 from grpc import aio
 
 from ffrtmp.client.transfer import Transfer
@@ -31,16 +30,12 @@ from tests.helpers.blobs import blob_master
 from tests.helpers.cluster import Cluster, make_certs
 from tests.helpers.media import decode_errors, ffmpeg_under_test, probe_media
 from tests.helpers.s3 import CREDENTIALS, REGION, moto_server
+from tests.helpers.s3 import s3_call as _s3
 
 pytestmark = pytest.mark.media
 
 MEDIA, OTHER = "ffrtmp-media", "ffrtmp-elsewhere"
 TINY = ["--scenario", "test", "--width", "160", "--height", "120", "--fps", "10"]
-
-
-async def _s3(endpoint: str, op: str, **kw: Any) -> Any:
-    async with get_session().create_client("s3", endpoint_url=endpoint, region_name=REGION) as s3:
-        return await getattr(s3, op)(**kw)
 
 
 @contextmanager

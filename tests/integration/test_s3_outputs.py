@@ -24,16 +24,12 @@ from tests.helpers.blobs import blob_master
 from tests.helpers.cluster import Cluster, make_certs
 from tests.helpers.media import decode_errors, probe_media
 from tests.helpers.s3 import CREDENTIALS, REGION, moto_server
+from tests.helpers.s3 import s3_call as _s3
 
 pytestmark = pytest.mark.media
 
 BUCKET, OTHER = "ffrtmp-out", "ffrtmp-other"
 TINY = ["--scenario", "test", "--width", "160", "--height", "120", "--fps", "10"]
-
-
-async def _s3(endpoint: str, op: str, **kw: Any) -> Any:
-    async with get_session().create_client("s3", endpoint_url=endpoint, region_name=REGION) as s3:
-        return await getattr(s3, op)(**kw)
 
 
 async def _keys(endpoint: str, prefix: str = "") -> dict[str, int]:

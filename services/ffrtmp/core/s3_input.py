@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ffrtmp.core.errors import FailedPrecondition, PermissionDenied
-from ffrtmp.core.s3_output import S3_SCHEME, check_bucket, is_s3_output
+from ffrtmp.core.s3_output import S3_SCHEME, is_s3_output, split_s3_url
 
 MAX_KEY = 1024  # S3's limit, in UTF-8 bytes
 HIDDEN = ".ffrtmp/"  # an output bucket's attempt uploads: never a job's input
@@ -34,10 +34,7 @@ class S3Object:
 
 def parse_s3_input(value: str) -> S3Object:
     """`s3://bucket/key` naming one object; ValueError naming what is wrong."""
-    if not is_s3_input(value):
-        raise ValueError("an S3 input is s3://bucket/key")
-    bucket, _, key = value[len(S3_SCHEME) :].partition("/")
-    check_bucket(bucket)
+    bucket, key = split_s3_url(value, "input")
     if not key or key.endswith("/"):
         raise ValueError("an S3 input names one object after the bucket, e.g. s3://bucket/in.mp4")
     if len(key.encode()) > MAX_KEY:

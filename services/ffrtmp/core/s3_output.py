@@ -58,12 +58,19 @@ class S3Output:
         return f"{S3_SCHEME}{self.bucket}/{self.key(artifact_name)}"
 
 
+def split_s3_url(value: str, what: str) -> tuple[str, str]:
+    """`s3://bucket/rest` as (a checked bucket name, rest); ValueError naming what
+    is wrong, `what` being "input" or "output"."""
+    if not is_s3_output(value):
+        raise ValueError(f"an S3 {what} is s3://bucket/key")
+    bucket, _, rest = value[len(S3_SCHEME) :].partition("/")
+    check_bucket(bucket)
+    return bucket, rest
+
+
 def parse_s3_output(output: str) -> S3Output:
     """`s3://bucket/key`; ValueError naming what is wrong."""
-    if not is_s3_output(output):
-        raise ValueError("an S3 output is s3://bucket/key")
-    bucket, _, path = output[len(S3_SCHEME) :].partition("/")
-    check_bucket(bucket)
+    bucket, path = split_s3_url(output, "output")
     if not path.strip("/"):
         raise ValueError(
             "an S3 output names a key after the bucket, e.g. s3://bucket/films/clip.mp4"
