@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from ffrtmp.core.errors import Unavailable
 from ffrtmp.core.model import Artifact, JobState, Lease, Outcome, OutputInfo
 from tests.helpers.sched import SchedHarness
 
@@ -83,3 +86,24 @@ async def test_a_success_naming_another_attempts_blobs_is_refused(tmp_path: Path
         got = await h.job(job.id)
         assert got.state is JobState.FAILED
         assert "bad artifacts" in got.error
+
+
+async def test_a_lease_whose_node_is_away_answers_try_again(tmp_path: Path) -> None:
+    """A node's blob channel can reach the master before its stream does (after a
+    master restart, after a blink): its transfer is told to retry, not refused, so a
+    finished run is not failed and redone elsewhere."""
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a")
+        job = await h.submit()
+        await h.settle()
+        lease = a.assigned()[-1]
+        await a.started(lease)
+        a.disconnect()
+        check = h.scheduler.blob_leases.authorize_worker
+        mine = f"jobs/{job.id}/attempts/1/out.mp4"
+        with pytest.raises(Unavailable, match="not connected yet"):
+            await check("a", job.id, 1, mine, True)
+        assert not await check("b", job.id, 1, mine, True)  # never its lease: refused
+        a.connect(running=[lease])
+        await h.settle()
+        assert await check("a", job.id, 1, mine, True)

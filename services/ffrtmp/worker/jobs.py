@@ -181,11 +181,12 @@ class JobTable:
         if report.error_class == "lost" and run.stopped is None:
             self.metrics.fenced.inc()  # the launcher fenced while this process was away
         log.info(
-            "job %s attempt %d: %s (exit %d)",
+            "job %s attempt %d: %s (exit %d)%s",
             lease.job_id,
             lease.attempt,
             report.outcome.name,
             report.exit_code,
+            f": {report.error[:200]}" if report.error else "",
         )
         result = _result_pb(lease, report)
         self.unacked[lease.job_id] = result

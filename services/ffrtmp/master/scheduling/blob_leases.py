@@ -15,6 +15,7 @@ the input again nor replace the winner's outputs.
 from __future__ import annotations
 
 from ffrtmp.core.blobref import ASSIGNED_PREFIX, assigned_input, attempt_space
+from ffrtmp.core.errors import Unavailable
 from ffrtmp.core.join import part_resources
 from ffrtmp.core.model import Lease
 from ffrtmp.core.s3_input import is_s3_input, job_input_resource
@@ -27,7 +28,19 @@ class BlobLeases:
 
     def holds(self, node: str, job_id: str, attempt: int) -> bool:
         s = self.st.nodes.get(node)
-        return s is not None and s.connected and s.holds(Lease(job_id, attempt))
+        if s is None or not s.holds(Lease(job_id, attempt)):
+            return False
+        if not s.connected:
+            # The lease is the node's but its stream is not up: a master that has
+            # just started (or a link that blinked) waits for the node to come back
+            # and re-offer its runs. A transfer on the node's own channel can get
+            # here first; refusing it would fail a finished run and send it to
+            # another node, so the worker is told to try again instead.
+            raise Unavailable(
+                f"node {node} holds lease {job_id}/{attempt} but its stream is not "
+                "connected yet; retry once it is"
+            )
+        return True
 
     async def authorize_worker(
         self, node: str, job_id: str, attempt: int, name: str, write: bool
