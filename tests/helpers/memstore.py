@@ -20,11 +20,12 @@ from ffrtmp.master.storage.protocol import (
     Change,
     NodeRecord,
     Observer,
-    QueuedKey,
+    QueuedRun,
     StoreClosed,
     changed,
     encode_needs,
     notify,
+    runs_of,
 )
 
 _CLASS = {qp: i for i, qp in enumerate(QUEUE_CLASSES)}
@@ -170,13 +171,13 @@ class MemoryStore:
         return [replace(j, events=[]) for j in sorted(self._jobs.values(), key=lambda j: j.seq)
                 if j.state in wanted]
 
-    async def queued_keys(self) -> list[QueuedKey]:
-        return [
-            (j.id, _CLASS[j.spec.queue, j.spec.priority], j.seq, j.created_ms,
-             encode_needs(requirements(j.spec)))
+    async def queued_keys(self) -> list[QueuedRun]:
+        return runs_of(sorted(
+            (_CLASS[j.spec.queue, j.spec.priority], encode_needs(requirements(j.spec)),
+             j.seq, j.id, j.created_ms)
             for j in self._jobs.values()
             if j.state == JobState.QUEUED
-        ]
+        ))
 
     async def delete_finished(self, before_ms: int, limit: int) -> int:
         self._check()

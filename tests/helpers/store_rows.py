@@ -12,8 +12,8 @@ T0 = 1_700_000_000_000
 
 
 def job(n: int, *, queue: str = "default", priority: str = "medium", request_id: str = "",
-         owner: str = "alice") -> Job:
-    spec = resolve(RawSpec(scenario="test", queue=queue, priority=priority))
+         owner: str = "alice", codec: str = "") -> Job:
+    spec = resolve(RawSpec(scenario="test", queue=queue, priority=priority, codec=codec))
     return Job(id=f"job{n}", seq=0, spec=spec, state=S.QUEUED, created_ms=T0 + n,
                updated_ms=T0 + n, request_id=request_id, owner=owner)
 

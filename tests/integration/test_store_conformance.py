@@ -152,10 +152,34 @@ async def test_queued_keys(store: JobStore) -> None:
     job = await _insert(store, 1, queue="live", priority="high")
     await _insert(store, 2)
     await store.apply([_assign("job2", 1)])
-    [(job_id, cls, seq, created_ms, needs)] = await store.queued_keys()
-    assert (job_id, QUEUE_CLASSES[cls], seq, created_ms) == ("job1", ("live", "high"), job.seq,
-                                                             T0 + 1)
+    [(rank, needs, [(rank_again, seq, job_id, created_ms)])] = await store.queued_keys()
+    assert (job_id, QUEUE_CLASSES[rank], rank_again, seq, created_ms) == (
+        "job1", ("live", "high"), rank, job.seq, T0 + 1)
     assert "codec:h264" in decode_needs(needs)
+
+
+async def test_queued_keys_come_in_runs_in_heap_order(store: JobStore) -> None:
+    """Runs of one class and needs set, in rank order; within a needs set the
+    items, run after run, are sorted (a restart heapifies nothing)."""
+    plan = [(1, "batch", "low", "h264"), (2, "live", "high", "h264"), (3, "live", "high", "hevc"),
+            (4, "default", "medium", "h264"), (5, "live", "high", "h264"),
+            (6, "batch", "low", "h264"), (7, "batch", "low", "hevc"), (8, "live", "low", "h264")]
+    jobs = {n: await _insert(store, n, queue=q, priority=p, codec=c) for n, q, p, c in plan}
+    await store.apply([_assign("job6", 1)])
+    runs = await store.queued_keys()
+    assert [rank for rank, _, _ in runs] == sorted(rank for rank, _, _ in runs)
+    assert len({(rank, needs) for rank, needs, _ in runs}) == len(runs)
+    by_needs: dict[str, list[tuple[int, int, str, int]]] = {}
+    for rank, needs, items in runs:
+        assert items and {item[0] for item in items} == {rank}
+        by_needs.setdefault(needs, []).extend(items)
+    for items in by_needs.values():
+        assert items == sorted(items)
+    got = {item[2]: (QUEUE_CLASSES[item[0]], item[1], item[3]) for _, _, run in runs
+           for item in run}
+    assert got == {f"job{n}": ((q, p), jobs[n].seq, T0 + n) for n, q, p, _ in plan if n != 6}
+    assert {frozenset(i[2] for i in items) for items in by_needs.values()} == {
+        frozenset({"job1", "job2", "job4", "job5", "job8"}), frozenset({"job3", "job7"})}
 
 
 async def test_retention_deletes_old_finished_jobs_only(store: JobStore) -> None:

@@ -9,7 +9,7 @@ import pytest
 from ffrtmp.core.durations import parse_duration
 from ffrtmp.core.errors import FailedPrecondition
 from ffrtmp.core.model import ACTIVE, JobState
-from ffrtmp.core.priority import heap_key, score
+from ffrtmp.core.priority import QUEUE_CLASSES, heap_key, score
 from ffrtmp.core.queue import PendingJobs
 from ffrtmp.core.retry import Backoff, decide
 from ffrtmp.core.states import (
@@ -362,3 +362,11 @@ def test_bulk_load_keeps_jobs_already_queued_and_ids_given_twice_once() -> None:
     ])
     assert len(q) == 3 and q.depth()[("live", "high")] == 1 and q.depth()[("batch", "low")] == 1
     assert _drain(q, CPU) == ["c", "b", "a"]
+
+
+def test_class_ranks_follow_the_scores() -> None:
+    """Without aging a heap key starts with the class's rank: rank order must be
+    score order, best first."""
+    scores = [score(q, p) for q, p in QUEUE_CLASSES]
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) == len(scores)
+    assert [heap_key(q, p, 0)[0] for q, p in QUEUE_CLASSES] == list(range(len(QUEUE_CLASSES)))

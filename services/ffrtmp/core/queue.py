@@ -11,38 +11,48 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from itertools import repeat
+from operator import itemgetter
 
 from ffrtmp.core.matching import Tokens
 
 Key = tuple[float, int]
-T = TypeVar("T")
+# What a heap holds for a job: its key's two parts, its id and when it was
+# enqueued. A store hands a restart its queued jobs as exactly these tuples
+# (JobStore.queued_keys), so a million of them become heap items as they are.
+Item = tuple[float, int, str, int]
+_ID = itemgetter(2)
 
 
-class Entry:
-    """What the queue knows of a job. A plain slotted class: a restart builds a
-    million of these, and a frozen dataclass costs twice as much to create."""
+def _first_of_each(items: Iterable[Item]) -> list[Item]:
+    seen: set[str] = set()
+    out = []
+    for it in items:
+        if it[2] not in seen:
+            seen.add(it[2])
+            out.append(it)
+    return out
 
-    __slots__ = ("enqueued_ms", "key", "needs", "priority", "queue")
 
-    def __init__(
-        self, key: Key, needs: Tokens, queue: str, priority: str, enqueued_ms: int
-    ) -> None:
-        self.key = key
+class Kind:
+    """What the queue knows of a job besides its heap item. The jobs of one
+    class and needs loaded at a restart share one: no object per job. `rank`
+    is the key's first part, which tells a job's current item from one left
+    behind by an earlier push (its seq, the second part, never changes)."""
+
+    __slots__ = ("needs", "priority", "queue", "rank")
+
+    def __init__(self, rank: float, needs: Tokens, queue: str, priority: str) -> None:
+        self.rank = rank
         self.needs = needs
         self.queue = queue
         self.priority = priority
-        self.enqueued_ms = enqueued_ms
-
-
-def _pick(column: Sequence[T], rows: list[int]) -> list[T]:
-    return [column[i] for i in rows]
 
 
 class PendingJobs:
     def __init__(self) -> None:
-        self._heaps: dict[Tokens, list[tuple[Key, str]]] = {}
-        self._entries: dict[str, Entry] = {}
+        self._heaps: dict[Tokens, list[Item]] = {}
+        self._entries: dict[str, Kind] = {}
         self._depth: Counter[tuple[str, str]] = Counter()
         self._by_needs: Counter[Tokens] = Counter()
         # offer set -> the needs sets it satisfies; dropped when a new needs set appears
@@ -59,68 +69,60 @@ class PendingJobs:
     ) -> None:
         if job_id in self._entries:
             return
-        self._entries[job_id] = Entry(key, needs, queue, priority, enqueued_ms)
+        self._entries[job_id] = Kind(key[0], needs, queue, priority)
         self._depth[(queue, priority)] += 1
         self._by_needs[needs] += 1
+        heapq.heappush(self._heap(needs), (key[0], key[1], job_id, enqueued_ms))
+
+    def _heap(self, needs: Tokens) -> list[Item]:
         heap = self._heaps.get(needs)
         if heap is None:
             heap = self._heaps[needs] = []
             self._fits.clear()
-        heapq.heappush(heap, (key, job_id))
+        return heap
 
     def load(self, jobs: Iterable[tuple[str, Tokens, Key, str, str, int]]) -> None:
-        """Bulk push of (id, needs, key, queue, priority, enqueued ms), for start-up:
-        one heapify per heap instead of a sift per job."""
-        rows = list(jobs)
-        if rows:
-            ids, needs, keys, queues, priorities, enqueued = zip(*rows, strict=True)
-            self.load_columns(ids, needs, keys, queues, priorities, enqueued)
+        """Bulk push of (id, needs, key, queue, priority, enqueued ms) in any
+        order: one heapify per heap instead of a sift per job."""
+        touched = set()
+        for job_id, needs, key, queue, priority, enqueued_ms in jobs:
+            if job_id in self._entries:
+                continue
+            self._entries[job_id] = Kind(key[0], needs, queue, priority)
+            self._depth[(queue, priority)] += 1
+            self._by_needs[needs] += 1
+            self._heap(needs).append((key[0], key[1], job_id, enqueued_ms))
+            touched.add(needs)
+        for needs in touched:
+            heapq.heapify(self._heaps[needs])
 
-    def load_columns(
-        self,
-        ids: Sequence[str],
-        needs: Sequence[Tokens],
-        keys: Sequence[Key],
-        queues: Sequence[str],
-        priorities: Sequence[str],
-        enqueued: Sequence[int],
-    ) -> None:
-        """`load` by columns: a restart's million jobs go through C loops (zip,
-        map, Counter) rather than a Python statement per job."""
-        entries, heaps = self._entries, self._heaps
-        if entries:  # jobs already here stay as they are
-            keep = [i for i, job_id in enumerate(ids) if job_id not in entries]
-            ids, needs, keys = _pick(ids, keep), _pick(needs, keep), _pick(keys, keep)
-            queues, priorities = _pick(queues, keep), _pick(priorities, keep)
-            enqueued = _pick(enqueued, keep)
-        before = len(entries)
-        entries.update(zip(ids, map(Entry, keys, needs, queues, priorities, enqueued), strict=True))
-        if len(entries) - before != len(ids):
-            # An id given twice (never from a store: ids are its keys): job by job,
-            # where the first one counts.
-            for job_id in ids:
-                entries.pop(job_id, None)
-            for row in zip(ids, needs, keys, queues, priorities, enqueued, strict=True):
-                self.push(*row)
-            return
-        self._depth.update(zip(queues, priorities, strict=True))
-        self._by_needs.update(needs)
-        distinct = set(needs)
-        if len(distinct) == 1:  # the common case: one heap, built in C
-            pairs = list(zip(keys, ids, strict=True))
-            grouped = {next(iter(distinct)): pairs}
-        else:
-            grouped = {n: [] for n in distinct}
-            for n, key, job_id in zip(needs, keys, ids, strict=True):
-                grouped[n].append((key, job_id))
-        for n, pairs in grouped.items():
-            heap = heaps.get(n)
-            if heap is None:
-                heaps[n] = pairs
-                self._fits.clear()
-            else:
-                heap.extend(pairs)
-            heapq.heapify(heaps[n])
+    def load_runs(self, runs: Iterable[tuple[Kind, Sequence[Item]]], *, in_order: bool) -> None:
+        """Start-up: runs of jobs, each run of one kind. `in_order`: the runs come
+        sorted by key, each within itself and the runs of one needs set one after
+        another (the stores' queued_keys without aging); a sorted list is a heap,
+        so such a heap that starts empty needs no heapify. The items become the
+        heap's own; a job already queued stays as it is."""
+        entries = self._entries
+        fresh = {n for n, heap in self._heaps.items() if not heap}
+        touched: set[Tokens] = set()
+        for kind, items in runs:
+            if entries:
+                items = [it for it in items if it[2] not in entries]
+            if not items:
+                continue
+            if kind.needs not in self._heaps:
+                fresh.add(kind.needs)
+            before = len(entries)
+            entries.update(zip(map(_ID, items), repeat(kind)))
+            if len(entries) - before != len(items):
+                items = _first_of_each(items)  # never from a store: ids are its keys
+            self._depth[(kind.queue, kind.priority)] += len(items)
+            self._by_needs[kind.needs] += len(items)
+            self._heap(kind.needs).extend(items)
+            touched.add(kind.needs)
+        for needs in touched:
+            if not (in_order and needs in fresh):
+                heapq.heapify(self._heaps[needs])
 
     def remove(self, job_id: str) -> bool:
         entry = self._entries.pop(job_id, None)
@@ -129,7 +131,7 @@ class PendingJobs:
         self._forget(entry)
         return True
 
-    def _forget(self, entry: Entry) -> None:
+    def _forget(self, entry: Kind) -> None:
         self._depth[(entry.queue, entry.priority)] -= 1
         if not self._depth[(entry.queue, entry.priority)]:
             del self._depth[(entry.queue, entry.priority)]
@@ -137,13 +139,13 @@ class PendingJobs:
         if not self._by_needs[entry.needs]:
             del self._by_needs[entry.needs]
 
-    def _head(self, needs: Tokens) -> tuple[Key, str] | None:
-        heap = self._heaps[needs]
+    def _head(self, needs: Tokens) -> Item | None:
+        heap, entries = self._heaps[needs], self._entries
         while heap:
-            key, job_id = heap[0]
-            entry = self._entries.get(job_id)
-            if entry is not None and entry.key == key and entry.needs == needs:
-                return heap[0]
+            item = heap[0]
+            kind = entries.get(item[2])
+            if kind is not None and kind.rank == item[0] and kind.needs == needs:
+                return item
             heapq.heappop(heap)  # removed, or pushed again with another key
         return None
 
@@ -154,12 +156,12 @@ class PendingJobs:
         return fits
 
     def peek_for(self, offer: Tokens) -> str | None:
-        best: tuple[Key, str] | None = None
+        best: Item | None = None
         for needs in self._satisfied(offer):
             head = self._head(needs)
             if head is not None and (best is None or head < best):
                 best = head
-        return None if best is None else best[1]
+        return None if best is None else best[2]
 
     def pop_for(self, offer: Tokens) -> tuple[str, Tokens] | None:
         """The best job a worker offering `offer` can run, taken off the queue,
@@ -172,7 +174,7 @@ class PendingJobs:
         self._forget(entry)
         return job_id, entry.needs
 
-    def entry(self, job_id: str) -> Entry | None:
+    def entry(self, job_id: str) -> Kind | None:
         return self._entries.get(job_id)
 
     def depth(self) -> dict[tuple[str, str], int]:
@@ -185,7 +187,13 @@ class PendingJobs:
     def oldest_ms(self) -> dict[str, int]:
         """Earliest enqueue time per queue (a scan: for stats, not the hot path)."""
         out: dict[str, int] = {}
-        for e in self._entries.values():
-            if e.queue not in out or e.enqueued_ms < out[e.queue]:
-                out[e.queue] = e.enqueued_ms
+        for needs in list(self._heaps):
+            if self._head(needs) is None:
+                continue
+            for rank, _, job_id, enqueued_ms in self._heaps[needs]:
+                kind = self._entries.get(job_id)
+                if kind is None or kind.rank != rank or kind.needs != needs:
+                    continue
+                if kind.queue not in out or enqueued_ms < out[kind.queue]:
+                    out[kind.queue] = enqueued_ms
         return out

@@ -25,8 +25,8 @@ from typing import Any
 
 from ffrtmp.core.matching import Tokens, requirements
 from ffrtmp.core.model import Job, JobState, Lease, ProgressInfo
-from ffrtmp.core.priority import QUEUE_CLASSES, heap_key, score
-from ffrtmp.core.queue import Key, PendingJobs
+from ffrtmp.core.priority import QUEUE_CLASSES, heap_key
+from ffrtmp.core.queue import Kind, PendingJobs
 from ffrtmp.core.states import check_changes
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.observe.metrics import MasterMetrics
@@ -34,7 +34,7 @@ from ffrtmp.master.scheduling.sessions import NodeSession
 from ffrtmp.master.scheduling.sources import REAL, Sources
 from ffrtmp.master.scheduling.watch import ChangeFeed
 from ffrtmp.master.storage.blobs.outputs import OutputBuckets
-from ffrtmp.master.storage.protocol import Before, Change, JobStore, QueuedKey, decode_needs
+from ffrtmp.master.storage.protocol import Before, Change, JobStore, QueuedRun, decode_needs
 
 log = logging.getLogger(__name__)
 
@@ -159,33 +159,27 @@ class State:
         self.pending.push(job_id, needs, key, queue, priority, enqueued_ms)
         self.wake_dispatch.set()
 
-    def load_queued(self, rows: list[QueuedKey]) -> None:
-        """Start-up: every QUEUED job (see JobStore.queued_keys). A million rows:
-        turned into columns and mapped in C, no Python statement per job."""
+    def load_queued(self, runs: list[QueuedRun]) -> None:
+        """Start-up: every QUEUED job (see JobStore.queued_keys). Without aging a
+        store's rows are the heap items themselves, in heap order (no heapify),
+        and the jobs of a run share one Kind: no object made per job."""
         self.wake_dispatch.set()
-        if not rows:
-            return
         aging = self.config.aging_interval_s
-        ids, cls, seqs, enqueued, encoded = zip(*rows, strict=True)
-        needs_of = {e: self.intern_needs(e) for e in set(encoded)}
-        queue_of = [q for q, _ in QUEUE_CLASSES]
-        priority_of = [p for _, p in QUEUE_CLASSES]
-        keys: list[Key]
-        if aging > 0:
-            keys = [
-                heap_key(queue_of[c], priority_of[c], seq, enqueued_ms=ms, aging_interval_s=aging)
-                for c, seq, ms in zip(cls, seqs, enqueued, strict=True)
-            ]
-        else:  # the common case: the nine scores looked up, not computed
-            scores = [float(-score(q, p)) for q, p in QUEUE_CLASSES]
-            keys = list(zip(map(scores.__getitem__, cls), seqs, strict=True))
-        self.pending.load_columns(
-            ids,
-            list(map(needs_of.__getitem__, encoded)),
-            keys,
-            list(map(queue_of.__getitem__, cls)),
-            list(map(priority_of.__getitem__, cls)),
-            enqueued,
+        if aging > 0:  # keys from each job's age: made one by one, then heapified
+            self.pending.load(
+                (job_id, needs, heap_key(q, p, seq, enqueued_ms=ms, aging_interval_s=aging),
+                 q, p, ms)
+                for rank, encoded, items in runs
+                for (q, p), needs in [(QUEUE_CLASSES[rank], self.intern_needs(encoded))]
+                for _, seq, job_id, ms in items
+            )
+            return
+        self.pending.load_runs(
+            (
+                (Kind(rank, self.intern_needs(encoded), *QUEUE_CLASSES[rank]), items)
+                for rank, encoded, items in runs
+            ),
+            in_order=True,
         )
 
     def enqueue_job(self, job: Job) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Protocol
 
 from ffrtmp.core.model import Job, JobEvent, JobState
@@ -102,10 +104,21 @@ def changed(job: Job, ch: Change) -> None:
     if ch.attempt is not None:
         job.attempt = ch.attempt
 
-# What the heaps need of a queued job, without its spec: (id, index of its
-# (queue, priority) in core.priority.QUEUE_CLASSES, seq, created ms, needs as
-# `encode_needs` text). Small ints and shared strings: a restart reads millions.
-QueuedKey = tuple[str, int, int, int, str]
+# A queued job as the scheduler's heap holds it (core.queue.Item): (rank of its
+# class, i.e. the index of its (queue, priority) in core.priority.QUEUE_CLASSES,
+# seq, id, created ms). A store returns its rows as they are: a restart reads
+# millions, and these become heap items without another object per job.
+QueuedItem = tuple[int, int, str, int]
+# The queued jobs of one class and one needs set (`encode_needs` text), by seq.
+QueuedRun = tuple[int, str, list[QueuedItem]]
+
+
+def runs_of(rows: Iterable[tuple[int, str, int, str, int]]) -> list[QueuedRun]:
+    """(rank, needs, seq, id, created ms) rows sorted by (rank, needs, seq), as runs."""
+    runs: list[QueuedRun] = []
+    for (rank, needs), group in groupby(rows, key=itemgetter(0, 1)):
+        runs.append((rank, needs, [(r[0], r[2], r[3], r[4]) for r in group]))
+    return runs
 
 
 def encode_needs(tokens: frozenset[str]) -> str:
@@ -210,8 +223,10 @@ class JobStore(Protocol):
     async def jobs_in_states(self, states: Iterable[JobState]) -> list[Job]:
         """Every job in `states`, oldest first (start-up recovery)."""
 
-    async def queued_keys(self) -> list[QueuedKey]:
-        """Every QUEUED job as a QueuedKey."""
+    async def queued_keys(self) -> list[QueuedRun]:
+        """Every QUEUED job, as runs of one class and needs set: the runs in rank
+        order, each run's jobs in seq order, so that the jobs of one needs set,
+        run after run, are sorted by (rank, seq): their heap's order without aging."""
 
     async def delete_finished(self, before_ms: int, limit: int) -> int:
         """Delete up to `limit` terminal jobs last changed before `before_ms`, and

@@ -20,9 +20,10 @@ from ffrtmp.master.storage.protocol import (
     Change,
     NodeRecord,
     Observer,
-    QueuedKey,
+    QueuedRun,
     changed,
     notify,
+    runs_of,
 )
 from ffrtmp.master.storage.sqlite.rows import JOB_COLUMNS, row_to_job
 
@@ -147,12 +148,13 @@ class PgStore(PgDb):
         )
         return [row_to_job(r) for r in rows]
 
-    async def queued_keys(self) -> list[QueuedKey]:
+    async def queued_keys(self) -> list[QueuedRun]:
         rows = await self.read_all(
-            f"SELECT id, {_CLASS_SQL}, seq, created_ms, needs FROM jobs WHERE state = $1",
+            f"SELECT {_CLASS_SQL}, needs, seq, id, created_ms FROM jobs WHERE state = $1"
+            " ORDER BY 1, 2, 3",
             int(JobState.QUEUED),
         )
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return runs_of(rows)
 
     async def delete_finished(self, before_ms: int, limit: int) -> int:
         async def op(conn: Conn) -> int:

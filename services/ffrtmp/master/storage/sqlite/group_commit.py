@@ -125,6 +125,14 @@ class GroupCommitDb:
             if self._closing:
                 return
 
+    async def _read_with(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn` run on the reader connection in its thread: many statements, one hop."""
+        if self._reader is None:
+            raise StoreClosed("store is closed")
+        conn = self._reader
+        result: T = await conn._execute(lambda: fn(conn._conn))  # type: ignore[no-untyped-call]
+        return result
+
     async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         if self._reader is None:
             raise StoreClosed("store is closed")

@@ -94,6 +94,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX jobs_by_parent ON jobs(parent_id, seq) WHERE parent_id != '';
     """,
+    # 6: the queued jobs in the heaps' order, holding all a restart reads of them
+    # (state 1 = QUEUED): read without a visit to the table, and sorted already.
+    """
+    CREATE INDEX jobs_queued ON jobs(queue, priority, needs, seq, id, created_ms)
+        WHERE state = 1;
+    """,
 ]
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from ffrtmp.core.model import Job, JobEvent, JobState
-from ffrtmp.core.priority import QUEUE_CLASSES
 from ffrtmp.master.storage.protocol import (
     ApiKey,
     AuditEvent,
@@ -19,13 +18,14 @@ from ffrtmp.master.storage.protocol import (
     Change,
     NodeRecord,
     Observer,
-    QueuedKey,
+    QueuedRun,
     StoreError,
     changed,
     notify,
 )
 from ffrtmp.master.storage.sqlite import upkeep
 from ffrtmp.master.storage.sqlite.group_commit import GroupCommitDb
+from ffrtmp.master.storage.sqlite.queued import queued_runs
 from ffrtmp.master.storage.sqlite.rows import (
     JOB_COLUMNS,
     apply_change,
@@ -35,13 +35,6 @@ from ffrtmp.master.storage.sqlite.rows import (
 )
 
 log = logging.getLogger(__name__)
-
-# SQL turns a row's (queue, priority) into its index in QUEUE_CLASSES.
-_CLASS_SQL = (
-    "CASE queue||'/'||priority "
-    + " ".join(f"WHEN '{q}/{p}' THEN {i}" for i, (q, p) in enumerate(QUEUE_CLASSES))
-    + " END"
-)
 
 
 class SqliteStore(GroupCommitDb):
@@ -190,14 +183,8 @@ class SqliteStore(GroupCommitDb):
         )
         return [row_to_job(r) for r in rows]
 
-    async def queued_keys(self) -> list[QueuedKey]:
-        # A restart reads a million of these: small ints cost Python nothing to
-        # make, strings do.
-        rows: list[QueuedKey] = await self._read(
-            f"SELECT id, {_CLASS_SQL}, seq, created_ms, needs FROM jobs WHERE state=?",
-            (int(JobState.QUEUED),),
-        )
-        return rows
+    async def queued_keys(self) -> list[QueuedRun]:
+        return await self._read_with(queued_runs)
 
     async def known_nodes(self) -> list[NodeRecord]:
         rows = await self._read(
