@@ -103,10 +103,11 @@ class PendingJobs:
         so such a heap that starts empty needs no heapify. The items become the
         heap's own; a job already queued stays as it is."""
         entries = self._entries
+        queued_before = bool(entries)  # at a plain restart none: nothing to skip
         fresh = {n for n, heap in self._heaps.items() if not heap}
         touched: set[Tokens] = set()
         for kind, items in runs:
-            if entries:
+            if queued_before:
                 items = [it for it in items if it[2] not in entries]
             if not items:
                 continue

@@ -112,6 +112,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX jobs_by_parent ON jobs(parent_id, seq) WHERE parent_id <> '';
     """,
+    # 6: the queued jobs, with all a restart reads of them (state 1 = QUEUED).
+    """
+    CREATE INDEX jobs_queued ON jobs(queue, priority, needs, seq) INCLUDE (id, created_ms)
+        WHERE state = 1;
+    """,
 ]
 
 # Any fixed number: masters starting together take turns migrating.
