@@ -1,8 +1,8 @@
 """Pending jobs: one heap per distinct set of requirements.
 
-Heaps hold only ordering keys and job ids; specs stay in the store. A worker
-takes the best head among the heaps whose requirements it satisfies, so a job
-that needs a GPU never blocks the CPU workers behind it. Removal (cancel) is
+Heaps hold ordering keys, job ids and enqueue times; specs stay in the store.
+A worker takes the best head among the heaps whose requirements it satisfies,
+so a job that needs a GPU never blocks the CPU workers behind it. Removal (cancel) is
 O(1): the entry is forgotten here and skipped when it surfaces in its heap.
 """
 
@@ -116,7 +116,8 @@ class PendingJobs:
             before = len(entries)
             entries.update(zip(map(_ID, items), repeat(kind)))
             if len(entries) - before != len(items):
-                items = _first_of_each(items)  # never from a store: ids are its keys
+                # Never from a store: ids are its keys, a job is in one run.
+                items = _first_of_each(items)
             self._depth[(kind.queue, kind.priority)] += len(items)
             self._by_needs[kind.needs] += len(items)
             self._heap(kind.needs).extend(items)
