@@ -274,6 +274,7 @@ class MasterMessage(_message.Message):
     DRAIN_FIELD_NUMBER: _builtins.int
     PAUSE_FIELD_NUMBER: _builtins.int
     RESUME_FIELD_NUMBER: _builtins.int
+    RESULT_ACKS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def welcome(self) -> Global___Welcome: ...
     @_builtins.property
@@ -283,7 +284,9 @@ class MasterMessage(_message.Message):
     @_builtins.property
     def abort(self) -> Global___Abort: ...
     @_builtins.property
-    def result_ack(self) -> Global___ResultAck: ...
+    def result_ack(self) -> Global___ResultAck:
+        """Older masters' acknowledgement; a master now sends result_acks below."""
+
     @_builtins.property
     def heartbeat_ack(self) -> Global___HeartbeatAck: ...
     @_builtins.property
@@ -292,6 +295,13 @@ class MasterMessage(_message.Message):
     def pause(self) -> Global___Pause: ...
     @_builtins.property
     def resume(self) -> Global___Resume: ...
+    @_builtins.property
+    def result_acks(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Lease]:
+        """Results acknowledged, each as a ResultAck would be. They ride beside any
+        kind (usually the Assign that fills the slot the result freed), or come
+        alone when nothing else goes to the worker soon after.
+        """
+
     def __init__(
         self,
         *,
@@ -304,10 +314,11 @@ class MasterMessage(_message.Message):
         drain: Global___Drain | None = ...,
         pause: Global___Pause | None = ...,
         resume: Global___Resume | None = ...,
+        result_acks: _abc.Iterable[_common_pb2.Lease] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["abort", b"abort", "assign", b"assign", "cancel", b"cancel", "drain", b"drain", "heartbeat_ack", b"heartbeat_ack", "kind", b"kind", "pause", b"pause", "result_ack", b"result_ack", "resume", b"resume", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["abort", b"abort", "assign", b"assign", "cancel", b"cancel", "drain", b"drain", "heartbeat_ack", b"heartbeat_ack", "kind", b"kind", "pause", b"pause", "result_ack", b"result_ack", "resume", b"resume", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["abort", b"abort", "assign", b"assign", "cancel", b"cancel", "drain", b"drain", "heartbeat_ack", b"heartbeat_ack", "kind", b"kind", "pause", b"pause", "result_ack", b"result_ack", "result_acks", b"result_acks", "resume", b"resume", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["welcome", "assign", "cancel", "abort", "result_ack", "heartbeat_ack", "drain", "pause", "resume"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015

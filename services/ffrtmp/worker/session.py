@@ -174,6 +174,8 @@ class Session(Service):
                         min(self.contact.stale_after(), WELCOME_TIMEOUT_S), self._give_up, call
                     )
                 async for msg in call:
+                    for acked in msg.result_acks:  # beside any kind, or alone
+                        self.table.acked(wire.lease(acked))
                     kind = msg.WhichOneof("kind")
                     if kind == "welcome":
                         if guard is not None:

@@ -16,6 +16,7 @@ from grpc import aio
 
 from ffrtmp import wire
 from ffrtmp.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from ffrtmp.core.model import Lease
 from ffrtmp.master.config import MasterConfig
 from ffrtmp.master.rpc import limits
 from ffrtmp.master.rpc.handlers import Ctx
@@ -25,13 +26,21 @@ from ffrtmp.master.scheduling.liveness import Liveness
 from ffrtmp.master.scheduling.restore import Restore
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.scheduling.sessions import (
+    MAX_OUTBOX,
     Command,
     NodeSession,
+    ResultAckCmd,
 )
 from ffrtmp.tls.identity import identity_from_auth_context
-from ffrtmp.v1 import nodes_pb2, worker_pb2, worker_pb2_grpc
+from ffrtmp.v1 import common_pb2, nodes_pb2, worker_pb2, worker_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+# How long an acknowledgement waits for another message to the same worker (the
+# next Assign comes about one group commit after the result's): short enough that
+# a worker's heartbeat rarely still lists a result the master already has.
+ACK_DELAY_S = 0.05
+_FLUSH = ResultAckCmd(Lease("", 0))  # the timer's marker: send the acks still held
 
 def _check_hello(hello: worker_pb2.Hello) -> None:
     c: nodes_pb2.Capabilities = hello.capabilities
@@ -39,6 +48,51 @@ def _check_hello(hello: worker_pb2.Hello) -> None:
         raise InvalidArgument("hello.capabilities.labels", "keys ≤ 64 and values ≤ 256 characters")
     if not 1 <= c.slots <= MAX_SLOTS:
         raise InvalidArgument("hello.capabilities.slots", f"must be from 1 to {MAX_SLOTS}")
+
+
+async def _write(context: Ctx, outbox: asyncio.Queue[Command | None]) -> None:
+    """Write the session's commands until its None (the reader's, when the worker's
+    side closes, or the scheduler's, when it ends the stream). No task per message.
+
+    A ResultAck is not a write of its own: it waits up to ACK_DELAY_S for the next
+    command to that worker and rides in it (`result_acks`), usually on the Assign
+    of the job that takes the slot the result freed; a timer's marker in the
+    outbox sends what still waits alone. The worker only forgets the result on
+    it; the result itself was committed before the ack was queued."""
+    acks: list[common_pb2.Lease] = []
+    timer: asyncio.TimerHandle | None = None
+    loop = asyncio.get_running_loop()
+
+    def due() -> None:
+        # Never the item that fills the outbox: the session ends the stream on that.
+        # Skipped, the acks ride on one of the commands that fill it.
+        if outbox.qsize() < MAX_OUTBOX - 1:
+            outbox.put_nowait(_FLUSH)
+
+    try:
+        while (cmd := await outbox.get()) is not None:
+            if type(cmd) is ResultAckCmd:
+                if cmd is not _FLUSH:
+                    acks.append(wire.lease_pb(cmd.lease))
+                    if timer is None or timer.when() <= loop.time():  # none armed
+                        timer = loop.call_later(ACK_DELAY_S, due)
+                elif acks:
+                    await context.write(worker_pb2.MasterMessage(result_acks=acks))
+                    acks = []
+                continue
+            msg = wire.command_pb(cmd)
+            if acks:
+                msg.result_acks.extend(acks)
+                acks = []
+                if timer is not None:
+                    timer.cancel()
+                    timer = None
+            await context.write(msg)
+        if acks:  # the stream may be going away: best effort, the worker re-offers
+            await context.write(worker_pb2.MasterMessage(result_acks=acks))
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
@@ -112,10 +166,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             name="worker-reader",
         )
         try:
-            # The reader ends this loop with a None when the worker's side closes; so
-            # does the scheduler when it ends the stream. No task per message.
-            while (cmd := await outbox.get()) is not None:
-                await context.write(wire.command_pb(cmd))
+            await _write(context, outbox)
         except Exception as exc:
             # The worker stopped, was cut off or went away: an ordinary event (it
             # reconnects), not a servicer failure for grpc to log as an error.
