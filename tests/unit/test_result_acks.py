@@ -1,5 +1,6 @@
 """Acknowledgements ride the next write to a worker: the servicer's write loop
-against the session's real outbox, recording what it would write on the stream."""
+against the session's real outbox, recording what it would write on the stream;
+and the worker's heartbeats leave out the results it already sent on the stream."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import asyncio
 from ffrtmp.core.model import JobSpec, Lease
 from ffrtmp.master.rpc.servicers import worker as servicer
 from ffrtmp.master.scheduling.sessions import AssignCmd, Command, HeartbeatAckCmd, ResultAckCmd
-from ffrtmp.v1 import worker_pb2
+from ffrtmp.v1 import common_pb2, worker_pb2
+from ffrtmp.worker.config import WorkerConfig
+from ffrtmp.worker.daemon import Worker
+from ffrtmp.worker.session import Session
 
 
 class Stream:
@@ -71,3 +75,26 @@ async def test_acks_still_held_when_the_stream_ends_are_written_first() -> None:
     stream, _, task = await _writing(ResultAckCmd(Lease("a", 1)), None)
     await asyncio.wait_for(task, 5)
     assert [_acked(m) for m in stream.written] == [[("a", 1)]]
+
+
+async def test_a_heartbeat_does_not_list_a_result_already_sent_on_its_stream() -> None:
+    # The master reads a stream in order: when the heartbeat arrives it has ended
+    # the lease of the Result before it, and listing it would only earn an Abort
+    # (which makes the worker forget the result instead of remembering it).
+    cfg = WorkerConfig(metrics_port=-1)
+    w = Worker(cfg)
+    session = Session(cfg, w.table, w.contact, w.metrics, worker_pb2.WorkerMessage)
+    earlier = worker_pb2.Result(lease=common_pb2.Lease(job_id="a", attempt=1))
+    w.table.unacked["a"] = earlier  # finished while no stream was up: not sent yet
+    out: asyncio.Queue[worker_pb2.WorkerMessage | None] = asyncio.Queue()
+    session._out = out
+    sent = worker_pb2.Result(lease=common_pb2.Lease(job_id="b", attempt=2))
+    w.table.unacked["b"] = sent
+    session.send(worker_pb2.WorkerMessage(result=sent))
+    session.heartbeat()
+    assert out.get_nowait() is not None  # the Result
+    beat = out.get_nowait()
+    assert beat is not None
+    assert [(x.job_id, x.attempt) for x in beat.heartbeat.running] == [("a", 1)]
+    # Hello, on a new stream, still offers every unacknowledged result.
+    assert {(x.job_id, x.attempt) for x in w.table.held()} == {("a", 1), ("b", 2)}

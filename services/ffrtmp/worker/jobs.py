@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 
 from ffrtmp import logcontext, tracing, wire
 from ffrtmp.core.model import AttemptResult, Lease, Outcome, ProgressInfo
@@ -65,10 +65,13 @@ class JobTable:
         """The input cache refused a run: no new jobs until a run frees room."""
         return self.media is not None and self.media.cache.full
 
-    def held(self) -> list[Lease]:
-        """Leases this worker still holds: running, or with a Result not yet acknowledged."""
+    def held(self, reported: Container[tuple[str, int]] = ()) -> list[Lease]:
+        """Leases this worker still holds: running, or with a Result not yet
+        acknowledged (except those `reported`)."""
         held = [r.lease for r in self.runs.values() if not r.aborted]
-        held += [Lease(r.lease.job_id, r.lease.attempt) for r in self.unacked.values()]
+        for r in self.unacked.values():
+            if (r.lease.job_id, r.lease.attempt) not in reported:
+                held.append(Lease(r.lease.job_id, r.lease.attempt))
         return held
 
     # -- the master's commands ---------------------------------------------

@@ -85,6 +85,9 @@ class Session(Service):
         self.drained = False  # by an operator: finish runs, take no new ones
         self.draining = False  # shutting down
         self._out: Out | None = None
+        # Results sent on this stream: the master reads it in order, so a heartbeat
+        # behind one must not list its lease (an Abort would answer it).
+        self._reported: set[tuple[str, int]] = set()
         self._stop = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self.masters = MasterList(parse(config.master))
@@ -110,6 +113,8 @@ class Session(Service):
     def send(self, msg: worker_pb2.WorkerMessage) -> None:
         if self._out is not None:
             self._out.put_nowait(msg)
+            if msg.HasField("result"):
+                self._reported.add((msg.result.lease.job_id, msg.result.lease.attempt))
 
     def close(self) -> None:
         if self._out is not None:
@@ -183,7 +188,7 @@ class Session(Service):
                         welcomed = True
                         for hook in self.on_welcome:
                             hook(self.masters.current)
-                        self._out = out
+                        self._reported, self._out = set(), out  # a new stream
                         self.metrics.connected.set(1)
                         self._on_welcome(msg.welcome, hello_sent)
                         beating = asyncio.create_task(self._heartbeats(call), name="heartbeat")
@@ -227,7 +232,9 @@ class Session(Service):
 
     def heartbeat(self) -> None:
         seq = self.contact.heartbeat(time.monotonic())
-        held = [lease_pb(lease) for lease in self.table.held()]
+        unacked = {(r.lease.job_id, r.lease.attempt) for r in self.table.unacked.values()}
+        self._reported &= unacked
+        held = [lease_pb(lease) for lease in self.table.held(self._reported)]
         self.send(
             worker_pb2.WorkerMessage(
                 heartbeat=worker_pb2.Heartbeat(
