@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
+from ffrtmp.core.memo import ByIdentity
 from ffrtmp.core.model import (
     AttemptResult,
     Job,
@@ -41,6 +42,11 @@ def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
     return to_pb(s, common_pb2.JobSpec)
 
 
+# A job's spec in a reply, once per spec object (a resubmitted spec is the same
+# resolved object); only ever copied into the message that holds it.
+_spec_in_job: ByIdentity[JobSpec, common_pb2.JobSpec] = ByIdentity(spec_pb)
+
+
 def spec(p: common_pb2.JobSpec) -> JobSpec:
     """A resolved spec, as the master sends it in Assign."""
     return from_pb(JobSpec, p)
@@ -49,8 +55,12 @@ def spec(p: common_pb2.JobSpec) -> JobSpec:
 def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
     """A spec as a client submitted it: the fields it set (proto3 leaves out a
     zero, and an optional field the client did not set)."""
-    given = {d.name for d, _ in p.ListFields()}
-    return RawSpec(**{k: v for k, v in values(JobSpec, p).items() if k in given})
+    def build() -> dict[str, object]:
+        given = {d.name for d, _ in p.ListFields()}
+        return {k: v for k, v in values(JobSpec, p).items() if k in given}
+
+    # Deterministic: equal specs give equal bytes, whatever order a client wrote.
+    return RawSpec.from_wire(p.SerializeToString(deterministic=True), build)
 
 
 def scenario_pb(s: Scenario) -> jobs_pb2.Scenario:
@@ -107,7 +117,7 @@ def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
     return common_pb2.Job(
         output_info=info,
         id=j.id,
-        spec=spec_pb(j.spec),
+        spec=_spec_in_job(j.spec),
         state=_state(int(j.state)),
         node_id=j.node_id,
         attempt=j.attempt,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ffrtmp.core.encoders import FAMILIES, encoder_family
+from ffrtmp.core.memo import ByIdentity
 from ffrtmp.core.model import JobSpec
 from ffrtmp.core.spec_video import TWO_PASS
 from ffrtmp.core.tunes import tune_token, tune_tokens
@@ -38,7 +39,7 @@ def offers(encoders: Iterable[str], gpus: int, labels: Mapping[str, str],
     return frozenset(out)
 
 
-def requirements(spec: JobSpec) -> Tokens:
+def _requirements(spec: JobSpec) -> Tokens:
     out = set()
     family = FAMILIES.get(spec.codec.lower())
     out.add(f"codec:{family}" if family else f"encoder:{spec.codec}")
@@ -57,6 +58,10 @@ def requirements(spec: JobSpec) -> Tokens:
     if spec.audio_codec == "opus":
         out.add("encoder:libopus")  # audio encoders are in a worker's offers too
     return frozenset(out)
+
+
+# What a spec needs, once per spec object: a submit asks three times.
+requirements: ByIdentity[JobSpec, Tokens] = ByIdentity(_requirements)
 
 
 def describe_missing(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -51,31 +51,51 @@ _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 class RawSpec(Mapping[str, Any]):
     """A spec as a client sent it: the JobSpec fields it set, by name. None is
     "not set", and so are an empty string, a zero and an empty list, except for
-    fields that may be None in a JobSpec, and bools, whose zero is a value."""
+    fields that may be None in a JobSpec, and bools, whose zero is a value.
 
-    __slots__ = ("_given",)
+    `key`, when not empty, is the spec as the client's bytes: equal keys are
+    equal specs, so a spec resolved once is looked up by it (see `from_wire`)."""
+
+    __slots__ = ("_build", "_given", "key")
 
     def __init__(self, **given: Any) -> None:
         unknown = given.keys() - _FIELDS.keys()
         if unknown:
             raise TypeError(f"not JobSpec fields: {', '.join(sorted(unknown))}")
-        self._given = {k: v for k, v in given.items() if v is not None}
+        self._given: dict[str, Any] | None = {k: v for k, v in given.items() if v is not None}
+        self._build: Callable[[], dict[str, Any]] | None = None
+        self.key = b""
+
+    @classmethod
+    def from_wire(cls, key: bytes, build: Callable[[], dict[str, Any]]) -> RawSpec:
+        """A spec whose fields are read (`build`) only when asked for: a spec
+        found resolved by its `key` is never converted field by field."""
+        raw = cls.__new__(cls)
+        raw._given, raw._build, raw.key = None, build, key
+        return raw
+
+    def _fields(self) -> dict[str, Any]:
+        if self._given is None:
+            assert self._build is not None
+            self._given = RawSpec(**self._build())._given
+        assert self._given is not None
+        return self._given
 
     def __getitem__(self, name: str) -> Any:
-        return self._given[name]
+        return self._fields()[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._given)
+        return iter(self._fields())
 
     def __len__(self) -> int:
-        return len(self._given)
+        return len(self._fields())
 
     def __repr__(self) -> str:
-        return f"RawSpec({', '.join(f'{k}={v!r}' for k, v in self._given.items())})"
+        return f"RawSpec({', '.join(f'{k}={v!r}' for k, v in self._fields().items())})"
 
     def set(self, name: str) -> Any:
         """The value sent for `name`, or None when it is not set."""
-        value = self._given.get(name)
+        value = self._fields().get(name)
         return value if value or name in _PRESENCE else None
 
 

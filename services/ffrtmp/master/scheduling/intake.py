@@ -15,6 +15,7 @@ from ffrtmp.core.authz import Actor
 from ffrtmp.core.errors import Unavailable
 from ffrtmp.core.graph import check_dependencies, start_state
 from ffrtmp.core.matching import requirements
+from ffrtmp.core.memo import ByKey
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, Lease
 from ffrtmp.core.s3_input import check_input_allowed
 from ffrtmp.core.s3_output import check_allowed
@@ -33,6 +34,8 @@ class Intake:
         self.st = state
         self.graph = graph
         self.dispatcher = dispatcher
+        # Resolved specs by the bytes a client sent (a new Intake with new settings).
+        self.resolved: ByKey[JobSpec] = ByKey()
 
     async def submit(
         self, raw: RawSpec, request_id: str, actor: Actor, depends_on: Sequence[str]
@@ -41,10 +44,8 @@ class Intake:
         if not st.accepting:
             raise Unavailable("the master is shutting down and takes no new jobs")
         check_request_id(request_id)
-        spec = resolve(raw, st.config.scenarios)
-        check_together(spec)
-        check_allowed(spec.output, st.config.blobs.output_buckets)
-        check_input_allowed(spec.input, st.config.blobs.input_buckets)
+        spec = self.resolved.get(raw.key, lambda: self._resolve(raw)) if raw.key else (
+            self._resolve(raw))
         if spec.split and not depends_on:
             length = segment_length(spec, self.fitting_workers(spec))
             if length > 0:
@@ -55,6 +56,15 @@ class Intake:
         job = self._new(spec, actor.name, first, request_id=request_id,
                         depends_on=tuple(depends_on))
         return await self._insert(job, [])
+
+    def _resolve(self, raw: RawSpec) -> JobSpec:
+        """The spec merged over its scenario and checked against this master's
+        settings: the same for the same spec, so kept by its bytes."""
+        spec = resolve(raw, self.st.config.scenarios)
+        check_together(spec)
+        check_allowed(spec.output, self.st.config.blobs.output_buckets)
+        check_input_allowed(spec.input, self.st.config.blobs.input_buckets)
+        return spec
 
     async def submit_group(
         self, parent: Job, children: Sequence[Job], request_id: str = ""

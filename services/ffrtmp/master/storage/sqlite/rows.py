@@ -10,6 +10,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from ffrtmp.core.matching import requirements
+from ffrtmp.core.memo import ByIdentity
 from ffrtmp.core.model import Job, JobEvent, JobSpec, JobState, OutputInfo, ProgressInfo
 from ffrtmp.master.storage.protocol import SETTABLE, Before, Change, encode_needs
 
@@ -132,10 +133,14 @@ def apply_change(conn: sqlite3.Connection, ch: Change) -> Before | None:
 _SPEC_FIELDS = tuple(f.name for f in fields(JobSpec))
 
 
-def spec_json(spec: JobSpec) -> str:
+def _spec_json(spec: JobSpec) -> str:
     """JSON of a spec. Shallow where it can be: dataclasses.asdict deep-copies every
     field, and this runs once per submit."""
     d = {name: getattr(spec, name) for name in _SPEC_FIELDS}
     d["requirements"] = asdict(spec.requirements)
     d["renditions"] = [asdict(r) for r in spec.renditions]
     return json.dumps(d)
+
+
+# Once per spec object: a spec submitted again is the same resolved object.
+spec_json: ByIdentity[JobSpec, str] = ByIdentity(_spec_json)

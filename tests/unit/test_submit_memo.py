@@ -1,0 +1,91 @@
+"""A submit's derived values, computed once: the resolved spec by the bytes the
+client sent, and the requirements, JSON and reply proto once per spec object.
+Each memo must give exactly what the uncached code gives, keep nothing for a
+spec that fails, and stay bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ffrtmp import wire
+from ffrtmp.core.errors import InvalidArgument
+from ffrtmp.core.matching import _requirements, requirements
+from ffrtmp.core.memo import ByIdentity, ByKey
+from ffrtmp.core.model import Job, JobState
+from ffrtmp.core.spec import resolve
+from ffrtmp.fieldmap import to_pb
+from ffrtmp.master.storage.sqlite.rows import _spec_json, spec_json
+from ffrtmp.v1 import common_pb2
+from tests.helpers.sched import SchedHarness
+
+SPECS = [
+    common_pb2.JobSpec(scenario="test"),
+    common_pb2.JobSpec(scenario="test", codec="h265", bitrate="900k", nice=0),
+    common_pb2.JobSpec(scenario="test", live=False, fps=25, output="out/x.mp4"),
+    common_pb2.JobSpec(scenario="test", requirements=common_pb2.Requirements(gpu=True)),
+]
+
+
+def test_a_spec_from_the_wire_resolves_as_one_built_field_by_field() -> None:
+    for pb in SPECS:
+        raw = wire.raw_spec(pb)
+        assert raw.key == pb.SerializeToString(deterministic=True)
+        given = {d.name for d, _ in pb.ListFields()}
+        assert set(raw) == given
+        assert resolve(raw) == resolve(wire.raw_spec(common_pb2.JobSpec.FromString(raw.key)))
+
+
+async def test_a_spec_sent_again_is_resolved_once(tmp_path: Path) -> None:
+    async with SchedHarness(tmp_path) as h:
+        intake = h.scheduler.intake
+        a, _ = await h.scheduler.submit(wire.raw_spec(SPECS[1]), "r1")
+        b, _ = await h.scheduler.submit(wire.raw_spec(SPECS[1]), "r2")
+        assert a.id != b.id and a.spec is b.spec  # one resolved object, two jobs
+        assert (intake.resolved.misses, intake.resolved.hits) == (1, 1)
+        assert a.spec == resolve(wire.raw_spec(SPECS[1]), h.scheduler.st.config.scenarios)
+        stored = await h.job(b.id)
+        assert stored.spec == a.spec and stored.state == JobState.QUEUED
+
+
+async def test_a_bad_spec_fails_every_time_and_is_not_kept(tmp_path: Path) -> None:
+    bad = common_pb2.JobSpec(scenario="test", codec="no-such-codec")
+    async with SchedHarness(tmp_path) as h:
+        for _ in range(2):
+            with pytest.raises(InvalidArgument, match="codec"):
+                await h.scheduler.submit(wire.raw_spec(bad), "")
+        assert h.scheduler.intake.resolved.misses == 2 and h.scheduler.intake.resolved.hits == 0
+
+
+def test_by_key_drops_the_least_recently_used() -> None:
+    memo: ByKey[int] = ByKey(size=2)
+    assert memo.get(b"a", lambda: 1) == 1
+    assert memo.get(b"b", lambda: 2) == 2
+    assert memo.get(b"a", lambda: 9) == 1  # a is now the most recent
+    assert memo.get(b"c", lambda: 3) == 3  # drops b
+    assert memo.get(b"a", lambda: 9) == 1
+    assert memo.get(b"b", lambda: 4) == 4
+
+
+def test_by_identity_is_per_object_and_bounded() -> None:
+    calls: list[object] = []
+    memo: ByIdentity[object, int] = ByIdentity(lambda o: calls.append(o) or len(calls), size=3)
+    one, two = object(), object()
+    assert memo(one) == 1 and memo(one) == 1 and memo(two) == 2
+    assert len(calls) == 2
+    for _ in range(5):
+        memo(object())
+    assert len(memo._seen) <= 3  # cleared when full, not grown
+
+
+def test_memoized_conversions_equal_the_plain_ones() -> None:
+    for pb in SPECS:
+        spec = resolve(wire.raw_spec(pb))
+        assert requirements(spec) == _requirements(spec) == requirements(spec)
+        assert spec_json(spec) == _spec_json(spec) == spec_json(spec)
+        job = Job(id="j", seq=1, spec=spec, state=JobState.QUEUED, created_ms=1, updated_ms=1)
+        first = wire.job_pb(job)
+        assert first.spec == to_pb(spec, common_pb2.JobSpec)
+        first.spec.codec = "changed"  # a reply is the caller's to change: the memo is not
+        assert wire.job_pb(job).spec == to_pb(spec, common_pb2.JobSpec)
