@@ -107,10 +107,17 @@ async def wait_leading(certs: Certs, port: int, within_s: float = 60) -> None:
             await asyncio.sleep(0.1)
 
 
+# `bench.run --distinct-specs`: every job its own output, so no spec repeats and
+# the master resolves each one (a spec sent again is resolved once).
+DISTINCT_SPECS = "FFRTMP_BENCH_DISTINCT_SPECS"
+
+
 def submit_request(tag: str) -> jobs_pb2.SubmitJobRequest:
     """The smallest real job: the "test" scenario, a request_id never used before."""
+    unique = uuid.uuid4().hex
+    output = f"bench/{unique}.mp4" if os.environ.get(DISTINCT_SPECS) else ""
     return jobs_pb2.SubmitJobRequest(
-        spec=common_pb2.JobSpec(scenario="test"), request_id=f"{tag}-{uuid.uuid4().hex}"
+        spec=common_pb2.JobSpec(scenario="test", output=output), request_id=f"{tag}-{unique}"
     )
 
 

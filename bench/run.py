@@ -24,7 +24,7 @@ from tests.helpers.postgres import PgServer
 from tests.helpers.procs import stop_all
 
 from bench import blobs, fleet, rpc
-from bench.cluster import Profiler
+from bench.cluster import DISTINCT_SPECS, Profiler
 from bench.context import FULL, SMOKE, BenchRun
 from ffrtmp import eventloop
 
@@ -190,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gil", action="store_true", help="py-spy: sample only the GIL holder")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--fleet", type=int, help="workers in (f) (default 10,000; smoke 50)")
+    p.add_argument("--distinct-specs", action="store_true",
+                   help="(b), (d): every job a different output, so no spec repeats")
     args = p.parse_args(argv)
+    if args.distinct_specs:
+        os.environ[DISTINCT_SPECS] = "1"
     if args.only is None:
         args.only = PG_FIGURES if args.postgres else "".join(FIGURES)
     if args.postgres and (off := set(args.only) - set(PG_FIGURES)):
@@ -221,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     results["total_s"] = time.perf_counter() - t0
     results["store"] = "postgresql" if args.postgres else "sqlite"
+    results["distinct_specs"] = args.distinct_specs
     out = {k: results.get(k) for k in KEYS} | {k: v for k, v in results.items() if k not in KEYS}
     out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
     written = RESULTS_PG if args.postgres else RESULTS
