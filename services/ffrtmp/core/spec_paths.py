@@ -45,10 +45,13 @@ def scheme(url: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def check_text(field: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise InvalidArgument(field, f"longer than {limit} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if _CONTROL.search(value):
         raise InvalidArgument(field, "contains control characters")
 
 
@@ -60,7 +63,7 @@ def check_relative(field: str, value: str) -> None:
 
 def _check_path(field: str, value: str) -> None:
     check_relative(field, value)
-    if ".." in PurePosixPath(value).parts:
+    if ".." in value.split("/"):  # PurePosixPath's parts, without building one
         raise InvalidArgument(field, "may not contain '..'")
 
 
