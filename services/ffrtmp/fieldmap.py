@@ -179,6 +179,40 @@ def values(cls: type, msg: Message) -> dict[str, Any]:
     return kw
 
 
+def set_values(cls: type, msg: Message) -> dict[str, Any]:
+    """Like `values`, only for the fields `msg` lists as set (ListFields): a
+    message that sets few of many fields converts only those."""
+    by_name = _by_name(cls, type(msg))
+    out: dict[str, Any] = {}
+    for fd, value in msg.ListFields():
+        f = by_name.get(fd.name)
+        if f is None:
+            continue  # a field the dataclass lacks
+        kind = f.kind
+        if kind is Kind.MESSAGE or kind is Kind.OPTIONAL_MESSAGE:
+            assert f.sub is not None
+            value = from_pb(f.sub, value)
+        elif kind is Kind.REPEATED:
+            value = tuple(value)
+        elif kind is Kind.REPEATED_MESSAGE:
+            assert f.sub is not None
+            value = tuple(from_pb(f.sub, v) for v in value)
+        elif kind is Kind.MAP:
+            value = tuple(sorted(value.items()))
+        out[f.name] = value
+    return out
+
+
+_BY_NAME: dict[tuple[type, type], dict[str, Field]] = {}
+
+
+def _by_name(cls: type, pb: type[Message]) -> dict[str, Field]:
+    found = _BY_NAME.get((cls, pb))
+    if found is None:
+        found = _BY_NAME[cls, pb] = {f.name: f for f in plan(cls, pb.DESCRIPTOR)}
+    return found
+
+
 def unmapped(cls: type, descriptor: Any) -> set[str]:
     """Fields of the message that dataclass `cls` does not carry."""
     names = {f.name for f in dataclasses.fields(cls)}

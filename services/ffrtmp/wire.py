@@ -27,7 +27,7 @@ from ffrtmp.core.model import (
 )
 from ffrtmp.core.scenarios import Scenario
 from ffrtmp.core.spec import RawSpec
-from ffrtmp.fieldmap import from_pb, to_pb, values
+from ffrtmp.fieldmap import from_pb, set_values, to_pb
 from ffrtmp.v1 import common_pb2, jobs_pb2, nodes_pb2, worker_pb2
 
 if TYPE_CHECKING:
@@ -56,8 +56,7 @@ def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
     """A spec as a client submitted it: the fields it set (proto3 leaves out a
     zero, and an optional field the client did not set)."""
     def build() -> dict[str, object]:
-        given = {d.name for d, _ in p.ListFields()}
-        return {k: v for k, v in values(JobSpec, p).items() if k in given}
+        return set_values(JobSpec, p)
 
     # Deterministic: equal specs give equal bytes, whatever order a client wrote.
     return RawSpec.from_wire(p.SerializeToString(deterministic=True), build)

@@ -13,9 +13,9 @@ from ffrtmp import wire
 from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.matching import _requirements, requirements
 from ffrtmp.core.memo import ByIdentity, ByKey
-from ffrtmp.core.model import Job, JobState
+from ffrtmp.core.model import Job, JobSpec, JobState
 from ffrtmp.core.spec import resolve
-from ffrtmp.fieldmap import to_pb
+from ffrtmp.fieldmap import set_values, to_pb, values
 from ffrtmp.master.storage.sqlite.rows import _spec_json, spec_json
 from ffrtmp.v1 import common_pb2
 from tests.helpers.sched import SchedHarness
@@ -25,7 +25,20 @@ SPECS = [
     common_pb2.JobSpec(scenario="test", codec="h265", bitrate="900k", nice=0),
     common_pb2.JobSpec(scenario="test", live=False, fps=25, output="out/x.mp4"),
     common_pb2.JobSpec(scenario="test", requirements=common_pb2.Requirements(gpu=True)),
+    common_pb2.JobSpec(
+        scenario="test", output="out/ladder/", split_cuts=[2.0, 4.0],
+        requirements=common_pb2.Requirements(encoders=["libx264"], labels={"zone": "eu"}),
+        renditions=[common_pb2.Rendition(width=640, height=360, bitrate="800k")],
+    ),
 ]
+
+
+def test_only_the_fields_a_message_sets_are_converted() -> None:
+    for pb in SPECS:
+        given = {d.name for d, _ in pb.ListFields()}
+        every = {k: v for k, v in values(JobSpec, pb).items() if k in given}
+        assert set_values(JobSpec, pb) == every
+        assert dict(wire.raw_spec(pb)) == every
 
 
 def test_a_spec_from_the_wire_resolves_as_one_built_field_by_field() -> None:
