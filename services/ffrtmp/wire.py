@@ -42,8 +42,7 @@ def spec_pb(s: JobSpec) -> common_pb2.JobSpec:
     return to_pb(s, common_pb2.JobSpec)
 
 
-# A job's spec in a reply, once per spec object (a resubmitted spec is the same
-# resolved object); only ever copied into the message that holds it.
+# Once per spec object (a resubmitted one is); only ever copied into a reply.
 _spec_in_job: ByIdentity[JobSpec, common_pb2.JobSpec] = ByIdentity(spec_pb)
 
 
@@ -55,11 +54,9 @@ def spec(p: common_pb2.JobSpec) -> JobSpec:
 def raw_spec(p: common_pb2.JobSpec) -> RawSpec:
     """A spec as a client submitted it: the fields it set (proto3 leaves out a
     zero, and an optional field the client did not set)."""
-    def build() -> dict[str, object]:
-        return set_values(JobSpec, p)
-
     # Deterministic: equal specs give equal bytes, whatever order a client wrote.
-    return RawSpec.from_wire(p.SerializeToString(deterministic=True), build)
+    return RawSpec.from_wire(p.SerializeToString(deterministic=True),
+                             lambda: set_values(JobSpec, p))
 
 
 def scenario_pb(s: Scenario) -> jobs_pb2.Scenario:
