@@ -200,6 +200,7 @@ class SchedHarness:
     async def __aenter__(self) -> SchedHarness:
         await self.store.open()
         await self.scheduler.load(hold_queue=self.hold_queue)
+        self.scheduler.restore.restored = self.hold_queue
         return self
 
     async def __aexit__(

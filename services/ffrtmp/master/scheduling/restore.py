@@ -11,9 +11,13 @@ applied when the database is behind it:
   meanwhile, so it ends SUCCEEDED at the worker's attempt.
 
 Anything else (the usual case, a result the database already holds) changes
-nothing. So that the reports come before the queue runs, a master that starts
-on a restored file (the backup's mark) loads its queued jobs only once every
-worker seen around the backup has reconnected, or one heartbeat timeout later.
+nothing. The second rule trusts the worker's word for a run the database never
+saw, so it holds only on a master started on a restored file: elsewhere it would
+let any worker certificate end a queued job SUCCEEDED that never ran.
+
+So that the reports come before the queue runs, a master that starts on a
+restored file (the backup's mark) loads its queued jobs only once every worker
+seen around the backup has reconnected, or one heartbeat timeout later.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Restore:
         self.st = state
         self.attempts = attempts
         self.holding = False  # the queue is not loaded yet (it will be, from the store)
+        self.restored = False  # started on a backup: workers may know newer attempts
 
     async def reported(self, node_id: str, results: Sequence[tuple[Lease, AttemptResult]]) -> None:
         """A connecting worker's recent results (before its leases are reconciled)."""
@@ -50,7 +55,7 @@ class Restore:
                          lease.job_id, lease.attempt, node_id)
                 await self.attempts.on_result(s, lease, r)
                 continue
-            if r.outcome != Outcome.SUCCEEDED:
+            if r.outcome != Outcome.SUCCEEDED or not self.restored:
                 continue  # a failure the database missed: running it again is allowed
             job = await st.store.get_job(lease.job_id)
             if job is None or job.state not in WAITING or job.attempt >= lease.attempt:
@@ -89,7 +94,7 @@ class Restore:
     ) -> None:
         """Load the queue once the workers seen around the backup are back."""
         st = self.st
-        self.holding = True
+        self.holding = self.restored = True
         margin = int(timeout_s * 1000)
         expected = [s for s in st.nodes.values() if s.last_seen_ms >= taken_ms - margin]
         log.warning(

@@ -61,6 +61,7 @@ class Scheduler(Service):
         self.background.start(self.dispatcher.run(), "dispatch")
         self.background.start(self.liveness.run_timers(), "timers")
         if restored_ms is not None:
+            self.restore.restored = True  # before any worker's Hello is read
             timeout = self.config.heartbeat_timeout_s
             hold = self.restore.hold(restored_ms, self._load_waiting, timeout)
             self.background.start(hold, "restore-hold")
