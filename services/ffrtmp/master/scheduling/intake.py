@@ -6,13 +6,14 @@ ended between our read and the commit)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from ffrtmp.core.authz import Actor
-from ffrtmp.core.errors import Unavailable
+from ffrtmp.core.errors import AlreadyExists, Unavailable
 from ffrtmp.core.graph import check_dependencies, start_state
 from ffrtmp.core.matching import requirements
 from ffrtmp.core.memo import ByKey
@@ -27,6 +28,30 @@ from ffrtmp.master.scheduling.dispatch import Dispatcher
 from ffrtmp.master.scheduling.graph import Graph
 from ffrtmp.master.scheduling.state import State
 from ffrtmp.master.storage.protocol import Change
+from ffrtmp.master.storage.sqlite.rows import spec_json
+
+# What planning a split fills in on the group's own spec (core/split.py): not the
+# client's to match when it repeats the request.
+PLANNED = frozenset({"gop_s", "maxrate", "bufsize", "split_cuts"})
+
+
+def check_same_request(found: Job, spec: JobSpec) -> None:
+    """A request id names one request: repeated with another spec, it is refused
+    (answering with the first job would let the client believe its second spec
+    was taken)."""
+    # Compared as JSON values: how the store keeps a spec (tuples read back as
+    # lists, map order) does not matter.
+    old, new = json.loads(spec_json(found.spec)), json.loads(spec_json(spec))
+    if found.group:
+        for name in PLANNED:
+            old.pop(name, None)
+            new.pop(name, None)
+    if old != new:
+        differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        raise AlreadyExists(
+            f"request_id {found.request_id!r} was used for job {found.id} with another spec"
+            f" (differs in {', '.join(differ[:5])}); a new job needs a new request_id"
+        )
 
 
 class Intake:
@@ -49,13 +74,19 @@ class Intake:
         if spec.split and not depends_on:
             length = segment_length(spec, self.fitting_workers(spec))
             if length > 0:
-                return await self._split(spec, length, request_id, actor.name)
+                job, created = await self._split(spec, length, request_id, actor.name)
+                if not created:
+                    check_same_request(job, spec)
+                return job, created
         found = await st.store.get_jobs(list(depends_on))
         check_dependencies(actor.name, depends_on, found)
         first = start_state({d: found[d].state for d in depends_on})
         job = self._new(spec, actor.name, first, request_id=request_id,
                         depends_on=tuple(depends_on))
-        return await self._insert(job, [])
+        job, created = await self._insert(job, [])
+        if not created:
+            check_same_request(job, spec)
+        return job, created
 
     def _resolve(self, raw: RawSpec) -> JobSpec:
         """The spec merged over its scenario and checked against this master's
