@@ -72,10 +72,12 @@ class Cluster:
 
     def start_worker(
         self, name: str, *extra: str, slots: int = 1, master: str | None = None,
-        timeout: float = 60.0, cpu: int | None = None,
+        timeout: float = 60.0, cpu: int | None = None, cert_name: str = "",
     ) -> Proc:
-        """`cpu`: the worker and its ffmpeg pinned to that CPU (benchmarks only)."""
-        cert, key = self.certs.worker(name)
+        """`cpu`: the worker and its ffmpeg pinned to that CPU (benchmarks only).
+        `cert_name`: run under that worker's certificate (so as that node) instead
+        of its own; `name` still picks the log and the roots."""
+        cert, key = self.certs.worker(cert_name or name)
         out = self.root / f"out-{name}"
         pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
         args = [

@@ -178,3 +178,23 @@ async def test_restart_waits_one_timeout_for_leases(tmp_path: Path) -> None:
         assert set(c.assigned()) == {Lease(gone, 2), Lease(queued.id, 1)}
         await a.result(lease_a)
         assert (await h.state(kept)) == (SUCCEEDED, "a", 1)
+
+
+async def test_a_worker_with_stale_contact_gets_no_assign_until_answered(tmp_path: Path) -> None:
+    """After this master stalled, a worker refuses each Assign as "not fresh"
+    (reported lost) until a heartbeat it sends later is answered. The master must
+    not hand it the job again meanwhile: it did, ten times in 200 ms, and the job
+    ended FAILED "lost to the infrastructure 11 times"."""
+    async with SchedHarness(tmp_path) as h:
+        a = h.worker("a")
+        job = await h.submit()
+        await h.settle()
+        first = a.assigned()[-1]
+        await a.result(first, Outcome.FAILED, error_class="lost",
+                       error="fenced: contact with the master was not fresh")
+        assert a.assigned() == [first]  # re-queued, but not sent back to a yet
+        assert (await h.state(job.id))[0] == JobState.QUEUED
+        a.heartbeat()  # sent after the refusal: its answer makes a fresh again
+        await h.settle()
+        assert a.assigned()[-1] == Lease(job.id, 2)
+        assert a.s.acked_at == h.clock.monotonic()

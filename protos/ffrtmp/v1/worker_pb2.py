@@ -26,7 +26,7 @@ from ffrtmp.v1 import common_pb2 as ffrtmp_dot_v1_dot_common__pb2
 from ffrtmp.v1 import nodes_pb2 as ffrtmp_dot_v1_dot_nodes__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66\x66rtmp/v1/worker.proto\x12\tffrtmp.v1\x1a\x16\x66\x66rtmp/v1/common.proto\x1a\x15\x66\x66rtmp/v1/nodes.proto\"\xe0\x01\n\rWorkerMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.HelloH\x00\x12)\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.ffrtmp.v1.HeartbeatH\x00\x12%\n\x07started\x18\x03 \x01(\x0b\x32\x12.ffrtmp.v1.StartedH\x00\x12-\n\x08progress\x18\x04 \x01(\x0b\x32\x19.ffrtmp.v1.ProgressReportH\x00\x12#\n\x06result\x18\x05 \x01(\x0b\x32\x11.ffrtmp.v1.ResultH\x00\x42\x06\n\x04kind\"\x8f\x01\n\x05Hello\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12-\n\x0c\x63\x61pabilities\x18\x02 \x01(\x0b\x32\x17.ffrtmp.v1.Capabilities\x12!\n\x07running\x18\x03 \x03(\x0b\x32\x10.ffrtmp.v1.Lease\x12#\n\x08\x66inished\x18\x04 \x03(\x0b\x32\x11.ffrtmp.v1.Result\"a\n\tHeartbeat\x12!\n\x07running\x18\x01 \x03(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08\x64raining\x18\x03 \x01(\x08\x12\x12\n\nassign_seq\x18\x04 \x01(\x04\"7\n\x07Started\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x0b\n\x03pid\x18\x02 \x01(\x03\"X\n\x0eProgressReport\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12%\n\x08progress\x18\x02 \x01(\x0b\x32\x13.ffrtmp.v1.Progress\"\xe9\x01\n\x06Result\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12#\n\x07outcome\x18\x02 \x01(\x0e\x32\x12.ffrtmp.v1.Outcome\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x13\n\x0b\x65rror_class\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x10\n\x08log_tail\x18\x06 \x01(\t\x12\x0e\n\x06output\x18\x07 \x01(\t\x12\x14\n\x0coutput_bytes\x18\x08 \x01(\x04\x12*\n\x0boutput_info\x18\t \x01(\x0b\x32\x15.ffrtmp.v1.OutputInfo\"\x9b\x03\n\rMasterMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.ffrtmp.v1.WelcomeH\x00\x12#\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x11.ffrtmp.v1.AssignH\x00\x12#\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x11.ffrtmp.v1.CancelH\x00\x12!\n\x05\x61\x62ort\x18\x04 \x01(\x0b\x32\x10.ffrtmp.v1.AbortH\x00\x12*\n\nresult_ack\x18\x05 \x01(\x0b\x32\x14.ffrtmp.v1.ResultAckH\x00\x12\x30\n\rheartbeat_ack\x18\x06 \x01(\x0b\x32\x17.ffrtmp.v1.HeartbeatAckH\x00\x12!\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x10.ffrtmp.v1.DrainH\x00\x12!\n\x05pause\x18\x08 \x01(\x0b\x32\x10.ffrtmp.v1.PauseH\x00\x12#\n\x06resume\x18\t \x01(\x0b\x32\x11.ffrtmp.v1.ResumeH\x00\x12%\n\x0bresult_acks\x18\n \x03(\x0b\x32\x10.ffrtmp.v1.LeaseB\x06\n\x04kind\"(\n\x05Pause\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\")\n\x06Resume\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\"\x16\n\x05\x44rain\x12\r\n\x05\x64rain\x18\x01 \x01(\x08\"\xaf\x01\n\x07Welcome\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x02 \x01(\x01\x12\x1b\n\x13heartbeat_timeout_s\x18\x03 \x01(\x01\x12\x1e\n\x04keep\x18\x04 \x03(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x1f\n\x05\x61\x62ort\x18\x05 \x03(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x17\n\x0fstall_timeout_s\x18\x06 \x01(\x01\"\xc9\x01\n\x06\x41ssign\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12 \n\x04spec\x18\x02 \x01(\x0b\x32\x12.ffrtmp.v1.JobSpec\x12:\n\rtrace_context\x18\x03 \x03(\x0b\x32#.ffrtmp.v1.Assign.TraceContextEntry\x12\x0b\n\x03seq\x18\x04 \x01(\x04\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"9\n\x06\x43\x61ncel\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x0e\n\x06reason\x18\x02 \x01(\t\"8\n\x05\x41\x62ort\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x0e\n\x06reason\x18\x02 \x01(\t\",\n\tResultAck\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\"\x1b\n\x0cHeartbeatAck\x12\x0b\n\x03seq\x18\x01 \x01(\x04*c\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTCOME_SUCCEEDED\x10\x01\x12\x12\n\x0eOUTCOME_FAILED\x10\x02\x12\x14\n\x10OUTCOME_CANCELED\x10\x03\x32R\n\rWorkerService\x12\x41\n\x07\x43onnect\x12\x18.ffrtmp.v1.WorkerMessage\x1a\x18.ffrtmp.v1.MasterMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66\x66rtmp/v1/worker.proto\x12\tffrtmp.v1\x1a\x16\x66\x66rtmp/v1/common.proto\x1a\x15\x66\x66rtmp/v1/nodes.proto\"\xe0\x01\n\rWorkerMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.HelloH\x00\x12)\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.ffrtmp.v1.HeartbeatH\x00\x12%\n\x07started\x18\x03 \x01(\x0b\x32\x12.ffrtmp.v1.StartedH\x00\x12-\n\x08progress\x18\x04 \x01(\x0b\x32\x19.ffrtmp.v1.ProgressReportH\x00\x12#\n\x06result\x18\x05 \x01(\x0b\x32\x11.ffrtmp.v1.ResultH\x00\x42\x06\n\x04kind\"\xa1\x01\n\x05Hello\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12-\n\x0c\x63\x61pabilities\x18\x02 \x01(\x0b\x32\x17.ffrtmp.v1.Capabilities\x12!\n\x07running\x18\x03 \x03(\x0b\x32\x10.ffrtmp.v1.Lease\x12#\n\x08\x66inished\x18\x04 \x03(\x0b\x32\x11.ffrtmp.v1.Result\x12\x10\n\x08instance\x18\x05 \x01(\t\"a\n\tHeartbeat\x12!\n\x07running\x18\x01 \x03(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08\x64raining\x18\x03 \x01(\x08\x12\x12\n\nassign_seq\x18\x04 \x01(\x04\"7\n\x07Started\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x0b\n\x03pid\x18\x02 \x01(\x03\"X\n\x0eProgressReport\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12%\n\x08progress\x18\x02 \x01(\x0b\x32\x13.ffrtmp.v1.Progress\"\xe9\x01\n\x06Result\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12#\n\x07outcome\x18\x02 \x01(\x0e\x32\x12.ffrtmp.v1.Outcome\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x13\n\x0b\x65rror_class\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x10\n\x08log_tail\x18\x06 \x01(\t\x12\x0e\n\x06output\x18\x07 \x01(\t\x12\x14\n\x0coutput_bytes\x18\x08 \x01(\x04\x12*\n\x0boutput_info\x18\t \x01(\x0b\x32\x15.ffrtmp.v1.OutputInfo\"\x9b\x03\n\rMasterMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.ffrtmp.v1.WelcomeH\x00\x12#\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x11.ffrtmp.v1.AssignH\x00\x12#\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x11.ffrtmp.v1.CancelH\x00\x12!\n\x05\x61\x62ort\x18\x04 \x01(\x0b\x32\x10.ffrtmp.v1.AbortH\x00\x12*\n\nresult_ack\x18\x05 \x01(\x0b\x32\x14.ffrtmp.v1.ResultAckH\x00\x12\x30\n\rheartbeat_ack\x18\x06 \x01(\x0b\x32\x17.ffrtmp.v1.HeartbeatAckH\x00\x12!\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x10.ffrtmp.v1.DrainH\x00\x12!\n\x05pause\x18\x08 \x01(\x0b\x32\x10.ffrtmp.v1.PauseH\x00\x12#\n\x06resume\x18\t \x01(\x0b\x32\x11.ffrtmp.v1.ResumeH\x00\x12%\n\x0bresult_acks\x18\n \x03(\x0b\x32\x10.ffrtmp.v1.LeaseB\x06\n\x04kind\"(\n\x05Pause\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\")\n\x06Resume\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\"\x16\n\x05\x44rain\x12\r\n\x05\x64rain\x18\x01 \x01(\x08\"\xaf\x01\n\x07Welcome\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x02 \x01(\x01\x12\x1b\n\x13heartbeat_timeout_s\x18\x03 \x01(\x01\x12\x1e\n\x04keep\x18\x04 \x03(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x1f\n\x05\x61\x62ort\x18\x05 \x03(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x17\n\x0fstall_timeout_s\x18\x06 \x01(\x01\"\xc9\x01\n\x06\x41ssign\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12 \n\x04spec\x18\x02 \x01(\x0b\x32\x12.ffrtmp.v1.JobSpec\x12:\n\rtrace_context\x18\x03 \x03(\x0b\x32#.ffrtmp.v1.Assign.TraceContextEntry\x12\x0b\n\x03seq\x18\x04 \x01(\x04\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"9\n\x06\x43\x61ncel\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x0e\n\x06reason\x18\x02 \x01(\t\"8\n\x05\x41\x62ort\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\x12\x0e\n\x06reason\x18\x02 \x01(\t\",\n\tResultAck\x12\x1f\n\x05lease\x18\x01 \x01(\x0b\x32\x10.ffrtmp.v1.Lease\"\x1b\n\x0cHeartbeatAck\x12\x0b\n\x03seq\x18\x01 \x01(\x04*c\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTCOME_SUCCEEDED\x10\x01\x12\x12\n\x0eOUTCOME_FAILED\x10\x02\x12\x14\n\x10OUTCOME_CANCELED\x10\x03\x32R\n\rWorkerService\x12\x41\n\x07\x43onnect\x12\x18.ffrtmp.v1.WorkerMessage\x1a\x18.ffrtmp.v1.MasterMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,42 +35,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ASSIGN_TRACECONTEXTENTRY']._loaded_options = None
   _globals['_ASSIGN_TRACECONTEXTENTRY']._serialized_options = b'8\001'
-  _globals['_OUTCOME']._serialized_start=2036
-  _globals['_OUTCOME']._serialized_end=2135
+  _globals['_OUTCOME']._serialized_start=2054
+  _globals['_OUTCOME']._serialized_end=2153
   _globals['_WORKERMESSAGE']._serialized_start=85
   _globals['_WORKERMESSAGE']._serialized_end=309
   _globals['_HELLO']._serialized_start=312
-  _globals['_HELLO']._serialized_end=455
-  _globals['_HEARTBEAT']._serialized_start=457
-  _globals['_HEARTBEAT']._serialized_end=554
-  _globals['_STARTED']._serialized_start=556
-  _globals['_STARTED']._serialized_end=611
-  _globals['_PROGRESSREPORT']._serialized_start=613
-  _globals['_PROGRESSREPORT']._serialized_end=701
-  _globals['_RESULT']._serialized_start=704
-  _globals['_RESULT']._serialized_end=937
-  _globals['_MASTERMESSAGE']._serialized_start=940
-  _globals['_MASTERMESSAGE']._serialized_end=1351
-  _globals['_PAUSE']._serialized_start=1353
-  _globals['_PAUSE']._serialized_end=1393
-  _globals['_RESUME']._serialized_start=1395
-  _globals['_RESUME']._serialized_end=1436
-  _globals['_DRAIN']._serialized_start=1438
-  _globals['_DRAIN']._serialized_end=1460
-  _globals['_WELCOME']._serialized_start=1463
-  _globals['_WELCOME']._serialized_end=1638
-  _globals['_ASSIGN']._serialized_start=1641
-  _globals['_ASSIGN']._serialized_end=1842
-  _globals['_ASSIGN_TRACECONTEXTENTRY']._serialized_start=1791
-  _globals['_ASSIGN_TRACECONTEXTENTRY']._serialized_end=1842
-  _globals['_CANCEL']._serialized_start=1844
-  _globals['_CANCEL']._serialized_end=1901
-  _globals['_ABORT']._serialized_start=1903
-  _globals['_ABORT']._serialized_end=1959
-  _globals['_RESULTACK']._serialized_start=1961
-  _globals['_RESULTACK']._serialized_end=2005
-  _globals['_HEARTBEATACK']._serialized_start=2007
-  _globals['_HEARTBEATACK']._serialized_end=2034
-  _globals['_WORKERSERVICE']._serialized_start=2137
-  _globals['_WORKERSERVICE']._serialized_end=2219
+  _globals['_HELLO']._serialized_end=473
+  _globals['_HEARTBEAT']._serialized_start=475
+  _globals['_HEARTBEAT']._serialized_end=572
+  _globals['_STARTED']._serialized_start=574
+  _globals['_STARTED']._serialized_end=629
+  _globals['_PROGRESSREPORT']._serialized_start=631
+  _globals['_PROGRESSREPORT']._serialized_end=719
+  _globals['_RESULT']._serialized_start=722
+  _globals['_RESULT']._serialized_end=955
+  _globals['_MASTERMESSAGE']._serialized_start=958
+  _globals['_MASTERMESSAGE']._serialized_end=1369
+  _globals['_PAUSE']._serialized_start=1371
+  _globals['_PAUSE']._serialized_end=1411
+  _globals['_RESUME']._serialized_start=1413
+  _globals['_RESUME']._serialized_end=1454
+  _globals['_DRAIN']._serialized_start=1456
+  _globals['_DRAIN']._serialized_end=1478
+  _globals['_WELCOME']._serialized_start=1481
+  _globals['_WELCOME']._serialized_end=1656
+  _globals['_ASSIGN']._serialized_start=1659
+  _globals['_ASSIGN']._serialized_end=1860
+  _globals['_ASSIGN_TRACECONTEXTENTRY']._serialized_start=1809
+  _globals['_ASSIGN_TRACECONTEXTENTRY']._serialized_end=1860
+  _globals['_CANCEL']._serialized_start=1862
+  _globals['_CANCEL']._serialized_end=1919
+  _globals['_ABORT']._serialized_start=1921
+  _globals['_ABORT']._serialized_end=1977
+  _globals['_RESULTACK']._serialized_start=1979
+  _globals['_RESULTACK']._serialized_end=2023
+  _globals['_HEARTBEATACK']._serialized_start=2025
+  _globals['_HEARTBEATACK']._serialized_end=2052
+  _globals['_WORKERSERVICE']._serialized_start=2155
+  _globals['_WORKERSERVICE']._serialized_end=2237
 # @@protoc_insertion_point(module_scope)

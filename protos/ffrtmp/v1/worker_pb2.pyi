@@ -90,10 +90,17 @@ class Hello(_message.Message):
     CAPABILITIES_FIELD_NUMBER: _builtins.int
     RUNNING_FIELD_NUMBER: _builtins.int
     FINISHED_FIELD_NUMBER: _builtins.int
+    INSTANCE_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     """Optional, and left empty by the worker daemon: the common name of the
     worker's certificate names the node (Welcome.node_id says which). When set,
     it must equal that name, or the stream is refused with PERMISSION_DENIED.
+    """
+    instance: _builtins.str
+    """Random, chosen once per worker process. While one process of a node is
+    connected and heard from, a Hello from another process of the same node is
+    refused with ALREADY_EXISTS: two processes under one identity would each
+    disown the other's runs. Empty (older workers): not checked.
     """
     @_builtins.property
     def capabilities(self) -> _nodes_pb2.Capabilities: ...
@@ -115,10 +122,11 @@ class Hello(_message.Message):
         capabilities: _nodes_pb2.Capabilities | None = ...,
         running: _abc.Iterable[_common_pb2.Lease] | None = ...,
         finished: _abc.Iterable[Global___Result] | None = ...,
+        instance: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "finished", b"finished", "node_id", b"node_id", "running", b"running"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "finished", b"finished", "instance", b"instance", "node_id", b"node_id", "running", b"running"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

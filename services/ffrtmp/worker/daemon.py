@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 
 from grpc import aio
@@ -43,6 +44,9 @@ REMEMBERED_RESULTS = 256  # as many as a Hello may carry (the master's bound)
 # A partial output written to this recently may be another worker's live run
 # (workers sharing an output root): the start-up sweep leaves it alone.
 SHARED_ROOT_QUIET_S = 30.0
+
+# This process among others that may hold the same certificate (Hello.instance).
+INSTANCE = secrets.token_hex(8)
 
 log = logging.getLogger("ffrtmp.worker")
 
@@ -222,4 +226,5 @@ class Worker(Service):
         )
         # Acknowledged results too: a master restored from a backup learns from them.
         hello.hello.finished.extend(self.table.finished.values())
+        hello.hello.instance = INSTANCE
         return hello

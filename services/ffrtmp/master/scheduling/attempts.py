@@ -67,6 +67,11 @@ class Attempts:
     async def on_result(self, s: NodeSession, lease: Lease, r: AttemptResult) -> None:
         if self.refuse_stale(s, lease):
             return
+        if r.error_class == LOST:
+            # Fenced or refused for stale contact (after a stall of this master,
+            # say): no Assign until a later heartbeat of its is answered, or it
+            # would refuse each one at once and burn the job's lost attempts.
+            s.stale_contact = True
         try:
             async with self.commits.lock(lease.job_id):
                 await self._apply_result(s, lease, r)

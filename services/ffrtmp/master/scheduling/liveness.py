@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from ffrtmp.core.errors import NotFound
+from ffrtmp.core.errors import AlreadyExists, NotFound
 from ffrtmp.core.matching import offers
 from ffrtmp.core.model import Lease
 from ffrtmp.core.retry import LOST
@@ -54,11 +54,14 @@ class Liveness:
         slots: int,
         address: str,
         offered: Iterable[Lease],
+        instance: str = "",
     ) -> tuple[NodeSession, list[Lease], list[Lease]]:
         """Register a (re)connected worker; returns its session and which offered
         leases it keeps or must abort."""
         st = self.st
         s = st.session(node_id)
+        self.check_instance(node_id, instance)
+        s.instance = instance or s.instance
         if s.connected:
             s.outbox.put_nowait(None)  # the newer stream wins; end the old one
         s.outbox = asyncio.Queue()
@@ -69,6 +72,7 @@ class Liveness:
         offer_set = _offers(capabilities)
         s.offers = st.offer_sets.setdefault(offer_set, offer_set)
         s.connected, s.connected_ms, s.draining = True, st.now_ms(), False
+        s.stale_contact = False  # the Welcome answers a Hello just sent
         s.assigns_sent, s.assign_seq = 0, {}  # Assigns are numbered per stream
         self.touch(s)
         s.acked_at = s.last_seen  # the Welcome answers the Hello
@@ -105,6 +109,24 @@ class Liveness:
             st.wake_timers.set()
         return s, keep, abort
 
+    def check_instance(self, node_id: str, instance: str) -> None:
+        """A second process under the node's identity while the first is connected
+        and heard from is refused: the newer would disown the older's runs (its
+        Hello lists none of them), which would run again elsewhere while the older
+        process's ffmpeg went on, and the two would take the stream from each other
+        in turn. A process that is gone is lost by the timeout; then the newer one
+        gets in."""
+        s = self.st.session(node_id)
+        if not (instance and s.instance and instance != s.instance and s.connected):
+            return
+        if self.st.clock() - s.last_seen >= self.st.config.heartbeat_timeout_s:
+            return
+        raise AlreadyExists(
+            f"node {s.node_id!r} is already connected from another process "
+            f"({s.address or 'unknown address'}): each worker process needs its own "
+            "certificate name"
+        )
+
     def disconnect(self, s: NodeSession, generation: int) -> None:
         if s.generation == generation and s.connected:
             s.connected = False
@@ -129,9 +151,17 @@ class Liveness:
             self.st.wake_dispatch.set()
         now = self.st.clock()
         cfg = self.st.config
-        if now - s.acked_at >= ack_spacing(cfg.heartbeat_interval_s, cfg.heartbeat_timeout_s):
+        if s.stale_contact or now - s.acked_at >= ack_spacing(
+            cfg.heartbeat_interval_s, cfg.heartbeat_timeout_s
+        ):
             s.acked_at = now
             s.send(HeartbeatAckCmd(seq))
+            if s.stale_contact:
+                # Sent after the report that set the flag (one stream keeps order):
+                # the answer makes its contact fresh before any later Assign lands.
+                s.stale_contact = False
+                self.st.freed.add(s.node_id)
+                self.st.wake_dispatch.set()
         listed = list(running)
         self.attempts.check_running(s, listed)
         self._drop_unlisted(s, {lease.job_id for lease in listed}, assign_seq)

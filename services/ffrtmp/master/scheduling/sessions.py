@@ -75,13 +75,18 @@ class NodeSession:
     leases: dict[str, int] = field(default_factory=dict)  # job id -> attempt
     outbox: asyncio.Queue[Command | None] = field(default_factory=asyncio.Queue)
     generation: int = 0  # bumped on every (re)connect, to tell streams apart
+    instance: str = ""  # the worker process behind the stream (Hello.instance)
+    # It fenced or refused a run for want of fresh contact: it would refuse any
+    # Assign too, until it hears an answer to a heartbeat sent after that.
+    stale_contact: bool = False
     assigns_sent: int = 0  # on this stream
     assign_seq: dict[str, int] = field(default_factory=dict)  # job id -> its Assign's seq
 
     @property
     def accepting(self) -> bool:
         """Takes new jobs."""
-        return self.connected and not self.draining and not self.drained
+        return (self.connected and not self.draining and not self.drained
+                and not self.stale_contact)
 
     @property
     def free_slots(self) -> int:

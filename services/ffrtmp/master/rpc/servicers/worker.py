@@ -126,6 +126,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 f"certificate names node {ident.name!r}, not {hello.node_id[:64]!r}"
             )
         _check_hello(hello)
+        self.liveness.check_instance(ident.name, hello.instance[:64])
         # Before its leases are reconciled: a restored master learns here what
         # this worker finished after the backup (scheduling/restore.py).
         await self.restore.reported(
@@ -138,6 +139,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             hello.capabilities.slots,
             context.peer(),
             [wire.lease(x) for x in hello.running],
+            hello.instance[:64],
         )
         generation, outbox = session.generation, session.outbox
         log.info(
