@@ -144,8 +144,9 @@ async def test_result_held_in_a_partition_and_delivered_late(cluster: Cluster) -
 
 @long_suite
 async def test_master_sigterm_with_an_upload_in_a_partition(tmp_path: Path) -> None:
-    # A timeout long enough for the master to stop and start within the fence window.
-    timings = (*TIMINGS[:2], "--heartbeat-timeout", "20s", *TIMINGS[4:])
+    # A timeout long enough for the master to stop and start within the fence window
+    # (0.75 x 30 s) on a busy host; the held upload keeps its stop for the grace.
+    timings = (*TIMINGS[:2], "--heartbeat-timeout", "30s", *TIMINGS[4:], "--stop-grace", "2s")
     cluster = Cluster(tmp_path, make_certs(tmp_path / "certs"))
     proxy = None
     try:

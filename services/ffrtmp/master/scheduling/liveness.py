@@ -157,8 +157,10 @@ class Liveness:
             s.acked_at = now
             s.send(HeartbeatAckCmd(seq))
             if s.stale_contact:
-                # Sent after the report that set the flag (one stream keeps order):
-                # the answer makes its contact fresh before any later Assign lands.
+                # Sent after the report that set the flag (one stream keeps order),
+                # so the answer makes its contact fresh before a later Assign lands;
+                # unless it sat in a buffer through a stall of this master: then one
+                # more Assign is refused, and the heartbeats after that are new.
                 s.stale_contact = False
                 self.st.freed.add(s.node_id)
                 self.st.wake_dispatch.set()
