@@ -115,6 +115,7 @@ async def test_fenced_attempts_are_not_charged_but_are_bounded(
     s, job, cmd = await assigned(sched)
     for n in (1, 2, 3):
         if n > 1:
+            sched.liveness.on_heartbeat(s, [], 0)  # answered: fresh again, it takes jobs
             assert await sched.dispatcher.dispatch_round()
             [cmd] = [c for c in drain(s) if isinstance(c, AssignCmd)]
         fenced = AttemptResult(Outcome.FAILED, -9, LOST, f"fenced: lease {job.id}/{n} dropped")
@@ -137,6 +138,7 @@ async def test_own_failure_still_charged_after_lost_attempts(
     await sched.attempts.on_result(s, cmd.lease, AttemptResult(Outcome.FAILED, -9, LOST, "fenced"))
     await settled(sched, job.id, JobState.QUEUED)
     for _ in range(2):  # two transient failures: the retry budget of 1 is spent
+        sched.liveness.on_heartbeat(s, [], 0)  # after the fence: fresh again
         assert await sched.dispatcher.dispatch_round()
         [cmd] = [c for c in drain(s) if isinstance(c, AssignCmd)]
         await sched.attempts.on_result(
