@@ -171,3 +171,37 @@ async def test_master_sigterm_with_an_upload_in_a_partition(tmp_path: Path) -> N
         if proxy is not None:
             proxy.close()
         cluster.stop()
+
+
+@long_suite
+async def test_worker_stopped_mid_upload(cluster: Cluster) -> None:
+    proxy = TcpProxy(cluster.port)
+    try:
+        proxy.throttle(60_000)  # a slow link: the output upload takes seconds
+        a = cluster.start_worker("a", master=f"127.0.0.1:{proxy.port}")
+        b = cluster.start_worker("b")
+        await cluster.wait_nodes(2)
+        async with cluster.client() as c:
+            await c.drain_node("b")  # b takes the job only once a is lost
+        job_id = await _submit(cluster, 2, "upstall")
+        await _running_on(cluster, job_id, "a")
+        a.wait_for(rf"job {job_id} attempt 1: storing", 30)
+        a.signal(signal.SIGSTOP)  # the daemon alone, mid-upload
+        try:
+            async with cluster.client() as c:
+                await c.drain_node("b", False)
+            await wait_job(cluster, job_id, lambda j: j.node_id == "b", timeout=40, what="on b")
+        finally:
+            a.signal(signal.SIGCONT)  # its upload of attempt 1 goes on, stale
+        proxy.throttle(0)
+        job = await _finished(cluster, job_id)
+        await asyncio.sleep(2)  # what a still sends lands now
+        async with cluster.client() as c:
+            job = await c.get(job_id)
+        _succeeded_once(job)
+        assert (job.node_id, job.attempt, job.lost_attempts) == ("b", 2, 1)
+        resources = [x.resource for x in job.output_info.artifacts]
+        assert resources and all("/attempts/2/" in r for r in resources), resources
+        assert not [x for x in b.lines + a.lines if "Traceback" in x]
+    finally:
+        proxy.close()
