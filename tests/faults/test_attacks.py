@@ -1,13 +1,14 @@
 """Faults the fault tests did not stage, with real processes and the /proc watcher
 (tests/helpers/ffwatch.py): the master alone stopped (SIGSTOP) past the heartbeat timeout; a
 worker's Result held in a partition past the timeout and delivered late; a master
-SIGTERM while a Result waits in a partition; a second worker process started under
-a node's certificate while the first still runs its job. Each checks that nothing
+SIGTERM while an upload and its Result wait in a partition; a worker daemon stopped
+mid-upload; a second worker process started under a node's certificate while the
+first still runs its job. Each checks that nothing
 acknowledged is lost, no job's ffmpeg ran in two places at once, and no job
 succeeded twice.
 
 The default suite runs the second worker process (about 15 s); `make attacks` runs
-them all (about a minute)."""
+them all (about 3 minutes on a busy 2-core host)."""
 
 from __future__ import annotations
 
