@@ -16,7 +16,6 @@ large idle fleet cheap; fewer answers can only make a worker fence earlier."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -28,6 +27,7 @@ from ffrtmp.core.timings import ack_spacing
 from ffrtmp.lifecycle import wait_event
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.dispatch import RESERVED
+from ffrtmp.master.scheduling.outbox import Outbox
 from ffrtmp.master.scheduling.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
 from ffrtmp.master.scheduling.state import State
 
@@ -42,10 +42,23 @@ def _offers(caps: dict[str, object]) -> frozenset[str]:
     return offers(encoders, gpus, labels, bool(caps.get("allow_raw_args")))
 
 
+def _caps_key(caps: dict[str, object]) -> tuple[object, ...]:
+    """Equal capabilities, equal key (lists and dicts made hashable)."""
+    def frozen(v: object) -> object:
+        if isinstance(v, dict):
+            return tuple(sorted(v.items()))
+        return tuple(v) if isinstance(v, list) else v
+
+    return tuple((k, frozen(v)) for k, v in sorted(caps.items()))
+
+
 class Liveness:
     def __init__(self, state: State, attempts: Attempts) -> None:
         self.st = state
         self.attempts = attempts
+        # Workers alike share one capabilities dict, as they share an offer set:
+        # never changed in place (a reconnect replaces a session's).
+        self._caps: dict[tuple[object, ...], dict[str, object]] = {}
 
     def connect(
         self,
@@ -64,8 +77,9 @@ class Liveness:
         s.instance = instance or s.instance
         if s.connected:
             s.outbox.put_nowait(None)  # the newer stream wins; end the old one
-        s.outbox = asyncio.Queue()
+        s.outbox = Outbox()
         s.generation += 1
+        capabilities = self._caps.setdefault(_caps_key(capabilities), capabilities)
         s.capabilities, s.slots, s.address = capabilities, max(1, slots), address
         # Workers alike share one set: a fleet of ten thousand holds a few, not
         # ten thousand (≈ 2.5 KiB each, their token strings included).

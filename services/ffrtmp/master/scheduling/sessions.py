@@ -3,10 +3,10 @@ outbox of commands for its stream."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from ffrtmp.core.model import JobSpec, Lease
+from ffrtmp.master.scheduling.outbox import Outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ class NodeSession:
     last_seen_ms: int = 0
     acked_at: float = 0.0  # monotonic seconds of the last heartbeat answered (or Welcome)
     leases: dict[str, int] = field(default_factory=dict)  # job id -> attempt
-    outbox: asyncio.Queue[Command | None] = field(default_factory=asyncio.Queue)
+    outbox: Outbox[Command | None] = field(default_factory=Outbox)
     generation: int = 0  # bumped on every (re)connect, to tell streams apart
     instance: str = ""  # the worker process behind the stream (Hello.instance)
     # It fenced or refused a run for want of fresh contact: it would refuse any

@@ -23,6 +23,7 @@ from ffrtmp.master.rpc.handlers import Ctx
 from ffrtmp.master.rpc.limits import MAX_SLOTS
 from ffrtmp.master.scheduling.attempts import Attempts
 from ffrtmp.master.scheduling.liveness import Liveness
+from ffrtmp.master.scheduling.outbox import Outbox
 from ffrtmp.master.scheduling.restore import Restore
 from ffrtmp.master.scheduling.scheduler import Scheduler
 from ffrtmp.master.scheduling.sessions import (
@@ -50,7 +51,7 @@ def _check_hello(hello: worker_pb2.Hello) -> None:
         raise InvalidArgument("hello.capabilities.slots", f"must be from 1 to {MAX_SLOTS}")
 
 
-async def _write(context: Ctx, outbox: asyncio.Queue[Command | None]) -> None:
+async def _write(context: Ctx, outbox: Outbox[Command | None]) -> None:
     """Write the session's commands until its None (the reader's, when the worker's
     side closes, or the scheduler's, when it ends the stream). No task per message.
 
@@ -111,12 +112,42 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     async def Connect(  # type: ignore[override]
         self, request_iterator: AsyncIterator[worker_pb2.WorkerMessage], context: Ctx
     ) -> None:
+        opened = await self._open(request_iterator, context)
+        if opened is None:
+            return
+        session, generation, outbox = opened
+        refused: list[InvalidArgument] = []
+        reader = asyncio.create_task(
+            self._read(session, request_iterator, outbox, refused, generation),
+            name="worker-reader",
+        )
+        try:
+            await _write(context, outbox)
+        except Exception as exc:
+            # The worker stopped, was cut off or went away: an ordinary event (it
+            # reconnects), not a servicer failure for grpc to log as an error.
+            log.info("node %s stream broke while writing: %s", session.node_id, exc)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            self.liveness.disconnect(session, generation)
+            log.info("node %s stream closed", session.node_id)
+        if refused:  # a message over its bounds ends the stream with its status
+            raise refused[0]
+
+    async def _open(
+        self, request_iterator: AsyncIterator[worker_pb2.WorkerMessage], context: Ctx
+    ) -> tuple[NodeSession, int, Outbox[Command | None]] | None:
+        """Hello to Welcome. Its own frame: the Hello, the capabilities and the
+        lease lists are garbage once the Welcome is sent, not held by every
+        stream for its life (a fleet holds thousands)."""
         ident = identity_from_auth_context(context.auth_context())
         if ident.kind != "worker":
             raise PermissionDenied("only a worker certificate may open a worker stream")
         first = await anext(aiter(request_iterator), None)
         if first is None:
-            return
+            return None
         if first.WhichOneof("kind") != "hello":
             raise FailedPrecondition("the first message on a worker stream must be Hello")
         hello = first.hello
@@ -162,31 +193,13 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 )
             )
         )
-        refused: list[InvalidArgument] = []
-        reader = asyncio.create_task(
-            self._read(session, request_iterator, outbox, refused, generation),
-            name="worker-reader",
-        )
-        try:
-            await _write(context, outbox)
-        except Exception as exc:
-            # The worker stopped, was cut off or went away: an ordinary event (it
-            # reconnects), not a servicer failure for grpc to log as an error.
-            log.info("node %s stream broke while writing: %s", ident.name, exc)
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-            self.liveness.disconnect(session, generation)
-            log.info("node %s stream closed", ident.name)
-        if refused:  # a message over its bounds ends the stream with its status
-            raise refused[0]
+        return session, generation, outbox
 
     async def _read(
         self,
         session: NodeSession,
         requests: AsyncIterator[worker_pb2.WorkerMessage],
-        outbox: asyncio.Queue[Command | None],
+        outbox: Outbox[Command | None],
         refused: list[InvalidArgument],
         generation: int,
     ) -> None:
@@ -198,6 +211,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                     return
                 limits.check(msg)
                 await self._handle(session, msg)
+                del msg  # not held by each idle stream while it waits for the next
         except (asyncio.CancelledError, aio.AioRpcError):
             pass
         except InvalidArgument as exc:
