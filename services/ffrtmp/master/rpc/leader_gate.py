@@ -49,8 +49,12 @@ class LeaderGate(CachingInterceptor):
 
             return gen
 
-        async def unary(request: Any, context: Ctx) -> Any:
+        # Not a coroutine of its own: it checks, then hands back the servicer's
+        # coroutine for the outer layer to await, so a worker's stream does not
+        # hold one more suspended frame for its whole life. Never the outermost
+        # layer (grpc runs a plain function on its thread pool).
+        def unary(request: Any, context: Ctx) -> Any:
             self._check()
-            return await fn(request, context)
+            return fn(request, context)
 
         return unary
