@@ -127,11 +127,15 @@ nettools:
 	command -v ip >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2; }
 
-## curl and openssl: the TLS baselines of the blob figure (g) in bench/baselines.py.
+## curl and openssl: the TLS baselines of the blob figure (g) in bench/baselines.py;
+## jemalloc (Debian's libjemalloc2): the allocator the master's systemd unit preloads,
+## which the bench preloads too (bench/cluster.py).
 benchtools:
 	command -v curl >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || \
 	  { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl openssl; }
+	ldconfig -p | grep -q libjemalloc.so.2 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libjemalloc2; }
 
 ## PostgreSQL's server binaries (Debian's postgresql package) for the tests that start a
 ## throwaway database (tests/helpers/postgres.py); needs root and apt when missing.

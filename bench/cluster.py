@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes.util
 import os
 import shutil
 import signal
@@ -25,6 +26,25 @@ from tests.helpers.simworker import worker_name
 from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 
 READY = r"ffrtmp-master ready port=(\d+) metrics_port=(\d+)"
+
+# The allocator the systemd unit preloads when it is installed (Debian's
+# libjemalloc2; `make benchtools` installs it): grpc's per-connection buffers
+# cost ≈ 5 KiB less a worker stream than with glibc's malloc (docs/PERFORMANCE.md,
+# (f)). BENCH_MALLOC=glibc measures without it.
+JEMALLOC = (
+    None if os.environ.get("BENCH_MALLOC") == "glibc" else ctypes.util.find_library("jemalloc")
+)
+
+
+def allocator() -> str:
+    return "jemalloc" if JEMALLOC else "glibc"
+
+
+def python_argv(module: str, args: list[str]) -> list[str]:
+    """`python -m module args`, with the master's allocator preloaded (`env`
+    execs the interpreter: the pid is the server's)."""
+    argv = [sys.executable, "-m", module, *args]
+    return ["env", f"LD_PRELOAD={JEMALLOC}", *argv] if JEMALLOC else argv
 
 
 def ensure_workers(certs: Certs, n: int) -> None:
@@ -84,7 +104,7 @@ def start_master(
         "--key", str(c / "master.key"),
         *extra,
     ]  # fmt: skip
-    proc = Proc.python("ffrtmp.master.main", args, root / f"{name}.log")
+    proc = Proc(python_argv("ffrtmp.master.main", args), root / f"{name}.log")
     if on_spawn is not None:
         on_spawn(proc.pid)
     at, m = proc.wait_for_at(READY, timeout)

@@ -16,6 +16,7 @@ import ffrtmp
 from bench.cluster import (
     Master,
     Spy,
+    allocator,
     ensure_workers,
     start_master,
     submit_request,
@@ -193,4 +194,5 @@ async def idle_fleet(ctx: BenchRun) -> Figures:
         "fleet_workers": s.fleet_workers,
         "fleet_connect_s": connect_s,
         "fleet_simworkers_cpu_pct": sim_cpu,
+        "fleet_allocator": allocator(),
     }

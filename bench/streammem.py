@@ -25,7 +25,7 @@ from pathlib import Path
 from tests.helpers.certs import Certs, make_certs
 from tests.helpers.procs import Proc, rss_mib, stop_all
 
-from bench.cluster import READY, ensure_workers
+from bench.cluster import READY, allocator, ensure_workers, python_argv
 from bench.fleet import PER_PROCESS
 
 SETTLE_S = 3.0  # after the last Welcome: heartbeats in step, start-up garbage gone
@@ -66,7 +66,7 @@ def measure(kind: str, n: int, root: Path, certs: Path, trace: bool = False) -> 
         argv += ["--ca", str(certs / "ca.crt"), "--heartbeat-interval", "5s"]
         argv += ["--cert", str(certs / "master.crt"), "--key", str(certs / "master.key")]
     tag = f"{kind}-{n}{'-trace' if trace else ''}"
-    server = Proc.python("bench.streammem_serve", argv, root / f"{tag}.log")
+    server = Proc(python_argv("bench.streammem_serve", argv), root / f"{tag}.log")
     sims: list[Proc] = []
     try:
         port = int(server.wait_for(READY, 120).group(1))
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             make_certs(certs)
         ensure_workers(Certs(certs), max(args.sizes))
         kinds = [args.only] if args.only else ["bare", "master"]
+        print(f"allocator: {allocator()} (BENCH_MALLOC=glibc for glibc's malloc)")
         for kind in kinds:
             rows = [(n, measure(kind, n, root, certs)) for n in sorted(args.sizes)]
             for n, r in rows:
