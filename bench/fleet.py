@@ -58,10 +58,14 @@ def spawn_workers(ctx: BenchRun, master: Master, total: int, name: str) -> list[
     return procs
 
 
-async def _wait_connected(procs: list[Proc], within_s: float) -> None:
+async def _wait_connected(procs: list[Proc], within_s: float) -> int:
+    """How many streams had to be opened again before their Welcome."""
+    retried = 0
     # Blocking waits on reader threads; off the loop, which has nothing else to do.
     for p in procs:
-        await asyncio.to_thread(p.wait_for, r"simworkers connected", within_s)
+        m = await asyncio.to_thread(p.wait_for, r"simworkers connected .*retried=(\d+)", within_s)
+        retried += int(m.group(1))
+    return retried
 
 
 async def _count(
@@ -168,7 +172,7 @@ async def idle_fleet(ctx: BenchRun) -> Figures:
     t0 = time.perf_counter()
     sims = spawn_workers(ctx, master, s.fleet_workers, "fleet")
     try:
-        await _wait_connected(sims, 900)
+        retried = await _wait_connected(sims, 900)
         connect_s = time.perf_counter() - t0
         # Past the burst of connects: the Welcome-driven heartbeats settle into step.
         await asyncio.sleep(2.0)
@@ -195,4 +199,5 @@ async def idle_fleet(ctx: BenchRun) -> Figures:
         "fleet_connect_s": connect_s,
         "fleet_simworkers_cpu_pct": sim_cpu,
         "fleet_allocator": allocator(),
+        "fleet_reconnects": retried,  # streams cut before their Welcome, opened again
     }

@@ -22,9 +22,10 @@ async def _main(args: argparse.Namespace) -> None:
     ]
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    retried: list[str] = []
     async with asyncio.timeout(600):
-        tasks = await start_fleet(workers)
-    print(f"simworkers connected n={len(workers)}", flush=True)
+        tasks = await start_fleet(workers, retried=retried)
+    print(f"simworkers connected n={len(workers)} retried={len(retried)}", flush=True)
     ended = asyncio.ensure_future(asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED))
     await asyncio.wait({ended, asyncio.ensure_future(stop.wait())}, return_when="FIRST_COMPLETED")
     if not stop.is_set():

@@ -65,6 +65,7 @@ class SimWorker:
 
     async def run(self) -> None:
         """Until the stream ends or the task is cancelled."""
+        self._out = asyncio.Queue()  # a fresh stream: nothing of the last one's
         caps = nodes_pb2.Capabilities(
             encoders=list(ENCODERS), cpu_threads=2, ram_bytes=4 << 30, slots=self.slots
         )
@@ -116,24 +117,34 @@ class SimWorker:
             )
 
 
+# A stream cut before its Welcome is opened again, as a real worker reconnects:
+# past 8,000 streams on a loaded machine a few are CANCELLED mid-handshake.
+RETRIES = 3
+
+
 async def start_fleet(
-    workers: list[SimWorker], *, concurrency: int = 32
+    workers: list[SimWorker], *, concurrency: int = 32, retried: list[str] | None = None
 ) -> list[asyncio.Task[None]]:
     """Start every worker, at most `concurrency` handshakes in flight (a burst of
-    2,000 at once only measures the TLS backlog), and wait for every Welcome."""
-    tasks: list[asyncio.Task[None]] = []
+    2,000 at once only measures the TLS backlog), and wait for every Welcome.
+    `retried` gets the name of each worker whose stream had to be opened again."""
+    tasks: dict[str, asyncio.Task[None]] = {}
     gate = asyncio.Semaphore(concurrency)
 
     async def admit(w: SimWorker) -> None:
         async with gate:
-            task = asyncio.create_task(w.run(), name=w.name)
-            tasks.append(task)
-            waiter = asyncio.ensure_future(w.welcomed.wait())
-            await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            if not w.welcomed.is_set():
+            for attempt in range(RETRIES + 1):
+                task = tasks[w.name] = asyncio.create_task(w.run(), name=w.name)
+                waiter = asyncio.ensure_future(w.welcomed.wait())
+                await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if w.welcomed.is_set():
+                    return
                 exc = task.exception() if task.done() and not task.cancelled() else None
-                raise RuntimeError(f"{w.name} ended before its Welcome: {exc!r}")
+                if attempt == RETRIES or not isinstance(exc, aio.AioRpcError):
+                    raise RuntimeError(f"{w.name} ended before its Welcome: {exc!r}")
+                if retried is not None:
+                    retried.append(w.name)
 
     await asyncio.gather(*(admit(w) for w in workers))
-    return tasks
+    return list(tasks.values())
