@@ -128,8 +128,8 @@ nettools:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2; }
 
 ## curl and openssl: the TLS baselines of the blob figure (g) in bench/baselines.py;
-## jemalloc (Debian's libjemalloc2): the allocator the master's systemd unit preloads,
-## which the bench preloads too (bench/cluster.py).
+## jemalloc (Debian's libjemalloc2): BENCH_MALLOC=jemalloc measures the master with it
+## (bench/cluster.py), an option of the master's systemd unit.
 benchtools:
 	command -v curl >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || \
 	  { apt-get update -qq && \

@@ -27,12 +27,12 @@ from ffrtmp.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 
 READY = r"ffrtmp-master ready port=(\d+) metrics_port=(\d+)"
 
-# The allocator the systemd unit preloads when it is installed (Debian's
-# libjemalloc2; `make benchtools` installs it): grpc's per-connection buffers
-# cost ≈ 5 KiB less a worker stream than with glibc's malloc (docs/PERFORMANCE.md,
-# (f)). BENCH_MALLOC=glibc measures without it.
+# BENCH_MALLOC=jemalloc preloads Debian's libjemalloc2 (`make benchtools`
+# installs it) into the masters the bench starts: ≈ 5 KiB less a worker stream
+# than glibc's malloc, but 8-40 % more master CPU a MB of blob transfer, so
+# opt-in, as in the systemd unit (docs/PERFORMANCE.md, (f)).
 JEMALLOC = (
-    None if os.environ.get("BENCH_MALLOC") == "glibc" else ctypes.util.find_library("jemalloc")
+    ctypes.util.find_library("jemalloc") if os.environ.get("BENCH_MALLOC") == "jemalloc" else None
 )
 
 

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             make_certs(certs)
         ensure_workers(Certs(certs), max(args.sizes))
         kinds = [args.only] if args.only else ["bare", "master"]
-        print(f"allocator: {allocator()} (BENCH_MALLOC=glibc for glibc's malloc)")
+        print(f"allocator: {allocator()} (BENCH_MALLOC=jemalloc to preload jemalloc)")
         for kind in kinds:
             rows = [(n, measure(kind, n, root, certs)) for n in sorted(args.sizes)]
             for n, r in rows:
