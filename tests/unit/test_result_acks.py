@@ -8,6 +8,7 @@ import asyncio
 
 from ffrtmp.core.model import JobSpec, Lease
 from ffrtmp.master.rpc.servicers import worker as servicer
+from ffrtmp.master.scheduling.outbox import Outbox as SessionOutbox
 from ffrtmp.master.scheduling.sessions import AssignCmd, Command, HeartbeatAckCmd, ResultAckCmd
 from ffrtmp.v1 import common_pb2, worker_pb2
 from ffrtmp.worker.config import WorkerConfig
@@ -27,7 +28,7 @@ def _acked(msg: worker_pb2.MasterMessage) -> list[tuple[str, int]]:
     return [(a.job_id, a.attempt) for a in msg.result_acks]
 
 
-Outbox = asyncio.Queue[Command | None]
+Outbox = SessionOutbox[Command | None]  # the session's own kind of outbox
 
 
 async def _writing(*cmds: Command | None) -> tuple[Stream, Outbox, asyncio.Task[None]]:
