@@ -146,12 +146,17 @@ class Media:
         """The local path of the job's blob or s3:// input, pinned in the cache
         for the block; None when the input is neither."""
         if is_s3_input(spec_input) and self.urls is not None:
-            got = await guard_read(self.urls.presign_input(lease.job_id, lease))
+            urls = self.urls
+
+            def resign() -> Awaitable[s3input.InputGet]:  # the master signs for this lease only
+                return guard_read(urls.presign_input(lease.job_id, lease))
+
+            got = await resign()
 
             async def get(_: str, dest: Path) -> None:  # not in the cache yet
                 log.info("job %s: fetching %s (%d bytes) into the input cache",
                          lease.job_id, spec_input, got.size)
-                await s3input.fetch(got, dest)
+                await s3input.fetch(got, dest, spec_input, resign)
 
             key = s3input.cache_key(spec_input, got)
             async with self.cache.use(key, got.size, get, hashed=False) as path:

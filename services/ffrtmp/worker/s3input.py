@@ -15,6 +15,10 @@ What is checked, since S3 keeps no SHA-256 unless the uploader asked for one:
 - when the object carries a full-object SHA-256 checksum, it is compared.
 The cache entry is named by bucket, key, ETag and size, so a replaced object is
 a new entry, never the old bytes.
+
+A GET cut mid-way resumes: the next request asks for the rest (`Range`), still
+pinned by If-Match, and the digests run on across the pieces (s3get.py says
+how each answer of the store is taken).
 """
 
 from __future__ import annotations
@@ -22,32 +26,37 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import http.client
-import os
+import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from ffrtmp.core.model import Lease
 from ffrtmp.worker.environment import Refused
+from ffrtmp.worker.s3get import (
+    Cut,
+    Expired,
+    InputChanged,
+    InputDenied,
+    InputGet,
+    Progress,
+    get_rest,
+)
 
-CHUNK = 1 << 20
+__all__ = ["InputChanged", "InputDenied", "InputGet", "InputUrls", "cache_key", "fetch"]
+
+log = logging.getLogger("ffrtmp.worker")
 _MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?', re.ASCII)
 
+# Cuts in a row, without a byte of progress between them, ridden out within one
+# fetch (about 30 s of backoff: a store restart, a proxy failover); past them the
+# attempt fails as transient. Any progress starts the count again.
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+# Fresh URLs asked of the master within one fetch (an expired or refused signature).
+RESIGNS = 3
 
-@dataclass(frozen=True, slots=True)
-class InputGet:
-    """A presigned GET of the input and the headers to send with it."""
-
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    size: int
-
-    @property
-    def etag(self) -> str:
-        return dict(self.headers).get("If-Match", "")
+Resign = Callable[[], Awaitable[InputGet]]
 
 
 class InputUrls(Protocol):
@@ -59,58 +68,55 @@ def cache_key(spec_input: str, got: InputGet) -> str:
     return hashlib.sha256(f"{spec_input}\0{got.etag}\0{got.size}".encode()).hexdigest()
 
 
-class InputChanged(Refused):
-    """The bytes are not the version the master signed for: retried."""
+async def fetch(got: InputGet, dest: Path, name: str = "", resign: Resign | None = None) -> None:
+    """`name` (the s3:// URL) into `dest`, checked. Refused (transient) when the
+    bytes could not be had or are not right; InputDenied (the job fails) when the
+    bucket's policy refuses the worker; `resign` gets a fresh URL of the same
+    version when this one expired."""
+    name = name or "the input"
+    prog = Progress()
+    cuts = resigns = 0
+    while True:
+        before = prog.size
+        try:
+            if await asyncio.to_thread(get_rest, got, dest, prog, name):
+                break
+            raise Cut("the connection closed before the end")
+        except Cut as exc:
+            cuts = 0 if prog.size > before else cuts + 1
+            if cuts > len(BACKOFF_S):
+                raise Refused(f"{name}: download failed at byte {prog.size}: {exc}") from None
+            log.info("%s: download cut at byte %d of %d (%s): resuming",
+                     name, prog.size, got.size, exc)
+            await asyncio.sleep(BACKOFF_S[cuts - 1] if cuts else 0.0)
+        except Expired as exc:
+            resigns += 1
+            if resign is None or resigns > RESIGNS:
+                raise Refused(f"{name}: the store refused the signed GET: {exc}") from None
+            log.info("%s: %s: asking the master for a fresh URL", name, exc)
+            fresh = await resign()
+            if (fresh.etag, fresh.size) != (got.etag, got.size):
+                raise InputChanged(f"{name} was replaced during the download") from None
+            got = fresh
+        except OSError as exc:  # the disk: another attempt may do
+            raise Refused(f"{name}: input download failed: {exc}") from exc
+    md5_hex = "" if prog.kms else prog.md5.hexdigest()
+    _verify(got, prog.size, prog.etag, md5_hex, base64.b64encode(prog.sha.digest()).decode(),
+            prog.checksum, name)
 
 
-def _get(got: InputGet, dest: Path, timeout: float = 60.0) -> None:
-    parts = urlsplit(got.url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.netloc, timeout=timeout)
-    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-    size = 0
-    try:
-        conn.request("GET", f"{parts.path}?{parts.query}", headers=dict(got.headers))
-        resp = conn.getresponse()
-        if resp.status == 412:
-            raise InputChanged("the input object was replaced since the master looked at it")
-        if resp.status != 200:
-            body = resp.read(300).decode(errors="replace")
-            raise Refused(f"input GET answered HTTP {resp.status}: {body}")
-        with dest.open("wb") as out:
-            while buf := resp.read(CHUNK):
-                out.write(buf)
-                md5.update(buf)
-                sha.update(buf)
-                size += len(buf)
-            out.flush()
-            os.fsync(out.fileno())
-        etag, checksum = resp.getheader("ETag", ""), resp.getheader("x-amz-checksum-sha256", "")
-        # With KMS or customer keys a single-part ETag is not the MD5 of the bytes.
-        kms = "kms" in resp.getheader("x-amz-server-side-encryption", "") or bool(
-            resp.getheader("x-amz-server-side-encryption-customer-algorithm"))
-    finally:
-        conn.close()
-    md5_hex = "" if kms else md5.hexdigest()
-    _verify(got, size, etag, md5_hex, base64.b64encode(sha.digest()).decode(), checksum)
-
-
-def _verify(got: InputGet, size: int, etag: str, md5: str, sha_b64: str, checksum: str) -> None:
+def _verify(
+    got: InputGet, size: int, etag: str, md5: str, sha_b64: str, checksum: str,
+    name: str = "the input",
+) -> None:
     """`md5` empty: the ETag is not one to compare the bytes with."""
     if size != got.size:
-        raise InputChanged(f"the input arrived with {size} bytes, the object has {got.size}")
+        raise InputChanged(f"{name} arrived with {size} bytes, the object has {got.size}")
     if etag and got.etag and etag != got.etag:
-        raise InputChanged(f"the input arrived as ETag {etag}, the master signed {got.etag}")
+        raise InputChanged(f"{name} arrived as ETag {etag}, the master signed {got.etag}")
     m = _MD5_ETAG.fullmatch(got.etag)
     if md5 and m is not None and m.group(1) != md5:  # a multipart ETag ("...-N") is no MD5
-        raise InputChanged("the input's bytes do not match its ETag (MD5)")
+        raise InputChanged(f"{name}: the bytes do not match its ETag (MD5)")
     if checksum and "-" not in checksum and checksum != sha_b64:  # a composite has "-N"
-        raise InputChanged("the input's bytes do not match its SHA-256 checksum")
+        raise InputChanged(f"{name}: the bytes do not match its SHA-256 checksum")
 
-
-async def fetch(got: InputGet, dest: Path) -> None:
-    """Into `dest`, checked; Refused (transient) when the bytes are not right."""
-    try:
-        await asyncio.to_thread(_get, got, dest)
-    except OSError as exc:  # the connection or the disk: another attempt may do
-        raise Refused(f"input download failed: {exc}") from exc
