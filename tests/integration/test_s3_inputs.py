@@ -31,6 +31,7 @@ from tests.helpers.cluster import Cluster, make_certs
 from tests.helpers.media import decode_errors, ffmpeg_under_test, probe_media
 from tests.helpers.s3 import CREDENTIALS, REGION, moto_server
 from tests.helpers.s3 import s3_call as _s3
+from tests.helpers.s3relay import S3Relay
 
 pytestmark = pytest.mark.media
 
@@ -60,17 +61,29 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with moto_server(root) as srv:
         for b in (MEDIA, OTHER):
             asyncio.run(_s3(srv.endpoint, "create_bucket", Bucket=b))
-        asyncio.run(_s3(srv.endpoint, "put_object", Bucket=MEDIA, Key="clips/in.mp4",
-                        Body=clip.read_bytes(), ChecksumAlgorithm="SHA256"))
+        for key in ("clips/in.mp4", "clips/cut.mp4", "clips/denied.mp4"):
+            asyncio.run(_s3(srv.endpoint, "put_object", Bucket=MEDIA, Key=key,
+                            Body=clip.read_bytes(), ChecksumAlgorithm="SHA256"))
         yield srv.endpoint
 
 
 @pytest.fixture(scope="module")
-def cluster(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def relay(s3: str) -> Iterator[S3Relay]:
+    """The store as the cluster sees it: counts what each GET was served, and breaks."""
+    r = S3Relay(s3)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(relay: S3Relay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("s3in")
     c = Cluster(root, make_certs(root / "certs"))
     try:
-        c.start_master("--input-buckets", MEDIA, "--s3-endpoint", s3, "--s3-region", REGION)
+        c.start_master("--input-buckets", MEDIA, "--s3-endpoint", relay.endpoint,
+                       "--s3-region", REGION)
         with _without_credentials():  # the worker only ever has the master's URLs
             c.start_worker("w1", "--input-root", str(root / "in-w1"))
         yield c
@@ -142,6 +155,35 @@ async def test_a_missing_key_fails_the_job_once_naming_it(cluster: Cluster) -> N
     assert job["state"] == "FAILED", job
     assert f"s3://{MEDIA}/clips/nope.mp4" in job["error"], job
     assert job["attempt"] == 1, job  # permanent: not retried
+
+
+async def test_a_download_cut_mid_way_resumes_from_where_it_was(
+    cluster: Cluster, relay: S3Relay, s3: str
+) -> None:
+    """The input GET is cut twice; the worker asks for the rest each time (Range,
+    still If-Match), no byte is fetched twice, and the job succeeds on attempt 1."""
+    start = len(relay.gets())
+    relay.faults.script = [20_000, 15_000]
+    job = _submit(cluster, "--input", f"s3://{MEDIA}/clips/cut.mp4", "--output", "cut.mp4")
+    assert job["state"] == "SUCCEEDED" and job["attempt"] == 1, job
+    gets = relay.gets()[start:]
+    head = await _s3(s3, "head_object", Bucket=MEDIA, Key="clips/cut.mp4")
+    assert [g.body_bytes for g in gets] == [20_000, 15_000, head["ContentLength"] - 35_000]
+    assert [g.headers.get("Range") for g in gets] == [None, "bytes=20000-", "bytes=35000-"]
+    assert all(g.status in (200, 206) and g.headers.get("If-Match") for g in gets)
+
+
+async def test_a_bucket_policy_denial_fails_the_job_once_naming_the_action(
+    cluster: Cluster, relay: S3Relay
+) -> None:
+    relay.faults.denied = True
+    try:
+        job = _submit(cluster, "--input", f"s3://{MEDIA}/clips/denied.mp4", "--output", "d.mp4")
+    finally:
+        relay.faults.denied = False
+    assert job["state"] == "FAILED" and job["attempt"] == 1, job  # permanent: not retried
+    assert f"s3://{MEDIA}/clips/denied.mp4" in job["error"], job
+    assert "s3:GetObject" in job["error"] and "AccessDenied" in job["error"], job
 
 
 async def test_bad_and_disallowed_buckets_are_refused_at_submit(cluster: Cluster) -> None:
