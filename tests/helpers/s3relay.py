@@ -26,9 +26,9 @@ class Served:
     body_bytes: int
 
 
-# A GET's step: cut after this many body bytes, "503", "expired", "pass", or a
-# callable run before the GET is relayed.
-Step = int | str | Callable[[], None]
+# A GET's step: cut after this many body bytes, "503", "expired", "pass", an
+# error to answer (status, code, message), or a callable run before the GET.
+Step = int | str | tuple[int, str, str] | Callable[[], None]
 
 
 @dataclass
@@ -84,6 +84,8 @@ class S3Relay:
             if self.faults.denied:
                 return (403, _error("AccessDenied", "Access Denied")), None
             step = self.faults.script.pop(0) if self.faults.script else "pass"
+        if isinstance(step, tuple):
+            return (step[0], _error(step[1], step[2])), None
         if callable(step):
             step()
         elif step == "expired":

@@ -125,6 +125,13 @@ async def test_a_policy_denial_fails_naming_the_bucket_and_the_action(
     assert rig.resigns == 0 and len(rig.relay.gets()) == 1  # not retried
 
 
+async def test_an_archived_object_fails_naming_the_restore(rig: Rig, tmp_path: Path) -> None:
+    rig.relay.faults.script = [(403, "InvalidObjectState", "The operation is not valid")]
+    with pytest.raises(s3input.InputDenied, match=f"{NAME} is archived .*restore"):
+        await s3input.fetch(await rig.sign(), tmp_path / "in", NAME, rig.resign)
+    assert rig.resigns == 0 and len(rig.relay.gets()) == 1
+
+
 async def test_a_store_unavailable_for_a_while_is_ridden_out(rig: Rig, tmp_path: Path) -> None:
     rig.relay.faults.script = [200_000, "503", "503", "503"]
     await s3input.fetch(await rig.sign(), tmp_path / "in", NAME, rig.resign)

@@ -133,6 +133,8 @@ def _take_status(resp: http.client.HTTPResponse, got: InputGet, prog: Progress, 
         raise InputChanged(f"{name} was replaced since the master looked at it")
     if status >= 500 or status in (408, 429):
         raise Cut(said)
+    if status == 403 and code == "InvalidObjectState":  # HEAD passes, a GET cannot
+        raise InputDenied(f"{name} is archived ({said}): restore it before transcoding it")
     if status == 403:
         if code == "AccessDenied" and "expired" not in message.lower() and not got.expired():
             bucket = urlsplit(name).netloc or "the bucket"
