@@ -99,12 +99,13 @@ class S3Relay:
         fault, cut = self._step(method)
         if fault is not None:
             status, body = fault
+            # Recorded before the answer, so a client that has it finds it counted.
+            self._record(Served(method, h.path, headers, status, 0))
             h.send_response(status)
             h.send_header("Content-Type", "application/xml")
             h.send_header("Content-Length", str(len(body)))
             h.end_headers()
             h.wfile.write(body)
-            self._record(Served(method, h.path, headers, status, 0))
             return
         length = int(h.headers.get("Content-Length", "0") or 0)
         data = h.rfile.read(length) if length else None
@@ -115,17 +116,16 @@ class S3Relay:
             body = resp.read()
         finally:
             up.close()
+        sent = b"" if method == "HEAD" else body if cut is None else body[:cut]
+        self._record(Served(method, h.path, headers, resp.status, len(sent)))
         h.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in _HOP:
                 h.send_header(k, v)
         h.end_headers()
         if method == "HEAD":
-            self._record(Served(method, h.path, headers, resp.status, 0))
             return
-        sent = body if cut is None else body[:cut]
         h.wfile.write(sent)
-        self._record(Served(method, h.path, headers, resp.status, len(sent)))
         if cut is not None:  # closed short of its Content-Length; every byte sent arrives
             h.wfile.flush()
             h.close_connection = True
