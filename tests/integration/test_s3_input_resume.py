@@ -20,6 +20,7 @@ from ffrtmp.core.errors import PermissionDenied
 from ffrtmp.master.storage.blobs.config import BlobConfig
 from ffrtmp.master.storage.blobs.inputs import InputBuckets
 from ffrtmp.worker import s3input
+from ffrtmp.worker.blobcache import InputCache
 from ffrtmp.worker.s3get import InputGet
 from tests.helpers.s3 import REGION, moto_server
 from tests.helpers.s3 import s3_call as _s3
@@ -149,6 +150,33 @@ async def test_a_store_down_for_too_long_fails_the_attempt_as_transient(
         await s3input.fetch(await rig.sign(), tmp_path / "in", NAME, rig.resign)
     assert not isinstance(info.value, PermissionDenied)
     assert len(rig.relay.gets()) == 1 + len(s3input.BACKOFF_S)
+
+
+async def test_the_next_attempt_on_the_worker_resumes_what_a_failed_one_fetched(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """The store stays down past what one fetch rides out: the attempt fails as
+    transient, the cache keeps its partial file, and the next attempt (same
+    object version, same entry) asks only for the rest."""
+    cache = InputCache(tmp_path / "cache", 2 * SIZE)
+    cache.sweep()
+    resumes = s3input.Resumes()
+    got = await rig.sign()
+    key = s3input.cache_key(NAME, got)
+
+    async def get(_: str, dest: Path) -> None:
+        await s3input.fetch(got, dest, NAME, rig.resign, resumes)
+
+    rig.relay.faults.script = [1_000_000] + ["503"] * (len(s3input.BACKOFF_S) + 1)
+    with pytest.raises(s3input.Refused, match="503"):
+        async with cache.use(key, SIZE, get, hashed=False):
+            pass
+    assert cache.used == 1_000_000  # the kept partial, counted
+    async with cache.use(key, SIZE, get, hashed=False) as path:
+        assert path.read_bytes() == BODY
+    gets = [g for g in rig.relay.gets() if g.status in (200, 206)]
+    assert [(g.headers.get("Range"), g.body_bytes) for g in gets] == [
+        (None, 1_000_000), ("bytes=1000000-", SIZE - 1_000_000)]
 
 
 def test_a_url_knows_when_it_expired() -> None:

@@ -115,3 +115,39 @@ async def test_sweep_removes_a_previous_life(tmp_path: Path) -> None:
     (root / ("0" * 64)).write_bytes(b"stale")
     InputCache(root, 1000).sweep()
     assert list(root.iterdir()) == []
+
+
+async def test_an_s3_partial_of_a_failed_download_is_kept_counted_and_dropped_first(
+    tmp_path: Path,
+) -> None:
+    """hashed=False (an s3:// input): the partial of a transient failure stays for
+    the next attempt to resume, counted in the cache's bytes; a digest-checked
+    blob's does not; room for other inputs is made by dropping it first."""
+    cache = _cache(tmp_path, 1000)
+
+    async def cut(_: str, dest: Path) -> None:
+        dest.write_bytes(b"y" * 300)
+        raise Refused("cut")
+
+    for hashed in (True, False):
+        with pytest.raises(Refused, match="cut"):
+            async with cache.use("s3entry", 600, cut, hashed=hashed):
+                pass
+    partial = cache.root / ".s3entry.partial"
+    assert partial.read_bytes() == b"y" * 300 and cache.used == 300
+
+    async def rest(_: str, dest: Path) -> None:
+        assert dest.read_bytes() == b"y" * 300  # what the resume builds on
+        with dest.open("ab") as f:
+            f.write(b"y" * 300)
+
+    async with cache.use("s3entry", 600, rest, hashed=False) as path:
+        assert path.read_bytes() == b"y" * 600 and cache.used == 600
+    with pytest.raises(Refused, match="cut"):
+        async with cache.use("other", 400, cut, hashed=False):
+            pass
+    assert cache.used == 900  # 600 ready + 300 kept
+    a = _blob(500)
+    async with cache.use(a[0], 500, Store(a).fetch):
+        assert not (cache.root / ".other.partial").exists()  # the kept partial went first
+    assert cache.used == 500 and (cache.root / "s3entry").exists() is False

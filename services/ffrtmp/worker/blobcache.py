@@ -8,6 +8,10 @@ first to make room. When nothing can be evicted the run is refused — a transie
 refusal another worker may take — rather than failing the job or overfilling the
 disk. Everything in the cache directory is deleted at start: a file of a previous
 life is not trusted.
+
+The partial file of an `s3://` input whose download failed for now is kept (its
+bytes counted, dropped first when room is needed), so that the next run of the
+same object version on this worker resumes it rather than starting again.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class InputCache:
         self.root = root
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, _Entry] = OrderedDict()  # oldest use first
+        self._kept: OrderedDict[str, int] = OrderedDict()  # partials kept to resume
         self.used = 0  # bytes reserved: ready entries and downloads under way
         # Set when a run was refused for want of room, cleared when a pin goes:
         # while set the worker tells the master it takes no new jobs.
@@ -66,6 +71,7 @@ class InputCache:
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self._entries.clear()
+        self._kept.clear()
         self.used = 0
 
     def path(self, digest: str) -> Path:
@@ -98,14 +104,21 @@ class InputCache:
                 entry.pins -= 1
                 raise
             return entry
-        self._make_room(size)
+        kept = self._kept.pop(digest, 0)  # its partial is resumed, within the reservation
+        self.used -= kept
+        try:
+            self._make_room(size)
+        except Refused:  # full, or too large: the partial stays kept
+            self._kept[digest] = kept
+            self.used += kept
+            raise
         entry = _Entry(size, pins=1)
         self._entries[digest] = entry
         self.used += size
         try:
             await self._download(digest, fetch, hashed)
         except BaseException as exc:
-            self._forget(digest)
+            self._forget(digest, keep_partial=not hashed and isinstance(exc, Refused))
             if not entry.ready.done():
                 entry.ready.set_exception(
                     exc if isinstance(exc, Exception) else Refused("download stopped")
@@ -130,6 +143,10 @@ class InputCache:
                 f"input of {size} bytes is larger than this worker's input cache"
                 f" ({self.max_bytes} bytes)"
             )
+        while self._kept and self.used + size > self.max_bytes:
+            digest, kept = self._kept.popitem(last=False)
+            self.used -= kept
+            self._partial(digest).unlink(missing_ok=True)
         for digest in list(self._entries):
             if self.used + size <= self.max_bytes:
                 return
@@ -142,12 +159,18 @@ class InputCache:
                 f"input cache full: {self.used} of {self.max_bytes} bytes held by running jobs"
             )
 
-    def _forget(self, digest: str) -> None:
+    def _forget(self, digest: str, *, keep_partial: bool = False) -> None:
         e = self._entries.pop(digest, None)
         if e is not None:
             self.used -= e.size
         self.path(digest).unlink(missing_ok=True)
-        self._partial(digest).unlink(missing_ok=True)
+        partial = self._partial(digest)
+        kept = partial.stat().st_size if keep_partial and partial.exists() else 0
+        if kept:
+            self._kept[digest] = kept
+            self.used += kept
+        else:
+            partial.unlink(missing_ok=True)
 
     def _partial(self, digest: str) -> Path:
         return self.root / f".{digest}.partial"

@@ -17,7 +17,7 @@ import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -130,6 +130,7 @@ class Media:
     cache: InputCache
     upload_outputs: bool = True  # store file and HLS outputs as the job's artifacts
     urls: s3input.InputUrls | None = None  # presigned GETs of s3:// inputs
+    resumes: s3input.Resumes = field(default_factory=s3input.Resumes)
 
     async def store(self, output: Path, lease: Lease, *, scratch: bool) -> tuple[Artifact, ...]:
         """Upload an output; a scratch copy (an s3:// output's, under the job's own
@@ -156,7 +157,7 @@ class Media:
             async def get(_: str, dest: Path) -> None:  # not in the cache yet
                 log.info("job %s: fetching %s (%d bytes) into the input cache",
                          lease.job_id, spec_input, got.size)
-                await s3input.fetch(got, dest, spec_input, resign)
+                await s3input.fetch(got, dest, spec_input, resign, self.resumes)
 
             key = s3input.cache_key(spec_input, got)
             async with self.cache.use(key, got.size, get, hashed=False) as path:

@@ -55,6 +55,7 @@ _MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?', re.ASCII)
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 # Fresh URLs asked of the master within one fetch (an expired or refused signature).
 RESIGNS = 3
+KEPT = 64  # downloads remembered for a later attempt to resume (their digests so far)
 
 Resign = Callable[[], Awaitable[InputGet]]
 
@@ -68,13 +69,53 @@ def cache_key(spec_input: str, got: InputGet) -> str:
     return hashlib.sha256(f"{spec_input}\0{got.etag}\0{got.size}".encode()).hexdigest()
 
 
-async def fetch(got: InputGet, dest: Path, name: str = "", resign: Resign | None = None) -> None:
+class Resumes:
+    """What a failed download had fetched, by partial file: the next attempt on
+    this worker (the cache keeps the file) goes on from there, its digests too."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[Path, Progress] = {}
+
+    def take(self, dest: Path) -> Progress:
+        prog = self._by_path.pop(dest, None)
+        try:
+            on_disk = dest.stat().st_size
+        except FileNotFoundError:
+            on_disk = -1
+        return prog if prog is not None and on_disk >= prog.size else Progress()
+
+    def keep(self, dest: Path, prog: Progress) -> None:
+        if prog.size:
+            self._by_path[dest] = prog
+            while len(self._by_path) > KEPT:
+                self._by_path.pop(next(iter(self._by_path)))
+
+
+async def fetch(
+    got: InputGet, dest: Path, name: str = "", resign: Resign | None = None,
+    resumes: Resumes | None = None,
+) -> None:
     """`name` (the s3:// URL) into `dest`, checked. Refused (transient) when the
     bytes could not be had or are not right; InputDenied (the job fails) when the
     bucket's policy refuses the worker; `resign` gets a fresh URL of the same
-    version when this one expired."""
-    name = name or "the input"
-    prog = Progress()
+    version when this one expired; `resumes` remembers a failed download."""
+    resumes = resumes or Resumes()
+    prog = resumes.take(dest)
+    try:
+        await _fetch(got, dest, name or "the input", prog, resign)
+    except InputChanged:
+        await asyncio.to_thread(dest.unlink, True)  # not bytes of this version: never built on
+        raise
+    except Refused:
+        resumes.keep(dest, prog)
+        raise
+
+
+async def _fetch(
+    got: InputGet, dest: Path, name: str, prog: Progress, resign: Resign | None
+) -> None:
+    if prog.size:
+        log.info("%s: resuming the download at byte %d of %d", name, prog.size, got.size)
     cuts = resigns = 0
     while True:
         before = prog.size
