@@ -44,7 +44,7 @@ from ffrtmp.worker.s3get import (
     get_rest,
 )
 
-__all__ = ["InputChanged", "InputDenied", "InputGet", "InputUrls", "cache_key", "fetch"]
+__all__ = ["InputChanged", "InputDenied", "InputGet", "InputUrls", "Resumes", "cache_key", "fetch"]
 
 log = logging.getLogger("ffrtmp.worker")
 _MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?', re.ASCII)
