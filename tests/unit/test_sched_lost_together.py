@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ffrtmp.core.model import JobState, Lease
+from ffrtmp.core.model import JobState, Lease, Outcome
 from tests.helpers.sched import SchedHarness
 
 TIMEOUT = 120.0
@@ -62,3 +62,23 @@ async def test_nodes_lost_in_one_sweep_are_requeued_in_one_commit(tmp_path: Path
 
 def lease_node(held: dict[str, list[Lease]], lease: Lease) -> str:
     return next(node for node, leases in held.items() if lease in leases)
+
+
+async def test_retries_due_in_one_sweep_are_requeued_in_one_commit(tmp_path: Path) -> None:
+    async with SchedHarness(tmp_path) as h:
+        w = h.worker("a", slots=3)
+        jobs = [await h.submit() for _ in range(3)]
+        await h.settle()
+        for lease in w.assigned():
+            await w.result(lease, Outcome.FAILED, exit_code=1, error_class="transient",
+                           error="connection reset")
+        for job in jobs:
+            assert (await h.state(job.id))[0] == JobState.RETRY_WAIT
+        h.clock.advance(10)  # past every jittered 5 s backoff
+        batches = h.store.batches
+        await h.scheduler.liveness.sweep()
+        assert h.store.batches - batches == 1, "every due retry in one commit"
+        for job in jobs:
+            assert (await h.state(job.id))[0] == JobState.QUEUED
+        await h.settle()
+        assert sorted(lease.attempt for lease in w.assigned()) == [1, 1, 1, 2, 2, 2]

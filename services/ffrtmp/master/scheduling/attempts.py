@@ -168,9 +168,7 @@ class Attempts:
         once, not once each."""
         st = self.st
         ended = [e for e in ended if not self._settled(e)]
-        jobs: dict[str, Job] = {}
-        for i in range(0, len(ended), READ_CHUNK):
-            jobs.update(await st.store.get_jobs([e.job_id for e in ended[i : i + READ_CHUNK]]))
+        jobs = await self._read_jobs([e.job_id for e in ended])
         plans: list[tuple[Job, Change, Decision]] = []
         for e in ended:
             job = jobs.get(e.job_id)
@@ -235,14 +233,26 @@ class Attempts:
         )
         return change, d
 
-    async def requeue_after_backoff(self, job_id: str) -> None:
+    async def requeue_after_backoff(self, *job_ids: str) -> None:
+        """Jobs whose backoff is over back to the queue (those due together in
+        one read and one commit)."""
         st = self.st
-        job = await st.store.get_job(job_id)
-        if (
-            job is not None
-            and job.state == JobState.RETRY_WAIT
-            and await st.change(
-                job, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED, "backoff over"
-            )
-        ):
-            st.enqueue_job(job)
+        jobs = await self._read_jobs(job_ids)
+        waiting = [
+            j for i in job_ids if (j := jobs.get(i)) is not None and j.state == JobState.RETRY_WAIT
+        ]
+        now = st.now_ms()
+        changes = [
+            Change(j.id, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED, "backoff over", now,
+                   expect_attempt=j.attempt)
+            for j in waiting
+        ]
+        for job, before in zip(waiting, await st.apply(changes), strict=True):
+            if before is not None:
+                st.enqueue_job(job)
+
+    async def _read_jobs(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        jobs: dict[str, Job] = {}
+        for i in range(0, len(job_ids), READ_CHUNK):
+            jobs.update(await self.st.store.get_jobs(job_ids[i : i + READ_CHUNK]))
+        return jobs

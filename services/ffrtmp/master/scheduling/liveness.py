@@ -233,8 +233,8 @@ class Liveness:
                 lost += self._lose(s)
         if lost:
             await self.attempts.end_attempts(lost)
-        for job_id in st.due_retries(now):
-            await self.attempts.requeue_after_backoff(job_id)
+        if due := st.due_retries(now):
+            await self.attempts.requeue_after_backoff(*due)
         deadlines = [s.last_seen + timeout for s in st.nodes.values() if s.leases or s.connected]
         deadlines += st.retry_deadlines()
         return min([st.config.scheduler_interval_s, *(d - now for d in deadlines)])
