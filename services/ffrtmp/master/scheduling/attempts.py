@@ -8,16 +8,40 @@ once for a lost node, after a backoff for a transient failure) or ends the job.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 
 from ffrtmp.core.artifacts import check_artifacts
 from ffrtmp.core.blobref import attempt_space
-from ffrtmp.core.model import ACTIVE, AttemptResult, JobState, Lease, Outcome, ProgressInfo
-from ffrtmp.core.retry import LOST, decide
+from ffrtmp.core.model import (
+    ACTIVE,
+    AttemptResult,
+    Job,
+    JobState,
+    Lease,
+    Outcome,
+    ProgressInfo,
+)
+from ffrtmp.core.retry import LOST, Decision, decide
 from ffrtmp.master.scheduling.output_commit import OutputCommit
 from ffrtmp.master.scheduling.sessions import AbortCmd, NodeSession, ResultAckCmd
 from ffrtmp.master.scheduling.state import Fields, State
+from ffrtmp.master.storage.protocol import Change
+
+READ_CHUNK = 500  # job ids per read (SQLite's bound on a statement's parameters)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """An attempt that failed or was lost, to be retried or failed."""
+
+    job_id: str
+    attempt: int
+    error_class: str
+    error: str
+    immediate: bool = False
+    fields: Fields = ()
+    cause: str = ""
 
 
 def _artifact_problem(lease: Lease, r: AttemptResult) -> str:
@@ -135,74 +159,100 @@ class Attempts:
     ) -> None:
         """An attempt failed or was lost (error class LOST; `cause` names how, for
         the metric): retry the job or fail it."""
+        ended = Ended(job_id, attempt, error_class, error, immediate, fields, cause)
+        await self.end_attempts([ended])
+
+    async def end_attempts(self, ended: Sequence[Ended]) -> None:
+        """Attempts ended together (every lease of the nodes lost in one sweep):
+        one read and one commit for all of them, so a slow commit holds them up
+        once, not once each."""
         st = self.st
-        st.take_progress(job_id)
-        if st.settle_canceled(Lease(job_id, attempt)):
-            return
-        job = await st.store.get_job(job_id)
-        if job is None or job.attempt != attempt or not job.state.active:
-            return
+        ended = [e for e in ended if not self._settled(e)]
+        jobs = await self._read_jobs([e.job_id for e in ended])
+        plans: list[tuple[Job, Change, Decision]] = []
+        for e in ended:
+            job = jobs.get(e.job_id)
+            if job is None or job.attempt != e.attempt or not job.state.active:
+                continue
+            change, d = self._plan(job, e)
+            plans.append((job, change, d))
+        applied = await st.apply([change for _, change, _ in plans])
+        for (job, change, d), before in zip(plans, applied, strict=True):
+            if before is None:
+                continue
+            if change.to_state == JobState.FAILED:
+                st.finished(job, "failed")
+            elif change.to_state == JobState.QUEUED:
+                st.metrics.jobs_reassigned.inc()
+                st.enqueue_job(job)
+            else:
+                st.metrics.retries_scheduled.inc()
+                st.wait_retry(job.id, d.delay_s)
+
+    def _settled(self, e: Ended) -> bool:
+        self.st.take_progress(e.job_id)
+        return self.st.settle_canceled(Lease(e.job_id, e.attempt))
+
+    def _plan(self, job: Job, e: Ended) -> tuple[Change, Decision]:
+        """The change that retries the job or fails it (not yet committed)."""
+        st, attempt, fields = self.st, e.attempt, e.fields
         if job.node_id:
-            st.failed_on(job_id, job.node_id)
+            st.failed_on(job.id, job.node_id)
         max_retries = (
             job.spec.max_retries if job.spec.max_retries is not None else st.config.max_retries
         )
-        lost = job.lost_attempts + (error_class == LOST)
+        lost = job.lost_attempts + (e.error_class == LOST)
         d = decide(
             attempt=attempt - job.retry_base,
             max_retries=max_retries,
-            error_class=error_class,
+            error_class=e.error_class,
             backoff=st.config.backoff,
             rand=st.rand(),
-            immediate=immediate,
-            error=error,
+            immediate=e.immediate,
+            error=e.error,
             # The job's own previous failure, not one from before a RetryJob by hand.
             previous_error=job.error if attempt - job.retry_base > 1 else "",
             lost_attempts=lost,
             max_lost=st.config.max_lost_attempts,
         )
-        if error_class == LOST:
-            st.metrics.attempts_lost.labels(cause or "fenced").inc()
+        if e.error_class == LOST:
+            st.metrics.attempts_lost.labels(e.cause or "fenced").inc()
             # The budget of max_retries is counted from retry_base: move it past this one.
             fields = (*fields, ("lost_attempts", lost), ("retry_base", job.retry_base + 1))
-        reason = f"{error} ({d.reason})"
+        reason = f"{e.error} ({d.reason})"
         if not d.retry:
-            if await st.change(
-                job,
-                ACTIVE,
-                JobState.FAILED,
-                reason,
-                expect_attempt=attempt,
-                fields=(*fields, ("failure_reason", d.reason), ("error", error[:4096])),
-            ):
-                st.finished(job, "failed")
+            to = JobState.FAILED
+            fields = (*fields, ("failure_reason", d.reason), ("error", e.error[:4096]))
         elif d.delay_s <= 0:
-            if await st.change(
-                job, ACTIVE, JobState.QUEUED, reason, expect_attempt=attempt, fields=fields
-            ):
-                st.metrics.jobs_reassigned.inc()
-                st.enqueue_job(job)
+            to = JobState.QUEUED
         else:
-            due_ms = st.now_ms() + int(d.delay_s * 1000)
-            if await st.change(
-                job,
-                ACTIVE,
-                JobState.RETRY_WAIT,
-                reason,
-                expect_attempt=attempt,
-                fields=(*fields, ("not_before_ms", due_ms)),
-            ):
-                st.metrics.retries_scheduled.inc()
-                st.wait_retry(job.id, d.delay_s)
+            to = JobState.RETRY_WAIT
+            fields = (*fields, ("not_before_ms", st.now_ms() + int(d.delay_s * 1000)))
+        change = Change(
+            job.id, ACTIVE, to, reason, st.now_ms(), expect_attempt=attempt, fields=fields
+        )
+        return change, d
 
-    async def requeue_after_backoff(self, job_id: str) -> None:
+    async def requeue_after_backoff(self, *job_ids: str) -> None:
+        """Jobs whose backoff is over back to the queue (those due together in
+        one read and one commit)."""
         st = self.st
-        job = await st.store.get_job(job_id)
-        if (
-            job is not None
-            and job.state == JobState.RETRY_WAIT
-            and await st.change(
-                job, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED, "backoff over"
-            )
-        ):
-            st.enqueue_job(job)
+        jobs = await self._read_jobs(job_ids)
+        waiting = [
+            j for i in job_ids if (j := jobs.get(i)) is not None and j.state == JobState.RETRY_WAIT
+        ]
+        now = st.now_ms()
+        changes = [
+            Change(j.id, frozenset({JobState.RETRY_WAIT}), JobState.QUEUED, "backoff over", now,
+                   expect_attempt=j.attempt)
+            for j in waiting
+        ]
+        for job, before in zip(waiting, await st.apply(changes), strict=True):
+            if before is not None:
+                st.enqueue_job(job)
+
+    async def _read_jobs(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        jobs: dict[str, Job] = {}
+        for i in range(0, len(job_ids), READ_CHUNK):
+            jobs.update(await self.st.store.get_jobs(job_ids[i : i + READ_CHUNK]))
+        return jobs

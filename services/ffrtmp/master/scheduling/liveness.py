@@ -25,7 +25,7 @@ from ffrtmp.core.model import Lease
 from ffrtmp.core.retry import LOST
 from ffrtmp.core.timings import ack_spacing
 from ffrtmp.lifecycle import wait_event
-from ffrtmp.master.scheduling.attempts import Attempts
+from ffrtmp.master.scheduling.attempts import Attempts, Ended
 from ffrtmp.master.scheduling.dispatch import RESERVED
 from ffrtmp.master.scheduling.outbox import Outbox
 from ffrtmp.master.scheduling.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
@@ -95,21 +95,18 @@ class Liveness:
         offered_map = {lease.job_id: lease.attempt for lease in offered}
         for job_id, attempt in offered_map.items():
             (keep if s.leases.get(job_id) == attempt else abort).append(Lease(job_id, attempt))
+        disowned: list[Ended] = []
         for job_id, attempt in list(s.leases.items()):
             if attempt != RESERVED and offered_map.get(job_id) != attempt:
                 # Assigned, but the worker no longer runs it (it restarted, or the
                 # Assign was lost with the old stream).
                 del s.leases[job_id]
-                st.spawn(
-                    self.attempts.end_attempt(
-                        job_id,
-                        attempt,
-                        LOST,
-                        "the worker no longer runs this job",
-                        immediate=True,
-                        cause="reconnect",
-                    )
+                disowned.append(
+                    Ended(job_id, attempt, LOST, "the worker no longer runs this job",
+                          immediate=True, cause="reconnect")
                 )
+        if disowned:
+            st.spawn(self.attempts.end_attempts(disowned))
         for lease in st.canceled_among(Lease(j, a) for j, a in s.leases.items()):
             s.send(CancelCmd(lease, "canceled by user"))
         if s.drained:
@@ -187,23 +184,20 @@ class Liveness:
         but which it does not list: it fenced them or refused them. Ended at once."""
         for job_id in [j for j in s.assign_seq if j not in s.leases]:
             del s.assign_seq[job_id]  # finished: forget its Assign's number
+        dropped: list[Ended] = []
         for job_id, attempt in list(s.leases.items()):
             if attempt == RESERVED or job_id in listed or s.assign_seq.get(job_id, 0) > assign_seq:
                 continue
             del s.leases[job_id]
             s.assign_seq.pop(job_id, None)
+            dropped.append(
+                Ended(job_id, attempt, LOST, f"node {s.node_id} no longer holds the lease",
+                      immediate=True, cause="dropped")
+            )
+        if dropped:
             self.st.freed.add(s.node_id)
             self.st.wake_dispatch.set()
-            self.st.spawn(
-                self.attempts.end_attempt(
-                    job_id,
-                    attempt,
-                    LOST,
-                    f"node {s.node_id} no longer holds the lease",
-                    immediate=True,
-                    cause="dropped",
-                )
-            )
+            self.st.spawn(self.attempts.end_attempts(dropped))
 
     async def set_drained(self, node_id: str, drained: bool) -> NodeSession:
         s = self.st.nodes.get(node_id)
@@ -227,20 +221,26 @@ class Liveness:
 
     async def sweep(self) -> float:
         """Loses silent nodes and wakes jobs whose retry backoff is over; returns
-        the seconds until the next timer is due."""
+        the seconds until the next timer is due. Every node lost in one sweep has
+        its jobs re-queued in one commit: after a restart of the whole cluster
+        several go at once, and none should wait behind another's write."""
         st = self.st
         timeout = st.config.heartbeat_timeout_s
         now = st.clock()
+        lost: list[Ended] = []
         for s in list(st.nodes.values()):
             if (s.leases or s.connected) and now - s.last_seen >= timeout:
-                await self._lose(s)
-        for job_id in st.due_retries(now):
-            await self.attempts.requeue_after_backoff(job_id)
+                lost += self._lose(s)
+        if lost:
+            await self.attempts.end_attempts(lost)
+        if due := st.due_retries(now):
+            await self.attempts.requeue_after_backoff(*due)
         deadlines = [s.last_seen + timeout for s in st.nodes.values() if s.leases or s.connected]
         deadlines += st.retry_deadlines()
         return min([st.config.scheduler_interval_s, *(d - now for d in deadlines)])
 
-    async def _lose(self, s: NodeSession) -> None:
+    def _lose(self, s: NodeSession) -> list[Ended]:
+        """Marks the node lost and takes its leases; returns their attempts to end."""
         log.warning(
             "node %s lost: nothing heard for %.1fs; re-queuing %d jobs",
             s.node_id,
@@ -254,7 +254,5 @@ class Liveness:
         leases = [(j, a) for j, a in s.leases.items() if a != RESERVED]
         for job_id, _ in leases:
             del s.leases[job_id]
-        for job_id, attempt in leases:
-            await self.attempts.end_attempt(
-                job_id, attempt, LOST, f"node {s.node_id} lost", immediate=True, cause="node_lost"
-            )
+        reason = f"node {s.node_id} lost"
+        return [Ended(j, a, LOST, reason, immediate=True, cause="node_lost") for j, a in leases]

@@ -9,6 +9,7 @@ one that raises is rolled back alone and its caller gets the exception.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,11 @@ T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 512
+# A commit this slow holds up every write queued behind it (a lost worker's
+# re-queue, a submit's answer): said in the log, so an episode names its cause.
+SLOW_COMMIT_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class GroupCommitDb:
@@ -113,6 +119,8 @@ class GroupCommitDb:
                 self.batches += 1
                 self.writes += len(batch)
                 took = time.perf_counter() - started
+                if took >= SLOW_COMMIT_S:
+                    log.warning("store: a commit of %d writes took %.1fs", len(batch), took)
                 for hook in self.on_commit:
                     hook(len(batch), took)
                 for (_, fut), res in zip(batch, results, strict=True):
