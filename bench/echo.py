@@ -23,22 +23,29 @@ async def _echo(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> b
     return request
 
 
-async def serve(certs: Path) -> None:
-    server = aio.server()
-    # No (de)serializers: the handler sees and returns raw bytes.
-    handler = grpc.method_handlers_generic_handler(
-        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(_echo)}
-    )
+async def serve_bare(
+    server: aio.Server, handler: grpc.GenericRpcHandler, certs: Path, ready: str
+) -> None:
+    """Serve one generic handler on loopback with the master's certificate, print
+    `ready` with `{port}` filled in, and run until SIGTERM."""
     server.add_generic_rpc_handlers((handler,))
     creds = server_credentials(certs / "ca.crt", certs / "master.crt", certs / "master.key")
     port = server.add_secure_port("127.0.0.1:0", creds)
     await server.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
-    print(f"echo ready port={port} loop={loop}", flush=True)
+    print(ready.format(port=port), flush=True)
     await stop.wait()
     await server.stop(1)
+
+
+async def serve(certs: Path) -> None:
+    # No (de)serializers: the handler sees and returns raw bytes.
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(_echo)}
+    )
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    await serve_bare(aio.server(), handler, certs, f"echo ready port={{port}} loop={loop}")
 
 
 if __name__ == "__main__":

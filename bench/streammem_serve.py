@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -23,8 +22,8 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from bench.echo import serve_bare
 from ffrtmp import eventloop
-from ffrtmp.tls.credentials import server_credentials
 from ffrtmp.v1 import worker_pb2
 
 WELCOME = worker_pb2.MasterMessage(
@@ -63,15 +62,7 @@ async def _bare(certs: Path) -> None:
             )
         },
     )
-    server.add_generic_rpc_handlers((handler,))
-    creds = server_credentials(certs / "ca.crt", certs / "master.crt", certs / "master.key")
-    port = server.add_secure_port("127.0.0.1:0", creds)
-    await server.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    print(f"ffrtmp-master ready port={port} metrics_port=0", flush=True)
-    await stop.wait()
-    await server.stop(1)
+    await serve_bare(server, handler, certs, "ffrtmp-master ready port={port} metrics_port=0")
 
 
 _first: list[tracemalloc.Snapshot] = []
