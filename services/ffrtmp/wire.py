@@ -286,11 +286,18 @@ def command_pb(cmd: Command) -> worker_pb2.MasterMessage:
     if isinstance(cmd, c.ResultAckCmd):
         return m(result_ack=worker_pb2.ResultAck(lease=held))
     if isinstance(cmd, c.AssignCmd):
-        return m(
+        base = cmd.spec if cmd.base is None else cmd.base
+        msg = m(
             assign=worker_pb2.Assign(
-                lease=held, spec=spec_pb(cmd.spec), trace_context=cmd.trace_context, seq=cmd.seq
+                lease=held, spec=_spec_in_job(base), trace_context=cmd.trace_context, seq=cmd.seq
             )
         )
+        if base is not cmd.spec:  # placed for this run (dispatch._assigned_spec)
+            placed = msg.assign.spec  # the message's own copy, not the memo's
+            placed.input, placed.output = cmd.spec.input, cmd.spec.output
+            del placed.concat[:]
+            placed.concat.extend(cmd.spec.concat)
+        return msg
     if isinstance(cmd, c.CancelCmd):
         return m(cancel=worker_pb2.Cancel(lease=held, reason=cmd.reason))
     return m(abort=worker_pb2.Abort(lease=held, reason=cmd.reason))

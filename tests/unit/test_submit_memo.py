@@ -102,3 +102,32 @@ def test_memoized_conversions_equal_the_plain_ones() -> None:
         assert first.spec == to_pb(spec, common_pb2.JobSpec)
         first.spec.codec = "changed"  # a reply is the caller's to change: the memo is not
         assert wire.job_pb(job).spec == to_pb(spec, common_pb2.JobSpec)
+
+
+def test_an_assign_carries_the_placed_spec_exactly() -> None:
+    """The Assign's spec is the job's memoized proto with the run's output,
+    input and parts laid over it: equal to converting the placed spec."""
+    from dataclasses import replace
+
+    from ffrtmp.core.model import Lease
+    from ffrtmp.master.scheduling.dispatch import _assigned_spec
+    from ffrtmp.master.scheduling.sessions import AssignCmd
+
+    base = resolve(wire.raw_spec(common_pb2.JobSpec(scenario="test", output="x.mp4")))
+    variants = [
+        base,
+        replace(base, input="blob:sha256:" + "ab" * 32),
+        replace(base, output="", concat=("a.ts", "b.ts")),
+        replace(base, output="null:"),
+    ]
+    for spec in variants:
+        job = Job(id="j1", seq=1, spec=spec, state=JobState.QUEUED, created_ms=1,
+                  updated_ms=1, owner="alice")
+        placed = _assigned_spec(job, {})
+        for _ in range(2):  # the second from the memo
+            cmd = AssignCmd(Lease("j1", 1), placed, {}, 1, base=spec)
+            got = wire.command_pb(cmd).assign.spec
+            assert got == to_pb(placed, common_pb2.JobSpec), spec
+            got.output = "changed"  # the message's own copy: the memo is untouched
+        plain = wire.command_pb(AssignCmd(Lease("j1", 1), placed, {}, 1))
+        assert plain.assign.spec == to_pb(placed, common_pb2.JobSpec)

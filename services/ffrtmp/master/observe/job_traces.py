@@ -16,11 +16,17 @@ from ffrtmp import tracing
 class JobTraces:
     """job id -> W3C trace context; bounded, oldest forgotten first."""
 
-    def __init__(self, limit: int = 100_000) -> None:
+    def __init__(self, limit: int = 100_000, *, on: bool | None = None) -> None:
         self.limit = limit
         self._by_job: OrderedDict[str, dict[str, str]] = OrderedDict()
+        # Decided once, as the master decides its RPC tracing at start: asking
+        # OpenTelemetry on every transition cost ≈ 3 % of a job's master CPU
+        # with no provider installed (docs/PERFORMANCE.md).
+        self.on = tracing.enabled() if on is None else on
 
     def remember_current(self, job_id: str) -> None:
+        if not self.on:
+            return
         carrier = tracing.inject()
         if not carrier:
             return  # tracing is off

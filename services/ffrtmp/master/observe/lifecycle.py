@@ -10,6 +10,7 @@ pause and its resume happen inside it."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from ffrtmp import tracing
 from ffrtmp.core.model import ACTIVE, JobState
@@ -29,6 +30,10 @@ _ATTEMPT_ENDS = {
 }
 
 
+def _attrs(job_id: str, queue: str, attempt: int, node_id: str) -> dict[str, Any]:
+    return {"job.id": job_id, "job.queue": queue, "job.attempt": attempt, "node.id": node_id}
+
+
 class JobLifecycle:
     def __init__(self, metrics: MasterMetrics, traces: JobTraces) -> None:
         self.metrics = metrics
@@ -41,23 +46,18 @@ class JobLifecycle:
         node_id = node_id or job.node_id
         attempt = attempt or job.attempt
         queue = job.queue
-        attrs = {
-            "job.id": job.job_id,
-            "job.queue": queue,
-            "job.attempt": attempt,
-            "node.id": node_id,
-        }
-        parent = self.traces.carrier(job.job_id)
+        tracing_on = self.traces.on
         if to == JobState.ASSIGNED and job.state == JobState.QUEUED:
             waited_ms = max(0, at_ms - job.since_ms)
             self.metrics.job_wait_seconds.labels(queue).observe(waited_ms / 1000)
-            tracing.record_span(
-                "job.wait",
-                parent=parent,
-                start_ns=job.since_ms * 1_000_000,
-                end_ns=at_ms * 1_000_000,
-                attributes=attrs,
-            )
+            if tracing_on:
+                tracing.record_span(
+                    "job.wait",
+                    parent=self.traces.carrier(job.job_id),
+                    start_ns=job.since_ms * 1_000_000,
+                    end_ns=at_ms * 1_000_000,
+                    attributes=_attrs(job.job_id, queue, attempt, node_id),
+                )
             self._assigned_ms[job.job_id] = at_ms
         elif job.state in ACTIVE and to not in ACTIVE:
             began = self._assigned_ms.pop(job.job_id, job.since_ms)
@@ -65,13 +65,15 @@ class JobLifecycle:
             self.metrics.job_run_seconds.labels(queue, outcome).observe(
                 max(0, at_ms - began) / 1000
             )
-            tracing.record_span(
-                "job.attempt",
-                parent=parent,
-                start_ns=began * 1_000_000,
-                end_ns=at_ms * 1_000_000,
-                attributes={**attrs, "job.outcome": outcome},
-            )
+            if tracing_on:
+                tracing.record_span(
+                    "job.attempt",
+                    parent=self.traces.carrier(job.job_id),
+                    start_ns=began * 1_000_000,
+                    end_ns=at_ms * 1_000_000,
+                    attributes={**_attrs(job.job_id, queue, attempt, node_id),
+                                "job.outcome": outcome},
+                )
         if to.terminal:
             self._assigned_ms.pop(job.job_id, None)
             self.traces.forget(job.job_id)

@@ -25,7 +25,9 @@ RESERVED = -1  # a slot taken by a dispatch whose commit is in flight
 def _assigned_spec(job: Job, deps: dict[str, Job]) -> JobSpec:
     """The spec a worker runs: its local output in the owner's name space, and a
     blob input named by its full resource name (the owner's). A join's parts are
-    the blobs its segments stored, else their outputs in the same name space."""
+    the blobs its segments stored, else their outputs in the same name space.
+    Only these three fields differ from the job's spec (wire.command_pb relies
+    on it)."""
     spec = job.spec
     output = owner_space(spec.output, spec.live, job.owner, job.id)
     source = assigned_input(spec.input, job.owner)
@@ -148,7 +150,9 @@ class Dispatcher:
         node.assigns_sent += 1
         node.assign_seq[job.id] = node.assigns_sent
         spec = _assigned_spec(job, deps)
-        node.send(AssignCmd(lease, spec, st.trace_context(job.id), node.assigns_sent))
+        node.send(
+            AssignCmd(lease, spec, st.trace_context(job.id), node.assigns_sent, base=job.spec)
+        )
         if st.is_canceled(lease):
             node.send(CancelCmd(lease, "canceled by user"))
 

@@ -15,6 +15,9 @@ class AssignCmd:
     spec: JobSpec
     trace_context: dict[str, str] = field(default_factory=dict)  # W3C traceparent
     seq: int = 0  # numbers the Assigns of one stream (see Heartbeat.assign_seq)
+    # The job's own spec, which `spec` is made from by placing its output, input
+    # and parts (dispatch.py): its proto is converted once and copied per Assign.
+    base: JobSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
