@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
+from ffrtmp.core.errors import InvalidArgument
 from ffrtmp.core.memo import ByIdentity
 from ffrtmp.core.model import (
     AttemptResult,
@@ -78,6 +79,10 @@ def progress_pb(p: ProgressInfo) -> common_pb2.Progress:
     return to_pb(p, common_pb2.Progress)
 
 
+_NO_PROGRESS = ProgressInfo()  # a job not run yet (every submit's reply): converted once
+_NO_PROGRESS_PB = progress_pb(_NO_PROGRESS)  # only ever copied into a reply
+
+
 def progress(p: common_pb2.Progress) -> ProgressInfo:
     got = from_pb(ProgressInfo, p)
     return replace(got, bitrate=got.bitrate[:32])
@@ -109,9 +114,8 @@ def _state(value: int) -> common_pb2.JobState.ValueType:
 
 
 def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
-    info = output_info_pb(j.output_info) if j.output_info is not None else None
     return common_pb2.Job(
-        output_info=info,
+        output_info=None if j.output_info is None else output_info_pb(j.output_info),
         id=j.id,
         spec=_spec_in_job(j.spec),
         state=_state(int(j.state)),
@@ -120,7 +124,7 @@ def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
         lost_attempts=j.lost_attempts,
         created_unix_ms=j.created_ms,
         updated_unix_ms=j.updated_ms,
-        progress=progress_pb(j.progress),
+        progress=_NO_PROGRESS_PB if j.progress == _NO_PROGRESS else progress_pb(j.progress),
         exit_code=j.exit_code,
         error=j.error,
         failure_reason=j.failure_reason,
@@ -149,8 +153,6 @@ def job_pb(j: Job, pending_reason: str = "") -> common_pb2.Job:
 
 
 def job_states(values: list[int]) -> list[JobState]:
-    from ffrtmp.core.errors import InvalidArgument
-
     try:
         return [JobState(v) for v in values]
     except ValueError:
@@ -287,16 +289,11 @@ def command_pb(cmd: Command) -> worker_pb2.MasterMessage:
         return m(result_ack=worker_pb2.ResultAck(lease=held))
     if isinstance(cmd, c.AssignCmd):
         base = cmd.spec if cmd.base is None else cmd.base
-        msg = m(
-            assign=worker_pb2.Assign(
-                lease=held, spec=_spec_in_job(base), trace_context=cmd.trace_context, seq=cmd.seq
-            )
-        )
-        if base is not cmd.spec:  # placed for this run (dispatch._assigned_spec)
-            placed = msg.assign.spec  # the message's own copy, not the memo's
-            placed.input, placed.output = cmd.spec.input, cmd.spec.output
-            del placed.concat[:]
-            placed.concat.extend(cmd.spec.concat)
+        msg = m(assign=worker_pb2.Assign(lease=held, spec=_spec_in_job(base),
+                                         trace_context=cmd.trace_context, seq=cmd.seq))
+        if base is not cmd.spec:  # placed for this run (dispatch._assigned_spec): msg's copy
+            p, placed = msg.assign.spec, cmd.spec
+            p.input, p.output, p.concat[:] = placed.input, placed.output, placed.concat
         return msg
     if isinstance(cmd, c.CancelCmd):
         return m(cancel=worker_pb2.Cancel(lease=held, reason=cmd.reason))

@@ -131,3 +131,17 @@ def test_an_assign_carries_the_placed_spec_exactly() -> None:
             got.output = "changed"  # the message's own copy: the memo is untouched
         plain = wire.command_pb(AssignCmd(Lease("j1", 1), placed, {}, 1))
         assert plain.assign.spec == to_pb(placed, common_pb2.JobSpec)
+
+
+def test_a_reply_without_progress_equals_the_plain_conversion() -> None:
+    from ffrtmp.core.model import ProgressInfo
+
+    spec = resolve(wire.raw_spec(SPECS[0]))
+    for progress in (ProgressInfo(), ProgressInfo(percent=12.5, frame=3, eta_s=4.0)):
+        job = Job(id="j", seq=1, spec=spec, state=JobState.QUEUED, created_ms=1,
+                  updated_ms=1, progress=progress)
+        reply = wire.job_pb(job)
+        assert reply.progress == to_pb(progress, common_pb2.Progress)
+        assert reply.HasField("progress")  # present, as before: grpcurl shows it
+        reply.progress.percent = 99.0  # the caller's copy, not the shared one
+        assert wire.job_pb(job).progress == to_pb(progress, common_pb2.Progress)
