@@ -145,3 +145,14 @@ def test_a_reply_without_progress_equals_the_plain_conversion() -> None:
         assert reply.HasField("progress")  # present, as before: grpcurl shows it
         reply.progress.percent = 99.0  # the caller's copy, not the shared one
         assert wire.job_pb(job).progress == to_pb(progress, common_pb2.Progress)
+
+
+def test_a_finished_jobs_progress_json_is_what_asdict_gives() -> None:
+    import json
+    from dataclasses import asdict
+
+    from ffrtmp.core.model import ProgressInfo
+    from ffrtmp.master.scheduling.attempts import _progress_json
+
+    for p in (ProgressInfo(), ProgressInfo(percent=100.0, eta_s=0.0, bitrate="1k", frame=9)):
+        assert _progress_json(p) == json.dumps(asdict(p))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from dataclasses import fields as dc_fields
 
 from ffrtmp.core.artifacts import check_artifacts
 from ffrtmp.core.blobref import attempt_space
@@ -29,6 +30,13 @@ from ffrtmp.master.scheduling.state import Fields, State
 from ffrtmp.master.storage.protocol import Change
 
 READ_CHUNK = 500  # job ids per read (SQLite's bound on a statement's parameters)
+_PROGRESS = tuple(f.name for f in dc_fields(ProgressInfo))
+
+
+def _progress_json(p: ProgressInfo) -> str:
+    """What json.dumps(asdict(p)) gives for this flat record, without asdict's
+    deep copy (one per finished job)."""
+    return json.dumps({name: getattr(p, name) for name in _PROGRESS})
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,7 @@ class Attempts:
             ACTIVE,
             JobState.SUCCEEDED,
             f"succeeded on {s.node_id}",
-            fields=(*fields, ("progress", json.dumps(asdict(done)))),
+            fields=(*fields, ("progress", _progress_json(done))),
         )
         if before is not None:
             st.finished_id(lease.job_id, before.queue, "succeeded")
