@@ -1,7 +1,8 @@
 """The one place where errors become gRPC statuses.
 
 Servicers raise FfrtmpError subclasses; this interceptor turns them into the
-status their class names (and a store's NotLeader into UNAVAILABLE). Anything
+status their class names (and a store's NotLeader, StoreError and StoreClosed
+into UNAVAILABLE, which clients retry). Anything
 else is logged here with its traceback and reaches the client only as INTERNAL
 with a short message.
 """
@@ -18,7 +19,7 @@ from grpc import aio
 
 from ffrtmp.core.errors import FfrtmpError
 from ffrtmp.master.rpc.handlers import CachingInterceptor, rebuild
-from ffrtmp.master.storage.protocol import NotLeader
+from ffrtmp.master.storage.protocol import NotLeader, StoreClosed, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,16 @@ async def _abort(context: aio.ServicerContext[Any, Any], exc: Exception, method:
         await context.abort(status_of(exc), exc.message, trailing_metadata=exc.metadata)
     if isinstance(exc, NotLeader):  # a deposed (or standby) master's write: try the leader
         await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
+    if isinstance(exc, StoreError):  # disk full, database unreachable: nothing was written
+        log.warning("%s: the store failed: %s", method, exc)
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE,
+            "the master's database failed this call; try again (a SubmitJob sent"
+            " again with its request_id is never stored twice; the master's log"
+            " names the cause)",
+        )
+    if isinstance(exc, StoreClosed):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the master is stopping; try again")
     log.error("unexpected error in %s", method, exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the master's log")
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from ffrtmp.master.storage.protocol import StoreClosed
+from ffrtmp.master.storage.protocol import StoreClosed, StoreError
 from ffrtmp.master.storage.sqlite.file import prepare
 from ffrtmp.master.storage.sqlite.migrations import migrate
 
@@ -113,9 +113,10 @@ class GroupCommitDb:
                 try:
                     results = await self._run(partial(_commit_batch, ops=ops))
                 except Exception as exc:  # the commit itself failed: nobody's write landed
+                    failed = trouble(exc)
                     for _, fut in batch:
                         if not fut.done():
-                            fut.set_exception(exc)
+                            fut.set_exception(failed)
                     continue
                 self.batches += 1
                 self.writes += len(batch)
@@ -128,7 +129,7 @@ class GroupCommitDb:
                     if fut.done():
                         continue
                     if isinstance(res, BaseException):
-                        fut.set_exception(res)
+                        fut.set_exception(trouble(res))
                     else:
                         fut.set_result(res)
             if self._closing:
@@ -139,13 +140,42 @@ class GroupCommitDb:
         if self._reader is None:
             raise StoreClosed("store is closed")
         conn = self._reader
-        result: T = await conn._execute(lambda: fn(conn._conn))  # type: ignore[no-untyped-call]
+        try:
+            result: T = await conn._execute(lambda: fn(conn._conn))  # type: ignore[no-untyped-call]
+        except sqlite3.Error as exc:
+            if is_trouble(exc):
+                raise StoreError(f"SQLite: {exc}") from exc
+            raise
         return result
 
     async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         if self._reader is None:
             raise StoreClosed("store is closed")
-        return list(await self._reader.execute_fetchall(sql, params))
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            if is_trouble(exc):
+                raise StoreError(f"SQLite: {exc}") from exc
+            raise
+
+
+# The database itself failed (disk full, I/O error, locked past the busy timeout,
+# a damaged file): StoreError, which callers may retry and clients get as
+# UNAVAILABLE. A constraint or SQL error is a bug and stays what it is.
+_TROUBLE = (sqlite3.OperationalError, sqlite3.InternalError)
+
+
+def is_trouble(exc: BaseException) -> bool:
+    return isinstance(exc, _TROUBLE) or type(exc) is sqlite3.DatabaseError
+
+
+def trouble(exc: BaseException) -> BaseException:
+    """`exc` as the caller gets it: StoreError for the database's own failure."""
+    if not is_trouble(exc):
+        return exc
+    err = StoreError(f"SQLite: {exc}")
+    err.__cause__ = exc
+    return err
 
 
 class _OpFailed(Exception):

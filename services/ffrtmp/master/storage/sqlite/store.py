@@ -258,13 +258,13 @@ class SqliteStore(GroupCommitDb):
         try:
             await self._read("SELECT 1")
             return bool(await self.write(upkeep.select_one) == 1)
-        except (sqlite3.Error, RuntimeError):
+        except (sqlite3.Error, StoreError, RuntimeError):
             return False
 
     async def delete_finished(self, before_ms: int, limit: int) -> int:
         try:
             return await self.write(upkeep.delete_batch(before_ms, limit))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             raise StoreError(f"deleting finished jobs failed: {exc}") from exc
 
     async def reclaim(self) -> int:
@@ -277,5 +277,5 @@ class SqliteStore(GroupCommitDb):
             while (n := await self.write(upkeep.vacuum_some)) > 0:
                 freed += n
             return freed
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             raise StoreError(f"reclaiming space failed: {exc}") from exc
