@@ -27,7 +27,7 @@ from ffrtmp.core.retry import LOST, Decision, decide
 from ffrtmp.master.scheduling.output_commit import OutputCommit
 from ffrtmp.master.scheduling.sessions import AbortCmd, NodeSession, ResultAckCmd
 from ffrtmp.master.scheduling.state import Fields, State
-from ffrtmp.master.storage.protocol import Change
+from ffrtmp.master.storage.protocol import Change, StoreError
 
 READ_CHUNK = 500  # job ids per read (SQLite's bound on a statement's parameters)
 _PROGRESS = tuple(f.name for f in dc_fields(ProgressInfo))
@@ -107,8 +107,16 @@ class Attempts:
         try:
             async with self.commits.lock(lease.job_id):
                 await self._apply_result(s, lease, r)
-        finally:
-            s.send(ResultAckCmd(lease))
+        except StoreError:
+            # Not committed (or not known to be): no acknowledgement, so the
+            # worker keeps the result and offers it again on its next stream,
+            # and the lease stays the node's so that the offer is taken.
+            s.leases.setdefault(lease.job_id, lease.attempt)
+            raise
+        except BaseException:
+            s.send(ResultAckCmd(lease))  # a result that cannot be applied is not offered forever
+            raise
+        s.send(ResultAckCmd(lease))
 
     async def _apply_result(self, s: NodeSession, lease: Lease, r: AttemptResult) -> None:
         st = self.st

@@ -30,6 +30,7 @@ from ffrtmp.master.scheduling.dispatch import RESERVED
 from ffrtmp.master.scheduling.outbox import Outbox
 from ffrtmp.master.scheduling.sessions import CancelCmd, DrainCmd, HeartbeatAckCmd, NodeSession
 from ffrtmp.master.scheduling.state import State
+from ffrtmp.master.scheduling.until_stored import until_stored
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class Liveness:
                           immediate=True, cause="reconnect")
                 )
         if disowned:
-            st.spawn(self.attempts.end_attempts(disowned))
+            st.spawn(until_stored(lambda: self.attempts.end_attempts(disowned), "disowned runs"))
         for lease in st.canceled_among(Lease(j, a) for j, a in s.leases.items()):
             s.send(CancelCmd(lease, "canceled by user"))
         if s.drained:
@@ -197,7 +198,7 @@ class Liveness:
         if dropped:
             self.st.freed.add(s.node_id)
             self.st.wake_dispatch.set()
-            self.st.spawn(self.attempts.end_attempts(dropped))
+            self.st.spawn(until_stored(lambda: self.attempts.end_attempts(dropped), "dropped runs"))
 
     async def set_drained(self, node_id: str, drained: bool) -> NodeSession:
         s = self.st.nodes.get(node_id)

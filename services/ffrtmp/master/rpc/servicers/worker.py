@@ -32,6 +32,7 @@ from ffrtmp.master.scheduling.sessions import (
     NodeSession,
     ResultAckCmd,
 )
+from ffrtmp.master.storage.protocol import StoreError
 from ffrtmp.tls.identity import identity_from_auth_context
 from ffrtmp.v1 import common_pb2, nodes_pb2, worker_pb2, worker_pb2_grpc
 
@@ -216,6 +217,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             pass
         except InvalidArgument as exc:
             refused.append(exc)
+        except StoreError as exc:  # the stream ends; the worker offers it all again
+            log.warning("worker stream of %s ended: the store failed: %s", session.node_id, exc)
         except Exception:
             log.exception("worker stream of %s failed", session.node_id)
         finally:
