@@ -33,7 +33,7 @@ async def _abort(context: aio.ServicerContext[Any, Any], exc: Exception, method:
         await context.abort(status_of(exc), exc.message, trailing_metadata=exc.metadata)
     if isinstance(exc, NotLeader):  # a deposed (or standby) master's write: try the leader
         await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
-    if isinstance(exc, StoreError):  # disk full, database unreachable: nothing was written
+    if isinstance(exc, StoreError):  # disk full, database unreachable: worth trying again
         log.warning("%s: the store failed: %s", method, exc)
         await context.abort(
             grpc.StatusCode.UNAVAILABLE,
