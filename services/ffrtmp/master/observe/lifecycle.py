@@ -30,15 +30,25 @@ _ATTEMPT_ENDS = {
 }
 
 
-def _attrs(job_id: str, queue: str, attempt: int, node_id: str) -> dict[str, Any]:
-    return {"job.id": job_id, "job.queue": queue, "job.attempt": attempt, "node.id": node_id}
-
-
 class JobLifecycle:
     def __init__(self, metrics: MasterMetrics, traces: JobTraces) -> None:
         self.metrics = metrics
         self.traces = traces
         self._assigned_ms: dict[str, int] = {}  # job id -> when its attempt began
+
+    def _span(self, name: str, job_id: str, start_ms: int, end_ms: int, *, queue: str,
+              attempt: int, node_id: str, outcome: str = "") -> None:
+        """A span of the job's trace for a stretch already over; nothing when the
+        master runs without tracing (decided once, in JobTraces)."""
+        if not self.traces.on:
+            return
+        attrs: dict[str, Any] = {"job.id": job_id, "job.queue": queue,
+                                 "job.attempt": attempt, "node.id": node_id}
+        if outcome:
+            attrs["job.outcome"] = outcome
+        tracing.record_span(name, parent=self.traces.carrier(job_id),
+                            start_ns=start_ms * 1_000_000, end_ns=end_ms * 1_000_000,
+                            attributes=attrs)
 
     def transition(
         self, job: Before, to: JobState, at_ms: int, node_id: str = "", attempt: int = 0
@@ -46,18 +56,11 @@ class JobLifecycle:
         node_id = node_id or job.node_id
         attempt = attempt or job.attempt
         queue = job.queue
-        tracing_on = self.traces.on
         if to == JobState.ASSIGNED and job.state == JobState.QUEUED:
             waited_ms = max(0, at_ms - job.since_ms)
             self.metrics.job_wait_seconds.labels(queue).observe(waited_ms / 1000)
-            if tracing_on:
-                tracing.record_span(
-                    "job.wait",
-                    parent=self.traces.carrier(job.job_id),
-                    start_ns=job.since_ms * 1_000_000,
-                    end_ns=at_ms * 1_000_000,
-                    attributes=_attrs(job.job_id, queue, attempt, node_id),
-                )
+            self._span("job.wait", job.job_id, job.since_ms, at_ms,
+                       queue=queue, attempt=attempt, node_id=node_id)
             self._assigned_ms[job.job_id] = at_ms
         elif job.state in ACTIVE and to not in ACTIVE:
             began = self._assigned_ms.pop(job.job_id, job.since_ms)
@@ -65,15 +68,8 @@ class JobLifecycle:
             self.metrics.job_run_seconds.labels(queue, outcome).observe(
                 max(0, at_ms - began) / 1000
             )
-            if tracing_on:
-                tracing.record_span(
-                    "job.attempt",
-                    parent=self.traces.carrier(job.job_id),
-                    start_ns=began * 1_000_000,
-                    end_ns=at_ms * 1_000_000,
-                    attributes={**_attrs(job.job_id, queue, attempt, node_id),
-                                "job.outcome": outcome},
-                )
+            self._span("job.attempt", job.job_id, began, at_ms, queue=queue, attempt=attempt,
+                       node_id=node_id, outcome=outcome)
         if to.terminal:
             self._assigned_ms.pop(job.job_id, None)
             self.traces.forget(job.job_id)

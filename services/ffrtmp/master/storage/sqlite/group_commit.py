@@ -149,14 +149,7 @@ class GroupCommitDb:
         return result
 
     async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        if self._reader is None:
-            raise StoreClosed("store is closed")
-        try:
-            return list(await self._reader.execute_fetchall(sql, params))
-        except sqlite3.Error as exc:
-            if is_trouble(exc):
-                raise StoreError(f"SQLite: {exc}") from exc
-            raise
+        return await self._read_with(lambda conn: conn.execute(sql, params).fetchall())
 
 
 # The database itself failed (disk full, I/O error, locked past the busy timeout,
