@@ -132,10 +132,13 @@ async def wait_leading(certs: Certs, port: int, within_s: float = 60) -> None:
 DISTINCT_SPECS = "FFRTMP_BENCH_DISTINCT_SPECS"
 
 
-def submit_request(tag: str) -> jobs_pb2.SubmitJobRequest:
-    """The smallest real job: the "test" scenario, a request_id never used before."""
+def submit_request(tag: str, distinct: bool | None = None) -> jobs_pb2.SubmitJobRequest:
+    """The smallest real job: the "test" scenario, a request_id never used before;
+    `distinct` (default: --distinct-specs) gives it an output of its own."""
     unique = uuid.uuid4().hex
-    output = f"bench/{unique}.mp4" if os.environ.get(DISTINCT_SPECS) else ""
+    if distinct is None:
+        distinct = bool(os.environ.get(DISTINCT_SPECS))
+    output = f"bench/{unique}.mp4" if distinct else ""
     return jobs_pb2.SubmitJobRequest(
         spec=common_pb2.JobSpec(scenario="test", output=output), request_id=f"{tag}-{unique}"
     )

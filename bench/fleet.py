@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from functools import partial
 from itertools import pairwise
+from pathlib import Path
 
 from tests.helpers.procs import CpuMeter, Proc, cpu_seconds, peak_rss_mib, rss_mib
 
@@ -48,13 +49,20 @@ def spawn_workers(ctx: BenchRun, master: Master, total: int, name: str) -> list[
     """`total` simulated workers, each with its own channel, split evenly over
     processes of at most PER_PROCESS (at least two)."""
     ensure_workers(ctx.certs, total)
-    n = max(2, -(-total // PER_PROCESS))
+    return spawn_sims(ctx.certs.dir, master.target, total, ctx.root, name, min_procs=2)
+
+
+def spawn_sims(
+    certs: Path, target: str, total: int, root: Path, name: str, *, min_procs: int
+) -> list[Proc]:
+    """`bench.simworkers` processes for `total` workers whose certificates exist."""
+    n = max(min_procs, -(-total // PER_PROCESS))
     bounds = [total * i // n for i in range(n + 1)]
     procs = []
     for i, (first, end) in enumerate(pairwise(bounds)):
-        args = ["--target", master.target, "--certs", str(ctx.certs.dir)]
+        args = ["--target", target, "--certs", str(certs)]
         args += ["--first", str(first), "--count", str(end - first)]
-        procs.append(Proc.python("bench.simworkers", args, ctx.root / f"{name}-sim{i}.log"))
+        procs.append(Proc.python("bench.simworkers", args, root / f"{name}-sim{i}.log"))
     return procs
 
 

@@ -26,26 +26,13 @@ from tests.helpers.certs import Certs, make_certs
 from tests.helpers.procs import Proc, rss_mib, stop_all
 
 from bench.cluster import READY, allocator, ensure_workers, python_argv
-from bench.fleet import PER_PROCESS
+from bench.fleet import spawn_sims
 
 SETTLE_S = 3.0  # after start: start-up garbage gone
 # After the last Welcome: every stream past two heartbeats (every 5 s) and an
 # answer, whose buffers a stream then keeps; 3 s (the figures of PERFORMANCE.md's
 # steps) saw some streams before their first.
 STEADY_S = 12.0
-
-
-def _spawn(certs: Path, target: str, n: int, root: Path, tag: str) -> list[Proc]:
-    parts = max(1, -(-n // PER_PROCESS))
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return [
-        Proc.python(
-            "bench.simworkers",
-            ["--target", target, "--certs", str(certs), "--first", str(a), "--count", str(b - a)],
-            root / f"{tag}-sim{i}.log",
-        )
-        for i, (a, b) in enumerate(itertools.pairwise(bounds))
-    ]
 
 
 def _traced(server: Proc) -> int:
@@ -79,7 +66,7 @@ def measure(kind: str, n: int, root: Path, certs: Path, trace: bool = False) -> 
         if trace:
             out["py0"] = _traced(server) / 2**20
         t0 = time.perf_counter()
-        sims = _spawn(certs, f"127.0.0.1:{port}", n, root, tag)
+        sims = spawn_sims(certs, f"127.0.0.1:{port}", n, root, tag, min_procs=1)
         for p in sims:
             p.wait_for(r"simworkers connected", 900)
         out["connect_s"] = time.perf_counter() - t0

@@ -12,20 +12,14 @@ import argparse
 import asyncio
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any, cast
 
 from tests.helpers.sched import SchedHarness
 
+from bench.cluster import submit_request
 from ffrtmp.master.rpc.servicers.jobs import JobServicer
-from ffrtmp.v1 import common_pb2, jobs_pb2
-
-
-def _request(distinct: bool) -> bytes:
-    unique = uuid.uuid4().hex
-    spec = common_pb2.JobSpec(scenario="test", output=f"bench/{unique}.mp4" if distinct else "")
-    return jobs_pb2.SubmitJobRequest(spec=spec, request_id=f"p-{unique}").SerializeToString()
+from ffrtmp.v1 import jobs_pb2
 
 
 async def _run(jobs: int, callers: int, distinct: bool) -> dict[str, float]:
@@ -35,7 +29,8 @@ async def _run(jobs: int, callers: int, distinct: bool) -> dict[str, float]:
         async with h:
             servicer = JobServicer(h.scheduler)
             ctx = cast(Any, None)  # SubmitJob reads its caller from a context variable
-            requests = [_request(distinct) for _ in range(jobs)]  # made before the clock
+            # Made before the clock starts.
+            requests = [submit_request("p", distinct).SerializeToString() for _ in range(jobs)]
             left = iter(requests)
 
             async def call() -> None:

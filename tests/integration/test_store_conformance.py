@@ -146,6 +146,9 @@ async def test_listing_filters_and_pages(store: JobStore) -> None:
     active = await store.jobs_in_states([S.ASSIGNED, S.RUNNING])
     assert [j.id for j in active] == ["job3", "job4"]  # oldest first
     assert set(await store.get_jobs(["job1", "job3", "nosuch"])) == {"job1", "job3"}
+    # More ids than one SQLite statement may bind: every store answers them all.
+    many = [f"nosuch{i}" for i in range(260_000)] + ["job2", "job7"]  # this build binds 250,000
+    assert set(await store.get_jobs(many)) == {"job2", "job7"}
 
 
 async def test_queued_keys(store: JobStore) -> None:

@@ -29,7 +29,6 @@ from ffrtmp.master.scheduling.sessions import AbortCmd, NodeSession, ResultAckCm
 from ffrtmp.master.scheduling.state import Fields, State
 from ffrtmp.master.storage.protocol import Change, StoreError
 
-READ_CHUNK = 500  # job ids per read (SQLite's bound on a statement's parameters)
 _PROGRESS = tuple(f.name for f in dc_fields(ProgressInfo))
 
 
@@ -184,7 +183,7 @@ class Attempts:
         once, not once each."""
         st = self.st
         ended = [e for e in ended if not self._settled(e)]
-        jobs = await self._read_jobs([e.job_id for e in ended])
+        jobs = await st.store.get_jobs([e.job_id for e in ended])
         plans: list[tuple[Job, Change, Decision]] = []
         for e in ended:
             job = jobs.get(e.job_id)
@@ -253,7 +252,7 @@ class Attempts:
         """Jobs whose backoff is over back to the queue (those due together in
         one read and one commit)."""
         st = self.st
-        jobs = await self._read_jobs(job_ids)
+        jobs = await st.store.get_jobs(job_ids)
         waiting = [
             j for i in job_ids if (j := jobs.get(i)) is not None and j.state == JobState.RETRY_WAIT
         ]
@@ -266,9 +265,3 @@ class Attempts:
         for job, before in zip(waiting, await st.apply(changes), strict=True):
             if before is not None:
                 st.enqueue_job(job)
-
-    async def _read_jobs(self, job_ids: Sequence[str]) -> dict[str, Job]:
-        jobs: dict[str, Job] = {}
-        for i in range(0, len(job_ids), READ_CHUNK):
-            jobs.update(await self.st.store.get_jobs(job_ids[i : i + READ_CHUNK]))
-        return jobs

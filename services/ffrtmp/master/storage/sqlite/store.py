@@ -37,6 +37,8 @@ from ffrtmp.master.storage.sqlite.rows import (
 log = logging.getLogger(__name__)
 
 
+READ_CHUNK = 500  # ids per statement (SQLite bounds its parameters)
+
 class SqliteStore(GroupCommitDb):
     """A `JobStore` in one SQLite file. Hooks run after the commit that made
     their change durable."""
@@ -124,10 +126,18 @@ class SqliteStore(GroupCommitDb):
     async def get_jobs(self, ids: Sequence[str]) -> dict[str, Job]:
         if not ids:
             return {}
-        rows = await self._read(
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(ids))})", list(ids)
-        )
-        return {j.id: j for j in map(row_to_job, rows)}
+        wanted = list(ids)
+
+        def read(conn: sqlite3.Connection) -> list[Any]:
+            # In pieces: SQLite bounds a statement's parameters (one hop for all).
+            rows: list[Any] = []
+            for i in range(0, len(wanted), READ_CHUNK):
+                part = wanted[i : i + READ_CHUNK]
+                sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(part))})"
+                rows += conn.execute(sql, part).fetchall()
+            return rows
+
+        return {j.id: j for j in map(row_to_job, await self._read_with(read))}
 
     async def children(self, parent_id: str) -> list[Job]:
         if not parent_id:
